@@ -1,0 +1,1 @@
+"""capinspect.flows."""

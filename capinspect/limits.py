@@ -1,0 +1,45 @@
+"""Named bounds on every resource capinspect spends per input.
+
+Going over a bound is recorded as an Anomaly (``limit.<name>``) and the excess is dropped; it is
+never an out-of-memory. The defaults fit a 2-core laptop analysing multi-GB mirror-port
+captures; docs/limits.md explains each one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_flows: int = 20_000
+    """TCP flows followed at once (only those that looked like HTTP or TLS)."""
+    max_pending_segments: int = 512
+    """Out-of-order TCP segments held per direction while waiting for a hole to fill."""
+    max_stream_buffer: int = 4 * 1024 * 1024
+    """Bytes an HTTP parser may hold for one direction before the headers end or a body is cut."""
+    max_body_kept: int = 1024 * 1024
+    """Bytes of an HTTP body kept for analysis (check-in XML, error pages). Download bodies
+    are counted and hashed, never kept."""
+    max_header_bytes: int = 64 * 1024
+    """An HTTP header block longer than this is malformed."""
+    max_xml_bytes: int = 512 * 1024
+    """A check-in XML body larger than this is not parsed."""
+    max_xml_depth: int = 64
+    max_xml_fields: int = 5_000
+    max_ip_fragments: int = 4_096
+    """IPv4 datagrams held in reassembly at once."""
+    fragment_timeout: float = 30.0
+    """Seconds (packet time) an incomplete IPv4 datagram waits for its fragments."""
+    flow_idle_timeout: float = 600.0
+    """Seconds (packet time) without a segment after which a TCP flow is closed as ``idle``."""
+    max_dns_pending: int = 50_000
+    """DNS queries waiting for an answer, across the capture."""
+    dns_timeout: float = 10.0
+    """Seconds after which a DNS query with no response counts as unanswered."""
+    dhcp_exchange_window: float = 60.0
+    """Seconds within which DHCP messages with one xid and MAC belong to one exchange."""
+    max_devices: int = 10_000
+
+
+DEFAULT_LIMITS = Limits()

@@ -1,0 +1,242 @@
+"""Values passed between capinspect's pipeline stages.
+
+The pipeline is::
+
+    source ─RawFrame→ decode ─Packet/ArpPacket→ (UDP: dissectors) | (TCP: reassembly ─StreamEvent→ HTTP)
+          ─message→ trackers ─transaction→ devices ─DeviceSession→ checks ─Finding→ report → renderers
+
+Every value here is frozen and slotted: a stage never edits what an earlier stage produced. Times
+are packet time (float seconds since the epoch, as written in the capture); frame numbers are
+1-based positions in the (merged) input, the numbers Wireshark shows, so a support engineer can
+jump from a finding to the packet.
+
+Anything malformed becomes an :class:`Anomaly` attached to the value it damaged (or to the
+capture): a stage never raises on bad input. ``Malformed`` (errors.py) is only used *inside* a
+parser and caught at its boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """Something malformed, truncated, over a limit or otherwise odd that a stage met.
+
+    ``code`` is a stable dotted identifier (``dhcp.option43-truncated``, ``tcp.gap``,
+    ``capture.truncated-record``…) documented in docs/anomalies.md; ``detail`` says in plain
+    words what was seen, quoting the offending values.
+    """
+
+    code: str
+    detail: str
+    frame: int | None = None
+    ts: float | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Capture source → decode
+# ---------------------------------------------------------------------------------------------
+
+
+class LinkType(IntEnum):
+    """The LINKTYPE_* values capinspect decodes (tcpdump.org/linktypes.html)."""
+
+    NULL = 0
+    ETHERNET = 1
+    RAW = 101
+    LINUX_SLL = 113
+    IPV4 = 228
+    IPV6 = 229
+    LINUX_SLL2 = 276
+
+
+@dataclass(frozen=True, slots=True)
+class RawFrame:
+    """One record as read from a capture file or a live interface, before any decoding.
+
+    ``orig_len`` is the length on the wire; when it exceeds ``len(data)`` the capture's snap
+    length cut the frame (decode marks the packet truncated).
+    """
+
+    index: int
+    """1-based frame number in the merged input."""
+    ts: float
+    linktype: int
+    data: bytes
+    orig_len: int
+    source: int = 0
+    """Index of the input file (in the order the user gave) this frame came from."""
+
+
+class IpProto(IntEnum):
+    TCP = 6
+    UDP = 17
+
+
+# TCP flag bits as in the header's 13th byte.
+TCP_FIN = 0x01
+TCP_SYN = 0x02
+TCP_RST = 0x04
+TCP_PSH = 0x08
+TCP_ACK = 0x10
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """A decoded IPv4/IPv6 UDP or TCP packet (after IPv4 fragment reassembly).
+
+    MACs are lower-case ``aa:bb:cc:dd:ee:ff`` strings (``None`` on raw-IP link types); IPs are
+    the canonical text form (``ipaddress`` str()). ``vlans`` lists the 802.1Q/802.1ad tags,
+    outermost first (empty when untagged).
+    """
+
+    frame: int
+    ts: float
+    src_mac: str | None
+    dst_mac: str | None
+    vlans: tuple[int, ...]
+    src_ip: str
+    dst_ip: str
+    proto: int
+    sport: int
+    dport: int
+    payload: bytes
+    tcp_seq: int = 0
+    tcp_ack: int = 0
+    tcp_flags: int = 0
+    truncated: bool = False
+    """The capture holds fewer bytes than the packet had on the wire (snap length)."""
+    frames: tuple[int, ...] = ()
+    """For a reassembled IPv4 datagram, every fragment's frame number; else empty."""
+
+
+@dataclass(frozen=True, slots=True)
+class ArpPacket:
+    """An ARP request or reply: evidence that ``sender_mac`` owns ``sender_ip``."""
+
+    frame: int
+    ts: float
+    vlans: tuple[int, ...]
+    op: int
+    sender_mac: str
+    sender_ip: str
+    target_mac: str
+    target_ip: str
+
+
+# ---------------------------------------------------------------------------------------------
+# TCP reassembly → stream events
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FlowKey:
+    """A TCP connection, oriented client → server.
+
+    The client is the side that sent the SYN; when the capture starts mid-connection, the side
+    that sent the first payload that looks like a request (HTTP method, TLS ClientHello), else the
+    higher port.
+    """
+
+    client_ip: str
+    client_port: int
+    server_ip: str
+    server_port: int
+
+
+class Direction(IntEnum):
+    TO_SERVER = 0
+    TO_CLIENT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class StreamData:
+    """In-order bytes of one direction of a flow, as far as they are contiguous."""
+
+    flow: FlowKey
+    direction: Direction
+    data: bytes
+    frame: int
+    """Frame number of the segment that delivered the last of these bytes."""
+    ts: float
+    first_frame: int
+    """Frame number of the segment that carried the first of these bytes."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamGap:
+    """Bytes that were never captured: the stream continues ``size`` bytes later."""
+
+    flow: FlowKey
+    direction: Direction
+    size: int
+    frame: int
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """One direction of a flow ended: ``reason`` is ``fin``, ``rst``, ``idle`` or ``eof``
+    (the capture ended first)."""
+
+    flow: FlowKey
+    direction: Direction
+    reason: str
+    frame: int | None
+    ts: float
+
+
+@dataclass(frozen=True, slots=True)
+class FlowOpened:
+    """The reassembler started following a flow (it looked like HTTP or TLS).
+
+    Carries the link-layer facts of the client side, so devices can join the flow to a MAC.
+    """
+
+    flow: FlowKey
+    frame: int
+    ts: float
+    client_mac: str | None
+    vlans: tuple[int, ...]
+    kind: str
+    """``http`` or ``tls``: what the first payload looked like."""
+    syn_seen: bool
+
+
+StreamEvent = StreamData | StreamGap | StreamEnd | FlowOpened
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureStats:
+    """What the source and decode stages counted over the whole input."""
+
+    frames: int = 0
+    bytes: int = 0
+    frames_kept: int = 0
+    first_ts: float | None = None
+    last_ts: float | None = None
+    linktypes: tuple[int, ...] = ()
+    vlans: tuple[int, ...] = ()
+    udp_frames: int = 0
+    tcp_frames: int = 0
+    tcp443_frames: int = 0
+    tcp80_frames: int = 0
+    dhcp_frames: int = 0
+    dns_frames: int = 0
+    other_frames: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InputFile:
+    """Identity of one input capture, as a ticket needs it."""
+
+    path: str
+    size: int
+    sha256: str
+    format: str
+    """``pcap``, ``pcap-ns``, ``pcapng``, plus ``+gzip`` / ``+zstd`` when compressed."""
+    frames: int = 0
+    anomalies: tuple[Anomaly, ...] = field(default_factory=tuple)

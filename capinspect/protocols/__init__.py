@@ -1,0 +1,1 @@
+"""Per-protocol packages: a pure parser plus a stateful tracker each; nothing here knows verdicts."""

@@ -1,0 +1,218 @@
+"""DHCP values: one decoded message, and an exchange of messages with one xid and client MAC.
+
+Option 43 and option 120 are decoded into their own values because they are what the phone
+needs to find the Certificate Provisioning service and its SIP pool (protocol.md §1.2–1.4);
+every other option keeps its raw bytes and a decoded ``value`` for display.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from capinspect.model import Anomaly
+
+# Message types (RFC 2132 §9.6).
+DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM = 1, 2, 3, 4, 5, 6, 7, 8
+MESSAGE_TYPE_NAMES: dict[int, str] = {
+    1: "DHCPDISCOVER",
+    2: "DHCPOFFER",
+    3: "DHCPREQUEST",
+    4: "DHCPDECLINE",
+    5: "DHCPACK",
+    6: "DHCPNAK",
+    7: "DHCPRELEASE",
+    8: "DHCPINFORM",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpOption:
+    """One option as it appeared in the message.
+
+    ``value`` is the decoded form for display and checks: ``str`` for text options (15, 60,
+    12…), ``list[str]`` for address lists (3, 6, 42, 4), ``int`` for numbers (51, 53, 2),
+    ``list[int]`` for option 55, ``list[str]`` of names for 119; ``None`` when undecodable (the
+    message's anomalies say why). Options 43 and 120 are in ``DhcpMessage.option43/option120``.
+    """
+
+    code: int
+    name: str
+    raw: bytes
+    value: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class VendorSubOption:
+    """One TLV inside option 43. ``text`` is the value as ASCII when printable, else ``None``."""
+
+    code: int
+    name: str
+    raw: bytes
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Option43:
+    """Option 43 (vendor-specific information), decoded for the vendor class in option 60.
+
+    ``vendor_class`` is the option-60 string of the *request* the reply answers when known
+    (``MS-UC-Client``, ``CPE-OCPHONE``), else the best guess from the sub-options (sub-option 1
+    ``MS-UC-Client`` means MS-UC-Client). ``complete`` is True only when the TLV lengths add up
+    exactly to the option length (an optional trailing 0xFF end byte or 0x00 pads allowed, as
+    dnsmasq writes them); a Cisco router that cuts the option at 90 bytes makes it False.
+    """
+
+    raw: bytes
+    vendor_class: str | None
+    suboptions: tuple[VendorSubOption, ...]
+    complete: bool
+    problems: tuple[str, ...] = ()
+    uc_identifier: str | None = None
+    """Sub-option 1 (MS-UC-Client)."""
+    url_scheme: str | None = None
+    """Sub-option 2."""
+    web_server_fqdn: str | None = None
+    """Sub-option 3."""
+    web_server_port: str | None = None
+    """Sub-option 4, ASCII digits as sent (e.g. ``"443"``)."""
+    cert_prov_path: str | None = None
+    """Sub-option 5 (e.g. ``/CertProv/CertProvisioningService.svc``)."""
+    vlan_id: str | None = None
+    """CPE-OCPHONE sub-option 10, shown as sent (its encoding is not published)."""
+
+    @property
+    def url(self) -> str | None:
+        """The Certificate Provisioning URL the phone composes: ``<2>://<3>:<4><5>``."""
+        if self.url_scheme is None or self.web_server_fqdn is None:
+            return None
+        port = f":{self.web_server_port}" if self.web_server_port else ""
+        return f"{self.url_scheme}://{self.web_server_fqdn}{port}{self.cert_prov_path or ''}"
+
+
+@dataclass(frozen=True, slots=True)
+class Option120:
+    """Option 120, SIP servers (RFC 3361): encoding 0 = domain names, 1 = IPv4 addresses."""
+
+    raw: bytes
+    encoding: int | None
+    names: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpMessage:
+    """One BOOTP/DHCP message as decoded from a UDP payload.
+
+    ``msg_type`` is option 53 (``None`` for plain BOOTP). ``chaddr`` is the client hardware
+    address as ``aa:bb:…`` (first ``hlen`` bytes, when htype is Ethernet and hlen 6; else hex).
+    Addresses are dotted quads. ``options`` keeps every option in wire order.
+    """
+
+    op: int
+    xid: int
+    chaddr: str
+    ciaddr: str
+    yiaddr: str
+    siaddr: str
+    giaddr: str
+    flags: int
+    msg_type: int | None
+    options: tuple[DhcpOption, ...]
+    option43: Option43 | None = None
+    option120: Option120 | None = None
+    anomalies: tuple[Anomaly, ...] = ()
+    htype: int = 1
+    hlen: int = 6
+    secs: int = 0
+    sname: str = ""
+    file: str = ""
+
+    @property
+    def type_name(self) -> str:
+        if self.msg_type is None:
+            return "BOOTREQUEST" if self.op == 1 else "BOOTREPLY"
+        return MESSAGE_TYPE_NAMES.get(self.msg_type, f"DHCP type {self.msg_type}")
+
+    def option(self, code: int) -> DhcpOption | None:
+        """The first option with this code, or None."""
+        for opt in self.options:
+            if opt.code == code:
+                return opt
+        return None
+
+    @property
+    def vendor_class(self) -> str | None:
+        opt = self.option(60)
+        return opt.value if opt is not None and isinstance(opt.value, str) else None
+
+    @property
+    def server_id(self) -> str | None:
+        opt = self.option(54)
+        return opt.value if opt is not None and isinstance(opt.value, str) else None
+
+    @property
+    def domain_name(self) -> str | None:
+        opt = self.option(15)
+        return opt.value if opt is not None and isinstance(opt.value, str) else None
+
+    @property
+    def requested_options(self) -> tuple[int, ...]:
+        opt = self.option(55)
+        if opt is not None and isinstance(opt.value, list):
+            return tuple(int(v) for v in opt.value)
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpSeen:
+    """A DHCP message with the packet facts around it (who sent it, where, when)."""
+
+    message: DhcpMessage
+    frame: int
+    ts: float
+    src_mac: str | None
+    dst_mac: str | None
+    src_ip: str
+    dst_ip: str
+    vlans: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpExchange:
+    """Messages with one xid and client MAC within ``Limits.dhcp_exchange_window``.
+
+    ``kind`` is ``lease`` (DISCOVER/OFFER/REQUEST/ACK/NAK/DECLINE), ``inform`` (INFORM and its
+    ACKs), ``release`` or ``bootp``. Several servers may answer one INFORM or DISCOVER: every
+    reply is kept in ``messages``.
+    """
+
+    xid: int
+    client_mac: str
+    kind: str
+    messages: tuple[DhcpSeen, ...]
+    anomalies: tuple[Anomaly, ...] = field(default_factory=tuple)
+
+    @property
+    def first_ts(self) -> float:
+        return self.messages[0].ts
+
+    @property
+    def last_ts(self) -> float:
+        return self.messages[-1].ts
+
+    @property
+    def frames(self) -> tuple[int, ...]:
+        return tuple(m.frame for m in self.messages)
+
+    def of_type(self, msg_type: int) -> tuple[DhcpSeen, ...]:
+        return tuple(m for m in self.messages if m.message.msg_type == msg_type)
+
+    @property
+    def assigned_ip(self) -> str | None:
+        """yiaddr of the last ACK, if the exchange ended in one (lease exchanges)."""
+        for seen in reversed(self.messages):
+            msg = seen.message
+            if msg.msg_type == ACK and msg.yiaddr != "0.0.0.0":
+                return msg.yiaddr
+        return None
