@@ -40,6 +40,12 @@ class Limits:
     dhcp_exchange_window: float = 60.0
     """Seconds within which DHCP messages with one xid and MAC belong to one exchange."""
     max_devices: int = 10_000
+    max_dhcp_exchanges: int = 50_000
+    """DHCP exchanges (xid + client MAC) kept across the capture."""
+    max_dhcp_messages_per_exchange: int = 256
+    """Messages kept in one DHCP exchange (a client stuck retransmitting one xid stops here)."""
+    max_dns_lookups: int = 500_000
+    """DNS lookups kept across the capture (answered or not)."""
 
 
 DEFAULT_LIMITS = Limits()
