@@ -21,6 +21,8 @@ from capinspect.errors import Malformed, Truncated
 
 _U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")
+MAX_NAME_LEN = 255
+"""RFC 1035 §2.3.4: a domain name in wire form is at most 255 bytes."""
 
 
 class WireReader:
@@ -126,3 +128,59 @@ class WireReader:
         finally:
             self._end = saved_end
         self._offset = window_end
+
+
+def label_text(label: bytes) -> str:
+    """A label in presentation form, escaping what is not a plain printable character."""
+    out = []
+    for b in label:
+        if b in (0x2E, 0x5C):  # '.' and '\' must be escaped inside a label
+            out.append("\\" + chr(b))
+        elif 0x21 <= b < 0x7F:
+            out.append(chr(b))
+        else:
+            out.append(f"\\{b:03d}")
+    return "".join(out)
+
+
+def read_name(data: bytes, start: int) -> tuple[str, int, bool]:
+    """Read one RFC 1035 name at ``start`` of ``data``.
+
+    Returns (name, offset just past the name in the original position, terminated). Pointers
+    are offsets into ``data``; each must point strictly before the previous one (dnspython's
+    rule), so a loop of pointers cannot make this run forever. ``terminated`` is False when the
+    data ends before a root label (tolerated: some encoders omit it).
+    """
+    reader = WireReader(data, start)
+    labels: list[str] = []
+    wire_len = 1
+    resume: int | None = None
+    lowest_pointer = start
+    while True:
+        if reader.at_end():
+            return ".".join(labels), resume if resume is not None else reader.offset, False
+        length = reader.u8()
+        if length == 0:
+            break
+        kind = length & 0xC0
+        if kind == 0xC0:
+            target = ((length & 0x3F) << 8) | reader.u8()
+            if resume is None:
+                resume = reader.offset
+            if target >= lowest_pointer:
+                raise Malformed(
+                    f"compression pointer to offset {target} does not point backwards "
+                    f"(must be below {lowest_pointer})",
+                    reader.offset - 2,
+                )
+            lowest_pointer = target
+            reader = WireReader(data, target)
+            continue
+        if kind != 0:
+            raise Malformed(f"unsupported label type 0x{kind:02x}", reader.offset - 1)
+        label = reader.read(length)
+        wire_len += length + 1
+        if wire_len > MAX_NAME_LEN:
+            raise Malformed(f"name longer than {MAX_NAME_LEN} bytes", reader.offset)
+        labels.append(label_text(label))
+    return ".".join(labels), resume if resume is not None else reader.offset, True

@@ -46,13 +46,11 @@ from capinspect.protocols.dhcp.options import (
     option_name,
     vendor_suboption_name,
 )
-from capinspect.wire import WireReader
+from capinspect.wire import WireReader, read_name
 
 BOOTP_HEADER_LEN = 236
 """op … file: everything before the magic cookie (RFC 951 / RFC 2131 §2)."""
 MAGIC_COOKIE = b"\x63\x82\x53\x63"
-MAX_NAME_LEN = 255
-"""RFC 1035 §2.3.4: a domain name in wire form is at most 255 bytes."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,62 +92,6 @@ def _field_text(raw: bytes) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def _label_text(label: bytes) -> str:
-    """A label in presentation form, escaping what is not a plain printable character."""
-    out = []
-    for b in label:
-        if b in (0x2E, 0x5C):  # '.' and '\' must be escaped inside a label
-            out.append("\\" + chr(b))
-        elif 0x21 <= b < 0x7F:
-            out.append(chr(b))
-        else:
-            out.append(f"\\{b:03d}")
-    return "".join(out)
-
-
-def _read_name(data: bytes, start: int) -> tuple[str, int, bool]:
-    """Read one RFC 1035 name at ``start`` of ``data``.
-
-    Returns (name, offset just past the name in the original position, terminated). Pointers
-    are offsets into ``data``; each must point strictly before the previous one (dnspython's
-    rule), so a loop of pointers cannot make this run forever. ``terminated`` is False when the
-    data ends before a root label (tolerated: some encoders omit it).
-    """
-    reader = WireReader(data, start)
-    labels: list[str] = []
-    wire_len = 1
-    resume: int | None = None
-    lowest_pointer = start
-    while True:
-        if reader.at_end():
-            return ".".join(labels), resume if resume is not None else reader.offset, False
-        length = reader.u8()
-        if length == 0:
-            break
-        kind = length & 0xC0
-        if kind == 0xC0:
-            target = ((length & 0x3F) << 8) | reader.u8()
-            if resume is None:
-                resume = reader.offset
-            if target >= lowest_pointer:
-                raise Malformed(
-                    f"compression pointer to offset {target} does not point backwards "
-                    f"(must be below {lowest_pointer})",
-                    reader.offset - 2,
-                )
-            lowest_pointer = target
-            reader = WireReader(data, target)
-            continue
-        if kind != 0:
-            raise Malformed(f"unsupported label type 0x{kind:02x}", reader.offset - 1)
-        label = reader.read(length)
-        wire_len += length + 1
-        if wire_len > MAX_NAME_LEN:
-            raise Malformed(f"name longer than {MAX_NAME_LEN} bytes", reader.offset)
-        labels.append(_label_text(label))
-    return ".".join(labels), resume if resume is not None else reader.offset, True
-
-
 def _decode_name_list(data: bytes) -> tuple[list[str], list[str]]:
     """A concatenation of RFC 1035 names (RFC 3397 / RFC 3361 encoding 0); pointers are
     relative to the start of ``data``. Returns (names, problems); stops at the first bad name."""
@@ -158,7 +100,7 @@ def _decode_name_list(data: bytes) -> tuple[list[str], list[str]]:
     offset = 0
     while offset < len(data):
         try:
-            name, offset, terminated = _read_name(data, offset)
+            name, offset, terminated = read_name(data, offset)
         except Malformed as exc:
             problems.append(f"name at offset {exc.offset}: {exc}")
             break
@@ -185,6 +127,14 @@ def _guess_vendor_class(suboptions: list[tuple[int, bytes]]) -> str | None:
     if suboptions and {code for code, _ in suboptions} == {10}:
         return VENDOR_CPE_OCPHONE
     return None
+
+
+def _is_tlv_vendor(vendor_class: str | None) -> bool:
+    """Vendor classes whose option 43 is known to be TLVs (or unknown, so assumed TLVs)."""
+    return vendor_class is None or vendor_class.lower() in (
+        VENDOR_MS_UC_CLIENT.lower(),
+        VENDOR_CPE_OCPHONE.lower(),
+    )
 
 
 def decode_option43(raw: bytes, vendor_class: str | None) -> Option43:
@@ -546,7 +496,8 @@ def _decode_options(options_field: bytes, sname_raw: bytes, file_raw: bytes) -> 
 
     if 43 in by_code:
         result.option43 = decode_option43(by_code[43].raw, vendor_class)
-        if not result.option43.complete:
+        # Only TLV-encoded vendor classes can be "cut"; ArubaAP and others send plain text.
+        if not result.option43.complete and _is_tlv_vendor(result.option43.vendor_class):
             anomalies.append(
                 Anomaly("dhcp.option43-truncated", "; ".join(result.option43.problems))
             )

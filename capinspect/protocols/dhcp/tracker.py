@@ -1,0 +1,269 @@
+"""Groups DHCP messages into exchanges: one client transaction (xid) of one client MAC.
+
+Theory of operation
+-------------------
+
+A DHCP client picks a transaction id (xid) for each conversation and every server reply copies
+it, together with the client hardware address (chaddr). So ``(xid, chaddr)`` names one
+conversation: DISCOVER → OFFER(s) → REQUEST → ACK/NAK, or INFORM → ACK(s), or a lone RELEASE.
+The tracker keeps, for every key, the exchange that is still *open*: a message joins it when it
+comes within ``Limits.dhcp_exchange_window`` seconds (packet time) of that exchange's last
+message, which keeps a client's retransmissions (4, 8, 16… seconds apart) together. A client
+message whose *kind* differs from the open exchange (an INFORM after a lease with the same xid)
+starts a new exchange.
+
+What kind a message gives its exchange lives in the two tables below and nowhere else:
+
+* :data:`KIND_OF_CLIENT_MESSAGE` — client messages (op 1) decide the kind.
+* Server messages (op 2) join the open exchange. When none is open (the capture missed the
+  client's broadcast), :func:`_kind_of_orphan_reply` guesses: an ACK with ``yiaddr`` 0.0.0.0 and
+  no lease time (option 51) answers an INFORM; OFFER/ACK/NAK otherwise belong to a lease.
+
+Several servers may answer one INFORM (the enterprise DHCP server *and* the Lync Registrar's
+responder, protocol.md §1.1): every reply is kept.
+
+Replies rarely carry option 60, yet option 43 only means something for the vendor class the
+client asked with (``MS-UC-Client`` sub-options 1–5 vs ``CPE-OCPHONE`` sub-option 10). So each
+reply's option 43 is decoded again with the option 60 of the latest client message of its
+exchange (:func:`_with_request_vendor_class`).
+
+Bounds: ``Limits.max_dhcp_exchanges`` exchanges and ``Limits.max_dhcp_messages_per_exchange``
+messages each; going over either is an ``limit.*`` anomaly, never silent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from capinspect.errors import Malformed
+from capinspect.limits import DEFAULT_LIMITS, Limits
+from capinspect.model import Anomaly, IpProto, Packet
+from capinspect.protocols.dhcp.messages import (
+    ACK,
+    DECLINE,
+    DISCOVER,
+    INFORM,
+    NAK,
+    OFFER,
+    RELEASE,
+    REQUEST,
+    DhcpExchange,
+    DhcpMessage,
+    DhcpSeen,
+)
+from capinspect.protocols.dhcp.parser import decode_option43, parse_dhcp
+
+DHCP_PORTS: Final = frozenset({67, 68})
+BOOTREQUEST: Final = 1
+
+# Client message type (option 53; None = plain BOOTP) → exchange kind.
+KIND_OF_CLIENT_MESSAGE: Final[dict[int | None, str]] = {
+    DISCOVER: "lease",
+    REQUEST: "lease",
+    DECLINE: "lease",
+    INFORM: "inform",
+    RELEASE: "release",
+    None: "bootp",
+}
+# Client message types not in the table (e.g. RFC 4388 LEASEQUERY) are filed with leases.
+DEFAULT_CLIENT_KIND: Final = "lease"
+
+
+def _kind_of_orphan_reply(message: DhcpMessage) -> str:
+    """The kind of an exchange that starts with a server message (its request was not seen)."""
+    if message.msg_type is None:
+        return "bootp"
+    if message.msg_type == ACK and message.yiaddr == "0.0.0.0" and message.option(51) is None:
+        return "inform"
+    if message.msg_type in (OFFER, ACK, NAK):
+        return "lease"
+    return DEFAULT_CLIENT_KIND
+
+
+def _stamp(anomalies: tuple[Anomaly, ...], frame: int, ts: float) -> tuple[Anomaly, ...]:
+    """The parser does not know the frame; the tracker does."""
+    return tuple(replace(a, frame=frame, ts=ts) for a in anomalies)
+
+
+@dataclass(slots=True)
+class _Exchange:
+    """An exchange being built (private and mutable; frozen into DhcpExchange on output)."""
+
+    xid: int
+    client_mac: str
+    kind: str
+    kind_guessed: bool
+    messages: list[DhcpSeen] = field(default_factory=list)
+    dropped_messages: int = 0
+    first_dropped_frame: int | None = None
+
+    @property
+    def last_ts(self) -> float:
+        return self.messages[-1].ts
+
+
+def _request_vendor_class(messages: list[DhcpSeen], before: int) -> str | None:
+    """Option 60 of the latest client message before index ``before``, else of any client
+    message in the exchange (a merged capture may put a reply first)."""
+    for seen in reversed(messages[:before]):
+        if seen.message.op == BOOTREQUEST and seen.message.vendor_class is not None:
+            return seen.message.vendor_class
+    for seen in messages[before:]:
+        if seen.message.op == BOOTREQUEST and seen.message.vendor_class is not None:
+            return seen.message.vendor_class
+    return None
+
+
+def _with_request_vendor_class(messages: list[DhcpSeen], index: int) -> DhcpSeen:
+    """The reply at ``index`` with option 43 decoded for its request's vendor class."""
+    seen = messages[index]
+    message = seen.message
+    if message.op == BOOTREQUEST or message.option43 is None:
+        return seen
+    vendor_class = _request_vendor_class(messages, index)
+    if vendor_class is None or vendor_class == message.option43.vendor_class:
+        return seen
+    option43 = decode_option43(message.option43.raw, vendor_class)
+    return replace(seen, message=replace(message, option43=option43))
+
+
+class DhcpTracker:
+    """Feeds on decoded UDP packets, keeps DHCP exchanges; see the module docstring."""
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self.anomalies: list[Anomaly] = []
+        """Capture-level problems: payloads that are not DHCP at all, limits reached."""
+        self._exchanges: list[_Exchange] = []
+        self._open: dict[tuple[int, str], _Exchange] = {}
+        self._exchanges_dropped = 0
+
+    def feed(self, pkt: Packet) -> DhcpSeen | None:
+        """Take one packet; return the DHCP message it carried, or None when it carried none.
+
+        Only UDP with port 67 or 68 on either side is looked at. A payload too short for a
+        BOOTP header becomes a ``dhcp.malformed`` anomaly in :attr:`anomalies`.
+        """
+        if pkt.proto != IpProto.UDP or not ({pkt.sport, pkt.dport} & DHCP_PORTS):
+            return None
+        try:
+            message = parse_dhcp(pkt.payload)
+        except Malformed as exc:
+            self.anomalies.append(
+                Anomaly(
+                    "dhcp.malformed",
+                    f"UDP {pkt.src_ip}:{pkt.sport} → {pkt.dst_ip}:{pkt.dport}: {exc}",
+                    frame=pkt.frame,
+                    ts=pkt.ts,
+                )
+            )
+            return None
+        if message.anomalies:
+            message = replace(message, anomalies=_stamp(message.anomalies, pkt.frame, pkt.ts))
+        seen = DhcpSeen(
+            message=message,
+            frame=pkt.frame,
+            ts=pkt.ts,
+            src_mac=pkt.src_mac,
+            dst_mac=pkt.dst_mac,
+            src_ip=pkt.src_ip,
+            dst_ip=pkt.dst_ip,
+            vlans=pkt.vlans,
+        )
+        exchange = self._place(seen)
+        if exchange is None:
+            return seen
+        return _with_request_vendor_class(exchange.messages, len(exchange.messages) - 1)
+
+    def _place(self, seen: DhcpSeen) -> _Exchange | None:
+        """Put the message into its open exchange or a new one; None when a limit refused it."""
+        message = seen.message
+        key = (message.xid, message.chaddr)
+        is_client = message.op == BOOTREQUEST
+        kind = (
+            KIND_OF_CLIENT_MESSAGE.get(message.msg_type, DEFAULT_CLIENT_KIND) if is_client else None
+        )
+        exchange = self._open.get(key)
+        joins = (
+            exchange is not None
+            and abs(seen.ts - exchange.last_ts) <= self.limits.dhcp_exchange_window
+            and (kind is None or kind == exchange.kind or exchange.kind_guessed)
+        )
+        if exchange is not None and joins:
+            if kind is not None and exchange.kind_guessed:
+                exchange.kind, exchange.kind_guessed = kind, False
+            if len(exchange.messages) >= self.limits.max_dhcp_messages_per_exchange:
+                exchange.dropped_messages += 1
+                if exchange.first_dropped_frame is None:
+                    exchange.first_dropped_frame = seen.frame
+                return None
+            exchange.messages.append(seen)
+            return exchange
+
+        if len(self._exchanges) >= self.limits.max_dhcp_exchanges:
+            if self._exchanges_dropped == 0:
+                self.anomalies.append(
+                    Anomaly(
+                        "limit.max_dhcp_exchanges",
+                        f"{self.limits.max_dhcp_exchanges} DHCP exchanges kept; exchanges "
+                        "starting from this frame on are not tracked",
+                        frame=seen.frame,
+                        ts=seen.ts,
+                    )
+                )
+            self._exchanges_dropped += 1
+            return None
+        exchange = _Exchange(
+            xid=message.xid,
+            client_mac=message.chaddr,
+            kind=kind if kind is not None else _kind_of_orphan_reply(message),
+            kind_guessed=kind is None,
+            messages=[seen],
+        )
+        self._exchanges.append(exchange)
+        self._open[key] = exchange
+        return exchange
+
+    @staticmethod
+    def _freeze(exchange: _Exchange) -> DhcpExchange:
+        messages = tuple(
+            _with_request_vendor_class(exchange.messages, i) for i in range(len(exchange.messages))
+        )
+        anomalies: list[Anomaly] = []
+        if exchange.dropped_messages:
+            anomalies.append(
+                Anomaly(
+                    "limit.max_dhcp_messages_per_exchange",
+                    f"{exchange.dropped_messages} further messages with xid "
+                    f"0x{exchange.xid:08x} from {exchange.client_mac} were not kept",
+                    frame=exchange.first_dropped_frame,
+                )
+            )
+        if not any(seen.message.op == BOOTREQUEST for seen in messages):
+            first = messages[0]
+            anomalies.append(
+                Anomaly(
+                    "dhcp.reply-without-request",
+                    f"no client message with xid 0x{exchange.xid:08x} was captured; the "
+                    "vendor class of option 43 is a guess",
+                    frame=first.frame,
+                    ts=first.ts,
+                )
+            )
+        return DhcpExchange(
+            xid=exchange.xid,
+            client_mac=exchange.client_mac,
+            kind=exchange.kind,
+            messages=messages,
+            anomalies=tuple(anomalies),
+        )
+
+    def exchanges_so_far(self) -> tuple[DhcpExchange, ...]:
+        """Every exchange seen until now, frozen (for live display); sorted by first frame."""
+        frozen = (self._freeze(exchange) for exchange in self._exchanges)
+        return tuple(sorted(frozen, key=lambda ex: min(ex.frames)))
+
+    def finish(self) -> tuple[DhcpExchange, ...]:
+        """Every exchange of the capture, sorted by first frame."""
+        return self.exchanges_so_far()
