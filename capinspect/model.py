@@ -2,8 +2,10 @@
 
 The pipeline is::
 
-    source ─RawFrame→ decode ─Packet/ArpPacket→ (UDP: dissectors) | (TCP: reassembly ─StreamEvent→ HTTP)
-          ─message→ trackers ─transaction→ devices ─DeviceSession→ checks ─Finding→ report → renderers
+    source ─RawFrame→ decode ─Packet/ArpPacket→ UDP: DHCP, DNS dissectors
+                                              TCP: reassembly ─StreamEvent→ HTTP, DNS
+           ─message→ trackers ─transaction→ devices ─DeviceSession→ checks ─Finding→ report
+           → renderers
 
 Every value here is frozen and slotted: a stage never edits what an earlier stage produced. Times
 are packet time (float seconds since the epoch, as written in the capture); frame numbers are

@@ -1,1 +1,21 @@
-"""capinspect.checks."""
+"""The checks, registered explicitly (no import side effects): per-phone, then capture-level.
+
+``ALL_CHECKS`` is the single list the engine runs; ``SPECS_BY_ID`` feeds ``capinspect explain``
+and docs/checks.md.
+"""
+
+from __future__ import annotations
+
+from capinspect.checks import capture, checkin, device, dhcp, dns, download
+from capinspect.checks.base import Check, CheckSpec
+
+ALL_CHECKS: tuple[Check, ...] = (
+    *dhcp.CHECKS,
+    *dns.CHECKS,
+    *checkin.CHECKS,
+    *download.CHECKS,
+    *device.CHECKS,
+)
+
+ALL_SPECS: tuple[CheckSpec, ...] = (*(c.spec for c in ALL_CHECKS), *capture.CAPTURE_SPECS)
+SPECS_BY_ID: dict[str, CheckSpec] = {spec.id: spec for spec in ALL_SPECS}

@@ -1,0 +1,5 @@
+"""``python -m capinspect`` runs the command line."""
+
+from capinspect.cli import main
+
+main()

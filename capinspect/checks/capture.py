@@ -1,0 +1,121 @@
+"""Capture-level checks: is there anything to judge, and is the capture itself sound.
+
+These run once per analysis, not per phone. ``capture.no-phone-traffic`` says what *was* seen,
+because "no phone found" alone leaves the engineer guessing whether the capture filter, the
+VLAN, the port or the timing was wrong.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from capinspect.checks.base import CheckContext, CheckSpec, Finding, Severity
+from capinspect.devices import DeviceSession
+
+NO_PHONE_TRAFFIC = CheckSpec(
+    id="capture.no-phone-traffic",
+    severity=Severity.WARN,
+    title="No phone boot or check-in traffic in the capture",
+    explanation=(
+        "capinspect found no DHCP from an MS-UC-Client/CPE-OCPHONE phone, no ucupdates-r2 lookup "
+        "and no ucdevice.upx check-in. The summary says what the capture does contain."
+    ),
+    remediation=(
+        "Capture on the phone's switch port (or a mirror of it, including tagged voice-VLAN "
+        "frames), start before powering the phone on, keep it running five minutes after it "
+        "boots, and use no capture filter that drops UDP (DHCP, DNS)."
+    ),
+    source="seed (troubleshooting steps 1 and 12); inference",
+)
+
+DAMAGED = CheckSpec(
+    id="capture.damaged",
+    severity=Severity.WARN,
+    title="The capture file is damaged or cut",
+    explanation=(
+        "Part of the input could not be read (the file ends inside a record, a block is corrupt, "
+        "or records are cut by the snap length). What was readable was analysed; steps after the "
+        "damage may be missing."
+    ),
+    remediation="Take the capture again, or merge the other pieces of it if it was split.",
+    source="inference",
+)
+
+MALFORMED_TRAFFIC = CheckSpec(
+    id="capture.malformed-traffic",
+    severity=Severity.INFO,
+    title="Malformed or unusual packets were seen",
+    explanation=(
+        "Some packets did not follow their protocol (or went over a capinspect limit). They are "
+        "listed by anomaly code; the analysis kept everything that parsed."
+    ),
+    remediation="Usually nothing; docs/anomalies.md says what each code means.",
+    source="inference",
+)
+
+_DAMAGE_PREFIXES = ("capture.", "pcapng.")
+
+
+def check_capture(devices: tuple[DeviceSession, ...], ctx: CheckContext) -> Iterator[Finding]:
+    analysis = ctx.analysis
+    stats = analysis.stats
+    damage = [a for a in analysis.anomalies if a.code.startswith(_DAMAGE_PREFIXES)]
+    if damage:
+        codes = Counter(a.code for a in damage)
+        yield DAMAGED.finding(
+            "; ".join(f"{code} ×{n}" for code, n in codes.most_common()) + f": {damage[0].detail}",
+            device=None,
+            observed=damage[0].detail,
+            frames=[a.frame for a in damage if a.frame][:20],
+        )
+    other = [a for a in analysis.anomalies if not a.code.startswith(_DAMAGE_PREFIXES)]
+    if other:
+        codes = Counter(a.code for a in other)
+        yield MALFORMED_TRAFFIC.finding(
+            ", ".join(f"{code} ×{n}" for code, n in codes.most_common(8)),
+            device=None,
+            frames=[a.frame for a in other if a.frame][:20],
+        )
+    if devices:
+        return
+    seen: list[str] = [f"{stats.frames} frames"]
+    if stats.frames == 0:
+        seen.append("nothing readable")
+    else:
+        seen.append(f"{stats.dhcp_frames} DHCP")
+        seen.append(f"{stats.dns_frames} DNS")
+        seen.append(f"{stats.tcp80_frames} TCP/80")
+        seen.append(f"{stats.tcp443_frames} TCP/443")
+        if stats.vlans:
+            seen.append("VLANs " + ",".join(str(v) for v in stats.vlans))
+    hints: list[str] = []
+    if stats.frames and stats.udp_frames == 0:
+        hints.append("no UDP at all: a capture filter probably dropped DHCP and DNS")
+    elif stats.frames and stats.dhcp_frames == 0:
+        hints.append(
+            "no DHCP: the capture started after the phone booted, or DHCP is on another VLAN"
+        )
+    if stats.tcp443_frames and not stats.tcp80_frames and not analysis.http:
+        hints.append("only encrypted HTTPS (443): the check-in is not visible without the key")
+    if analysis.dhcp:
+        classes = Counter(
+            seen.message.vendor_class or "(none)"
+            for ex in analysis.dhcp
+            for seen in ex.messages
+            if seen.message.op == 1
+        )
+        hints.append(
+            "DHCP clients seen, none a phone (vendor classes: "
+            + ", ".join(f"{c} ×{n}" for c, n in classes.most_common(5))
+            + ")"
+        )
+    yield NO_PHONE_TRAFFIC.finding(
+        "saw " + ", ".join(seen) + (" — " + "; ".join(hints) if hints else ""),
+        device=None,
+        expected="DHCP/DNS/check-in traffic of at least one phone",
+        observed=", ".join(seen),
+    )
+
+
+CAPTURE_SPECS: tuple[CheckSpec, ...] = (NO_PHONE_TRAFFIC, DAMAGED, MALFORMED_TRAFFIC)

@@ -1,0 +1,397 @@
+"""DHCP checks: the lease, the MS-UC-Client INFORM and the options the phone needs.
+
+Seed troubleshooting step 2: "Make sure the Device Update Service is well configured and that
+the DHCP options required by OCPE are in place". The option layouts are protocol.md §1.2–1.5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from capinspect.checks.base import Check, CheckContext, CheckSpec, Finding, Severity
+from capinspect.devices import DeviceSession
+from capinspect.protocols.dhcp.messages import (
+    ACK,
+    DISCOVER,
+    INFORM,
+    NAK,
+    OFFER,
+    REQUEST,
+    DhcpExchange,
+    DhcpSeen,
+)
+
+NO_LEASE = CheckSpec(
+    id="dhcp.no-lease",
+    severity=Severity.FAIL,
+    title="The phone asked for an address and got none",
+    explanation=(
+        "The phone sent DHCPDISCOVER/DHCPREQUEST but no DHCPACK followed (no answer, or a "
+        "DHCPNAK). Without an address it cannot look up ucupdates-r2 or check in for updates."
+    ),
+    remediation=(
+        "Check that the voice VLAN's scope has free addresses and that a DHCP relay (ip "
+        "helper-address) forwards the phone's broadcasts to the DHCP server; a NAK means the "
+        "server refuses the address the phone asks for (wrong subnet/VLAN)."
+    ),
+    source="seed step 2 (DHCP must be in place); RFC 2131",
+)
+
+INFORM_UNANSWERED = CheckSpec(
+    id="dhcp.inform-unanswered",
+    severity=Severity.WARN,
+    title="No server answered the phone's MS-UC-Client DHCPINFORM",
+    explanation=(
+        "Lync Phone Edition sends a DHCPINFORM with vendor class MS-UC-Client asking for options "
+        "43 and 120, to find the Certificate Provisioning service and its SIP pool. Nothing "
+        "answered it, so a phone that no user has signed in to cannot sign in with a PIN."
+    ),
+    remediation=(
+        "Configure the MS-UC-Client vendor class and options 43/120 on the DHCP server "
+        "(DHCPUtil.exe / DHCPConfigScript.bat), or enable the Registrar's DHCP responder "
+        "(Set-CsRegistrarConfiguration -EnableDHCPServer $true); the INFORM is a broadcast, so a "
+        "relay must forward it when the server is on another subnet."
+    ),
+    source="Microsoft docs (protocol.md §1.1, S1, S4, S5)",
+)
+
+OPTION43_MISSING = CheckSpec(
+    id="dhcp.option43-missing",
+    severity=Severity.WARN,
+    title="The DHCP answer to the MS-UC-Client request carries no option 43",
+    explanation=(
+        "Option 43 (sub-options 1-5) tells a Lync Phone Edition phone the URL of the "
+        "Certificate Provisioning service. The answer to its MS-UC-Client request has no option "
+        "43, so PIN sign-in cannot work."
+    ),
+    remediation=(
+        "Define the MSUCClient vendor class and its sub-options 1-5 on the DHCP server "
+        "(DHCPUtil.exe -SipServer <pool> -WebServer <web FQDN> then DHCPConfigScript.bat), "
+        "and set them for the phones' scope."
+    ),
+    source="Microsoft docs (protocol.md §1.2, S2, S7, S10)",
+)
+
+OPTION43_MALFORMED = CheckSpec(
+    id="dhcp.option43-malformed",
+    severity=Severity.FAIL,
+    title="Option 43 is cut or its sub-option lengths do not add up",
+    explanation=(
+        "The sub-option lengths inside option 43 do not add up to the option's length, so the "
+        "phone reads a wrong or partial Certificate Provisioning URL. Cisco IOS routers from "
+        "15.1(3)S silently cut 'option 43 hex' at 180 hex characters (90 bytes), which drops the "
+        "end of sub-option 5 whenever the web FQDN is longer than 23 characters."
+    ),
+    remediation=(
+        "On a Cisco router use 'option ext 43 hex …' (IOS XE 3.2.1S and later) or serve the "
+        "option from a Windows DHCP server; then check the bytes again in a new capture."
+    ),
+    source="protocol.md §1.2 (S9, Cisco command reference quoted there)",
+)
+
+OPTION43_UNEXPECTED = CheckSpec(
+    id="dhcp.option43-unexpected",
+    severity=Severity.WARN,
+    title="Option 43 points somewhere unusual",
+    explanation=(
+        "The Certificate Provisioning URL composed from option 43 (<2>://<3>:<4><5>) should be "
+        "https on port 443 with the path /CertProv/CertProvisioningService.svc on the pool's "
+        "internal web FQDN. A different value sends the phone to the wrong place."
+    ),
+    remediation=(
+        "Regenerate the values with DHCPUtil.exe (-WebServer must be the internal web services "
+        "FQDN) and re-run DHCPConfigScript.bat; sub-option 4 must be the ASCII text 443."
+    ),
+    source="Microsoft docs (protocol.md §1.2, S2, S7, S9)",
+)
+
+OPTION120_MISSING = CheckSpec(
+    id="dhcp.option120-missing",
+    severity=Severity.WARN,
+    title="The DHCP answer to the MS-UC-Client request carries no option 120",
+    explanation=(
+        "Option 120 (SIP servers, RFC 3361) gives the phone the FQDN of its first logon pool. "
+        "Without it the phone falls back to DNS discovery, and PIN sign-in may not find the pool."
+    ),
+    remediation=(
+        "Set option 120 (UCSipServer) for the MS-UC-Client class with DHCPUtil.exe / "
+        "DHCPConfigScript.bat, encoding 0 with the pool (or Director) FQDN."
+    ),
+    source="Microsoft docs (protocol.md §1.4, S1, S2, S7)",
+)
+
+OPTION120_MALFORMED = CheckSpec(
+    id="dhcp.option120-malformed",
+    severity=Severity.FAIL,
+    title="Option 120 cannot be read as a list of SIP server names",
+    explanation=(
+        "Option 120 must start with encoding byte 0 followed by RFC 1035 labels of the pool "
+        "FQDN. The bytes seen do not decode that way (bad length, bad pointer, or encoding 1 — "
+        "IPv4 addresses, which Lync cannot use because TLS needs a name)."
+    ),
+    remediation="Re-create option 120 with DHCPUtil.exe -SipServer <pool FQDN>.",
+    source="RFC 3361; protocol.md §1.4 (S2, S8)",
+)
+
+OPTION120_UNEXPECTED = CheckSpec(
+    id="dhcp.option120-unexpected",
+    severity=Severity.WARN,
+    title="Option 120 names a different SIP pool than expected",
+    explanation="The SIP server named in option 120 is not the pool FQDN you expect.",
+    remediation=(
+        "Point option 120 at the pool (or Director) that should be the phone's first logon server."
+    ),
+    source="expectations (--expect pool_fqdn); protocol.md §1.4",
+)
+
+OPTION15_MISSING = CheckSpec(
+    id="dhcp.option15-missing",
+    severity=Severity.WARN,
+    title="No DNS domain name (option 15) was given to the phone",
+    explanation=(
+        "A phone that no user has signed in to looks up ucupdates-r2.<DNS domain provided by "
+        "DHCP> to find the Device Update service. No DHCP answer to this phone carried option 15, "
+        "so it has no domain to build that name from."
+    ),
+    remediation="Set option 15 (DNS Domain Name) in the phones' scope to the SIP domain.",
+    source="seed (update flow, step 1); Microsoft docs (protocol.md §2.1, S18)",
+)
+
+
+def _phone_requests(device: DeviceSession) -> Iterator[tuple[DhcpExchange, DhcpSeen]]:
+    """Requests of this phone that carry the MS-UC-Client vendor class."""
+    for exchange in device.dhcp:
+        for seen in exchange.messages:
+            vendor = (seen.message.vendor_class or "").lower()
+            if seen.message.op == 1 and vendor == "ms-uc-client":
+                yield exchange, seen
+
+
+def _replies(exchange: DhcpExchange) -> list[DhcpSeen]:
+    return [
+        s for s in exchange.messages if s.message.op == 2 and s.message.msg_type in (ACK, OFFER)
+    ]
+
+
+def _uc_replies(device: DeviceSession) -> list[DhcpSeen]:
+    """Replies in exchanges where the phone asked as MS-UC-Client (ACKs first)."""
+    out: list[DhcpSeen] = []
+    for exchange in {id(ex): ex for ex, _ in _phone_requests(device)}.values():
+        replies = _replies(exchange)
+        acks = [r for r in replies if r.message.msg_type == ACK]
+        out.extend(acks or replies)
+    return out
+
+
+def check_no_lease(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+    leases = [ex for ex in device.dhcp if ex.kind == "lease"]
+    if not leases or any(ex.of_type(ACK) for ex in leases):
+        return
+    if any(ex.of_type(INFORM) for ex in device.dhcp):
+        return  # it already had an address (INFORM carries ciaddr)
+    asks = [s for ex in leases for s in ex.messages if s.message.msg_type in (DISCOVER, REQUEST)]
+    naks = [s for ex in leases for s in ex.of_type(NAK)]
+    offers = [s for ex in leases for s in ex.of_type(OFFER)]
+    observed = f"{len(asks)} DISCOVER/REQUEST, {len(offers)} OFFER, 0 ACK"
+    if naks:
+        observed += f", DHCPNAK from {naks[0].src_ip}"
+    yield NO_LEASE.finding(
+        f"{len(asks)} DHCP requests without an ACK ({observed})",
+        device=device.key,
+        expected="DHCPACK with an address",
+        observed=observed,
+        frames=[s.frame for s in asks + naks + offers][:20],
+        ts=asks[0].ts if asks else None,
+    )
+
+
+def check_inform_unanswered(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+    informs = [(ex, s) for ex, s in _phone_requests(device) if s.message.msg_type == INFORM]
+    if not informs:
+        return
+    if any(ex.of_type(ACK) for ex, _ in informs):
+        return
+    frames = [s.frame for _, s in informs]
+    yield INFORM_UNANSWERED.finding(
+        f"{len(informs)} DHCPINFORM (MS-UC-Client) with no DHCPACK",
+        device=device.key,
+        expected="a DHCPACK carrying options 43 and 120",
+        observed="no answer in the capture",
+        frames=frames,
+        ts=informs[0][1].ts,
+    )
+
+
+def check_option43_missing(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+    replies = _uc_replies(device)
+    if not replies or any(r.message.option43 is not None for r in replies):
+        return
+    yield OPTION43_MISSING.finding(
+        f"{len(replies)} answer(s) to MS-UC-Client requests, none with option 43",
+        device=device.key,
+        expected="option 43 with MS-UC-Client sub-options 1-5",
+        observed="no option 43",
+        frames=[r.frame for r in replies],
+        ts=replies[0].ts,
+    )
+
+
+def _all_option43(device: DeviceSession) -> list[DhcpSeen]:
+    return [
+        s
+        for ex in device.dhcp
+        for s in ex.messages
+        if s.message.op == 2 and s.message.option43 is not None
+    ]
+
+
+def check_option43_malformed(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+    for seen in _all_option43(device):
+        opt = seen.message.option43
+        assert opt is not None
+        if opt.complete:
+            continue
+        problems = "; ".join(opt.problems) or "sub-option lengths do not add up"
+        cut = " — exactly 90 bytes, the Cisco IOS limit" if len(opt.raw) == 90 else ""
+        yield OPTION43_MALFORMED.finding(
+            f"option 43 in {seen.message.type_name} from {seen.src_ip} is {len(opt.raw)} bytes "
+            f"long{cut}: {problems}",
+            device=device.key,
+            expected="TLV lengths that add up exactly to the option length",
+            observed=f"{len(opt.raw)} bytes: {opt.raw.hex()}",
+            frames=[seen.frame],
+            ts=seen.ts,
+        )
+        return
+
+
+def check_option43_unexpected(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+    expect = ctx.expect
+    for seen in _all_option43(device):
+        opt = seen.message.option43
+        assert opt is not None
+        if opt.vendor_class and opt.vendor_class.lower() != "ms-uc-client":
+            continue
+        if opt.uc_identifier is None and opt.url is None:
+            continue
+        wrong: list[tuple[str, str, str | None]] = []
+        if opt.uc_identifier is not None and opt.uc_identifier != "MS-UC-Client":
+            wrong.append(("sub-option 1 (UC Identifier)", "MS-UC-Client", opt.uc_identifier))
+        if opt.url_scheme is not None and opt.url_scheme.lower() != expect.option43_scheme:
+            wrong.append(("sub-option 2 (URL Scheme)", expect.option43_scheme, opt.url_scheme))
+        if opt.web_server_port is not None and opt.web_server_port != expect.option43_port:
+            wrong.append(("sub-option 4 (port)", expect.option43_port, opt.web_server_port))
+        if opt.complete and opt.cert_prov_path != expect.option43_path:
+            wrong.append(("sub-option 5 (path)", expect.option43_path, opt.cert_prov_path))
+        if (
+            expect.web_fqdn
+            and opt.web_server_fqdn is not None
+            and opt.web_server_fqdn.lower() != expect.web_fqdn.lower()
+        ):
+            wrong.append(("sub-option 3 (web FQDN)", expect.web_fqdn, opt.web_server_fqdn))
+        if not wrong:
+            continue
+        yield OPTION43_UNEXPECTED.finding(
+            "; ".join(f"{what} is {got!r}, expected {want!r}" for what, want, got in wrong),
+            device=device.key,
+            expected="; ".join(f"{what}={want}" for what, want, _ in wrong),
+            observed="; ".join(f"{what}={got}" for what, _, got in wrong),
+            frames=[seen.frame],
+            ts=seen.ts,
+        )
+        return
+
+
+def check_option120_missing(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+    replies = _uc_replies(device)
+    if not replies or any(r.message.option120 is not None for r in replies):
+        return
+    yield OPTION120_MISSING.finding(
+        f"{len(replies)} answer(s) to MS-UC-Client requests, none with option 120",
+        device=device.key,
+        expected="option 120 naming the SIP pool",
+        observed="no option 120",
+        frames=[r.frame for r in replies],
+        ts=replies[0].ts,
+    )
+
+
+def _all_option120(device: DeviceSession) -> list[DhcpSeen]:
+    return [
+        s
+        for ex in device.dhcp
+        for s in ex.messages
+        if s.message.op == 2 and s.message.option120 is not None
+    ]
+
+
+def check_option120_malformed(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+    for seen in _all_option120(device):
+        opt = seen.message.option120
+        assert opt is not None
+        if not opt.problems and opt.encoding == 0 and opt.names:
+            continue
+        why = "; ".join(opt.problems) if opt.problems else f"encoding {opt.encoding}"
+        if opt.encoding == 1 and not opt.problems:
+            why = "encoding 1 (IPv4 addresses " + ", ".join(opt.addresses) + "): Lync needs a name"
+        yield OPTION120_MALFORMED.finding(
+            f"option 120 in {seen.message.type_name} from {seen.src_ip}: {why}",
+            device=device.key,
+            expected="encoding 0 followed by the pool FQDN in RFC 1035 labels",
+            observed=opt.raw.hex(),
+            frames=[seen.frame],
+            ts=seen.ts,
+        )
+        return
+
+
+def check_option120_unexpected(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+    want = ctx.expect.pool_fqdn
+    if not want:
+        return
+    for seen in _all_option120(device):
+        opt = seen.message.option120
+        assert opt is not None
+        if not opt.names or any(n.lower() == want.lower() for n in opt.names):
+            continue
+        yield OPTION120_UNEXPECTED.finding(
+            f"option 120 names {', '.join(opt.names)}, expected {want}",
+            device=device.key,
+            expected=want,
+            observed=", ".join(opt.names),
+            frames=[seen.frame],
+            ts=seen.ts,
+        )
+        return
+
+
+def check_option15_missing(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+    replies = [
+        s
+        for ex in device.dhcp
+        for s in ex.messages
+        if s.message.op == 2 and s.message.msg_type == ACK
+    ]
+    if not replies or any(r.message.domain_name for r in replies):
+        return
+    yield OPTION15_MISSING.finding(
+        f"{len(replies)} DHCPACK(s) to this phone, none with option 15",
+        device=device.key,
+        expected=ctx.expect.sip_domain or "the SIP domain",
+        observed="no option 15",
+        frames=[r.frame for r in replies],
+        ts=replies[0].ts,
+    )
+
+
+CHECKS: tuple[Check, ...] = (
+    Check(NO_LEASE, check_no_lease),
+    Check(INFORM_UNANSWERED, check_inform_unanswered),
+    Check(OPTION43_MISSING, check_option43_missing),
+    Check(OPTION43_MALFORMED, check_option43_malformed),
+    Check(OPTION43_UNEXPECTED, check_option43_unexpected),
+    Check(OPTION120_MISSING, check_option120_missing),
+    Check(OPTION120_MALFORMED, check_option120_malformed),
+    Check(OPTION120_UNEXPECTED, check_option120_unexpected),
+    Check(OPTION15_MISSING, check_option15_missing),
+)

@@ -1,0 +1,293 @@
+"""The command line: thin. Options → pipeline → renderer → exit code.
+
+Exit status (stable, for scripts):
+  0  analysed; no fail finding
+  1  analysed; at least one fail finding
+  2  usage error or unusable input (one line on stderr, never a traceback)
+  3  internal error in capinspect (one line; set CAPINSPECT_DEBUG=1 for the traceback)
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from capinspect import __version__
+from capinspect.errors import CapinspectError
+from capinspect.expectations import DEFAULT_EXPECTATIONS, Expectations, load_expectations
+from capinspect.limits import DEFAULT_LIMITS
+from capinspect.pipeline import Progress, analyze_paths, evaluate
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+PROGRESS_MIN_BYTES = 64 * 1024 * 1024
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _die(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(f"capinspect: error: {message}", err=True)
+    sys.exit(code)
+
+
+def guarded(func: F) -> F:
+    """Turn every error into one line on stderr and a documented exit status."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except CapinspectError as exc:
+            _die(str(exc))
+        except KeyboardInterrupt:
+            _die("interrupted", EXIT_USAGE)
+        except BrokenPipeError:
+            sys.stderr.close()
+            sys.exit(EXIT_OK)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place a bug becomes a clean message
+            if os.environ.get("CAPINSPECT_DEBUG"):
+                raise
+            _die(
+                f"internal error: {type(exc).__name__}: {exc} (please report it with the capture; "
+                "CAPINSPECT_DEBUG=1 shows the traceback)",
+                EXIT_INTERNAL,
+            )
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _use_color(choice: str, stream: Any) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def _progress_bar(paths: Sequence[str], quiet: bool) -> tuple[Progress | None, Callable[[], None]]:
+    """A byte progress bar on stderr, only for large inputs on a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return None, lambda: None
+    try:
+        total = sum(Path(p).stat().st_size for p in paths if Path(p).is_file())
+    except OSError:
+        return None, lambda: None
+    if total < PROGRESS_MIN_BYTES:
+        return None, lambda: None
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=None,
+    )
+    task = bar.add_task("reading", total=total)
+    bar.start()
+
+    def update(done: int, whole: int) -> None:
+        bar.update(task, completed=done, total=whole or total)
+
+    return update, bar.stop
+
+
+def _write_output(text: str, output: str | None, inputs: Sequence[str]) -> None:
+    if output is None or output == "-":
+        click.echo(text, nl=False)
+        return
+    target = Path(output)
+    for given in inputs:
+        if Path(given).exists() and target.exists() and target.resolve() == Path(given).resolve():
+            raise CapinspectError(f"refusing to overwrite the input file {given} with the report")
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    except OSError as exc:
+        raise CapinspectError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def _expectations(path: str | None) -> Expectations:
+    return load_expectations(path) if path else DEFAULT_EXPECTATIONS
+
+
+captures_argument = click.argument(
+    "captures", nargs=-1, required=True, metavar="CAPTURE...", type=click.Path()
+)
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+output_option = click.option(
+    "-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout."
+)
+color_option = click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour on a terminal (NO_COLOR turns it off).",
+)
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="capinspect")
+def main() -> None:
+    """Why does this Communicator / Lync Phone Edition phone not get its firmware?
+
+    capinspect reads packet captures (pcap, pcapng, gzip/zstd) of phones booting, rebuilds
+    each phone's DHCP, ucupdates-r2 DNS, ucdevice.upx check-in and firmware downloads, and
+    says per phone what is wrong and what to fix.
+    """
+
+
+@main.command()
+@captures_argument
+@click.option(
+    "--expect", "expect_path", metavar="TOML", help="Expected values (see docs/expect.md)."
+)
+@format_option
+@output_option
+@color_option
+@quiet_option
+@guarded
+def analyze(
+    captures: tuple[str, ...],
+    expect_path: str | None,
+    fmt: str,
+    output: str | None,
+    color: str,
+    quiet: bool,
+) -> None:
+    """Check each phone's boot in CAPTURE... and give a verdict per phone.
+
+    Exit status: 0 no fail finding, 1 at least one, 2 bad usage or unreadable input.
+    """
+    expect = _expectations(expect_path)
+    started = time.monotonic()
+    progress, stop = _progress_bar(captures, quiet)
+    try:
+        analysis = analyze_paths(captures, DEFAULT_LIMITS, progress)
+    finally:
+        stop()
+    report = evaluate(analysis, expect, elapsed=time.monotonic() - started)
+    if fmt == "json":
+        from capinspect.report.json import dumps, report_document
+
+        text = dumps(report_document(report))
+    else:
+        from capinspect.report.text import render_analyze
+
+        to_terminal = output in (None, "-")
+        width = click.get_terminal_size()[0] if to_terminal and sys.stdout.isatty() else 100
+        text = render_analyze(
+            report,
+            color=_use_color(color, sys.stdout) and to_terminal,
+            width=max(80, min(width, 160)),
+        )
+    _write_output(text, output, captures)
+    sys.exit(EXIT_FAIL if report.has_fail else EXIT_OK)
+
+
+@main.command()
+@captures_argument
+@format_option
+@output_option
+@color_option
+@quiet_option
+@guarded
+def timeline(
+    captures: tuple[str, ...], fmt: str, output: str | None, color: str, quiet: bool
+) -> None:
+    """Print each phone's boot as a ladder: one line per step, with frame numbers."""
+    from capinspect.devices import build_devices
+
+    progress, stop = _progress_bar(captures, quiet)
+    try:
+        analysis = analyze_paths(captures, DEFAULT_LIMITS, progress)
+    finally:
+        stop()
+    devices = build_devices(analysis)
+    if fmt == "json":
+        from capinspect.report.json import dumps, timeline_document
+
+        text = dumps(timeline_document(analysis, devices))
+    else:
+        from capinspect.report.text import render_timeline
+
+        to_terminal = output in (None, "-")
+        text = render_timeline(
+            analysis, devices, color=_use_color(color, sys.stdout) and to_terminal
+        )
+    _write_output(text, output, captures)
+
+
+@main.command()
+@captures_argument
+@click.option(
+    "-o", "--output", metavar="FILE", required=True, help="Where to write the expect.toml."
+)
+@quiet_option
+@guarded
+def baseline(captures: tuple[str, ...], output: str, quiet: bool) -> None:
+    """Write expectations (expect.toml) from a capture of a phone that works."""
+    from capinspect.baseline import baseline_from
+    from capinspect.expectations import dump_expectations
+
+    analysis = analyze_paths(captures, DEFAULT_LIMITS)
+    report = evaluate(analysis, DEFAULT_EXPECTATIONS)
+    if not report.devices:
+        raise CapinspectError("no phone found in the capture: nothing to take a baseline from")
+    expect = baseline_from(report)
+    unhealthy = [d for d in report.devices if str(d.verdict.verdict) not in ("pass",)]
+    header = (
+        f"capinspect {__version__} baseline from {', '.join(captures)}\n"
+        f"{len(report.devices)} phone(s); use with: capinspect analyze --expect {output} CAPTURE"
+    )
+    _write_output(dump_expectations(expect, header), output, captures)
+    if unhealthy:
+        click.echo(
+            f"capinspect: warning: {len(unhealthy)} phone(s) in the baseline capture are not "
+            "healthy (verdict not pass); check the values written",
+            err=True,
+        )
+    click.echo(f"wrote {output}", err=True)
+
+
+@main.command()
+@click.argument("term")
+@guarded
+def explain(term: str) -> None:
+    """Explain a check ID, an IIS status (500.19), a Last Update Status (0x2f7d/200)."""
+    from capinspect.explain import explain as explain_term
+
+    click.echo(explain_term(term))
+
+
+@main.command(name="checks")
+@guarded
+def list_checks() -> None:
+    """List every check with its ID, severity and title."""
+    from capinspect.checks import ALL_SPECS
+
+    for spec in ALL_SPECS:
+        click.echo(f"{spec.id:<34} {spec.severity:<5} {spec.title}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

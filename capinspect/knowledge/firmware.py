@@ -1,0 +1,110 @@
+"""Firmware versions and the update rules that depend on them.
+
+Every constant says where it comes from. Versions are compared numerically, part by part
+(``1.0.522.98`` < ``1.0.522.103``), never as strings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+Version = tuple[int, ...]
+
+_VERSION_RE = re.compile(r"\d+(?:\.\d+){1,3}")
+
+
+def parse_version(text: str | None) -> Version | None:
+    """``"1.0.522.34"`` → ``(1, 0, 522, 34)``; ``None`` when no dotted number is in ``text``."""
+    if not text:
+        return None
+    match = _VERSION_RE.search(text)
+    if match is None:
+        return None
+    return tuple(int(part) for part in match.group(0).split("."))
+
+
+def format_version(version: Version) -> str:
+    return ".".join(str(part) for part in version)
+
+
+INTERIM_THRESHOLD: Version = (1, 0, 522, 98)
+"""Below this, a phone first gets the interim build (seed: "If the previous version of the device
+is less than 1.0.522.98, it will first get updated to an interim build (1.0.522.103)". The
+seed's step 4 says "1.0.522.98 or lower"; the audit-log example and the first wording agree on
+*less than*, which is what capinspect uses.)"""
+
+INTERIM_VERSION: Version = (1, 0, 522, 103)
+"""The interim build served from the ``OCInterim`` virtual directory (seed, audit log row 2)."""
+
+INTERIM_PATH_MARKER = "/ocinterim/"
+"""Path element of the interim build's URL.
+
+Seed: ``/DeviceUpdateFiles_Int/OCInterim/ENU/CPE.nbt``."""
+
+LEGACY_CHECKIN_VERSION: Version = (1, 0, 452, 0)
+"""Firmware that asks for ``/UCDeviceUpdates/ucdevice.upx`` (seed, step 10 and comment 11)."""
+
+UNKNOWN_VERSION_TIMESTAMP = "1601"
+"""An installed module with an empty version and a 01-01-1601 timestamp (the Windows FILETIME
+epoch) means the phone reports nothing the server knows (seed, audit log row 1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareFamily:
+    """A family of phones that share firmware images, and the newest build capinspect knows."""
+
+    name: str
+    vendors_models: tuple[tuple[str, str], ...]
+    """(vendor, model) pairs as the phones report them (compared case-insensitively)."""
+    newest_known: Version
+    source: str
+    supported: bool = True
+
+
+FAMILIES: tuple[FirmwareFamily, ...] = (
+    FirmwareFamily(
+        name="Communicator Phone Edition (Tanjay)",
+        vendors_models=(("Polycom", "CX700"), ("LG-Nortel", "IP8540"), ("Microsoft", "Tanjay")),
+        newest_known=(3, 5, 6907, 0),
+        source=(
+            "seed: 3.5.6907.0 is the latest OCS 2007 R2 build when the article was written "
+            "and the build the example server offers; later builds (3.5.6907.187, .207) exist "
+            "(seed comment 19; protocol.md S56): set the target in --expect when your server "
+            "carries one"
+        ),
+    ),
+    FirmwareFamily(
+        name="Microsoft DV1",
+        vendors_models=(("Microsoft", "DV1"),),
+        newest_known=(0,),
+        source=(
+            "seed, step 6: 'Microsoft DV1 is no longer supported and even the interim update "
+            "will not work'"
+        ),
+        supported=False,
+    ),
+)
+
+
+def family_for(vendor: str | None, model: str | None) -> FirmwareFamily | None:
+    """The family of a phone by its reported model (vendor only disambiguates)."""
+    if not model:
+        return None
+    lmodel = model.strip().lower()
+    lvendor = (vendor or "").strip().lower()
+    candidates = [fam for fam in FAMILIES for v, m in fam.vendors_models if m.lower() == lmodel]
+    for fam in candidates:
+        if any(v.lower() == lvendor for v, _ in fam.vendors_models):
+            return fam
+    return candidates[0] if candidates else None
+
+
+def needs_interim(version: Version) -> bool:
+    """True when the phone must take 1.0.522.103 before any newer build (seed)."""
+    return version < INTERIM_THRESHOLD
+
+
+def is_lync_phone_edition(version: Version) -> bool:
+    """Lync Phone Edition firmware is 4.0.7577.x (protocol.md §6, S56)."""
+    return version[:1] == (4,)

@@ -1,0 +1,75 @@
+"""Capture files → Analysis → per-phone sessions → findings → Report.
+
+The CLI, the live mode and the tests all go through these three functions, so a file and a live
+interface share every stage after the source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from capinspect.checks import ALL_CHECKS
+from capinspect.checks.base import SEVERITY_ORDER, CheckContext, Finding
+from capinspect.checks.capture import check_capture
+from capinspect.checks.verdict import judge
+from capinspect.devices import build_devices
+from capinspect.engine import Analysis, Engine
+from capinspect.expectations import Expectations
+from capinspect.limits import DEFAULT_LIMITS, Limits
+from capinspect.model import Anomaly, InputFile, RawFrame
+from capinspect.report.model import DeviceReport, Report
+from capinspect.sources.merge import iter_frames
+
+Progress = Callable[[int, int], None]
+"""Called with (bytes read so far, total bytes) while files are read."""
+
+
+def analyze_frames(
+    frames: Iterable[RawFrame],
+    limits: Limits = DEFAULT_LIMITS,
+    inputs: tuple[InputFile, ...] = (),
+    source_anomalies: Callable[[], Iterable[Anomaly]] = lambda: (),
+) -> Analysis:
+    engine = Engine(limits)
+    for frame in frames:
+        engine.feed(frame)
+    return engine.finish(inputs, source_anomalies())
+
+
+def analyze_paths(
+    paths: Sequence[str],
+    limits: Limits = DEFAULT_LIMITS,
+    progress: Progress | None = None,
+) -> Analysis:
+    """Read and analyse capture files (merged in time order); raises InputError when unusable."""
+    stream = iter_frames(paths)
+    engine = Engine(limits)
+    total = stream.total_bytes
+    count = 0
+    for frame in stream:
+        engine.feed(frame)
+        count += 1
+        if progress is not None and count % 8192 == 0:
+            progress(stream.bytes_read, total)
+    if progress is not None:
+        progress(total, total)
+    return engine.finish(tuple(stream.inputs), tuple(stream.anomalies))
+
+
+def _sort_key(finding: Finding) -> tuple[int, float, str]:
+    return (SEVERITY_ORDER[finding.severity], finding.ts or 0.0, finding.check_id)
+
+
+def evaluate(analysis: Analysis, expect: Expectations, elapsed: float | None = None) -> Report:
+    """Build the phones' sessions, run every check and judge each phone."""
+    devices = build_devices(analysis, expect)
+    ctx = CheckContext(expect=expect, analysis=analysis, capture_end=analysis.stats.last_ts)
+    reports: list[DeviceReport] = []
+    for device in devices:
+        findings: list[Finding] = []
+        for check in ALL_CHECKS:
+            findings.extend(check.run(device, ctx))
+        findings.sort(key=_sort_key)
+        reports.append(DeviceReport(device, tuple(findings), judge(device, findings)))
+    capture = sorted(check_capture(devices, ctx), key=_sort_key)
+    return Report(analysis, tuple(reports), tuple(capture), expect, elapsed)

@@ -1,0 +1,398 @@
+"""JSON documents: ``capinspect/report@1`` (analyze) and ``capinspect/timeline@1`` (timeline).
+
+Both are documented field by field in docs/json-schema.md. Bytes from the capture are written as
+hex (``*_hex``) or, for bodies, as text with undecodable bytes replaced; JSON escaping makes any
+control character in them harmless.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, is_dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from capinspect import __version__
+from capinspect.checks.base import Finding
+from capinspect.devices import Checkin, DeviceSession, Download
+from capinspect.engine import Analysis
+from capinspect.protocols.dhcp.messages import DhcpExchange, DhcpMessage, DhcpSeen
+from capinspect.protocols.dns.messages import DnsLookup
+from capinspect.protocols.http.messages import HttpBody, HttpExchange, HttpRequest, HttpResponse
+from capinspect.report.model import DeviceReport, Report
+
+REPORT_SCHEMA = "capinspect/report@1"
+TIMELINE_SCHEMA = "capinspect/timeline@1"
+BODY_TEXT_LIMIT = 64 * 1024
+"""Bytes of an HTTP body shown as text in JSON (check-in XML, error pages).
+
+Firmware bodies are never shown: only their size and hash."""
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def plain(value: Any) -> Any:
+    """Turn dataclasses, tuples and bytes into JSON-ready values."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: plain(getattr(value, f.name))
+            for f in fields(value)
+            if not f.name.startswith("_")
+        }
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, tuple | list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+# -- DHCP -------------------------------------------------------------------------------------
+
+
+def dhcp_message(msg: DhcpMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "op": msg.op,
+        "type": msg.type_name,
+        "xid": f"0x{msg.xid:08x}",
+        "chaddr": msg.chaddr,
+        "ciaddr": msg.ciaddr,
+        "yiaddr": msg.yiaddr,
+        "siaddr": msg.siaddr,
+        "giaddr": msg.giaddr,
+        "flags": msg.flags,
+        "server_id": msg.server_id,
+        "vendor_class": msg.vendor_class,
+        "options": [
+            {"code": o.code, "name": o.name, "value": plain(o.value), "raw_hex": o.raw.hex()}
+            for o in msg.options
+        ],
+    }
+    if msg.option43 is not None:
+        o43 = msg.option43
+        out["option43"] = {
+            "vendor_class": o43.vendor_class,
+            "complete": o43.complete,
+            "problems": list(o43.problems),
+            "url": o43.url,
+            "uc_identifier": o43.uc_identifier,
+            "url_scheme": o43.url_scheme,
+            "web_server_fqdn": o43.web_server_fqdn,
+            "web_server_port": o43.web_server_port,
+            "cert_prov_path": o43.cert_prov_path,
+            "vlan_id": o43.vlan_id,
+            "suboptions": [
+                {"code": s.code, "name": s.name, "text": s.text, "raw_hex": s.raw.hex()}
+                for s in o43.suboptions
+            ],
+            "raw_hex": o43.raw.hex(),
+        }
+    if msg.option120 is not None:
+        o120 = msg.option120
+        out["option120"] = {
+            "encoding": o120.encoding,
+            "names": list(o120.names),
+            "addresses": list(o120.addresses),
+            "problems": list(o120.problems),
+            "raw_hex": o120.raw.hex(),
+        }
+    if msg.anomalies:
+        out["anomalies"] = plain(msg.anomalies)
+    return out
+
+
+def dhcp_seen(seen: DhcpSeen) -> dict[str, Any]:
+    return {
+        "frame": seen.frame,
+        "time": iso(seen.ts),
+        "src_ip": seen.src_ip,
+        "dst_ip": seen.dst_ip,
+        "src_mac": seen.src_mac,
+        "vlans": list(seen.vlans),
+        "message": dhcp_message(seen.message),
+    }
+
+
+def dhcp_exchange(exchange: DhcpExchange) -> dict[str, Any]:
+    return {
+        "xid": f"0x{exchange.xid:08x}",
+        "client_mac": exchange.client_mac,
+        "kind": exchange.kind,
+        "assigned_ip": exchange.assigned_ip,
+        "messages": [dhcp_seen(s) for s in exchange.messages],
+    }
+
+
+# -- DNS --------------------------------------------------------------------------------------
+
+
+def dns_lookup(lookup: DnsLookup) -> dict[str, Any]:
+    return {
+        "qname": lookup.qname,
+        "qtype": lookup.qtype,
+        "id": lookup.dns_id,
+        "transport": lookup.transport,
+        "client": f"{lookup.client_ip}:{lookup.client_port}",
+        "server": f"{lookup.server_ip}:{lookup.server_port}",
+        "query_frames": list(lookup.query_frames),
+        "time": iso(lookup.first_ts),
+        "response_frames": list(lookup.response_frames),
+        "response_time": iso(lookup.response_ts),
+        "rcode": lookup.rcode,
+        "answers": plain(lookup.answers),
+        "cname_chain": list(lookup.cname_chain),
+        "addresses": list(lookup.addresses),
+        "retransmissions": lookup.retransmissions,
+        "anomalies": plain(lookup.anomalies),
+    }
+
+
+# -- HTTP -------------------------------------------------------------------------------------
+
+
+def _body(body: HttpBody, show_text: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "size": body.size,
+        "expected": body.expected,
+        "chunked": body.chunked,
+        "complete": body.complete,
+        "cut": body.cut,
+        "sha256": body.sha256,
+    }
+    if show_text and body.data:
+        out["text"] = body.data[:BODY_TEXT_LIMIT].decode("utf-8", errors="replace")
+        out["text_truncated"] = len(body.data) > BODY_TEXT_LIMIT or not body.kept_all
+    return out
+
+
+def _is_texty(headers: tuple[tuple[str, str], ...]) -> bool:
+    ctype = next((v for k, v in headers if k.lower() == "content-type"), "").lower()
+    return any(t in ctype for t in ("xml", "text", "html", "json", "form"))
+
+
+def http_request(req: HttpRequest, show_body: bool) -> dict[str, Any]:
+    return {
+        "frame": req.frame,
+        "time": iso(req.ts),
+        "method": req.method,
+        "target": req.target,
+        "version": req.version,
+        "headers": [list(h) for h in req.headers],
+        "body": _body(req.body, show_body),
+    }
+
+
+def http_response(resp: HttpResponse, show_body: bool) -> dict[str, Any]:
+    return {
+        "frame": resp.frame,
+        "time": iso(resp.ts),
+        "end_frame": resp.end_frame,
+        "end_time": iso(resp.end_ts),
+        "status": resp.status,
+        "reason": resp.reason,
+        "version": resp.version,
+        "interim": list(resp.interim),
+        "headers": [list(h) for h in resp.headers],
+        "body": _body(resp.body, show_body),
+    }
+
+
+def http_exchange(exchange: HttpExchange, show_bodies: bool = False) -> dict[str, Any]:
+    resp = exchange.response
+    return {
+        "client": f"{exchange.flow.client_ip}:{exchange.flow.client_port}",
+        "server": f"{exchange.flow.server_ip}:{exchange.flow.server_port}",
+        "index_on_connection": exchange.index,
+        "request": http_request(
+            exchange.request, show_bodies or _is_texty(exchange.request.headers)
+        ),
+        "response": None
+        if resp is None
+        else http_response(resp, show_bodies or _is_texty(resp.headers) or resp.status >= 400),
+        "anomalies": plain(exchange.anomalies),
+    }
+
+
+def checkin(item: Checkin) -> dict[str, Any]:
+    return {
+        "path_kind": item.path_kind,
+        "firmware": item.firmware,
+        "request_fields": plain(item.request),
+        "response_fields": plain(item.response),
+        "http": http_exchange(item.exchange, show_bodies=True),
+    }
+
+
+def download(item: Download) -> dict[str, Any]:
+    return {
+        "url": item.url,
+        "file_name": item.file_name,
+        "status": item.status,
+        "iis_substatus": item.substatus,
+        "iis_error_code": item.error_code,
+        "bytes_received": item.bytes_received,
+        "content_length": item.expected,
+        "complete": item.complete,
+        "duration_s": None if item.duration is None else round(item.duration, 3),
+        "offered_by_frame": item.offered_by,
+        "offered_version": item.offered_version,
+        "http": http_exchange(item.exchange),
+    }
+
+
+# -- devices ----------------------------------------------------------------------------------
+
+
+def device_core(session: DeviceSession) -> dict[str, Any]:
+    return {
+        "key": session.key,
+        "mac": session.mac,
+        "ips": list(session.ips),
+        "vlans": list(session.vlans),
+        "identity": plain(session.identity),
+        "phone_evidence": list(session.phone_evidence),
+        "firmware_seen": [
+            {"version": s.version, "frame": s.frame, "time": iso(s.ts), "source": s.source}
+            for s in session.firmware_seen
+        ],
+        "boots": [iso(ts) for ts in session.boots],
+        "first_seen": iso(session.first_ts),
+        "last_seen": iso(session.last_ts),
+    }
+
+
+def device_timeline(session: DeviceSession) -> dict[str, Any]:
+    out = device_core(session)
+    out["timeline"] = [
+        {
+            "time": iso(step.ts),
+            "frame": step.frame,
+            "stage": step.stage,
+            "direction": step.direction,
+            "peer": step.peer,
+            "summary": step.summary,
+            "details": plain(step.details),
+        }
+        for step in session.timeline
+    ]
+    out["dhcp"] = [dhcp_exchange(ex) for ex in session.dhcp]
+    out["dns"] = [dns_lookup(lk) for lk in session.dns]
+    out["checkins"] = [checkin(c) for c in session.checkins]
+    out["downloads"] = [download(d) for d in session.downloads]
+    out["other_http"] = [http_exchange(ex) for ex in session.other_http]
+    out["other_connections"] = [
+        {
+            "kind": f.kind,
+            "frame": f.frame,
+            "time": iso(f.ts),
+            "client": f"{f.flow.client_ip}:{f.flow.client_port}",
+            "server": f"{f.flow.server_ip}:{f.flow.server_port}",
+            "bytes_to_server": f.bytes_to_server,
+            "bytes_to_client": f.bytes_to_client,
+            "end": f.end_reason,
+        }
+        for f in session.other_flows
+    ]
+    return out
+
+
+def finding(item: Finding) -> dict[str, Any]:
+    return {
+        "id": item.check_id,
+        "severity": str(item.severity),
+        "title": item.title,
+        "summary": item.summary,
+        "expected": item.expected,
+        "observed": item.observed,
+        "frames": list(item.frames),
+        "time": iso(item.ts),
+        "explanation": item.explanation,
+        "remediation": item.remediation,
+    }
+
+
+def inputs_and_stats(analysis: Analysis) -> dict[str, Any]:
+    stats = analysis.stats
+    return {
+        "inputs": [
+            {
+                "path": i.path,
+                "size": i.size,
+                "sha256": i.sha256,
+                "format": i.format,
+                "frames": i.frames,
+            }
+            for i in analysis.inputs
+        ],
+        "capture": {
+            "frames": stats.frames,
+            "bytes": stats.bytes,
+            "frames_kept": stats.frames_kept,
+            "first_time": iso(stats.first_ts),
+            "last_time": iso(stats.last_ts),
+            "linktypes": list(stats.linktypes),
+            "vlans": list(stats.vlans),
+            "dhcp_frames": stats.dhcp_frames,
+            "dns_frames": stats.dns_frames,
+            "tcp80_frames": stats.tcp80_frames,
+            "tcp443_frames": stats.tcp443_frames,
+        },
+        "anomalies": plain(analysis.anomalies[:1000]),
+        "anomalies_total": len(analysis.anomalies),
+    }
+
+
+def device_report(item: DeviceReport) -> dict[str, Any]:
+    out = device_timeline(item.session)
+    out["verdict"] = str(item.verdict.verdict)
+    out["verdict_reason"] = item.verdict.reason
+    out["capture_advice"] = item.verdict.advice
+    out["coverage"] = [
+        {"stage": s.stage, "seen": s.seen, "note": s.note} for s in item.verdict.coverage
+    ]
+    out["findings"] = [finding(f) for f in item.findings]
+    return out
+
+
+def report_document(report: Report) -> dict[str, Any]:
+    counts = report.verdict_counts()
+    return {
+        "schema": REPORT_SCHEMA,
+        "tool": {"name": "capinspect", "version": __version__},
+        **inputs_and_stats(report.analysis),
+        "expectations": {
+            "source": report.expectations.source,
+            **{
+                k: v
+                for k, v in plain(report.expectations).items()
+                if v not in (None, [], ()) and k != "source"
+            },
+        },
+        "summary": {
+            "devices": len(report.devices),
+            **{str(v): n for v, n in counts.items()},
+            "has_fail": report.has_fail,
+        },
+        "capture_findings": [finding(f) for f in report.capture_findings],
+        "devices": [device_report(d) for d in report.devices],
+    }
+
+
+def timeline_document(analysis: Analysis, devices: tuple[DeviceSession, ...]) -> dict[str, Any]:
+    return {
+        "schema": TIMELINE_SCHEMA,
+        "tool": {"name": "capinspect", "version": __version__},
+        **inputs_and_stats(analysis),
+        "devices": [device_timeline(d) for d in devices],
+    }
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
