@@ -1,0 +1,435 @@
+"""Facts: what the lab put on the wire, and an independent tshark reading of the capture.
+
+Two views of the same run are kept apart on purpose. `build_facts` records what the lab configured
+and what its own phone/server processes report; `wire_facts` re-reads the finished capture with
+tshark only. Comparing them (and comparing a fresh run with the committed capture) catches both a
+lab that silently drifts and a capture that does not show what its facts file claims.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from lab.runner import PC_IP, PC_MAC, ROUTER_IP, SERVER_IP, SERVER_MAC, LabError
+from lab.scenarios import Scenario
+
+FACTS_VERSION = 1
+
+
+def _vlan(ids: tuple[int, ...]) -> dict[str, Any] | None:
+    if not ids:
+        return None
+    if len(ids) == 1:
+        return {"tpid": "0x8100", "vid": ids[0], "pcp": 5}
+    return {
+        "outer_tpid": "0x88a8",
+        "outer_vid": ids[0],
+        "inner_tpid": "0x8100",
+        "inner_vid": ids[1],
+    }
+
+
+def _zone(sc: Scenario) -> dict[str, Any]:
+    name = f"ucupdates-r2.{sc.domain}"
+    if sc.ucupdates == "A":
+        return {"name": name, "type": "A", "address": SERVER_IP}
+    if sc.ucupdates == "CNAME":
+        target = f"{sc.cname_target_host}.{sc.domain}"
+        return {"name": name, "type": "CNAME", "target": target, "address": SERVER_IP}
+    return {"name": name, "type": "absent", "rcode": "NXDOMAIN"}
+
+
+def build_facts(
+    sc: Scenario,
+    phones: list[dict[str, Any]],
+    background: dict[str, Any] | None,
+    audit: list[dict[str, Any]],
+    requests: list[dict[str, Any]],
+    opt43: tuple[list[tuple[int, str]], bytes | None],
+) -> dict[str, Any]:
+    """Assemble the facts file, refusing to write one when the run contradicts its config."""
+    subs, raw43 = opt43
+    problems: list[str] = []
+    out_phones = []
+    for spec, res in zip(sc.phones, phones, strict=True):
+        if res.get("error"):
+            problems.append(f"{spec.name}: {res['error']}")
+        p_audit = [a for a in audit if a["client"] == spec.ip]
+        p_reqs = [r for r in requests if r["client"] == spec.ip]
+        boots = []
+        for b in res["boots"]:
+            inf = b.get("inform", {})
+            lease = b.get("lease", {})
+            if lease.get("ip") != spec.ip:
+                problems.append(f"{spec.name}: leased {lease.get('ip')} not {spec.ip}")
+            dhcp: dict[str, Any] = {
+                "lease_xid": f"0x{lease.get('xid', 0):08x}",
+                "inform_xid": f"0x{inf.get('xid', 0):08x}",
+                "leased_ip": lease.get("ip"),
+                "messages": ["DISCOVER", "OFFER", "REQUEST", "ACK", "INFORM", "ACK"],
+                "option15": inf.get("domain"),
+                "option43_hex": inf.get("option43_hex"),
+                "option43_decoded": inf.get("option43"),
+                "option120_hex": inf.get("option120_hex"),
+                "option120_names": (inf.get("option120") or {}).get("names", []),
+            }
+            if dhcp["option15"] != sc.domain:
+                problems.append(f"{spec.name}: option 15 {dhcp['option15']!r}")
+            got_subs = [
+                (s["code"], s["value"]) for s in (inf.get("option43") or {}).get("suboptions", [])
+            ]
+            if sc.option43 == "vendor" and sorted(got_subs) != sorted(subs):
+                problems.append(f"{spec.name}: option 43 sub-options {got_subs}")
+            if raw43 is not None and dhcp["option43_hex"] != raw43.hex():
+                problems.append(f"{spec.name}: raw option 43 {dhcp['option43_hex']}")
+            if sc.option43 == "none" and dhcp["option43_hex"] is not None:
+                problems.append(f"{spec.name}: option 43 served although disabled")
+            want120 = [sc.web_fqdn] if sc.option120 else []
+            if dhcp["option120_names"] != want120:
+                problems.append(f"{spec.name}: option 120 {dhcp['option120_names']}")
+            dns = []
+            for d in b.get("dns", []):
+                entry = {"qname": d["qname"], "qtype": d["qtype"], "rcode": d["rcode"]}
+                entry["cname"] = d.get("cname", [])
+                entry["a"] = d.get("a", [])
+                dns.append(entry)
+            boot: dict[str, Any] = {
+                "reported_version": b["reported_version"],
+                "dhcp": dhcp,
+                "dns": dns,
+            }
+            ck = b.get("checkin")
+            if ck is not None:
+                boot["checkin"] = {
+                    "method": "POST",
+                    "host": ck["host"],
+                    "path": ck["path"],
+                    "status": ck["status"],
+                    "request_dialect": spec.request_dialect,
+                }
+                if ck["status"] == 200:
+                    boot["checkin"].update(
+                        {
+                            "response_dialect": ck.get("dialect"),
+                            "server_version": ck.get("server_version"),
+                            "service_version": ck.get("service_version"),
+                            "downloads": len(ck.get("files", [])),
+                            "offered": ck.get("files", []),
+                        }
+                    )
+            fetches = []
+            for f in b.get("fetches", []):
+                match = [r for r in p_reqs if r["method"] == "GET" and r["path"] == f["path"]]
+                sub = match[0]["substatus"] if match else None
+                win32 = match[0]["win32"] if match else None
+                if not match or match[0]["status"] != f["status"]:
+                    problems.append(f"{spec.name}: server log disagrees on GET {f['path']}")
+                fetches.append(
+                    {
+                        "method": "GET",
+                        "path": f["path"],
+                        "status": f["status"],
+                        "substatus": sub,
+                        "win32": win32,
+                        "bytes": f["bytes"],
+                    }
+                )
+            boot["downloads"] = fetches
+            boots.append(boot)
+        served = [
+            {
+                "reported_version": a["request"]["version"],
+                "server_version": a["server_version"],
+                "offered": [(f["version"], f["url"]) for f in a["files"]],
+            }
+            for a in p_audit
+        ]
+        seen = [
+            {
+                "reported_version": bt["reported_version"],
+                "server_version": bt["checkin"]["server_version"],
+                "offered": [(f["version"], f["url"]) for f in bt["checkin"]["offered"]],
+            }
+            for bt in boots
+            if bt.get("checkin", {}).get("status") == 200
+        ]
+        if served != seen:
+            problems.append(f"{spec.name}: audit log {served} vs phone view {seen}")
+        out_phones.append(
+            {
+                "name": spec.name,
+                "mac": spec.mac,
+                "leased_ip": spec.ip,
+                "vendor": spec.vendor,
+                "model": spec.model,
+                "revision": spec.revision,
+                "locale": spec.locale,
+                "serial": spec.serial,
+                "user": spec.user,
+                "request_dialect": spec.request_dialect,
+                "checkin_path": spec.checkin_path,
+                "vlan": _vlan(spec.vlan),
+                "initial_version": spec.version,
+                "final_version": res["final_version"],
+                "versions_reported": [bt["reported_version"] for bt in boots],
+                "expected_outcome": spec.outcome,
+                "observed_outcome": res["outcome"],
+                "boots": boots,
+            }
+        )
+    if problems:
+        raise LabError("run contradicts scenario config:\n  " + "\n  ".join(problems))
+    return {
+        "facts_version": FACTS_VERSION,
+        "scenario": sc.name,
+        "title": sc.title,
+        "shows": sc.shows,
+        "expected_outcome": sc.outcome,
+        "capture": sc.capture_name,
+        "format": "pcapng" if sc.pcapng else "pcap",
+        "network": {
+            "subnet": "10.77.0.0/24",
+            "server_ip": SERVER_IP,
+            "server_mac": SERVER_MAC,
+            "router": ROUTER_IP,
+            "capture_point": "bridge br0 (mirror of every switch port)",
+        },
+        "domain": sc.domain,
+        "web_fqdn": sc.web_fqdn,
+        "ext_fqdn": sc.ext_fqdn,
+        "dhcp_served": {
+            "server": "dnsmasq",
+            "vendor_class": "MS-UC-Client",
+            "option3": ROUTER_IP,
+            "option6": [SERVER_IP],
+            "option15": sc.domain,
+            "option43_mode": sc.option43,
+            "option43_suboptions": (
+                None if sc.option43 == "none" else [{"code": c, "value": v} for c, v in subs]
+            ),
+            "option43_raw_hex": raw43.hex() if raw43 is not None else None,
+            "option43_truncated_at": 90 if sc.option43 == "raw-truncated" else None,
+            "option120_names": [sc.web_fqdn] if sc.option120 else [],
+        },
+        "dns_zone": _zone(sc),
+        "server": {
+            "software": "lab.iis (Server: Microsoft-IIS/7.0)",
+            "target_version": sc.target_version,
+            "catalog": [list(c) for c in sc.catalog],
+            "missing_files": list(sc.missing_files),
+            "faults": [
+                {"prefix": f.prefix, "status": f.status, "substatus": f.substatus, "win32": f.win32}
+                for f in sc.faults
+            ],
+            "response_dialect": sc.response_dialect,
+            "omit_versions": sc.omit_versions,
+        },
+        "phones": out_phones,
+        "background": (None if background is None else {"mac": PC_MAC, "ip": PC_IP, **background}),
+    }
+
+
+# --- independent reading of the capture with tshark ---------------------------------------------
+
+_FIELDS = [
+    "frame.number",
+    "eth.src",
+    "eth.dst",
+    "vlan.id",
+    "ieee8021ad.id",
+    "dhcp.hw.mac_addr",
+    "dhcp.option.dhcp",
+    "dhcp.id",
+    "dhcp.option.vendor_class_id",
+    "dhcp.option.domain_name",
+    "dhcp.option.vendor.value",
+    "dhcp.option.sip_server.name",
+    "dns.flags.response",
+    "dns.qry.name",
+    "dns.qry.type",
+    "dns.flags.rcode",
+    "dns.cname",
+    "dns.a",
+    "http.request.method",
+    "http.request.uri",
+    "http.host",
+    "http.response.code",
+    "http.response_for.uri",
+]
+
+
+def tshark_rows(capture: Path) -> list[dict[str, str]]:
+    """Dump the fields above, one row per frame carrying DHCP, DNS or HTTP."""
+    argv = ["tshark", "-n", "-r", str(capture), "-Y", "dhcp or dns or http", "-T", "fields"]
+    for f in _FIELDS:
+        argv += ["-e", f]
+    argv += ["-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=|"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise LabError(f"tshark failed on {capture}: {proc.stderr.strip()}")
+    rows = []
+    for line in proc.stdout.splitlines():
+        cols = line.split("\t")
+        cols += [""] * (len(_FIELDS) - len(cols))
+        rows.append(dict(zip(_FIELDS, cols, strict=True)))
+    return rows
+
+
+_DHCP_TYPES = {"1": "DISCOVER", "2": "OFFER", "3": "REQUEST", "5": "ACK", "6": "NAK", "8": "INFORM"}
+
+
+def wire_facts(capture: Path, phone_macs: list[str]) -> dict[str, Any]:
+    """Per phone MAC: DHCP, DNS and HTTP events in capture order, without times or ports."""
+    per: dict[str, dict[str, list[Any]]] = {
+        m: {"dhcp": [], "dns": [], "http": [], "vlan": []} for m in phone_macs
+    }
+    for r in tshark_rows(capture):
+        src, dst = r["eth.src"], r["eth.dst"]
+        mac = r["dhcp.hw.mac_addr"] if r["dhcp.option.dhcp"] else ""
+        if mac not in per:
+            mac = src if src in per else dst if dst in per else ""
+        if not mac:
+            continue
+        ev = per[mac]
+        tag = r["vlan.id"]
+        if r["ieee8021ad.id"]:
+            tag = f"{r['ieee8021ad.id']}/{r['vlan.id']}"
+        if tag and tag not in ev["vlan"]:
+            ev["vlan"].append(tag)
+        if r["dhcp.option.dhcp"]:
+            ev["dhcp"].append(
+                {
+                    "type": _DHCP_TYPES.get(r["dhcp.option.dhcp"], r["dhcp.option.dhcp"]),
+                    "xid": r["dhcp.id"],
+                    "vci": r["dhcp.option.vendor_class_id"],
+                    "option15": r["dhcp.option.domain_name"],
+                    "option43": r["dhcp.option.vendor.value"].replace(":", ""),
+                    "option120": r["dhcp.option.sip_server.name"],
+                }
+            )
+        elif r["dns.qry.name"]:
+            ev["dns"].append(
+                {
+                    "response": r["dns.flags.response"] in ("1", "True"),
+                    "qname": r["dns.qry.name"],
+                    "qtype": r["dns.qry.type"],
+                    "rcode": r["dns.flags.rcode"]
+                    if r["dns.flags.response"] in ("1", "True")
+                    else "",
+                    "cname": r["dns.cname"],
+                    "a": r["dns.a"],
+                }
+            )
+        elif r["http.request.method"]:
+            ev["http"].append(
+                {
+                    "method": r["http.request.method"],
+                    "uri": r["http.request.uri"],
+                    "host": r["http.host"],
+                }
+            )
+        elif r["http.response.code"]:
+            ev["http"].append(
+                {"status": r["http.response.code"], "for": r["http.response_for.uri"]}
+            )
+    return per
+
+
+def expected_wire(facts: dict[str, Any]) -> dict[str, Any]:
+    """What `wire_facts` must find, derived from a facts file (the lab's own record)."""
+    out: dict[str, Any] = {}
+    for p in facts["phones"]:
+        dhcp: list[dict[str, str]] = []
+        dns: list[dict[str, Any]] = []
+        http: list[dict[str, str]] = []
+        for b in p["boots"]:
+            d = b["dhcp"]
+            lx, ix = d["lease_xid"], d["inform_xid"]
+            for t in ("DISCOVER", "OFFER", "REQUEST", "ACK"):
+                dhcp.append({"type": t, "xid": lx})
+            dhcp.append({"type": "INFORM", "xid": ix, "vci": "MS-UC-Client"})
+            dhcp.append(
+                {
+                    "type": "ACK",
+                    "xid": ix,
+                    "option15": d["option15"] or "",
+                    "option43": d["option43_hex"] or "",
+                    "option120": ",".join(d["option120_names"]),
+                }
+            )
+            for q in b["dns"]:
+                dns.append({"response": False, "qname": q["qname"]})
+                dns.append(
+                    {
+                        "response": True,
+                        "qname": q["qname"],
+                        "rcode": {"NOERROR": "0", "NXDOMAIN": "3"}.get(q["rcode"], q["rcode"]),
+                        "cname": ",".join(q["cname"]),
+                        "a": ",".join(q["a"]),
+                    }
+                )
+            ck = b.get("checkin")
+            if ck:
+                http.append({"method": "POST", "uri": ck["path"], "host": ck["host"]})
+                http.append({"status": str(ck["status"]), "for": ck["path"]})
+            for f in b["downloads"]:
+                http.append({"method": "GET", "uri": f["path"]})
+                http.append({"status": str(f["status"]), "for": f["path"]})
+        vlan = p["vlan"]
+        if vlan is None:
+            vids = []
+        elif "vid" in vlan:
+            vids = [str(vlan["vid"])]
+        else:
+            vids = [f"{vlan['outer_vid']}/{vlan['inner_vid']}"]
+        out[p["mac"]] = {"dhcp": dhcp, "dns": dns, "http": http, "vlan": vids}
+    return out
+
+
+def _subset(actual: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Every wanted key matches; a response's `for` URI is absolute on the wire, a path here."""
+    for key, value in wanted.items():
+        got = actual.get(key, "")
+        if key == "for" and str(got).endswith(str(value)):
+            continue
+        if str(got) != str(value) and not _loose(got, value):
+            return False
+    return True
+
+
+def _loose(actual: Any, wanted: Any) -> bool:
+    """tshark joins repeated fields with '|'; the lab joins lists with ','."""
+    return str(actual).replace("|", ",") == str(wanted)
+
+
+def compare_with_facts(capture: Path, facts: dict[str, Any]) -> list[str]:
+    """Check the capture against its facts file event by event; returns mismatch descriptions."""
+    macs = [p["mac"] for p in facts["phones"]]
+    got = wire_facts(capture, macs)
+    want = expected_wire(facts)
+    problems = []
+    for mac in macs:
+        for kind in ("dhcp", "dns", "http"):
+            a, w = got[mac][kind], want[mac][kind]
+            if len(a) != len(w):
+                problems.append(f"{mac} {kind}: {len(a)} events on the wire, facts say {len(w)}")
+                continue
+            for i, (ae, we) in enumerate(zip(a, w, strict=True)):
+                if not _subset(ae, we):
+                    problems.append(f"{mac} {kind}[{i}]: wire {ae} != facts {we}")
+        if got[mac]["vlan"] != want[mac]["vlan"]:
+            problems.append(f"{mac} vlan: wire {got[mac]['vlan']} facts {want[mac]['vlan']}")
+    return problems
+
+
+def compare_captures(fresh: Path, committed: Path, macs: list[str]) -> list[str]:
+    """Compare two captures' protocol facts per phone (ignores times, ports, TCP details)."""
+    a, b = wire_facts(fresh, macs), wire_facts(committed, macs)
+    problems = []
+    for mac in macs:
+        for kind in ("dhcp", "dns", "http", "vlan"):
+            if a[mac][kind] != b[mac][kind]:
+                problems.append(f"{mac} {kind}: fresh {a[mac][kind]} != committed {b[mac][kind]}")
+    return problems

@@ -1,0 +1,423 @@
+"""OCPE desk-phone emulator (`python -m lab.phone --config F`, run inside the phone's namespace).
+
+It follows the boot sequence the seed describes: lease an address (DISCOVER/OFFER/REQUEST/ACK over
+a raw socket, since the interface has no address yet), send an MS-UC-Client DHCPINFORM, resolve
+ucupdates-r2.<option 15 domain>, POST the check-in, fetch each offered file, and after a good
+download idle, "reboot" and check in again. Everything after the lease goes through the kernel's
+own UDP/TCP stack so the capture holds genuine TCP behaviour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import json
+import select
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import dns.exception
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+from scapy.layers.dhcp import BOOTP, DHCP
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+
+from lab.dhcpwire import MS_UC_CLIENT, decode_option43, decode_option120
+from lab.firmware import firmware_bytes
+
+ETH_P_ALL = 0x0003
+SO_BINDTODEVICE = 25
+USER_AGENT = "Microsoft UCPhone Device"
+INFORM_PRL = [1, 3, 6, 15, 42, 43, 120]
+LEASE_PRL = [1, 3, 6, 15, 42]
+MSG_NAMES = {1: "discover", 2: "offer", 3: "request", 5: "ack", 6: "nak", 8: "inform"}
+
+
+def seeded(key: str, bits: int = 32) -> int:
+    """Derive xids and DNS ids from a string so reruns put the same numbers on the wire."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[: bits // 8], "big")
+
+
+def mac_bytes(mac: str) -> bytes:
+    """Convert aa:bb:... to the 6 raw bytes BOOTP's chaddr field wants."""
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def opt(options: list[Any], name: str) -> Any:
+    """Return one option from a scapy DHCP option list (None when absent)."""
+    for item in options:
+        if isinstance(item, tuple) and item[0] == name:
+            return item[1] if len(item) == 2 else list(item[1:])
+    return None
+
+
+class Phone:
+    """State of one phone across its boots."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.iface: str = cfg["iface"]
+        self.mac: str = cfg["mac"]
+        self.version: str = cfg["version"]
+        self.boots: list[dict[str, Any]] = []
+        self.outcome = ""
+
+    # --- DHCP -------------------------------------------------------------------------------
+
+    def _raw_dhcp(self, xid: int, msgtype: str, extra: list[Any], timeout: float) -> Any:
+        """Broadcast one DHCP message from 0.0.0.0 and wait for the matching reply."""
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        try:
+            sock.bind((self.iface, 0))
+            options = [("message-type", msgtype), ("client_id", b"\x01" + mac_bytes(self.mac))]
+            options += extra + ["end"]
+            frame = (
+                Ether(src=self.mac, dst="ff:ff:ff:ff:ff:ff")
+                / IP(src="0.0.0.0", dst="255.255.255.255", ttl=128, id=xid & 0xFFFF)
+                / UDP(sport=68, dport=67)
+                / BOOTP(chaddr=mac_bytes(self.mac), xid=xid, flags=0)
+                / DHCP(options=options)
+            )
+            sock.send(bytes(frame))
+            deadline = time.monotonic() + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                ready, _, _ = select.select([sock], [], [], left)
+                if not ready:
+                    break
+                data, addr = sock.recvfrom(65535)
+                if addr[2] == socket.PACKET_OUTGOING:
+                    continue
+                pkt = Ether(data)
+                if BOOTP in pkt and pkt[BOOTP].op == 2 and pkt[BOOTP].xid == xid:
+                    return pkt
+            raise TimeoutError(f"no reply to DHCP {msgtype} xid {xid:#010x}")
+        finally:
+            sock.close()
+
+    def lease(self, boot: int) -> dict[str, Any]:
+        """DISCOVER/OFFER/REQUEST/ACK, then configure the address like the phone's stack would."""
+        xid = seeded(f"{self.cfg['scenario']}/{self.mac}/{boot}/lease")
+        offer = self._raw_dhcp(xid, "discover", [("param_req_list", LEASE_PRL)], 4.0)
+        yiaddr = offer[BOOTP].yiaddr
+        server_id = opt(offer[DHCP].options, "server_id")
+        ack = self._raw_dhcp(
+            xid,
+            "request",
+            [
+                ("requested_addr", yiaddr),
+                ("server_id", server_id),
+                ("param_req_list", LEASE_PRL),
+            ],
+            4.0,
+        )
+        if opt(ack[DHCP].options, "message-type") != 5:
+            raise RuntimeError("DHCP request was not ACKed")
+        mask = opt(ack[DHCP].options, "subnet_mask") or "255.255.255.0"
+        prefix = sum(bin(int(x)).count("1") for x in mask.split("."))
+        subprocess.run(
+            ["ip", "addr", "add", f"{yiaddr}/{prefix}", "dev", self.iface], check=True, timeout=5
+        )
+        return {"xid": xid, "ip": yiaddr, "server_id": server_id, "mask": mask}
+
+    def inform(self, boot: int, ip: str) -> dict[str, Any]:
+        """MS-UC-Client DHCPINFORM through a kernel socket; decodes 43/120/15 from the ACK."""
+        xid = seeded(f"{self.cfg['scenario']}/{self.mac}/{boot}/inform")
+        pkt = BOOTP(chaddr=mac_bytes(self.mac), xid=xid, ciaddr=ip, flags=0) / DHCP(
+            options=[
+                ("message-type", "inform"),
+                ("client_id", b"\x01" + mac_bytes(self.mac)),
+                ("vendor_class_id", MS_UC_CLIENT.encode()),
+                ("param_req_list", INFORM_PRL),
+                "end",
+            ]
+        )
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, self.iface.encode())
+            sock.bind(("0.0.0.0", 68))
+            sock.sendto(bytes(pkt), ("255.255.255.255", 67))
+            deadline = time.monotonic() + 4.0
+            while (left := deadline - time.monotonic()) > 0:
+                ready, _, _ = select.select([sock], [], [], left)
+                if not ready:
+                    break
+                data, _ = sock.recvfrom(65535)
+                reply = BOOTP(data)
+                if reply.op == 2 and reply.xid == xid and DHCP in reply:
+                    return self._decode_inform(xid, reply)
+            raise TimeoutError("no answer to DHCPINFORM")
+        finally:
+            sock.close()
+
+    @staticmethod
+    def _decode_inform(xid: int, reply: Any) -> dict[str, Any]:
+        raw = bytes(reply[DHCP])
+        found: dict[int, bytes] = {}
+        i = 0
+        while i < len(raw):
+            code = raw[i]
+            if code == 0:
+                i += 1
+                continue
+            if code == 255 or i + 1 >= len(raw):
+                break
+            length = raw[i + 1]
+            found[code] = found.get(code, b"") + raw[i + 2 : i + 2 + length]
+            i += 2 + length
+        out: dict[str, Any] = {"xid": xid}
+        if 43 in found:
+            out["option43_hex"] = found[43].hex()
+            out["option43"] = decode_option43(found[43])
+        if 120 in found:
+            out["option120_hex"] = found[120].hex()
+            out["option120"] = decode_option120(found[120])
+        if 15 in found:
+            out["domain"] = found[15].rstrip(b"\x00").decode("ascii", "replace")
+        if 6 in found:
+            d = found[6]
+            out["dns"] = [".".join(str(b) for b in d[j : j + 4]) for j in range(0, len(d), 4)]
+        if 3 in found:
+            out["router"] = ".".join(str(b) for b in found[3][:4])
+        return out
+
+    # --- DNS / HTTP -------------------------------------------------------------------------
+
+    def resolve(self, boot: int, name: str, server: str, src: str) -> dict[str, Any]:
+        """A query via a kernel UDP socket; records rcode, CNAME chain and addresses."""
+        qid = seeded(f"{self.cfg['scenario']}/{self.mac}/{boot}/dns/{name}", 16)
+        query = dns.message.make_query(name, "A", id=qid)
+        record: dict[str, Any] = {"qname": name, "qtype": "A"}
+        try:
+            resp = dns.query.udp(query, server, timeout=3.0, source=src)
+        except dns.exception.Timeout:
+            record["rcode"] = "TIMEOUT"
+            return record
+        record["rcode"] = dns.rcode.to_text(resp.rcode())
+        record["cname"] = []
+        record["a"] = []
+        for rrset in resp.answer:
+            for rdata in rrset:
+                if rrset.rdtype == dns.rdatatype.CNAME:
+                    record["cname"].append(str(rdata.target).rstrip("."))
+                elif rrset.rdtype == dns.rdatatype.A:
+                    record["a"].append(rdata.address)
+        return record
+
+    def request_xml(self) -> bytes:
+        """Build the check-in body in the phone's dialect (both are lab inventions, see brief)."""
+        c = self.cfg
+        if c["request_dialect"] == "B":
+            root = ET.Element(
+                "ucDeviceRequest",
+                {
+                    "device-type": "UCPhone",
+                    "mac_address": self.mac.replace(":", "-").upper(),
+                    "serial": c["serial"],
+                    "brand": c["vendor"],
+                    "model": c["model"],
+                    "rev": c["revision"],
+                    "language": c["locale"],
+                },
+            )
+            if c.get("user"):
+                root.set("user", c["user"])
+            ET.SubElement(
+                root,
+                "installed",
+                {"file": "CPE.nbt", "ver": self.version, "timestamp": "01-01-1601 00:00:00"},
+            )
+            return ET.tostring(root)
+        root = ET.Element("Request")
+        for tag, value in (
+            ("DeviceType", "UCPhone"),
+            ("MacAddress", self.mac.replace(":", "").upper()),
+            ("SerialNumber", c["serial"]),
+            ("Vendor", c["vendor"]),
+            ("Model", c["model"]),
+            ("Revision", c["revision"]),
+            ("Locale", c["locale"]),
+            ("UserName", c.get("user", "")),
+        ):
+            ET.SubElement(root, tag).text = value
+        mods = ET.SubElement(root, "Modules")
+        ET.SubElement(
+            mods,
+            "Module",
+            {"FileName": "cpe.nbt", "Version": self.version, "TimeStamp": "01-01-1601 00:00:00"},
+        )
+        return b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(root)
+
+    @staticmethod
+    def parse_response(body: bytes) -> dict[str, Any]:
+        """Understand both response dialects; unknown text simply yields no downloads."""
+        text = body.decode("utf-8", "replace")
+        out: dict[str, Any] = {"server_version": None, "service_version": None, "files": []}
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            return out
+        if root.find("Downloads") is not None or root.find("ServerVersion") is not None:
+            out["dialect"] = "A"
+            out["server_version"] = root.findtext("ServerVersion")
+            out["service_version"] = root.findtext("ServiceVersion")
+            for f in root.iter("File"):
+                out["files"].append(
+                    {
+                        "name": f.get("Name", ""),
+                        "version": f.get("Version", ""),
+                        "url": f.get("InternalUrl", ""),
+                    }
+                )
+            return out
+        out["dialect"] = "B"
+        for line in text.splitlines():
+            key, sep, value = line.strip().partition("=")
+            if not sep:
+                continue
+            if key == "Server Version":
+                out["server_version"] = value
+            elif key == "Service Version":
+                out["service_version"] = value
+            elif key.startswith("download") and key != "downloads":
+                url, ver, _stamp = (value.split(";") + ["", ""])[:3]
+                out["files"].append({"name": url.rsplit("/", 1)[-1], "version": ver, "url": url})
+        return out
+
+    def boot(self, boot: int) -> bool:
+        """Run one power-on; returns True when a download succeeded and a reboot should follow."""
+        rec: dict[str, Any] = {"boot": boot, "reported_version": self.version}
+        self.boots.append(rec)
+        rec["lease"] = self.lease(boot)
+        ip = rec["lease"]["ip"]
+        rec["inform"] = self.inform(boot, ip)
+        domain = rec["inform"].get("domain")
+        servers = rec["inform"].get("dns") or [rec["lease"]["server_id"]]
+        rec["dns"] = []
+        if not domain:
+            self.outcome = "no option 15 domain; cannot build ucupdates-r2 name"
+            return False
+        name = f"ucupdates-r2.{domain}"
+        answer = self.resolve(boot, name, servers[0], ip)
+        rec["dns"].append(answer)
+        if not answer.get("a"):
+            self.outcome = f"{name} did not resolve ({answer['rcode']}); no check-in"
+            return False
+        conn = http.client.HTTPConnection(answer["a"][0], 80, timeout=5, source_address=(ip, 0))
+        body = self.request_xml()
+        path = self.cfg["checkin_path"]
+        conn.request(
+            "POST",
+            path,
+            body=body,
+            headers={
+                "Host": name,
+                "User-Agent": USER_AGENT,
+                "Content-Type": "text/xml",
+                "Connection": "Keep-Alive",
+            },
+        )
+        resp = conn.getresponse()
+        payload = resp.read()
+        conn.close()
+        rec["checkin"] = {"path": path, "status": resp.status, "host": name}
+        if resp.status != 200:
+            self.outcome = f"check-in {path} answered {resp.status}"
+            return False
+        parsed = self.parse_response(payload)
+        rec["checkin"].update(parsed)
+        if not parsed["files"]:
+            self.outcome = f"checked in on {self.version}; no update offered"
+            return False
+        rec["fetches"] = []
+        ok = True
+        conns: dict[str, http.client.HTTPConnection] = {}
+        for f in parsed["files"]:
+            url = urlsplit(f["url"])
+            host = url.hostname or ""
+            if host not in conns:
+                ans = self.resolve(boot, host, servers[0], ip)
+                rec["dns"].append(ans)
+                if not ans.get("a"):
+                    ok = False
+                    self.outcome = f"file host {host} did not resolve"
+                    break
+                conns[host] = http.client.HTTPConnection(
+                    ans["a"][0], url.port or 80, timeout=10, source_address=(ip, 0)
+                )
+            c = conns[host]
+            status, data = self._get(c, host, url.path)
+            good = status == 200 and data == firmware_bytes(url.path)
+            rec["fetches"].append({"path": url.path, "status": status, "bytes": len(data)})
+            if not good:
+                ok = False
+                self.outcome = f"download of {url.path} failed with HTTP {status}"
+                break
+            # The seed's IIS log shows the phone asking for the file's folder right after it.
+            folder = url.path.rsplit("/", 1)[0] + "/"
+            fstatus, fdata = self._get(c, host, folder)
+            rec["fetches"].append({"path": folder, "status": fstatus, "bytes": len(fdata)})
+            self.version = f["version"]
+        for c in conns.values():
+            c.close()
+        return ok
+
+    @staticmethod
+    def _get(conn: http.client.HTTPConnection, host: str, path: str) -> tuple[int, bytes]:
+        conn.request(
+            "GET",
+            path,
+            headers={"Host": host, "User-Agent": USER_AGENT, "Connection": "Keep-Alive"},
+        )
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+
+    def run(self) -> dict[str, Any]:
+        """Boot until no further update is applied (bounded), idling briefly between reboots."""
+        subprocess.run(["ip", "addr", "flush", "dev", self.iface], check=True, timeout=5)
+        error = None
+        try:
+            for boot in range(int(self.cfg.get("max_boots", 4))):
+                if not self.boot(boot):
+                    break
+                # "Waits for five minutes of idle activity, and then restarts" - shortened.
+                time.sleep(float(self.cfg.get("idle_seconds", 1.0)))
+                subprocess.run(["ip", "addr", "flush", "dev", self.iface], check=True, timeout=5)
+                self.outcome = f"updated to {self.version}"
+        except (OSError, TimeoutError, RuntimeError, http.client.HTTPException) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        return {
+            "name": self.cfg["name"],
+            "mac": self.mac,
+            "boots": self.boots,
+            "final_version": self.version,
+            "outcome": self.outcome,
+            "error": error,
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; writes the phone's own account of the run for the runner to check."""
+    ap = argparse.ArgumentParser(prog="python -m lab.phone")
+    ap.add_argument("--config", required=True, type=Path)
+    args = ap.parse_args(argv)
+    cfg = json.loads(args.config.read_text())
+    time.sleep(float(cfg.get("start_delay", 0.0)))
+    result = Phone(cfg).run()
+    Path(cfg["result_file"]).write_text(json.dumps(result, indent=2))
+    return 0 if result["error"] is None else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,408 @@
+"""Build the namespace topology for one scenario, run real servers and phones, capture, clean up.
+
+Topology (all names carry a per-run tag so parallel runs never collide):
+
+    capi-srv-<tag>  eth0 10.77.0.1  dnsmasq (DHCP+DNS) + lab.iis (HTTP 80, TLS sink 443)
+          |
+    capi-sw-<tag>   br0  <- tcpdump here, like a switch mirror port
+          |
+    capi-ph<N>-<tag> eth0 (phone MAC)  lab.phone          [capi-pc-<tag>: lab.background]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from lab.dhcpwire import CERT_PROV_PATH, MS_UC_CLIENT, encode_option43, encode_option120
+from lab.pcapio import read_pcap, tag_frames, write_pcap, write_pcapng
+from lab.scenarios import Scenario
+
+REPO = Path(__file__).resolve().parent.parent
+SERVER_IP = "10.77.0.1"
+SERVER_MAC = "00:15:5d:4d:00:01"
+ROUTER_IP = "10.77.0.254"
+PC_IP = "10.77.0.50"
+PC_MAC = "00:1a:a0:5c:00:50"
+BRIDGE_MAC = "02:00:00:00:0b:01"
+PHONE_TIMEOUT = 20.0
+_counter = itertools.count()
+
+
+class LabError(RuntimeError):
+    """The lab could not produce a trustworthy capture (setup failure or inconsistent run)."""
+
+
+def sh(*args: str, timeout: float = 10.0) -> None:
+    """Run a setup command, failing loudly: a half-built topology gives misleading captures."""
+    proc = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise LabError(f"{' '.join(args)} failed: {proc.stderr.strip()}")
+
+
+def preflight() -> list[str]:
+    """List what is missing for the lab to run (empty when everything is available)."""
+    missing = []
+    if os.geteuid() != 0:
+        missing.append("root privileges")
+    for tool in ("ip", "tcpdump", "tshark"):
+        if shutil.which(tool) is None:
+            missing.append(tool)
+    if not (shutil.which("dnsmasq") or Path("/usr/sbin/dnsmasq").exists()):
+        missing.append("dnsmasq")
+    if not missing:
+        probe = f"capi-probe-{os.getpid()}"
+        ok = subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode == 0
+        subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+        if not ok:
+            missing.append("working `ip netns`")
+    return missing
+
+
+def option43_bytes(sc: Scenario) -> tuple[list[tuple[int, str]], bytes | None]:
+    """The sub-options the scenario serves and, for raw mode, the exact (truncated) bytes."""
+    subs = [
+        (1, MS_UC_CLIENT),
+        (2, "https"),
+        (3, sc.web_fqdn),
+        (4, "443"),
+        (5, CERT_PROV_PATH),
+    ]
+    if sc.option43 == "raw-truncated":
+        return subs, encode_option43(subs)[:90]
+    return subs, None
+
+
+def dnsmasq_conf(sc: Scenario, tmp: Path) -> str:
+    """Render dnsmasq's configuration: authoritative DHCP + DNS for the scenario's domain."""
+    d = sc.domain
+    lines = [
+        "no-resolv",
+        "no-hosts",
+        "no-poll",
+        "user=root",
+        "group=root",
+        "interface=eth0",
+        "bind-interfaces",
+        f"domain={d}",
+        f"local=/{d}/",
+        "dhcp-range=10.77.0.100,10.77.0.199,255.255.255.0,1h",
+        "dhcp-authoritative",
+        "no-ping",
+        f"log-facility={tmp / 'dnsmasq.log'}",
+        "log-dhcp",
+        "log-queries",
+        f"dhcp-option=3,{ROUTER_IP}",
+        f"dhcp-option=6,{SERVER_IP}",
+        f"dhcp-option=15,{d}",
+        f"dhcp-vendorclass=set:ucc,{MS_UC_CLIENT}",
+        f"host-record={sc.web_fqdn},{SERVER_IP}",
+    ]
+    for p in sc.phones:
+        lines.append(f"dhcp-host={p.mac},{p.ip}")
+    subs, raw = option43_bytes(sc)
+    if sc.option43 == "vendor":
+        for code, value in subs:
+            lines.append(f'dhcp-option=vendor:{MS_UC_CLIENT},{code},"{value}"')
+    elif raw is not None:
+        lines.append("dhcp-option-force=tag:ucc,43," + ":".join(f"{b:02x}" for b in raw))
+    if sc.option120:
+        hexed = ":".join(f"{b:02x}" for b in encode_option120([sc.web_fqdn]))
+        lines.append(f"dhcp-option-force=tag:ucc,120,{hexed}")
+    name = f"ucupdates-r2.{d}"
+    if sc.ucupdates == "A":
+        lines.append(f"host-record={name},{SERVER_IP}")
+    elif sc.ucupdates == "CNAME":
+        pool = f"{sc.cname_target_host}.{d}"
+        lines.append(f"host-record={pool},{SERVER_IP}")
+        lines.append(f"cname={name},{pool}")
+    for host, ip in sc.extra_hosts:
+        lines.append(f"host-record={host}.{d},{ip}")
+    return "\n".join(lines) + "\n"
+
+
+def iis_conf(sc: Scenario, tmp: Path) -> dict[str, Any]:
+    """Configuration handed to `python -m lab.iis` in the server namespace."""
+    return {
+        "listen": SERVER_IP,
+        "web_fqdn": sc.web_fqdn,
+        "ext_fqdn": sc.ext_fqdn,
+        "target_version": sc.target_version,
+        "target_timestamp": sc.target_timestamp,
+        "catalog": [list(c) for c in sc.catalog],
+        "missing_files": list(sc.missing_files),
+        "faults": [
+            {"prefix": f.prefix, "status": f.status, "substatus": f.substatus, "win32": f.win32}
+            for f in sc.faults
+        ],
+        "response_dialect": sc.response_dialect,
+        "omit_versions": sc.omit_versions,
+        "force_no_downloads": sc.force_no_downloads,
+        "tls_sink": sc.background,
+        "log_dir": str(tmp),
+        "ready_file": str(tmp / "iis.ready"),
+    }
+
+
+class Lab:
+    """Owns every namespace and process of one run; `close()` undoes all of it."""
+
+    def __init__(self, sc: Scenario, tmp: Path) -> None:
+        self.sc = sc
+        self.tmp = tmp
+        self.tag = f"{os.getpid()}-{next(_counter)}"
+        self.sw = f"capi-sw-{self.tag}"
+        self.srv = f"capi-srv-{self.tag}"
+        self.namespaces: list[str] = []
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def ns_for(self, index: int) -> str:
+        """Namespace name of phone `index`."""
+        return f"capi-ph{index}-{self.tag}"
+
+    def _add_ns(self, name: str) -> None:
+        sh("ip", "netns", "add", name)
+        self.namespaces.append(name)
+        # IPv6 off everywhere: router solicitations and MLD reports would only be noise.
+        for key in ("all", "default"):
+            sh("ip", "netns", "exec", name, "sysctl", "-qw", f"net.ipv6.conf.{key}.disable_ipv6=1")
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+
+    def _attach(self, name: str, port: str, mac: str) -> None:
+        sh("ip", "link", "add", "eth0", "netns", name, "type", "veth", "peer", "name", port,
+           "netns", self.sw)  # fmt: skip
+        sh("ip", "-n", name, "link", "set", "eth0", "address", mac)
+        sh("ip", "-n", self.sw, "link", "set", port, "master", "br0")
+        sh("ip", "-n", self.sw, "link", "set", port, "up")
+        sh("ip", "-n", name, "link", "set", "eth0", "up")
+
+    def build(self) -> None:
+        """Create switch, server and phone namespaces and wire them to the bridge."""
+        self._add_ns(self.sw)
+        sh("ip", "-n", self.sw, "link", "add", "br0", "type", "bridge", "forward_delay", "0",
+           "stp_state", "0", "mcast_snooping", "0")  # fmt: skip
+        sh("ip", "-n", self.sw, "link", "set", "br0", "address", BRIDGE_MAC)
+        sh("ip", "-n", self.sw, "link", "set", "br0", "up")
+        self._add_ns(self.srv)
+        self._attach(self.srv, "psrv", SERVER_MAC)
+        sh("ip", "-n", self.srv, "addr", "add", f"{SERVER_IP}/24", "dev", "eth0")
+        for i, phone in enumerate(self.sc.phones):
+            self._add_ns(self.ns_for(i))
+            self._attach(self.ns_for(i), f"pph{i}", phone.mac)
+        if self.sc.background:
+            pc = f"capi-pc-{self.tag}"
+            self._add_ns(pc)
+            self._attach(pc, "ppc", PC_MAC)
+            sh("ip", "-n", pc, "addr", "add", f"{PC_IP}/24", "dev", "eth0")
+
+    def spawn(self, ns: str, argv: list[str], log: str) -> subprocess.Popen[bytes]:
+        """Start a process inside a namespace, remembering it for cleanup."""
+        out = open(self.tmp / log, "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, *argv],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
+        )
+        out.close()
+        self.procs.append(proc)
+        return proc
+
+    def wait_for(self, what: str, check: Any, timeout: float = 8.0) -> None:
+        """Poll `check()` until true; bounded so a broken daemon fails the run, not hangs it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(0.05)
+        raise LabError(f"timed out waiting for {what}")
+
+    def stop(self, proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+        """Signal one of our processes and reap it, escalating to SIGKILL after a bound."""
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(sig)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+    def close(self) -> None:
+        """Stop every process we started and delete every namespace we created."""
+        for proc in reversed(self.procs):
+            self.stop(proc)
+        for ns in reversed(self.namespaces):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+        self.namespaces.clear()
+
+    def run(self) -> dict[str, Any]:
+        """Execute the scenario; returns raw results (phone reports, server logs, capture)."""
+        sc, tmp = self.sc, self.tmp
+        self.build()
+        dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+        (tmp / "dnsmasq.conf").write_text(dnsmasq_conf(sc, tmp))
+        self.spawn(
+            self.srv,
+            [
+                dnsmasq,
+                "--no-daemon",
+                f"--conf-file={tmp / 'dnsmasq.conf'}",
+                f"--pid-file={tmp / 'dnsmasq.pid'}",
+                f"--dhcp-leasefile={tmp / 'dnsmasq.leases'}",
+                "--port=53",
+            ],
+            "dnsmasq.out",
+        )
+        log = tmp / "dnsmasq.log"
+        self.wait_for("dnsmasq", lambda: log.exists() and "started" in log.read_text())
+        (tmp / "iis.json").write_text(json.dumps(iis_conf(sc, tmp)))
+        self.spawn(
+            self.srv,
+            [sys.executable, "-m", "lab.iis", "--config", str(tmp / "iis.json")],
+            "iis.out",
+        )
+        self.wait_for("lab.iis", lambda: (tmp / "iis.ready").exists())
+        raw_cap = tmp / "raw.pcap"
+        dump = self.spawn(
+            self.sw,
+            [
+                "tcpdump",
+                "-i",
+                "br0",
+                "-w",
+                str(raw_cap),
+                "-U",
+                "-s",
+                "0",
+                "-n",
+                "--immediate-mode",
+                "-Z",
+                "root",
+            ],
+            "tcpdump.out",
+        )
+        self.wait_for(
+            "tcpdump", lambda: "listening on" in (tmp / "tcpdump.out").read_text(errors="replace")
+        )
+        phones = []
+        for i, p in enumerate(sc.phones):
+            cfg = {
+                "scenario": sc.name,
+                "name": p.name,
+                "iface": "eth0",
+                "mac": p.mac,
+                "serial": p.serial,
+                "vendor": p.vendor,
+                "model": p.model,
+                "revision": p.revision,
+                "locale": p.locale,
+                "user": p.user,
+                "version": p.version,
+                "request_dialect": p.request_dialect,
+                "checkin_path": p.checkin_path,
+                "start_delay": p.start_delay,
+                "idle_seconds": 1.0,
+                "max_boots": 4,
+                "result_file": str(tmp / f"phone{i}.result.json"),
+            }
+            (tmp / f"phone{i}.json").write_text(json.dumps(cfg))
+            argv = [sys.executable, "-m", "lab.phone", "--config", str(tmp / f"phone{i}.json")]
+            phones.append(self.spawn(self.ns_for(i), argv, f"phone{i}.out"))
+        background = None
+        if sc.background:
+            bcfg = {
+                "iface": "eth0",
+                "ip": PC_IP,
+                "mac": PC_MAC,
+                "server": SERVER_IP,
+                "http_host": f"intranet.{sc.domain}",
+                "queries": [
+                    [f"intranet.{sc.domain}", "A"],
+                    [f"mail.{sc.domain}", "A"],
+                    [f"wpad.{sc.domain}", "A"],
+                    [f"_ldap._tcp.dc._msdcs.{sc.domain}", "SRV"],
+                ],
+                "result_file": str(tmp / "background.result.json"),
+            }
+            (tmp / "background.json").write_text(json.dumps(bcfg))
+            time.sleep(0.5)
+            background = self.spawn(
+                f"capi-pc-{self.tag}",
+                [sys.executable, "-m", "lab.background", "--config", str(tmp / "background.json")],
+                "background.out",
+            )
+        deadline = time.monotonic() + PHONE_TIMEOUT
+        for proc in [*phones, *([background] if background else [])]:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired as exc:
+                raise LabError("a phone did not finish in time") from exc
+        time.sleep(0.5)  # let the last FIN/ACKs reach the mirror port
+        self.stop(dump, signal.SIGINT)
+        results = []
+        for i in range(len(sc.phones)):
+            path = tmp / f"phone{i}.result.json"
+            if not path.exists():
+                out = (tmp / f"phone{i}.out").read_text(errors="replace")
+                raise LabError(f"phone {i} wrote no result:\n{out}")
+            results.append(json.loads(path.read_text()))
+        bg = None
+        if background is not None:
+            bg = json.loads((tmp / "background.result.json").read_text())
+        return {"phones": results, "background": bg, "raw_capture": raw_cap}
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Read one of lab.iis's JSON-lines logs (absent file = nothing logged)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run_scenario(sc: Scenario, out_dir: Path, keep_tmp: bool = False) -> Path:
+    """Run one scenario into `out_dir`: writes the capture and its facts file, returns capture."""
+    from lab.facts import build_facts
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"capi-lab-{sc.name}-"))
+    lab = Lab(sc, tmp)
+    try:
+        raw = lab.run()
+    finally:
+        lab.close()
+    try:
+        _, snaplen, frames = read_pcap(raw["raw_capture"])
+        vlans = {p.mac: p.vlan for p in sc.phones}
+        ips = {p.ip: p.mac for p in sc.phones}
+        tag_frames(frames, vlans, ips)
+        capture = out_dir / sc.capture_name
+        if sc.pcapng:
+            write_pcapng(capture, frames, "br0", snaplen)
+        else:
+            write_pcap(capture, frames, snaplen)
+        facts = build_facts(
+            sc,
+            raw["phones"],
+            raw["background"],
+            read_jsonl(tmp / "audit.jsonl"),
+            read_jsonl(tmp / "requests.jsonl"),
+            option43_bytes(sc),
+        )
+        facts_path = out_dir / f"{sc.name}.facts.json"
+        facts_path.write_text(json.dumps(facts, indent=2) + "\n")
+        return capture
+    finally:
+        if not keep_tmp:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,437 @@
+"""The scenario catalogue: every capture the lab can produce, as plain data.
+
+Keeping scenarios declarative means the runner, the facts file and the README all derive from one
+definition, so a scenario cannot say one thing in its documentation and do another on the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lab.firmware import DEFAULT_TARGET
+
+CHECKIN_PATH = "/RequestHandler/ucdevice.upx"
+LEGACY_CHECKIN_PATH = "/UCDeviceUpdates/ucdevice.upx"
+
+
+@dataclass(frozen=True)
+class Phone:
+    """One emulated desk phone; every identifying value is fixed so reruns are comparable."""
+
+    name: str
+    mac: str
+    ip: str
+    vendor: str
+    model: str
+    serial: str
+    version: str
+    user: str = ""
+    revision: str = "A"
+    locale: str = "ENU"
+    request_dialect: str = "A"
+    checkin_path: str = CHECKIN_PATH
+    vlan: tuple[int, ...] = ()
+    start_delay: float = 0.0
+    outcome: str = ""
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An IIS failure injected for file GETs whose path starts with `prefix` (case-insensitive)."""
+
+    prefix: str
+    status: int
+    substatus: int
+    win32: int
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Server-side configuration plus the phones that boot against it."""
+
+    name: str
+    title: str
+    shows: str
+    outcome: str
+    phones: tuple[Phone, ...]
+    domain: str = "contoso.com"
+    web_host: str = "ocs"
+    ext_host: str = "ocsext"
+    ucupdates: str = "A"  # "A", "CNAME" or "absent"
+    cname_target_host: str = "pool01"
+    option43: str = "vendor"  # "vendor" (dnsmasq encapsulation), "raw-truncated" or "none"
+    option120: bool = True
+    target_version: str = DEFAULT_TARGET
+    target_timestamp: str = "16-12-2008 04:43:58"
+    catalog: tuple[tuple[str, str], ...] = (("LG-Nortel", "IP8540"), ("Polycom", "CX700"))
+    missing_files: tuple[str, ...] = ()
+    faults: tuple[Fault, ...] = ()
+    response_dialect: str = "auto"  # "auto" follows the request dialect, else "A" / "B"
+    omit_versions: bool = False
+    force_no_downloads: bool = False
+    background: bool = False
+    pcapng: bool = False
+    extra_hosts: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    @property
+    def web_fqdn(self) -> str:
+        """The internal web-components FQDN that appears in every URL the server hands out."""
+        return f"{self.web_host}.{self.domain}"
+
+    @property
+    def ext_fqdn(self) -> str:
+        """External web FQDN; only ever written into URLs, never resolved by the lab phones."""
+        return f"{self.ext_host}.{self.domain}"
+
+    @property
+    def capture_name(self) -> str:
+        """File name of the committed capture (pcapng only where the brief asks for it)."""
+        return f"{self.name}.pcapng" if self.pcapng else f"{self.name}.pcap"
+
+
+SEED_PHONE = Phone(
+    name="seed-ip8540",
+    mac="00:21:63:0f:20:7b",
+    ip="10.77.0.101",
+    vendor="LG-Nortel",
+    model="IP8540",
+    serial="C185H001209",
+    user="ruisilva@demo.local",
+    version="1.0.522.34",
+    outcome="upgraded 1.0.522.34 -> 1.0.522.103 -> 3.5.6907.0, final check-in downloads=0",
+)
+
+ACL = Fault("/DeviceUpdateFiles_Int/UCPhone/", 500, 19, 5)
+SSL = Fault("/DeviceUpdateFiles_Int/", 403, 4, 5)
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        name="healthy-no-update",
+        title="Healthy phone already on the target build",
+        shows="Full boot (DORA, MS-UC-Client INFORM with option 43/120/15, ucupdates-r2 A lookup) "
+        "and one dialect-A check-in answered with Downloads Count=0.",
+        outcome="healthy: phone on 3.5.6907.0 checks in, server offers no download (downloads=0)",
+        phones=(
+            Phone(
+                name="ip8540-current",
+                mac="00:21:63:0f:31:a2",
+                ip="10.77.0.101",
+                vendor="LG-Nortel",
+                model="IP8540",
+                serial="C185H004411",
+                user="kmeyer@contoso.com",
+                version="3.5.6907.0",
+                outcome="up to date, no download",
+            ),
+        ),
+    ),
+    Scenario(
+        name="interim-upgrade",
+        title="The seed's two-step upgrade through the interim build",
+        shows="The seed's LG-Nortel IP8540 on 1.0.522.34: check-in, interim 1.0.522.103 download, "
+        "reboot, check-in, 3.5.6907.0 download, reboot, check-in with no update.",
+        outcome="healthy two-step upgrade: 1.0.522.34 -> 1.0.522.103 -> 3.5.6907.0",
+        domain="demo.local",
+        phones=(SEED_PHONE,),
+    ),
+    Scenario(
+        name="acl-denied",
+        title="File store ACL problem (IIS 500.19)",
+        shows="Check-in offers 3.5.6907.0; the CPE.nbt GET fails with IIS 500.19 "
+        "(0x80070005, the seed's '500 19 5' line).",
+        outcome="update fails: firmware GET answered 500.19 (config/ACL error, win32 5)",
+        faults=(ACL,),
+        phones=(
+            Phone(
+                name="ip8540-acl",
+                mac="00:21:63:0f:44:10",
+                ip="10.77.0.102",
+                vendor="LG-Nortel",
+                model="IP8540",
+                serial="C185H002817",
+                user="jdoe@contoso.com",
+                version="1.0.522.103",
+                outcome="download denied with 500.19",
+            ),
+        ),
+    ),
+    Scenario(
+        name="ssl-required",
+        title="DeviceUpdateFiles_Int requires SSL (IIS 403.4)",
+        shows="Check-in offers 3.5.6907.0; the plain-HTTP CPE.nbt GET is refused with 403.4.",
+        outcome="update fails: firmware GET answered 403.4 (SSL required on DeviceUpdateFiles_Int)",
+        faults=(SSL,),
+        phones=(
+            Phone(
+                name="cx700-ssl",
+                mac="00:04:f2:3c:11:07",
+                ip="10.77.0.103",
+                vendor="Polycom",
+                model="CX700",
+                serial="0004F23C1107",
+                user="sam@contoso.com",
+                version="1.0.522.101",
+                outcome="download refused with 403.4",
+            ),
+        ),
+    ),
+    Scenario(
+        name="file-not-found",
+        title="Approved build whose CPE.nbt is missing (404)",
+        shows="Like the seed's Brent: a Polycom CX700 on 3.5.6907.35 is offered 3.5.6907.207 but "
+        "the file is not in the store, so the GET returns 404.",
+        outcome="update fails: offered 3.5.6907.207 CPE.nbt returns 404.0",
+        domain="fabrikam.com",
+        target_version="3.5.6907.207",
+        target_timestamp="20-09-2010 18:02:11",
+        missing_files=(
+            "/DeviceUpdateFiles_Int/UCPhone/Polycom/CX700/A/ENU/3.5.6907.207/CPE/CPE.nbt",
+        ),
+        phones=(
+            Phone(
+                name="cx700-brent",
+                mac="00:04:f2:51:0a:35",
+                ip="10.77.0.104",
+                vendor="Polycom",
+                model="CX700",
+                serial="0004F2510A35",
+                user="brent@fabrikam.com",
+                version="3.5.6907.35",
+                outcome="download 404",
+            ),
+        ),
+    ),
+    Scenario(
+        name="legacy-452",
+        title="Firmware 1.0.452.0 asks the R1 virtual directory",
+        shows="A Polycom CX700 on 1.0.452.0 posts a dialect-B request to "
+        "/UCDeviceUpdates/ucdevice.upx, which does not exist on the R2 server (404).",
+        outcome="check-in fails: POST /UCDeviceUpdates/ucdevice.upx -> 404 (vdir missing)",
+        phones=(
+            Phone(
+                name="cx700-452",
+                mac="00:04:f2:0e:45:20",
+                ip="10.77.0.105",
+                vendor="Polycom",
+                model="CX700",
+                serial="0004F20E4520",
+                user="edi@contoso.com",
+                version="1.0.452.0",
+                request_dialect="B",
+                checkin_path=LEGACY_CHECKIN_PATH,
+                outcome="check-in 404, never updates",
+            ),
+        ),
+    ),
+    Scenario(
+        name="dns-cname",
+        title="ucupdates-r2 published as a CNAME",
+        shows="ucupdates-r2.contoso.com is a CNAME to pool01.contoso.com; the phone follows it, "
+        "downloads 3.5.6907.0, reboots and checks in again.",
+        outcome="works but non-standard: ucupdates-r2 is a CNAME (docs ask for an A record); "
+        "phone upgraded 1.0.522.101 -> 3.5.6907.0",
+        ucupdates="CNAME",
+        phones=(
+            Phone(
+                name="ip8540-cname",
+                mac="00:21:63:0f:52:c1",
+                ip="10.77.0.106",
+                vendor="LG-Nortel",
+                model="IP8540",
+                serial="C185H003390",
+                user="lee@contoso.com",
+                version="1.0.522.101",
+                outcome="upgraded to 3.5.6907.0",
+            ),
+        ),
+    ),
+    Scenario(
+        name="dns-nxdomain",
+        title="No ucupdates-r2 record",
+        shows="The ucupdates-r2 lookup returns NXDOMAIN and the phone never checks in.",
+        outcome="update never attempted: ucupdates-r2.contoso.com NXDOMAIN, no HTTP",
+        ucupdates="absent",
+        phones=(
+            Phone(
+                name="ip8540-nxdomain",
+                mac="00:21:63:0f:60:0d",
+                ip="10.77.0.107",
+                vendor="LG-Nortel",
+                model="IP8540",
+                serial="C185H005120",
+                version="1.0.522.101",
+                outcome="stops after NXDOMAIN",
+            ),
+        ),
+    ),
+    Scenario(
+        name="option43-truncated",
+        title="Option 43 cut at 90 bytes by a Cisco router",
+        shows="Raw option 43 with a 30-character web FQDN, cut at exactly 90 bytes so "
+        "sub-option 5 claims 37 bytes but carries 30; the phone still looks up ucupdates-r2 and "
+        "checks in.",
+        outcome="DHCP misconfigured (option 43 truncated, cert-provisioning path cut) but device "
+        "update still works: check-in downloads=0",
+        domain="fabrikam.com",
+        web_host="ocs-webcomponents",
+        option43="raw-truncated",
+        phones=(
+            Phone(
+                name="ip8540-trunc",
+                mac="00:21:63:0f:71:9e",
+                ip="10.77.0.108",
+                vendor="LG-Nortel",
+                model="IP8540",
+                serial="C185H006007",
+                user="ana@fabrikam.com",
+                version="3.5.6907.0",
+                outcome="up to date, no download",
+            ),
+        ),
+    ),
+    Scenario(
+        name="options-missing",
+        title="No option 43 / 120 for MS-UC-Client",
+        shows="The INFORM is answered without option 43 and option 120 (no vendor class "
+        "configured); option 15 is still there so the ucupdates-r2 lookup and check-in happen.",
+        outcome="DHCP incomplete (no option 43/120: Lync-style sign-in would fail) but device "
+        "update works: check-in downloads=0",
+        option43="none",
+        option120=False,
+        phones=(
+            Phone(
+                name="ip8540-noopts",
+                mac="00:21:63:0f:83:44",
+                ip="10.77.0.109",
+                vendor="LG-Nortel",
+                model="IP8540",
+                serial="C185H007311",
+                user="omar@contoso.com",
+                version="3.5.6907.0",
+                outcome="up to date, no download",
+            ),
+        ),
+    ),
+    Scenario(
+        name="no-server-version",
+        title="Response without Server Version / Service Version",
+        shows="A Polycom CX700 on 1.0.522.101 gets a dialect-B response that has the URLs and "
+        "downloads=0 but no 'Server Version' or 'Service Version' lines (the seed's reader).",
+        outcome="update silently never happens: response lacks Server/Service Version and says "
+        "downloads=0 although the phone is older than 3.5.6907.0",
+        response_dialect="B",
+        omit_versions=True,
+        force_no_downloads=True,
+        phones=(
+            Phone(
+                name="cx700-nover",
+                mac="00:04:f2:77:01:01",
+                ip="10.77.0.110",
+                vendor="Polycom",
+                model="CX700",
+                serial="0004F2770101",
+                user="reader@contoso.com",
+                version="1.0.522.101",
+                outcome="no update offered, versions missing",
+            ),
+        ),
+    ),
+    Scenario(
+        name="multi-phone",
+        title="Four phones, VLAN tags and background traffic",
+        shows="Four phones booting at once (two on VLAN 100, one QinQ 200/100, one untagged) plus "
+        "a PC doing unrelated DNS, an HTTP GET, a TLS-looking connection to 443 and ARP.",
+        outcome="mixed: seed-style two-step upgrade, one up-to-date CX700 (dialect B), one "
+        "1.0.452.0 CX700 stuck on 404, one CX700 whose download gets 500.19",
+        pcapng=True,
+        background=True,
+        faults=(Fault("/DeviceUpdateFiles_Int/UCPhone/Polycom/", 500, 19, 5),),
+        extra_hosts=(("intranet", "10.77.0.1"), ("mail", "10.77.0.1")),
+        phones=(
+            Phone(
+                name="ip8540-vlan100",
+                mac="00:21:63:1a:00:01",
+                ip="10.77.0.121",
+                vendor="LG-Nortel",
+                model="IP8540",
+                serial="C185H010001",
+                user="alice@contoso.com",
+                version="1.0.522.34",
+                vlan=(100,),
+                outcome="upgraded 1.0.522.34 -> 1.0.522.103 -> 3.5.6907.0",
+            ),
+            Phone(
+                name="cx700-current-b",
+                mac="00:04:f2:aa:10:02",
+                ip="10.77.0.122",
+                vendor="Polycom",
+                model="CX700",
+                serial="0004F2AA1002",
+                user="bob@contoso.com",
+                version="3.5.6907.0",
+                request_dialect="B",
+                checkin_path="/requestHandler/ucdevice.upx",
+                vlan=(100,),
+                start_delay=0.3,
+                outcome="up to date (dialect B), no download",
+            ),
+            Phone(
+                name="cx700-452-qinq",
+                mac="00:04:f2:aa:10:03",
+                ip="10.77.0.123",
+                vendor="Polycom",
+                model="CX700",
+                serial="0004F2AA1003",
+                version="1.0.452.0",
+                request_dialect="B",
+                checkin_path=LEGACY_CHECKIN_PATH,
+                vlan=(200, 100),
+                start_delay=0.6,
+                outcome="check-in 404 on /UCDeviceUpdates/ucdevice.upx",
+            ),
+            Phone(
+                name="cx700-acl",
+                mac="00:04:f2:aa:10:04",
+                ip="10.77.0.124",
+                vendor="Polycom",
+                model="CX700",
+                serial="0004F2AA1004",
+                user="carol@contoso.com",
+                version="1.0.522.101",
+                start_delay=0.9,
+                outcome="download denied with 500.19",
+            ),
+        ),
+    ),
+    Scenario(
+        name="no-update-offered",
+        title="Older phone but nothing uploaded for its model",
+        shows="A Polycom CX700 on 1.0.522.101 checks in to a server whose catalogue only holds "
+        "LG-Nortel IP8540 updates, so the answer is Downloads Count=0.",
+        outcome="no update available for Polycom/CX700: downloads=0 although 1.0.522.101 is older "
+        "than 3.5.6907.0",
+        catalog=(("LG-Nortel", "IP8540"),),
+        phones=(
+            Phone(
+                name="cx700-nocatalog",
+                mac="00:04:f2:13:13:13",
+                ip="10.77.0.113",
+                vendor="Polycom",
+                model="CX700",
+                serial="0004F2131313",
+                user="eduardo@contoso.com",
+                version="1.0.522.101",
+                outcome="no update offered",
+            ),
+        ),
+    ),
+)
+
+
+def by_name(name: str) -> Scenario:
+    """Look a scenario up by name, listing the valid names when it is unknown."""
+    for scenario in SCENARIOS:
+        if scenario.name == name:
+            return scenario
+    known = ", ".join(s.name for s in SCENARIOS)
+    raise KeyError(f"unknown scenario {name!r}; known: {known}")
