@@ -179,8 +179,8 @@ class Lab:
         sh("ip", "-n", name, "link", "set", "lo", "up")
 
     def _attach(self, name: str, port: str, mac: str) -> None:
-        sh("ip", "link", "add", "eth0", "netns", name, "type", "veth", "peer", "name", port,
-           "netns", self.sw)  # fmt: skip
+        veth = ["type", "veth", "peer", "name", port, "netns", self.sw]
+        sh("ip", "link", "add", "eth0", "netns", name, *veth)
         sh("ip", "-n", name, "link", "set", "eth0", "address", mac)
         sh("ip", "-n", self.sw, "link", "set", port, "master", "br0")
         sh("ip", "-n", self.sw, "link", "set", port, "up")
@@ -189,8 +189,9 @@ class Lab:
     def build(self) -> None:
         """Create switch, server and phone namespaces and wire them to the bridge."""
         self._add_ns(self.sw)
-        sh("ip", "-n", self.sw, "link", "add", "br0", "type", "bridge", "forward_delay", "0",
-           "stp_state", "0", "mcast_snooping", "0")  # fmt: skip
+        # No STP delay and no multicast snooping: the bridge itself must stay silent on the wire.
+        opts = ["forward_delay", "0", "stp_state", "0", "mcast_snooping", "0"]
+        sh("ip", "-n", self.sw, "link", "add", "br0", "type", "bridge", *opts)
         sh("ip", "-n", self.sw, "link", "set", "br0", "address", BRIDGE_MAC)
         sh("ip", "-n", self.sw, "link", "set", "br0", "up")
         self._add_ns(self.srv)
