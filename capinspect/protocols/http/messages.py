@@ -16,7 +16,9 @@ class HttpBody:
     for chunked / until-close bodies). ``complete`` is True when the framing said the body ended
     (Content-Length reached, last chunk, or close on an until-close body). ``cut`` names why an
     incomplete body ended: ``gap`` (bytes missing from the capture), ``rst``, ``eof`` (capture
-    ended), ``fin`` (peer closed before Content-Length). ``sha256`` is of every byte seen, in
+    ended), ``fin`` (peer closed before Content-Length), ``idle`` (the reassembler gave up on a
+    silent flow), ``malformed`` (a Content-Length or chunk size that cannot be trusted: the
+    parser stopped reading that direction). ``sha256`` is of every byte seen, in
     hex, when the body had no gap.
     """
 
