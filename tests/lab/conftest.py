@@ -1,0 +1,10 @@
+"""Make the repo root importable so the lab package (which is not installed) can be tested."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
