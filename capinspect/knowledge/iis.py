@@ -77,7 +77,7 @@ IIS_SUBSTATUS: dict[str, str] = {
     "500.19": (
         "configuration data is invalid: IIS could not read the configuration (web.config); "
         "for DeviceUpdateFiles this is commonly the shared folder's ACL — the seed's "
-        "'500 19 5' line, fixed by granting Everyone read on the share [SEED]"
+        "'500 19 5' line, fixed by granting Everyone read on the share (seed step 5)"
     ),
     "500.21": "module not recognized",
     "500.22": "an ASP.NET httpModules configuration does not apply in Managed Pipeline mode",
@@ -99,7 +99,8 @@ WIN32_STATUS: dict[int, str] = {
     0: "success",  # [WIN32] ERROR_SUCCESS
     2: "file not found (ERROR_FILE_NOT_FOUND)",  # [WIN32]; seed comment 19's "404 0 2"
     3: "path not found (ERROR_PATH_NOT_FOUND)",  # [WIN32]
-    5: "access denied (ERROR_ACCESS_DENIED): check the folder/share ACL",  # [WIN32]; seed "500 19 5"
+    # [WIN32]; the seed's "500 19 5"
+    5: "access denied (ERROR_ACCESS_DENIED): check the folder/share ACL",
     64: "the network name is no longer available: the client went away",  # [WIN32]
     121: "the semaphore timeout period has expired: the connection timed out",  # [WIN32]
     1236: "the connection was aborted by the local system (ERROR_CONNECTION_ABORTED)",  # [WIN32]
@@ -129,6 +130,6 @@ def describe_iis(status: int, substatus: str | None) -> str:
         meaning = IIS_SUBSTATUS.get(substatus)
     else:
         label = f"HTTP {status}"
-        meaning = IIS_SUBSTATUS.get(str(status))
+        meaning = IIS_SUBSTATUS.get(str(status)) or IIS_SUBSTATUS.get(f"{status}.0")
     text = f"{label} {reason}".rstrip()
     return f"{text} — {meaning}" if meaning else text
