@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from lab.facts import compare_captures, compare_with_facts
 from lab.runner import REPO, LabError, preflight, run_scenario
@@ -84,11 +86,83 @@ def cmd_check() -> int:
     return 1 if failed else 0
 
 
+README_HEAD = """# Lab captures
+
+Every file here was produced by the lab in `lab/` (see `docs/lab.md`): real dnsmasq answering DHCP
+and DNS, a Python stand-in for IIS 7 answering the Device Update check-in and serving fake firmware,
+and phone emulators using the kernel's UDP/TCP stack, all in Linux network namespaces, captured by
+tcpdump on the switch bridge (a mirror of every port). VLAN tags are added afterwards to the frames
+of the phones marked as tagged, because the lab kernel cannot tag.
+
+Each `<name>.pcap` / `.pcapng` has a `<name>.facts.json` holding what the lab put in: per phone its
+MAC, xids, identity, versions per check-in, leased IP, option 43/120/15 as served, DNS answers,
+check-in paths and responses, downloads with IIS status/sub-status, VLANs, and the expected outcome.
+Regenerate with `python -m lab run --all --out pcaps`, then `python -m lab readme`; verify with
+`python -m lab check`. Only timestamps and TCP ports/sequence numbers change between runs (DHCP
+xids and DNS ids are seeded). Network: 10.77.0.0/24, server 10.77.0.1 (DHCP, DNS, HTTP), option 3
+router 10.77.0.254 (does not exist; everything is on-link).
+
+This file is generated from the facts files by `python -m lab readme`.
+"""
+
+
+def _phone_line(p: dict[str, Any]) -> str:
+    vlan = p["vlan"]
+    if vlan is None:
+        tag = "untagged"
+    elif "vid" in vlan:
+        tag = f"VLAN {vlan['vid']}"
+    else:
+        tag = f"QinQ {vlan['outer_vid']}/{vlan['inner_vid']}"
+    versions = " -> ".join(p["versions_reported"])
+    return (
+        f"| {p['name']} | {p['mac']} | {p['vendor']} {p['model']} | {p['serial']} | "
+        f"{versions} | {p['leased_ip']} | {tag} | {p['expected_outcome']} |"
+    )
+
+
+def cmd_readme() -> int:
+    """Render pcaps/README.md from the committed facts so docs cannot drift from captures."""
+    parts = [README_HEAD]
+    for sc in SCENARIOS:
+        facts = json.loads((PCAPS / f"{sc.name}.facts.json").read_text())
+        served = facts["dhcp_served"]
+        zone = facts["dns_zone"]
+        parts.append(f"## {sc.capture_name} - {facts['title']}\n")
+        parts.append(f"{facts['shows']}\n")
+        parts.append(f"**Expected outcome:** {facts['expected_outcome']}\n")
+        parts.append(
+            f"Domain `{facts['domain']}`, web FQDN `{facts['web_fqdn']}`, "
+            f"ucupdates-r2: {zone['type']}"
+            + (f" -> {zone['target']}" if zone["type"] == "CNAME" else "")
+            + f"; option 43: {served['option43_mode']}; option 120: "
+            + (", ".join(served["option120_names"]) or "not served")
+            + f"; server target {facts['server']['target_version']}.\n"
+        )
+        parts.append(
+            "| phone | MAC | device | serial | versions reported | IP | VLAN | outcome |\n"
+            "|---|---|---|---|---|---|---|---|"
+        )
+        parts += [_phone_line(p) for p in facts["phones"]]
+        if facts.get("background"):
+            parts.append(
+                f"\nBackground PC {facts['background']['mac']} ({facts['background']['ip']}): "
+                "gratuitous ARP, DNS A/SRV queries (two NXDOMAIN), `GET /` with a browser "
+                "User-Agent, and a TCP connection to 443 carrying a TLS ClientHello answered by a "
+                "fatal alert."
+            )
+        parts.append("")
+    (PCAPS / "README.md").write_text("\n".join(parts))
+    print(f"wrote {PCAPS / 'README.md'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and dispatch; lab failures exit 2 with the reason."""
     ap = argparse.ArgumentParser(prog="python -m lab", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="list scenarios")
+    sub.add_parser("readme", help="regenerate pcaps/README.md from the facts files")
     run = sub.add_parser("run", help="run scenarios and write captures + facts")
     group = run.add_mutually_exclusive_group(required=True)
     group.add_argument("--scenario", action="append", help="scenario name (repeatable)")
@@ -99,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.cmd == "list":
         return cmd_list()
+    if args.cmd == "readme":
+        return cmd_readme()
+    # SIGTERM must unwind through the runner's finally blocks so namespaces get deleted.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     missing = preflight()
     if missing:
         print("lab cannot run here, missing: " + ", ".join(missing), file=sys.stderr)

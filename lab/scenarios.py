@@ -178,8 +178,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         name="file-not-found",
         title="Approved build whose CPE.nbt is missing (404)",
-        shows="Like the seed's Brent: a Polycom CX700 on 3.5.6907.35 is offered 3.5.6907.207 but "
-        "the file is not in the store, so the GET returns 404.",
+        shows="Like the seed's Brent ('.35 to .207'): a Polycom CX700 on 3.5.6907.35 is offered "
+        "3.5.6907.207 but the file is not in the store, so the GET returns 404. (.35 is read as "
+        "3.5.6907.35: a 1.0.522.35 phone would first be sent the interim build.)",
         outcome="update fails: offered 3.5.6907.207 CPE.nbt returns 404.0",
         domain="fabrikam.com",
         target_version="3.5.6907.207",
