@@ -380,19 +380,15 @@ def run_scenario(sc: Scenario, out_dir: Path, keep_tmp: bool = False) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f"capi-lab-{sc.name}-"))
     lab = Lab(sc, tmp)
     try:
-        raw = lab.run()
-    finally:
-        lab.close()
-    try:
+        try:
+            raw = lab.run()
+        finally:
+            lab.close()
         _, snaplen, frames = read_pcap(raw["raw_capture"])
         vlans = {p.mac: p.vlan for p in sc.phones}
         ips = {p.ip: p.mac for p in sc.phones}
         tag_frames(frames, vlans, ips)
-        capture = out_dir / sc.capture_name
-        if sc.pcapng:
-            write_pcapng(capture, frames, "br0", snaplen)
-        else:
-            write_pcap(capture, frames, snaplen)
+        # Facts first: a run that contradicts its configuration must not overwrite a capture.
         facts = build_facts(
             sc,
             raw["phones"],
@@ -401,6 +397,11 @@ def run_scenario(sc: Scenario, out_dir: Path, keep_tmp: bool = False) -> Path:
             read_jsonl(tmp / "requests.jsonl"),
             option43_bytes(sc),
         )
+        capture = out_dir / sc.capture_name
+        if sc.pcapng:
+            write_pcapng(capture, frames, "br0", snaplen)
+        else:
+            write_pcap(capture, frames, snaplen)
         facts_path = out_dir / f"{sc.name}.facts.json"
         facts_path.write_text(json.dumps(facts, indent=2) + "\n")
         return capture
