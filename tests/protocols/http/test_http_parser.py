@@ -311,7 +311,7 @@ def test_random_input_never_raises_and_split_does_not_matter(
 )
 def test_random_data_and_gaps_never_raise(events: list[tuple[str, object]]) -> None:
     for role in ("request", "response"):
-        reader = HttpMessageReader(role, Limits(max_header_bytes=64))  # type: ignore[arg-type]
+        reader = HttpMessageReader(role, Limits(max_header_bytes=64))
         for number, (kind, value) in enumerate(events, start=1):
             if kind == "data":
                 assert isinstance(value, bytes)
