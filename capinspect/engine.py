@@ -189,6 +189,8 @@ class Engine:
             )
         elif isinstance(event, StreamGap):
             self.dns.gap_tcp(event.flow, event.direction)
+        elif isinstance(event, StreamEnd):
+            self.dns.end_tcp(event.flow, event.direction)
 
     def _close_flow(self, flow: FlowKey, state: _FlowState) -> None:
         del self._flows[flow]
