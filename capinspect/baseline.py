@@ -50,7 +50,9 @@ def baseline_from(report: Report) -> Expectations:
         model = session.identity.model
         if not model:
             continue
-        versions = [s.version for s in session.firmware_seen if parse_version(s.version)]
+        versions = [
+            s.version for s in session.firmware_seen if s.version and parse_version(s.version)
+        ]
         versions += [d.offered_version for d in session.downloads if d.ok and d.offered_version]
         if versions:
             best = max(versions, key=lambda v: parse_version(v) or ())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -194,7 +195,7 @@ def analyze(
         from capinspect.report.text import render_analyze
 
         to_terminal = output in (None, "-")
-        width = click.get_terminal_size()[0] if to_terminal and sys.stdout.isatty() else 100
+        width = shutil.get_terminal_size().columns if to_terminal and sys.stdout.isatty() else 100
         text = render_analyze(
             report,
             color=_use_color(color, sys.stdout) and to_terminal,

@@ -294,10 +294,10 @@ def build_devices(
     # 1. DHCP: phones by vendor class; every lease and INFORM binds an address to a MAC.
     phone_macs: set[str] = set()
     dhcp_by_mac: dict[str, list[DhcpExchange]] = defaultdict(list)
-    for exchange in analysis.dhcp:
-        mac = exchange.client_mac
-        dhcp_by_mac[mac].append(exchange)
-        for seen in exchange.messages:
+    for dhcp_exchange in analysis.dhcp:
+        mac = dhcp_exchange.client_mac
+        dhcp_by_mac[mac].append(dhcp_exchange)
+        for seen in dhcp_exchange.messages:
             msg = seen.message
             vendor = (msg.vendor_class or "").lower()
             if any(vendor.startswith(v) for v in PHONE_VENDOR_CLASSES):
@@ -335,18 +335,18 @@ def build_devices(
 
     for mac in sorted(phone_macs):
         acc = acc_for(mac, mac)
-        for exchange in dhcp_by_mac.get(mac, ()):
-            acc.dhcp.append(exchange)
-            for seen in exchange.messages:
+        for dhcp_exchange in dhcp_by_mac.get(mac, ()):
+            acc.dhcp.append(dhcp_exchange)
+            for seen in dhcp_exchange.messages:
                 acc.add_vlans(seen.vlans)
-                vendor = seen.message.vendor_class
-                if vendor and vendor.lower().startswith(PHONE_VENDOR_CLASSES):
-                    acc.note(f"DHCP vendor class {vendor} (frame {seen.frame})")
+                vendor_class = seen.message.vendor_class
+                if vendor_class and vendor_class.lower().startswith(PHONE_VENDOR_CLASSES):
+                    acc.note(f"DHCP vendor class {vendor_class} (frame {seen.frame})")
         assigned = [ex.assigned_ip for ex in acc.dhcp if ex.assigned_ip]
         for ip in assigned:
             acc.add_ip(ip)
-        for exchange in acc.dhcp:
-            for seen in exchange.of_type(INFORM):
+        for dhcp_exchange in acc.dhcp:
+            for seen in dhcp_exchange.of_type(INFORM):
                 acc.add_ip(seen.message.ciaddr)
         if expect is not None and expect.is_test_device(mac):
             acc.note("listed as a test device in the expectations")
@@ -364,40 +364,40 @@ def build_devices(
         if is_checkin_path(exchange.request.path):
             continue
         key = resolve(exchange.flow.client_ip, exchange.request.ts, exchange.client_mac)
-        acc = accs.get(key)
-        if acc is None and _is_phone_ua(exchange):
-            acc = acc_for(key, None if key.startswith("ip:") else key)
-        if acc is None:
+        owner = accs.get(key)
+        if owner is None and _is_phone_ua(exchange):
+            owner = acc_for(key, None if key.startswith("ip:") else key)
+        if owner is None:
             continue
         if _is_phone_ua(exchange):
             agent = exchange.request.header("user-agent")
-            acc.note(f"user agent {agent!r}")
-        acc.add_ip(exchange.flow.client_ip)
-        acc.add_vlans(exchange.vlans)
+            owner.note(f"user agent {agent!r}")
+        owner.add_ip(exchange.flow.client_ip)
+        owner.add_vlans(exchange.vlans)
         if _looks_like_firmware(exchange):
-            acc.fetches.append(exchange)
+            owner.fetches.append(exchange)
         else:
-            acc.other_http.append(exchange)
+            owner.other_http.append(exchange)
 
     for lookup in analysis.dns:
         key = resolve(lookup.client_ip, lookup.first_ts, lookup.client_mac)
-        acc = accs.get(key)
-        if acc is None and _is_update_name(lookup.qname):
-            acc = acc_for(key, None if key.startswith("ip:") else key)
-        if acc is None:
+        asker = accs.get(key)
+        if asker is None and _is_update_name(lookup.qname):
+            asker = acc_for(key, None if key.startswith("ip:") else key)
+        if asker is None:
             continue
         if _is_update_name(lookup.qname):
-            acc.note(f"DNS lookup of {lookup.qname}")
-        acc.dns.append(lookup)
-        acc.add_ip(lookup.client_ip)
-        acc.add_vlans(lookup.vlans)
+            asker.note(f"DNS lookup of {lookup.qname}")
+        asker.dns.append(lookup)
+        asker.add_ip(lookup.client_ip)
+        asker.add_vlans(lookup.vlans)
 
     for flow in analysis.other_flows:
         key = resolve(flow.flow.client_ip, flow.ts, flow.client_mac)
-        acc = accs.get(key)
-        if acc is not None:
-            acc.other_flows.append(flow)
-            acc.add_vlans(flow.vlans)
+        talker = accs.get(key)
+        if talker is not None:
+            talker.other_flows.append(flow)
+            talker.add_vlans(flow.vlans)
 
     sessions = [_finish(acc) for acc in accs.values()]
     sessions.sort(key=lambda s: (s.first_ts, s.key))
@@ -630,8 +630,8 @@ def _http_status_text(exchange: HttpExchange, substatus: str | None = None) -> s
 
 def build_timeline(acc: _Acc, downloads: tuple[Download, ...]) -> tuple[TimelineStep, ...]:
     steps: list[TimelineStep] = []
-    for exchange in acc.dhcp:
-        for seen in exchange.messages:
+    for dhcp_exchange in acc.dhcp:
+        for seen in dhcp_exchange.messages:
             summary, details = describe_dhcp(seen)
             to_server = seen.message.op == 1
             broadcast = seen.dst_ip == "255.255.255.255"

@@ -1,0 +1,65 @@
+"""Joining traffic to phones: IP↔MAC bindings over time, router MACs, check-in body MACs."""
+
+from dataclasses import replace
+
+from factories import PHONE_IP, Capture, checkin, healthy_boot, lease, lookup
+
+from capinspect.devices import build_devices, normalise_mac
+
+
+def test_normalise_mac_accepts_every_notation() -> None:
+    for text in ("0021630F207B", "00-21-63-0F-20-7B", "00:21:63:0f:20:7b", "0021.630f.207b"):
+        assert normalise_mac(text) == "00:21:63:0f:20:7b"
+    for bad in ("", None, "0021630F207", "zz21630F207B", "0021630F207B00"):
+        assert normalise_mac(bad) is None
+
+
+def test_traffic_joins_the_phone_by_its_leased_ip_not_the_router_mac() -> None:
+    cap = healthy_boot()
+    router = "00:00:0c:9f:f0:01"
+    cap.dns = [replace(lookup(20, 1002.0), client_mac=router)]
+    cap.http = [replace(checkin(30, 1003.0, "3.5.6907.0"), client_mac=router)]
+    devices = build_devices(cap.analysis())
+    assert [d.key for d in devices] == ["00:21:63:0f:20:7b"]
+    phone = devices[0]
+    assert len(phone.dns) == 1 and len(phone.checkins) == 1
+    assert phone.ips == (PHONE_IP,)
+
+
+def test_a_reused_address_belongs_to_whoever_held_it_then() -> None:
+    other = "00:04:f2:aa:bb:cc"
+    cap = healthy_boot()
+    # Later the same address is leased to another phone, which checks in on old firmware.
+    cap.dhcp.append(lease(200, 5000.0, xid=0x9999, mac=other))
+    cap.http.append(
+        checkin(300, 5001.0, "1.0.522.101", vendor="Polycom", model="CX700", mac="0004F2AABBCC")
+    )
+    devices = {d.key: d for d in build_devices(cap.analysis())}
+    assert devices["00:21:63:0f:20:7b"].checkins[0].firmware == "3.5.6907.0"
+    assert devices[other].checkins[0].firmware == "1.0.522.101"
+
+
+def test_a_pc_doing_dhcp_is_not_a_device() -> None:
+    cap = healthy_boot()
+    cap.dhcp.append(lease(500, 1500.0, xid=0x7777, mac="3c:22:fb:00:00:01"))
+    assert [d.key for d in build_devices(cap.analysis())] == ["00:21:63:0f:20:7b"]
+
+
+def test_timeline_is_ordered_and_names_the_decoded_values() -> None:
+    phone = build_devices(healthy_boot().analysis())[0]
+    times = [step.ts for step in phone.timeline]
+    assert times == sorted(times)
+    text = "\n".join(step.summary for step in phone.timeline)
+    assert (
+        "DHCPINFORM" in text
+        and "opt43 https://ocs.contoso.com:443/CertProv/CertProvisioningService.svc" in text
+    )
+    assert "opt120 pool.contoso.com" in text
+    assert "DNS ucupdates-r2.contoso.com: NOERROR 10.0.0.5" in text
+    assert "Server Version 3.5.6907.0" in text
+
+
+def test_unknown_host_with_phone_user_agent_becomes_an_ip_keyed_device() -> None:
+    cap = Capture(http=[checkin(30, 1003.0, "3.5.6907.0", mac="")])
+    devices = build_devices(cap.analysis())
+    assert [d.key for d in devices] == [f"ip:{PHONE_IP}"]
