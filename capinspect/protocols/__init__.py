@@ -1,1 +1,1 @@
-"""Per-protocol packages: a pure parser plus a stateful tracker each; nothing here knows verdicts."""
+"""Per-protocol packages: a pure parser plus a stateful tracker each; no verdicts here."""
