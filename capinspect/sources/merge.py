@@ -1,0 +1,149 @@
+"""Several capture files read as one time-ordered stream, as mergecap would write them.
+
+A ticket often comes with one capture per switch port or per rotation (``-C``/``-G`` files);
+the phone's boot spans them. Frames are merged by timestamp (a heap over the per-file readers,
+so memory stays one frame per file) and renumbered 1..N in merged order: those are the frame
+numbers a support engineer sees after ``mergecap -w all.pcap *.pcap`` in Wireshark.
+"""
+
+from __future__ import annotations
+
+import glob
+import heapq
+import os
+from collections.abc import Iterator, Sequence
+
+from capinspect.errors import InputError
+from capinspect.model import Anomaly, InputFile, RawFrame
+from capinspect.sources.pcapfile import CaptureReader, open_capture
+
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".zst")
+"""File name endings picked up when a directory is given."""
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def expand_inputs(paths: Sequence[str]) -> list[str]:
+    """Turn the user's arguments into capture file paths, in the order given.
+
+    A directory contributes its capture files (by suffix, sorted by name); a pattern its
+    matches (sorted); a plain path itself. A path or pattern that names nothing raises
+    InputError, so a typo is not silently an empty analysis.
+    """
+    files: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            inside = sorted(
+                os.path.join(path, name)
+                for name in os.listdir(path)
+                if name.lower().endswith(CAPTURE_SUFFIXES)
+                and os.path.isfile(os.path.join(path, name))
+            )
+            if not inside:
+                raise InputError(f"{path}: directory holds no capture files")
+            files.extend(inside)
+        elif os.path.exists(path):
+            files.append(path)
+        elif _GLOB_CHARS.intersection(path):
+            matches = sorted(m for m in glob.glob(path) if os.path.isfile(m))
+            if not matches:
+                raise InputError(f"{path}: pattern matches no file")
+            files.extend(matches)
+        else:
+            raise InputError(f"{path}: no such file")
+    if not files:
+        raise InputError("no capture file given")
+    return files
+
+
+class FrameStream:
+    """Iterable of :class:`RawFrame` merged across files; iterate once.
+
+    ``inputs`` describes every file (size, sha256, format, frames read, its anomalies);
+    ``anomalies`` gathers every reader's anomalies; ``bytes_read``/``total_bytes`` drive a
+    progress bar. All files are opened up front so an unusable one fails before any work.
+    """
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        self.paths = expand_inputs(paths)
+        self._readers: list[CaptureReader] = []
+        try:
+            for source, path in enumerate(self.paths):
+                self._readers.append(open_capture(path, source=source))
+        except BaseException:
+            self.close()
+            raise
+        self.total_bytes = sum(reader.size for reader in self._readers)
+
+    def __iter__(self) -> Iterator[RawFrame]:
+        try:
+            if len(self._readers) == 1:
+                # One file: its own numbering is already the merged numbering.
+                yield from self._readers[0]
+            else:
+                yield from self._merged()
+        finally:
+            for reader in self._readers:
+                reader.finish()
+
+    def _merged(self) -> Iterator[RawFrame]:
+        # Heap entries: (ts, source, sequence within file, frame, iterator). The source and
+        # sequence make the order total and stable: equal timestamps keep file order.
+        heap: list[tuple[float, int, int, RawFrame, Iterator[RawFrame]]] = []
+        for reader in self._readers:
+            frames = iter(reader)
+            first = next(frames, None)
+            if first is not None:
+                heap.append((first.ts, reader.source, 0, first, frames))
+        heapq.heapify(heap)
+        index = 0
+        while heap:
+            _, source, sequence, frame, frames = heap[0]
+            index += 1
+            yield RawFrame(index, frame.ts, frame.linktype, frame.data, frame.orig_len, source)
+            following = next(frames, None)
+            if following is None:
+                heapq.heappop(heap)
+            else:
+                heapq.heapreplace(heap, (following.ts, source, sequence + 1, following, frames))
+
+    @property
+    def anomalies(self) -> list[Anomaly]:
+        """Every reader's anomalies; with several files, per-file record numbers are not merged
+        frame numbers, so ``frame`` is dropped (the detail names the file and record)."""
+        if len(self._readers) == 1:
+            return list(self._readers[0].anomalies)
+        return [Anomaly(a.code, a.detail, None, a.ts) for r in self._readers for a in r.anomalies]
+
+    @property
+    def inputs(self) -> list[InputFile]:
+        return [
+            InputFile(
+                path=reader.path,
+                size=reader.size,
+                sha256=reader.sha256(),
+                format=reader.format,
+                frames=reader.frames,
+                anomalies=tuple(reader.anomalies),
+            )
+            for reader in self._readers
+        ]
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(reader.bytes_read for reader in self._readers)
+
+    def close(self) -> None:
+        for reader in self._readers:
+            reader.close()
+
+    def __enter__(self) -> FrameStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def iter_frames(paths: Sequence[str]) -> FrameStream:
+    """Open every capture named by ``paths`` (files, directories, patterns) for merged reading."""
+    return FrameStream(paths)
