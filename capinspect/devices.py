@@ -225,10 +225,14 @@ def _is_update_name(name: str) -> bool:
 
 
 def _looks_like_firmware(exchange: HttpExchange) -> bool:
+    """A GET of an update file. The folder GET the phone sends after a file (the seed's IIS log
+    shows ``GET /DeviceUpdateFiles_Int/OCInterim/ENU/`` right after ``…/CPE.nbt``) is not one."""
     req = exchange.request
     if req.method not in ("GET", "HEAD"):
         return False
     path = req.path.lower()
+    if path.endswith("/"):
+        return False
     return path.endswith(FIRMWARE_SUFFIXES) or "deviceupdatefiles" in path
 
 
