@@ -1,0 +1,512 @@
+"""Frame bytes → :class:`Packet` / :class:`ArpPacket`, or ``None`` for traffic that cannot matter.
+
+This is the per-frame hot path (performance.md: an own struct-based reader plus a byte-level
+prefilter reaches about a million packets a second; scapy costs a millisecond a packet). So the
+decision "could this matter?" is taken from a few header bytes with ``struct.unpack_from`` and
+integer compares, and objects (address strings, dataclasses) are built only for what is kept:
+UDP to or from port 53, 67 or 68, every TCP segment (the reassembler decides which flows
+matter) and ARP (evidence of which MAC owns an address).
+
+Link layers: Ethernet (Ethernet II or 802.3 with LLC/SNAP) with any depth of 802.1Q / 802.1ad /
+0x9100 tags, Linux cooked v1 and v2,
+raw IP, BSD loopback. Network: IPv4 (options skipped, checksum not verified, fragments
+reassembled by :mod:`capinspect.ipfrag`) and IPv6 (hop-by-hop, routing and destination-options
+headers skipped, fragment header reassembled). Anything else is counted and dropped.
+
+Damage never raises: a header cut short becomes a ``decode.truncated`` anomaly, an impossible
+header length ``decode.bad-header``. Anomalies are bounded: the first
+:data:`MAX_ANOMALIES` are kept and the rest counted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+
+from capinspect.ipfrag import FragmentKey, IpDefragmenter
+from capinspect.limits import DEFAULT_LIMITS, Limits
+from capinspect.model import Anomaly, ArpPacket, CaptureStats, Packet, RawFrame
+
+MAX_ANOMALIES = 1000
+"""Decode anomalies kept; later ones are counted (a capture of garbage must not eat memory)."""
+_MAX_ADDRESS_CACHE = 65_536
+
+_ETH_IPV4 = 0x0800
+_ETH_ARP = 0x0806
+_ETH_IPV6 = 0x86DD
+_VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))
+_LLC_SNAP = b"\xaa\xaa\x03"
+
+_PROTO_TCP = 6
+_PROTO_UDP = 17
+_IPV6_SKIPPED_HEADERS = frozenset((0, 43, 60))  # hop-by-hop, routing, destination options
+_IPV6_FRAGMENT = 44
+_KEPT_UDP_PORTS = frozenset((53, 67, 68))
+_DHCP_PORTS = frozenset((67, 68))
+_BSD_AF_INET6 = frozenset((10, 24, 28, 30))  # Linux, NetBSD/OpenBSD, FreeBSD, macOS
+
+_u16 = struct.Struct(">H").unpack_from
+_u32_le = struct.Struct("<I").unpack_from
+_u32_be = struct.Struct(">I").unpack_from
+_ipv4_header = struct.Struct(">BBHHHBBH4s4s").unpack_from
+_tcp_header = struct.Struct(">HHIIBB").unpack_from
+_udp_header = struct.Struct(">HHH").unpack_from
+_arp_header = struct.Struct(">HHBBH").unpack_from
+
+
+class Decoder:
+    """Decodes frames one at a time and counts everything it sees (see :meth:`capture_stats`)."""
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self.anomalies: list[Anomaly] = []
+        self.anomalies_dropped = 0
+        self.defragmenter = IpDefragmenter(limits)
+        self._unsupported_linktypes: set[int] = set()
+        self._addresses: dict[bytes, str] = {}
+        # Counters (CaptureStats fields).
+        self.frames = 0
+        self.bytes = 0
+        self.frames_kept = 0
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+        self.linktypes: set[int] = set()
+        self.vlans: set[int] = set()
+        self.udp_frames = 0
+        self.tcp_frames = 0
+        self.tcp80_frames = 0
+        self.tcp443_frames = 0
+        self.dhcp_frames = 0
+        self.dns_frames = 0
+        self.other_frames = 0
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def _note(self, code: str, detail: str, frame: RawFrame) -> None:
+        if len(self.anomalies) < MAX_ANOMALIES:
+            self.anomalies.append(Anomaly(code, detail, frame.index, frame.ts))
+        else:
+            self.anomalies_dropped += 1
+
+    def _truncated(self, what: str, frame: RawFrame) -> None:
+        self._note(
+            "decode.truncated",
+            f"{what} cut short ({len(frame.data)} bytes captured of {frame.orig_len})",
+            frame,
+        )
+        self.other_frames += 1
+
+    def _move_fragment_anomalies(self) -> None:
+        for anomaly in self.defragmenter.anomalies:
+            if len(self.anomalies) < MAX_ANOMALIES:
+                self.anomalies.append(anomaly)
+            else:
+                self.anomalies_dropped += 1
+        self.defragmenter.anomalies.clear()
+
+    def _ip_text(self, raw: bytes) -> str:
+        text = self._addresses.get(raw)
+        if text is None:
+            if len(self._addresses) >= _MAX_ADDRESS_CACHE:
+                self._addresses.clear()
+            text = self._addresses[raw] = str(ipaddress.ip_address(raw))
+        return text
+
+    def capture_stats(self) -> CaptureStats:
+        """The counters as the report shows them; also flushes fragments still waiting."""
+        self.defragmenter.finish()
+        self._move_fragment_anomalies()
+        if self.anomalies_dropped:
+            self.anomalies.append(
+                Anomaly(
+                    "decode.anomalies-dropped",
+                    f"{self.anomalies_dropped} more decode anomalies were counted but not kept",
+                )
+            )
+            self.anomalies_dropped = 0
+        return CaptureStats(
+            frames=self.frames,
+            bytes=self.bytes,
+            frames_kept=self.frames_kept,
+            first_ts=self.first_ts,
+            last_ts=self.last_ts,
+            linktypes=tuple(sorted(self.linktypes)),
+            vlans=tuple(sorted(self.vlans)),
+            udp_frames=self.udp_frames,
+            tcp_frames=self.tcp_frames,
+            tcp443_frames=self.tcp443_frames,
+            tcp80_frames=self.tcp80_frames,
+            dhcp_frames=self.dhcp_frames,
+            dns_frames=self.dns_frames,
+            other_frames=self.other_frames,
+        )
+
+    # -- link layer -----------------------------------------------------------------------
+
+    def decode(self, frame: RawFrame) -> Packet | ArpPacket | None:
+        """Decode one frame; ``None`` when it is not UDP 53/67/68, TCP or ARP (or is damaged)."""
+        self.frames += 1
+        self.bytes += frame.orig_len
+        ts = frame.ts
+        if self.first_ts is None:
+            self.first_ts = ts
+        if self.last_ts is None or ts > self.last_ts:
+            self.last_ts = ts
+        linktype = frame.linktype
+        self.linktypes.add(linktype)
+        result = self._decode_link(frame, linktype)
+        if result is not None:
+            self.frames_kept += 1
+        return result
+
+    def _decode_link(self, frame: RawFrame, linktype: int) -> Packet | ArpPacket | None:
+        data = frame.data
+        src_mac: str | None = None
+        dst_mac: str | None = None
+        vlans: tuple[int, ...] = ()
+        if linktype == 1:
+            if len(data) < 14:
+                self._truncated("Ethernet header", frame)
+                return None
+            ethertype = (data[12] << 8) | data[13]
+            offset = 14
+            if ethertype in _VLAN_TPIDS:
+                tags: list[int] = []
+                while ethertype in _VLAN_TPIDS:
+                    if len(data) < offset + 4:
+                        self._truncated("VLAN tag", frame)
+                        return None
+                    tags.append(_u16(data, offset)[0] & 0x0FFF)
+                    ethertype = _u16(data, offset + 2)[0]
+                    offset += 4
+                vlans = tuple(tags)
+                self.vlans.update(tags)
+            if ethertype <= 1500 and data[offset : offset + 3] == _LLC_SNAP:
+                # 802.3 length field + LLC/SNAP: the real EtherType follows the SNAP OUI.
+                if len(data) < offset + 8:
+                    self._truncated("LLC/SNAP header", frame)
+                    return None
+                ethertype = _u16(data, offset + 6)[0]
+                offset += 8
+            if ethertype != _ETH_IPV4 and ethertype != _ETH_IPV6 and ethertype != _ETH_ARP:
+                self.other_frames += 1
+                return None
+            dst_mac = data[0:6].hex(":")
+            src_mac = data[6:12].hex(":")
+        elif linktype == 113 or linktype == 276:
+            if linktype == 113:
+                if len(data) < 16:
+                    self._truncated("Linux cooked header", frame)
+                    return None
+                hatype, address_len = _u16(data, 2)[0], _u16(data, 4)[0]
+                address = data[6:14]
+                ethertype = _u16(data, 14)[0]
+                offset = 16
+            else:
+                if len(data) < 20:
+                    self._truncated("Linux cooked v2 header", frame)
+                    return None
+                ethertype = _u16(data, 0)[0]
+                hatype, address_len = _u16(data, 8)[0], data[11]
+                address = data[12:20]
+                offset = 20
+            while ethertype in _VLAN_TPIDS:
+                if len(data) < offset + 4:
+                    self._truncated("VLAN tag", frame)
+                    return None
+                vlans += (_u16(data, offset)[0] & 0x0FFF,)
+                ethertype = _u16(data, offset + 2)[0]
+                offset += 4
+            self.vlans.update(vlans)
+            if ethertype != _ETH_IPV4 and ethertype != _ETH_IPV6 and ethertype != _ETH_ARP:
+                self.other_frames += 1
+                return None
+            if hatype == 1 and address_len == 6:  # ARPHRD_ETHER: the sender's MAC
+                src_mac = address[:6].hex(":")
+        elif linktype == 101:
+            if not data:
+                self._truncated("raw IP packet", frame)
+                return None
+            version = data[0] >> 4
+            ethertype = _ETH_IPV4 if version == 4 else _ETH_IPV6 if version == 6 else 0
+            offset = 0
+        elif linktype == 228:
+            ethertype, offset = _ETH_IPV4, 0
+        elif linktype == 229:
+            ethertype, offset = _ETH_IPV6, 0
+        elif linktype == 0:
+            if len(data) < 4:
+                self._truncated("loopback header", frame)
+                return None
+            # The address family is in the capturing host's byte order, which the file does
+            # not record: accept either.
+            family_le, family_be = _u32_le(data, 0)[0], _u32_be(data, 0)[0]
+            if family_le == 2 or family_be == 2:
+                ethertype = _ETH_IPV4
+            elif family_le in _BSD_AF_INET6 or family_be in _BSD_AF_INET6:
+                ethertype = _ETH_IPV6
+            else:
+                ethertype = 0
+            offset = 4
+        else:
+            self.other_frames += 1
+            if linktype not in self._unsupported_linktypes:
+                self._unsupported_linktypes.add(linktype)
+                self._note(
+                    "decode.unsupported-linktype",
+                    f"link type {linktype} is not decoded; its frames are only counted",
+                    frame,
+                )
+            return None
+        if ethertype == _ETH_IPV4:
+            return self._ipv4(frame, data, offset, src_mac, dst_mac, vlans)
+        if ethertype == _ETH_IPV6:
+            return self._ipv6(frame, data, offset, src_mac, dst_mac, vlans)
+        if ethertype == _ETH_ARP:
+            return self._arp(frame, data, offset, vlans)
+        self.other_frames += 1
+        return None
+
+    # -- network layer --------------------------------------------------------------------
+
+    def _ipv4(
+        self,
+        frame: RawFrame,
+        data: bytes,
+        offset: int,
+        src_mac: str | None,
+        dst_mac: str | None,
+        vlans: tuple[int, ...],
+    ) -> Packet | None:
+        if len(data) < offset + 20:
+            self._truncated("IPv4 header", frame)
+            return None
+        (version_ihl, _, total_length, ident, flags_fragment, _, proto, _, src, dst) = _ipv4_header(
+            data, offset
+        )
+        header_len = (version_ihl & 0x0F) * 4
+        if version_ihl >> 4 != 4 or header_len < 20:
+            self._note(
+                "decode.bad-header",
+                f"IPv4 header with version {version_ihl >> 4} and length {header_len}",
+                frame,
+            )
+            self.other_frames += 1
+            return None
+        if proto != _PROTO_TCP and proto != _PROTO_UDP:
+            self.other_frames += 1
+            return None
+        start = offset + header_len
+        if len(data) < start:
+            self._truncated("IPv4 options", frame)
+            return None
+        # total_length 0 is what TCP segmentation offload leaves in locally captured packets.
+        end = offset + total_length if total_length else len(data)
+        if end < start:
+            self._note(
+                "decode.bad-header",
+                f"IPv4 total length {total_length} is shorter than its header ({header_len})",
+                frame,
+            )
+            self.other_frames += 1
+            return None
+        truncated = end > len(data) or frame.orig_len > len(data)
+        fragment_offset = (flags_fragment & 0x1FFF) * 8
+        more_fragments = bool(flags_fragment & 0x2000)
+        if fragment_offset or more_fragments:
+            return self._fragment(
+                frame,
+                (src, dst, ident, proto),
+                fragment_offset,
+                more_fragments,
+                data[start:end],
+                truncated,
+                (src, dst, proto, src_mac, dst_mac, vlans),
+            )
+        return self._transport(
+            frame, proto, data, start, min(end, len(data)), src, dst, src_mac, dst_mac, vlans,
+            truncated, (),
+        )  # fmt: skip
+
+    def _ipv6(
+        self,
+        frame: RawFrame,
+        data: bytes,
+        offset: int,
+        src_mac: str | None,
+        dst_mac: str | None,
+        vlans: tuple[int, ...],
+    ) -> Packet | None:
+        if len(data) < offset + 40:
+            self._truncated("IPv6 header", frame)
+            return None
+        if data[offset] >> 4 != 6:
+            self._note("decode.bad-header", f"IPv6 header with version {data[offset] >> 4}", frame)
+            self.other_frames += 1
+            return None
+        payload_length = _u16(data, offset + 4)[0]
+        next_header = data[offset + 6]
+        src = data[offset + 8 : offset + 24]
+        dst = data[offset + 24 : offset + 40]
+        start = offset + 40
+        end = start + payload_length if payload_length else len(data)
+        fragment: tuple[int, bool, int] | None = None
+        while next_header in _IPV6_SKIPPED_HEADERS or next_header == _IPV6_FRAGMENT:
+            if len(data) < start + 8:
+                self._truncated("IPv6 extension header", frame)
+                return None
+            if next_header == _IPV6_FRAGMENT:
+                offset_flags = _u16(data, start + 2)[0]
+                fragment = (
+                    offset_flags & 0xFFF8,
+                    bool(offset_flags & 1),
+                    _u32_be(data, start + 4)[0],
+                )
+                following, length = data[start], 8
+            else:
+                following, length = data[start], (data[start + 1] + 1) * 8
+            next_header = following
+            start += length
+        if next_header != _PROTO_TCP and next_header != _PROTO_UDP:
+            self.other_frames += 1
+            return None
+        if start > end:
+            self._note("decode.bad-header", "IPv6 extension headers run past the payload", frame)
+            self.other_frames += 1
+            return None
+        truncated = end > len(data) or frame.orig_len > len(data)
+        if fragment is not None and (fragment[0] or fragment[1]):
+            fragment_offset, more_fragments, ident = fragment
+            return self._fragment(
+                frame,
+                (src, dst, ident, next_header),
+                fragment_offset,
+                more_fragments,
+                data[start:end],
+                truncated,
+                (src, dst, next_header, src_mac, dst_mac, vlans),
+            )
+        return self._transport(
+            frame, next_header, data, start, min(end, len(data)), src, dst, src_mac, dst_mac,
+            vlans, truncated, (),
+        )  # fmt: skip
+
+    def _fragment(
+        self,
+        frame: RawFrame,
+        key: FragmentKey,
+        fragment_offset: int,
+        more_fragments: bool,
+        piece: bytes,
+        truncated: bool,
+        context: tuple[bytes, bytes, int, str | None, str | None, tuple[int, ...]],
+    ) -> Packet | None:
+        """Hand a fragment to the defragmenter; decode the datagram when it completes."""
+        if truncated:
+            # Its missing bytes would leave a hole; the datagram ends as incomplete.
+            self._note("decode.truncated", "IP fragment cut by the snap length", frame)
+            self.other_frames += 1
+            return None
+        complete = self.defragmenter.add(
+            key, fragment_offset, more_fragments, piece, frame.index, frame.ts
+        )
+        if self.defragmenter.anomalies:
+            self._move_fragment_anomalies()
+        if complete is None:
+            self.other_frames += 1
+            return None
+        src, dst, proto, src_mac, dst_mac, vlans = context
+        payload = complete.payload
+        return self._transport(
+            frame, proto, payload, 0, len(payload), src, dst, src_mac, dst_mac, vlans, False,
+            complete.frames,
+        )  # fmt: skip
+
+    # -- transport layer ------------------------------------------------------------------
+
+    def _transport(
+        self,
+        frame: RawFrame,
+        proto: int,
+        data: bytes,
+        start: int,
+        end: int,
+        src: bytes,
+        dst: bytes,
+        src_mac: str | None,
+        dst_mac: str | None,
+        vlans: tuple[int, ...],
+        truncated: bool,
+        fragments: tuple[int, ...],
+    ) -> Packet | None:
+        if proto == _PROTO_UDP:
+            if end - start < 8:
+                self._truncated("UDP header", frame)
+                return None
+            sport, dport, udp_length = _udp_header(data, start)
+            self.udp_frames += 1
+            if sport not in _KEPT_UDP_PORTS and dport not in _KEPT_UDP_PORTS:
+                return None
+            if sport in _DHCP_PORTS or dport in _DHCP_PORTS:
+                self.dhcp_frames += 1
+            else:
+                self.dns_frames += 1
+            if 8 <= udp_length <= end - start:
+                end = start + udp_length
+            return Packet(
+                frame.index, frame.ts, src_mac, dst_mac, vlans, self._ip_text(src),
+                self._ip_text(dst), _PROTO_UDP, sport, dport, data[start + 8 : end],
+                truncated=truncated, frames=fragments,
+            )  # fmt: skip
+        if end - start < 20:
+            self._truncated("TCP header", frame)
+            return None
+        sport, dport, seq, ack, data_offset, flags = _tcp_header(data, start)
+        header_len = (data_offset >> 4) * 4
+        if header_len < 20:
+            self._note("decode.bad-header", f"TCP data offset {header_len} is below 20", frame)
+            self.other_frames += 1
+            return None
+        if header_len > end - start:
+            self._truncated("TCP options", frame)
+            return None
+        self.tcp_frames += 1
+        if sport == 80 or dport == 80:
+            self.tcp80_frames += 1
+        elif sport == 443 or dport == 443:
+            self.tcp443_frames += 1
+        if sport == 53 or dport == 53:
+            self.dns_frames += 1
+        return Packet(
+            frame.index, frame.ts, src_mac, dst_mac, vlans, self._ip_text(src), self._ip_text(dst),
+            _PROTO_TCP, sport, dport, data[start + header_len : end], seq, ack, flags,
+            truncated, fragments,
+        )  # fmt: skip
+
+    # -- ARP ------------------------------------------------------------------------------
+
+    def _arp(
+        self, frame: RawFrame, data: bytes, offset: int, vlans: tuple[int, ...]
+    ) -> ArpPacket | None:
+        if len(data) < offset + 8:
+            self._truncated("ARP header", frame)
+            return None
+        hardware, protocol, hardware_len, protocol_len, op = _arp_header(data, offset)
+        if hardware != 1 or protocol != _ETH_IPV4 or hardware_len != 6 or protocol_len != 4:
+            self.other_frames += 1
+            return None
+        if len(data) < offset + 28:
+            self._truncated("ARP body", frame)
+            return None
+        body = offset + 8
+        self.other_frames += 1
+        return ArpPacket(
+            frame.index,
+            frame.ts,
+            vlans,
+            op,
+            data[body : body + 6].hex(":"),
+            self._ip_text(data[body + 6 : body + 10]),
+            data[body + 10 : body + 16].hex(":"),
+            self._ip_text(data[body + 16 : body + 20]),
+        )
