@@ -31,6 +31,8 @@ from capinspect.model import Anomaly, RawFrame
 
 CHUNK_SIZE = 1 << 20
 """Bytes read from the (decompressed) stream at a time."""
+COMPRESSED_READ_SIZE = 64 << 10
+"""Decompressed bytes asked for at a time (see ``_read_size``)."""
 MAX_RECORD_BYTES = 256 << 20
 """A record or block longer than this is damage, not data: no link layer carries such frames."""
 MAX_ANOMALIES_PER_CODE = 20
@@ -151,8 +153,13 @@ class CaptureReader:
         self._pos = 0
         self._base = 0  # stream offset of self._buf[0]
         self._eof = False
+        self._read_size = CHUNK_SIZE
         try:
             self._stream, compression = self._open_stream()
+            if compression:
+                # Smaller reads from a decompressor: when it fails, only the last read's bytes
+                # are lost, so more of a damaged file's frames survive.
+                self._read_size = COMPRESSED_READ_SIZE
             self.format = self._read_header() + compression
         except BaseException:
             raw.close()
@@ -216,7 +223,7 @@ class CaptureReader:
         self._pos = 0
         while available < need:
             try:
-                chunk = self._stream.read(max(CHUNK_SIZE, need - available))
+                chunk = self._stream.read(max(self._read_size, need - available))
             except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
                 self._eof = True
                 self._buf = b"".join(parts)
