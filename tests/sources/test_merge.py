@@ -1,0 +1,101 @@
+"""Merging several captures in time order, input expansion and file identity."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+from pathlib import Path
+
+import pytest
+
+from capinspect.errors import InputError
+from capinspect.sources.merge import expand_inputs, iter_frames
+
+
+def pcap_with(times: list[float], marker: bytes) -> bytes:
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    for i, ts in enumerate(times):
+        data = marker + bytes([i]) * 20
+        sec, usec = int(ts), round((ts - int(ts)) * 1e6)
+        out += struct.pack("<IIII", sec, usec, len(data), len(data)) + data
+    return out
+
+
+def test_frames_merge_in_time_order_and_are_renumbered(tmp_path: Path) -> None:
+    (tmp_path / "a.pcap").write_bytes(pcap_with([1.0, 3.0, 5.0], b"A"))
+    (tmp_path / "b.pcap.gz").write_bytes(gzip.compress(pcap_with([2.0, 3.0, 4.0], b"B")))
+    stream = iter_frames([str(tmp_path / "a.pcap"), str(tmp_path / "b.pcap.gz")])
+    frames = list(stream)
+    assert [f.index for f in frames] == [1, 2, 3, 4, 5, 6]
+    assert [f.ts for f in frames] == [1.0, 2.0, 3.0, 3.0, 4.0, 5.0]
+    # Equal timestamps keep the order the files were given in.
+    assert [(f.data[:1], f.source) for f in frames] == [
+        (b"A", 0),
+        (b"B", 1),
+        (b"A", 0),
+        (b"B", 1),
+        (b"B", 1),
+        (b"A", 0),
+    ]
+    inputs = stream.inputs
+    assert [i.format for i in inputs] == ["pcap", "pcap+gzip"]
+    assert [i.frames for i in inputs] == [3, 3]
+    for info in inputs:
+        raw = Path(info.path).read_bytes()
+        assert info.size == len(raw)
+        assert info.sha256 == hashlib.sha256(raw).hexdigest()
+    assert stream.bytes_read == stream.total_bytes
+
+
+def test_single_file_keeps_its_numbering_and_anomalies(tmp_path: Path) -> None:
+    content = pcap_with([1.0, 2.0], b"A")
+    (tmp_path / "cut.pcap").write_bytes(content[:-5])
+    stream = iter_frames([str(tmp_path / "cut.pcap")])
+    frames = list(stream)
+    assert [f.index for f in frames] == [1]
+    assert [(a.code, a.frame) for a in stream.anomalies] == [("capture.truncated-record", 2)]
+    assert stream.inputs[0].anomalies == tuple(stream.anomalies)
+
+
+def test_several_files_drop_per_file_frame_numbers_from_anomalies(tmp_path: Path) -> None:
+    (tmp_path / "a.pcap").write_bytes(pcap_with([1.0], b"A"))
+    (tmp_path / "b.pcap").write_bytes(pcap_with([2.0, 3.0], b"B")[:-3])
+    stream = iter_frames([str(tmp_path / "a.pcap"), str(tmp_path / "b.pcap")])
+    assert len(list(stream)) == 2
+    [anomaly] = stream.anomalies
+    assert anomaly.frame is None and "b.pcap" in anomaly.detail
+
+
+def test_sha256_before_iteration_takes_a_separate_pass(tmp_path: Path) -> None:
+    path = tmp_path / "a.pcap"
+    path.write_bytes(pcap_with([1.0, 2.0], b"A"))
+    stream = iter_frames([str(path)])
+    assert stream.inputs[0].sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert len(list(stream)) == 2
+
+
+def test_expand_inputs_directories_globs_and_errors(tmp_path: Path) -> None:
+    for name in ("b.pcapng", "a.pcap", "c.cap", "d.pcap.gz", "e.zst", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    names = [Path(p).name for p in expand_inputs([str(tmp_path)])]
+    assert names == ["a.pcap", "b.pcapng", "c.cap", "d.pcap.gz", "e.zst"]
+    assert [Path(p).name for p in expand_inputs([str(tmp_path / "*.pcap*")])] == [
+        "a.pcap",
+        "b.pcapng",
+        "d.pcap.gz",
+    ]
+    with pytest.raises(InputError, match="pattern matches no file"):
+        expand_inputs([str(tmp_path / "*.nothing")])
+    with pytest.raises(InputError, match="no such file"):
+        expand_inputs([str(tmp_path / "missing.pcap")])
+    with pytest.raises(InputError, match="no capture files"):
+        expand_inputs([str(tmp_path / "sub")])
+
+
+def test_unusable_file_among_several_raises_before_reading(tmp_path: Path) -> None:
+    (tmp_path / "a.pcap").write_bytes(pcap_with([1.0], b"A"))
+    (tmp_path / "b.pcap").write_bytes(b"not a capture at all")
+    with pytest.raises(InputError, match="b.pcap: not a pcap or pcapng file"):
+        iter_frames([str(tmp_path / "a.pcap"), str(tmp_path / "b.pcap")])
