@@ -1,0 +1,317 @@
+"""Frame decoding: link types, VLAN stacks, IPv4/IPv6, what is kept and what is counted."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scapy.layers.inet import IP, TCP, UDP, Ether, fragment
+from scapy.layers.inet6 import (
+    IPv6,
+    IPv6ExtHdrFragment,
+    IPv6ExtHdrHopByHop,
+    IPv6ExtHdrRouting,
+    fragment6,
+)
+from scapy.layers.l2 import ARP, Dot1AD, Dot1Q
+
+from capinspect.decode import Decoder
+from capinspect.model import ArpPacket, Packet, RawFrame
+from capinspect.sources.pcapfile import open_capture
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "zeek-traces"
+PHONE = "00:04:f2:aa:bb:cc"
+SWITCH = "00:1b:2c:3d:4e:5f"
+
+
+def frame(data: bytes, *, linktype: int = 1, index: int = 1, ts: float = 1.0) -> RawFrame:
+    return RawFrame(index, ts, linktype, data, len(data))
+
+
+def dhcp_udp() -> UDP:
+    return UDP(sport=68, dport=67) / (b"\x01\x01\x06\x00" + b"\x00" * 236)
+
+
+def test_ethernet_udp_dhcp_kept_with_macs() -> None:
+    decoder = Decoder()
+    wire = bytes(
+        Ether(src=PHONE, dst="ff:ff:ff:ff:ff:ff")
+        / IP(src="0.0.0.0", dst="255.255.255.255")
+        / dhcp_udp()
+    )
+    pkt = decoder.decode(frame(wire))
+    assert isinstance(pkt, Packet)
+    assert (pkt.src_mac, pkt.dst_mac) == (PHONE, "ff:ff:ff:ff:ff:ff")
+    assert (pkt.src_ip, pkt.dst_ip, pkt.sport, pkt.dport, pkt.proto) == (
+        "0.0.0.0",
+        "255.255.255.255",
+        68,
+        67,
+        17,
+    )
+    assert pkt.payload.startswith(b"\x01\x01\x06\x00") and len(pkt.payload) == 240
+    assert not pkt.truncated and pkt.vlans == ()
+
+
+def test_ethernet_padding_is_not_payload() -> None:
+    wire = bytes(
+        Ether(src=PHONE, dst=SWITCH)
+        / IP(src="10.0.0.2", dst="10.0.0.1")
+        / UDP(sport=5000, dport=53)
+        / b"q"
+    )
+    padded = wire + b"\x00" * 20
+    pkt = Decoder().decode(frame(padded))
+    assert isinstance(pkt, Packet) and pkt.payload == b"q"
+
+
+@pytest.mark.parametrize(
+    ("layers", "expected"),
+    [
+        (lambda: Dot1Q(vlan=100), (100,)),
+        (lambda: Dot1AD(vlan=20) / Dot1Q(vlan=300), (20, 300)),
+        (lambda: Dot1Q(vlan=5, type=0x9100) / Dot1Q(vlan=6) / Dot1Q(vlan=7), (5, 6, 7)),
+    ],
+)
+def test_vlan_stacks_outermost_first(layers: object, expected: tuple[int, ...]) -> None:
+    tags = layers()  # type: ignore[operator]
+    wire = bytes(
+        Ether(src=PHONE, dst=SWITCH)
+        / tags
+        / IP(src="10.0.0.2", dst="10.0.0.1")
+        / TCP(sport=40000, dport=443, flags="S", seq=7)
+    )
+    decoder = Decoder()
+    pkt = decoder.decode(frame(wire))
+    assert isinstance(pkt, Packet) and pkt.vlans == expected
+    assert (pkt.tcp_seq, pkt.tcp_flags) == (7, 0x02)
+    assert decoder.capture_stats().vlans == tuple(sorted(set(expected)))
+
+
+def test_uninteresting_udp_is_counted_not_kept() -> None:
+    decoder = Decoder()
+    ntp = bytes(Ether() / IP(src="10.0.0.2", dst="10.0.0.1") / UDP(sport=123, dport=123) / b"x")
+    icmp = bytes(Ether() / IP(src="10.0.0.2", dst="10.0.0.1", proto=1) / b"\x08\x00")
+    assert decoder.decode(frame(ntp)) is None
+    assert decoder.decode(frame(icmp, index=2, ts=2.0)) is None
+    stats = decoder.capture_stats()
+    assert (stats.frames, stats.frames_kept, stats.udp_frames, stats.other_frames) == (2, 0, 1, 1)
+    assert (stats.first_ts, stats.last_ts, stats.linktypes) == (1.0, 2.0, (1,))
+    assert stats.bytes == len(ntp) + len(icmp)
+
+
+def test_counters_for_tcp_ports_dns_and_dhcp() -> None:
+    decoder = Decoder()
+    base = Ether(src=PHONE, dst=SWITCH) / IP(src="10.0.0.2", dst="10.0.0.1")
+    for i, layer in enumerate(
+        [
+            TCP(sport=1025, dport=80),
+            TCP(sport=443, dport=1026),
+            TCP(sport=1027, dport=53),
+            UDP(sport=1028, dport=53),
+            dhcp_udp(),
+            TCP(sport=1029, dport=8080),
+        ],
+        start=1,
+    ):
+        assert decoder.decode(frame(bytes(base / layer), index=i)) is not None
+    stats = decoder.capture_stats()
+    assert (stats.tcp_frames, stats.tcp80_frames, stats.tcp443_frames) == (4, 1, 1)
+    assert (stats.udp_frames, stats.dns_frames, stats.dhcp_frames) == (2, 2, 1)
+    assert stats.frames_kept == 6
+
+
+def test_arp_becomes_arp_packet() -> None:
+    wire = bytes(
+        Ether(src=PHONE, dst="ff:ff:ff:ff:ff:ff")
+        / Dot1Q(vlan=12)
+        / ARP(op=2, hwsrc=PHONE, psrc="10.0.0.2", hwdst=SWITCH, pdst="10.0.0.1")
+    )
+    pkt = Decoder().decode(frame(wire))
+    assert pkt == ArpPacket(1, 1.0, (12,), 2, PHONE, "10.0.0.2", SWITCH, "10.0.0.1")
+
+
+def test_linux_cooked_v1_and_v2_and_raw_and_loopback() -> None:
+    ip_packet = bytes(IP(src="10.0.0.2", dst="10.0.0.1") / UDP(sport=5353, dport=53) / b"dns")
+    mac = bytes.fromhex(PHONE.replace(":", ""))
+    sll = struct.pack(">HHH", 4, 1, 6) + mac + b"\x00\x00" + struct.pack(">H", 0x0800)
+    sll2 = struct.pack(">HHIHBB", 0x0800, 0, 3, 1, 4, 6) + mac + b"\x00\x00"
+    ip6 = bytes(IPv6(src="2001:db8::2", dst="2001:db8::1") / UDP(sport=5353, dport=53) / b"dns")
+    cases = [
+        (113, sll + ip_packet, PHONE, "10.0.0.2"),
+        (276, sll2 + ip_packet, PHONE, "10.0.0.2"),
+        (101, ip_packet, None, "10.0.0.2"),
+        (101, ip6, None, "2001:db8::2"),
+        (228, ip_packet, None, "10.0.0.2"),
+        (229, ip6, None, "2001:db8::2"),
+        (0, struct.pack("<I", 2) + ip_packet, None, "10.0.0.2"),
+        (0, struct.pack(">I", 30) + ip6, None, "2001:db8::2"),
+    ]
+    decoder = Decoder()
+    for linktype, data, src_mac, src_ip in cases:
+        pkt = decoder.decode(frame(data, linktype=linktype))
+        assert isinstance(pkt, Packet), linktype
+        assert (pkt.src_mac, pkt.src_ip, pkt.payload) == (src_mac, src_ip, b"dns")
+    assert decoder.capture_stats().linktypes == (0, 101, 113, 228, 229, 276)
+
+
+def test_unsupported_linktype_reported_once() -> None:
+    decoder = Decoder()
+    for i in range(3):
+        assert decoder.decode(frame(b"\x00" * 40, linktype=147, index=i + 1)) is None
+    assert [a.code for a in decoder.anomalies] == ["decode.unsupported-linktype"]
+    assert decoder.capture_stats().other_frames == 3
+
+
+def test_ipv6_extension_headers_are_skipped() -> None:
+    wire = bytes(
+        Ether(src=PHONE, dst=SWITCH)
+        / IPv6(src="fe80::1", dst="ff02::1:2")
+        / IPv6ExtHdrHopByHop()
+        / IPv6ExtHdrRouting()
+        / UDP(sport=546, dport=53)
+        / b"payload"
+    )
+    pkt = Decoder().decode(frame(wire))
+    assert isinstance(pkt, Packet) and pkt.payload == b"payload" and pkt.dst_ip == "ff02::1:2"
+
+
+def test_ipv4_fragments_reassembled_with_all_frame_numbers() -> None:
+    big = (
+        Ether(src=PHONE, dst=SWITCH)
+        / IP(src="10.0.0.1", dst="10.0.0.2", id=77)
+        / UDP(sport=67, dport=68)
+        / (b"O" * 3000)
+    )
+    pieces = fragment(big[IP], fragsize=1000)
+    decoder = Decoder()
+    results = [
+        decoder.decode(frame(bytes(Ether(src=PHONE, dst=SWITCH) / p), index=i + 1, ts=1.0 + i))
+        for i, p in enumerate(pieces)
+    ]
+    assert results[:-1] == [None] * (len(pieces) - 1)
+    pkt = results[-1]
+    assert isinstance(pkt, Packet)
+    assert pkt.payload == b"O" * 3000 and pkt.sport == 67
+    assert pkt.frames == tuple(range(1, len(pieces) + 1)) and pkt.frame == len(pieces)
+
+
+def test_ipv6_fragment_header_reassembled() -> None:
+    whole = (
+        IPv6(src="2001:db8::1", dst="2001:db8::2")
+        / IPv6ExtHdrFragment(id=9)
+        / UDP(sport=53, dport=5353)
+        / (b"A" * 2000)
+    )
+    pieces = fragment6(whole, 1280)
+    decoder = Decoder()
+    out = [decoder.decode(frame(bytes(Ether() / p), index=i + 1)) for i, p in enumerate(pieces)]
+    pkt = out[-1]
+    assert isinstance(pkt, Packet) and pkt.payload == b"A" * 2000
+    assert pkt.frames == tuple(range(1, len(pieces) + 1))
+
+
+def test_truncated_headers_are_anomalies_and_snaplen_marks_packet() -> None:
+    wire = bytes(
+        Ether(src=PHONE, dst=SWITCH)
+        / IP(src="10.0.0.2", dst="10.0.0.1")
+        / TCP(sport=1, dport=80)
+        / (b"x" * 100)
+    )
+    decoder = Decoder()
+    for cut in (10, 20, 30, 50):
+        assert decoder.decode(RawFrame(1, 1.0, 1, wire[:cut], len(wire))) is None
+    assert {a.code for a in decoder.anomalies} == {"decode.truncated"}
+    pkt = decoder.decode(RawFrame(2, 1.0, 1, wire[:80], len(wire)))
+    assert isinstance(pkt, Packet) and pkt.truncated and len(pkt.payload) == 80 - 54
+
+
+def test_bad_header_lengths() -> None:
+    decoder = Decoder()
+    ip = bytearray(bytes(Ether() / IP(src="1.1.1.1", dst="2.2.2.2") / UDP(sport=53, dport=53)))
+    ip[14] = 0x43  # IHL 3 words
+    assert decoder.decode(frame(bytes(ip))) is None
+    tcp = bytearray(bytes(Ether() / IP(src="1.1.1.1", dst="2.2.2.2") / TCP()))
+    tcp[14 + 20 + 12] = 0x20  # data offset 8 bytes
+    assert decoder.decode(frame(bytes(tcp))) is None
+    assert [a.code for a in decoder.anomalies] == ["decode.bad-header", "decode.bad-header"]
+
+
+def test_anomalies_are_bounded() -> None:
+    decoder = Decoder()
+    for i in range(1200):
+        decoder.decode(frame(b"\x00" * 5, index=i + 1))
+    assert len(decoder.anomalies) == 1000
+    decoder.capture_stats()
+    assert decoder.anomalies[-1].code == "decode.anomalies-dropped"
+    assert "200 more" in decoder.anomalies[-1].detail
+
+
+@given(st.binary(max_size=200), st.sampled_from([0, 1, 101, 113, 228, 229, 276, 9999]))
+def test_random_bytes_never_raise(data: bytes, linktype: int) -> None:
+    decoder = Decoder()
+    decoder.decode(RawFrame(1, 0.0, linktype, data, len(data) + 3))
+    decoder.capture_stats()
+
+
+_SAMPLE = bytes(
+    Ether(src=PHONE, dst=SWITCH)
+    / Dot1Q(vlan=4)
+    / IP(src="10.0.0.2", dst="10.0.0.1", flags="MF")
+    / UDP(sport=68, dport=67)
+    / b"abcdefgh"
+)
+
+
+@given(st.lists(st.tuples(st.integers(0, len(_SAMPLE) - 1), st.integers(0, 255)), max_size=8))
+def test_mutated_frames_never_raise(mutations: list[tuple[int, int]]) -> None:
+    data = bytearray(_SAMPLE)
+    for at, value in mutations:
+        data[at] = value
+    Decoder().decode(frame(bytes(data)))
+
+
+def _decode_file(name: str) -> tuple[Decoder, list[Packet | ArpPacket | None]]:
+    path = CORPUS / name
+    if not path.exists():
+        pytest.skip(f"corpus file {name} not present")
+    decoder = Decoder()
+    with open_capture(str(path)) as capture:
+        return decoder, [decoder.decode(f) for f in capture]
+
+
+def test_corpus_vlan_and_qinq() -> None:
+    _, single = _decode_file("http-vlan-0.pcap")
+    _, double = _decode_file("http-qinq-0.pcap")
+    assert all(isinstance(p, Packet) and p.vlans == (0,) for p in single)
+    assert all(isinstance(p, Packet) and p.vlans == (0, 0) for p in double)
+    assert [p.payload for p in single] == [p.payload for p in double]  # type: ignore[union-attr]
+
+
+def test_corpus_mixed_vlan_mpls_decodes_what_it_can() -> None:
+    decoder, out = _decode_file("mixed-vlan-mpls.pcap")
+    stats = decoder.capture_stats()
+    assert stats.frames == 47 and 4093 in stats.vlans
+    assert stats.other_frames == sum(1 for p in out if p is None)  # MPLS: counted, not decoded
+
+
+def test_corpus_fragments() -> None:
+    decoder, out = _decode_file("ipv6-fragmented-dns.pcap")
+    reassembled = [p for p in out if isinstance(p, Packet) and p.frames]
+    assert [p.frames for p in reassembled] == [(6, 7, 8)]
+    assert reassembled[0].sport == 53
+    decoder.capture_stats()
+    assert [a.code for a in decoder.anomalies] == ["ip.fragment-incomplete"]  # frame 4 alone
+    decoder, out = _decode_file("ipv4_fragmented-1.pcap")
+    decoder.capture_stats()
+    assert "ip.fragment-overlap" in {a.code for a in decoder.anomalies}
+
+
+def test_corpus_truncated_tcp_header_and_llc_snap() -> None:
+    decoder, out = _decode_file("tcp_truncated-header.pcap")
+    assert out[0] is None and decoder.anomalies[0].code == "decode.truncated"
+    _, snap = _decode_file("snap-tcp.pcap")
+    assert any(isinstance(p, Packet) and p.payload.startswith(b"GET / HTTP/1.1") for p in snap)
