@@ -15,7 +15,9 @@ once, on its first payload in either direction:
   simply judged again.
 
 A SYN is remembered (bounded the same way) before any payload, because the SYN is the only
-reliable evidence of who is the client.
+reliable evidence of who is the client. While it is remembered, only a segment starting right
+after its sender's SYN is judged: a later segment that overtook it would be misjudged (it is not
+held, so a flow whose first segment arrives late loses the bytes that overtook it).
 
 Orientation (FlowKey is client → server). The SYN sender is the client. Without a SYN (the
 capture began mid-connection): the sender of a request-looking first payload (an HTTP
@@ -261,8 +263,12 @@ class TcpReassembler:
                 return []
         elif canonical in self._ignored:
             return []
+        syn = self._syns.get(canonical)
+        if syn is not None and not self._starts_stream(syn, pkt):
+            # A later segment overtook the first one: judging it would misjudge the flow.
+            return []
         kind_side = classify_payload(pkt.payload, pkt.sport, pkt.dport)
-        syn = self._syns.pop(canonical, None)
+        self._syns.pop(canonical, None)
         if kind_side is None:
             if not self.follow_all:
                 self._remember(self._ignored, canonical, None)
@@ -305,6 +311,15 @@ class TcpReassembler:
         )
         events.extend(self._segment(flow, pkt, flags))
         return events
+
+    @staticmethod
+    def _starts_stream(syn: _Syn, pkt: Packet) -> bool:
+        """Whether ``pkt`` carries the first byte after its sender's SYN (when that is known)."""
+        if syn.client == (pkt.src_ip, pkt.sport):
+            return pkt.tcp_seq == (syn.client_isn + 1) % _SEQ_MOD
+        if syn.server_isn is not None:
+            return pkt.tcp_seq == (syn.server_isn + 1) % _SEQ_MOD
+        return True
 
     def _is_new_connection(self, flow: _Flow, pkt: Packet) -> bool:
         """A SYN on a followed flow whose sequence number does not fit: the port was reused."""
