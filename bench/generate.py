@@ -1,0 +1,1088 @@
+"""Deterministic synthetic mirror-port capture for the benchmark (`python -m bench.generate`).
+
+Why a generator and not the lab: the lab's captures are a few hundred packets; a performance
+number needs 100k-1M packets of the traffic a mirror port really carries (mostly unrelated bulk
+TCP, TLS, RTP), with a handful of phones booting somewhere inside. Frames are packed with
+``struct`` straight into a classic pcap (Ethernet), because scapy costs about 1 ms per packet.
+
+Determinism: the same ``--packets/--phones/--seed`` give the same bytes. Each phone's packets
+come from its own ``random.Random`` seeded by (seed, phone index) only, so phone *i* says the same
+things in the 100k and the 1M capture; that is what lets the runner compare the two reports.
+
+Next to the capture it writes ``<out>.truth.json``: every planted phone with its MAC, IP, VLANs,
+the firmware it reports, what it was offered, how its download ended and the verdict a correct
+analyzer must reach. The background is written as it is generated (memory stays flat); only the
+phones' frames (a few hundred KB each) are built up front.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import json
+import random
+import struct
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+GENERATOR_VERSION = 1
+DOMAIN = "contoso.com"
+WEB_FQDN = f"ocs.{DOMAIN}"
+EXT_FQDN = f"ocsext.{DOMAIN}"
+UPDATES_NAME = f"ucupdates-r2.{DOMAIN}"
+TARGET_VERSION = "3.5.6907.0"
+INTERIM_VERSION = "1.0.522.103"
+TARGET_TIMESTAMP = "16-12-2008 04:43:58"
+INTERIM_PATH = "/DeviceUpdateFiles_Int/OCInterim/ENU/CPE.nbt"
+CHECKIN_PATH = "/RequestHandler/ucdevice.upx"
+USER_AGENT = "Microsoft UCPhone Device"
+VOICE_VLAN = 100
+QINQ_OUTER = 200
+DATA_VLAN = 10
+START_TIME = calendar.timegm((2026, 11, 30, 8, 0, 0))
+DURATION_US = 600 * 1_000_000
+MSS = 1460
+REBOOT_SLOTS = 2_000
+"""Background packets between a good download and the phone's next DHCP (the reboot)."""
+
+INFORM_PRL = bytes((1, 3, 6, 15, 42, 43, 120))
+LEASE_PRL = bytes((1, 3, 6, 15, 42))
+CERT_PROV_PATH = "/CertProv/CertProvisioningService.svc"
+
+ROUTER_MAC = bytes.fromhex("001b54aa0001")
+ROUTER_IP = bytes((10, 20, 0, 1))
+"""The voice subnet's gateway; it is also the DHCP server (Cisco IOS style) and every off-subnet
+peer's frames on the mirror port carry its MAC."""
+DNS_IP = bytes((10, 10, 0, 2))
+OCS_IP = bytes((10, 10, 0, 10))
+NTP_IP = bytes((10, 10, 0, 5))
+BROADCAST_MAC = b"\xff" * 6
+BROADCAST_IP = b"\xff" * 4
+ZERO_IP = b"\x00" * 4
+
+ETH_IPV4 = b"\x08\x00"
+ETH_ARP = b"\x08\x06"
+TCP, UDP = 6, 17
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+
+_IP = struct.Struct("!BBHHHBBH4s4s")
+_IP_WORDS = struct.Struct("!10H")
+_TCP = struct.Struct("!HHIIBBHHH")
+_UDP = struct.Struct("!HHHH")
+_REC = struct.Struct("<IIII")
+_SYN_OPTIONS = b"\x02\x04\x05\xb4\x01\x03\x03\x08\x01\x01\x04\x02"  # MSS 1460, WS 8, SACK ok
+
+
+def ip_text(ip: bytes) -> str:
+    """Dotted quad, for the truth file."""
+    return ".".join(str(b) for b in ip)
+
+
+def mac_text(mac: bytes) -> str:
+    """aa:bb:... as capinspect's report spells MACs."""
+    return ":".join(f"{b:02x}" for b in mac)
+
+
+def vlan_tags(vlans: tuple[int, ...], pcp: int = 0) -> bytes:
+    """802.1Q tag bytes (outermost first); two tags are QinQ with an 802.1ad outer TPID."""
+    if not vlans:
+        return b""
+    if len(vlans) == 2:
+        return struct.pack("!HHHH", 0x88A8, vlans[0], 0x8100, (pcp << 13) | vlans[1])
+    return struct.pack("!HH", 0x8100, (pcp << 13) | vlans[0])
+
+
+def ipv4_frame(
+    dst_mac: bytes,
+    src_mac: bytes,
+    tags: bytes,
+    src: bytes,
+    dst: bytes,
+    proto: int,
+    l4: bytes,
+    ident: int,
+    ttl: int = 64,
+) -> bytes:
+    """One Ethernet/IPv4 frame with a correct header checksum, padded to the 60-byte minimum."""
+    hdr = _IP.pack(0x45, 0, 20 + len(l4), ident & 0xFFFF, 0x4000, ttl, proto, 0, src, dst)
+    s = sum(_IP_WORDS.unpack(hdr))
+    s = (s & 0xFFFF) + (s >> 16)
+    s = (s & 0xFFFF) + (s >> 16)
+    frame = b"".join(
+        (dst_mac, src_mac, tags, ETH_IPV4, hdr[:10], (~s & 0xFFFF).to_bytes(2, "big"), hdr[12:], l4)
+    )
+    if len(frame) < 60:
+        frame += bytes(60 - len(frame))
+    return frame
+
+
+def udp_segment(sport: int, dport: int, payload: bytes) -> bytes:
+    """UDP header (checksum 0 = not computed, legal for IPv4) plus payload."""
+    return _UDP.pack(sport, dport, 8 + len(payload), 0) + payload
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """An IPv4 endpoint as the mirror port sees it: `mac` is the router's for off-subnet hosts."""
+
+    mac: bytes
+    ip: bytes
+
+
+class Noise:
+    """Cheap deterministic payload bytes: slices of one random block (randbytes per packet is
+    the slowest thing the generator could do)."""
+
+    def __init__(self, rng: random.Random, size: int = 1 << 20) -> None:
+        self.block = rng.randbytes(size)
+        self.rng = rng
+
+    def take(self, n: int) -> bytes:
+        """`n` bytes from a random offset (n must be below the block size)."""
+        off = self.rng.randrange(len(self.block) - n)
+        return self.block[off : off + n]
+
+
+class TcpConn:
+    """Both directions of one TCP connection: sequence/ack bookkeeping and frame building."""
+
+    def __init__(
+        self,
+        cli: Host,
+        srv: Host,
+        sport: int,
+        dport: int,
+        tags: bytes,
+        rng: random.Random,
+        noise: Noise | None = None,
+    ) -> None:
+        self.cli, self.srv, self.sport, self.dport, self.tags = cli, srv, sport, dport, tags
+        self.seq = [rng.getrandbits(32), rng.getrandbits(32)]  # client, server
+        self.ident = [rng.getrandbits(16), rng.getrandbits(16)]
+        self.noise = noise
+
+    def frame(
+        self, from_client: bool, flags: int, payload: bytes = b"", opts: bytes = b""
+    ) -> bytes:
+        """Build one segment and advance that side's sequence number."""
+        me = 0 if from_client else 1
+        seq = self.seq[me]
+        ack = self.seq[1 - me] if flags & ACK else 0
+        self.seq[me] = (seq + len(payload) + (1 if flags & (SYN | FIN) else 0)) & 0xFFFFFFFF
+        self.ident[me] = (self.ident[me] + 1) & 0xFFFF
+        off = (5 + len(opts) // 4) << 4
+        if from_client:
+            tcp = _TCP.pack(self.sport, self.dport, seq, ack, off, flags, 64240, 0, 0)
+            a, b = self.cli, self.srv
+        else:
+            tcp = _TCP.pack(self.dport, self.sport, seq, ack, off, flags, 65535, 0, 0)
+            a, b = self.srv, self.cli
+        return ipv4_frame(
+            b.mac, a.mac, self.tags, a.ip, b.ip, TCP, tcp + opts + payload, self.ident[me]
+        )
+
+    def handshake(self) -> Iterator[bytes]:
+        """SYN, SYN/ACK, ACK."""
+        yield self.frame(True, SYN, opts=_SYN_OPTIONS)
+        yield self.frame(False, SYN | ACK, opts=_SYN_OPTIONS)
+        yield self.frame(True, ACK)
+
+    def send(self, from_client: bool, data: bytes | int) -> Iterator[bytes]:
+        """Send `data` (or that many noise bytes) as MSS segments; the peer ACKs every second
+        segment and the last one, as a delayed-ACK stack does."""
+        total = data if isinstance(data, int) else len(data)
+        pos = 0
+        n = 0
+        while pos < total:
+            size = min(MSS, total - pos)
+            if isinstance(data, int):
+                assert self.noise is not None
+                chunk = self.noise.take(size)
+            else:
+                chunk = data[pos : pos + size]
+            pos += size
+            n += 1
+            last = pos >= total
+            yield self.frame(from_client, ACK | (PSH if last else 0), chunk)
+            if last or n % 2 == 0:
+                yield self.frame(not from_client, ACK)
+
+    def close(self) -> Iterator[bytes]:
+        """Client-initiated FIN/ACK teardown."""
+        yield self.frame(True, FIN | ACK)
+        yield self.frame(False, FIN | ACK)
+        yield self.frame(True, ACK)
+
+
+# --- DHCP / DNS / TLS payloads --------------------------------------------------------------
+
+
+def dhcp_payload(
+    op: int,
+    xid: int,
+    chaddr: bytes,
+    options: list[tuple[int, bytes]],
+    ciaddr: bytes = ZERO_IP,
+    yiaddr: bytes = ZERO_IP,
+    siaddr: bytes = ZERO_IP,
+) -> bytes:
+    """A BOOTP message with DHCP options, padded to the customary 300 bytes."""
+    head = struct.pack("!BBBBIHH4s4s4s4s", op, 1, 6, 0, xid, 0, 0, ciaddr, yiaddr, siaddr, ZERO_IP)
+    body = head + chaddr + bytes(10) + bytes(64 + 128) + b"\x63\x82\x53\x63"
+    for code, value in options:
+        body += bytes((code, len(value))) + value
+    body += b"\xff"
+    if len(body) < 300:
+        body += bytes(300 - len(body))
+    return body
+
+
+def option43(web_fqdn: str) -> bytes:
+    """The MS-UC-Client vendor option: sub-options 1-5 as ASCII TLVs (protocol.md §1.2)."""
+    out = b""
+    for code, text in enumerate(
+        ("MS-UC-Client", "https", web_fqdn, "443", CERT_PROV_PATH), start=1
+    ):
+        out += bytes((code, len(text))) + text.encode()
+    return out
+
+
+def option120(fqdn: str) -> bytes:
+    """SIP server option, encoding 0: RFC 1035 labels ending in the root label."""
+    return b"\x00" + dns_name(fqdn)
+
+
+def dns_name(name: str) -> bytes:
+    """Uncompressed wire form of a domain name."""
+    out = b""
+    for label in name.split("."):
+        out += bytes((len(label),)) + label.encode()
+    return out + b"\x00"
+
+
+def dns_query(qid: int, name: str, qtype: int = 1) -> bytes:
+    """A recursive query for one name."""
+    return (
+        struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+        + dns_name(name)
+        + struct.pack("!HH", qtype, 1)
+    )
+
+
+def dns_answer(qid: int, name: str, qtype: int, rdatas: list[bytes], rcode: int = 0) -> bytes:
+    """The response: the question again plus one answer per rdata, names compressed to the
+    question (0xc00c)."""
+    out = struct.pack("!HHHHHH", qid, 0x8180 | rcode, 1, len(rdatas), 0, 0)
+    out += dns_name(name) + struct.pack("!HH", qtype, 1)
+    for rd in rdatas:
+        out += struct.pack("!HHHIH", 0xC00C, qtype, 1, 3600, len(rd)) + rd
+    return out
+
+
+def tls_client_hello(sni: str, rng: random.Random) -> bytes:
+    """A TLS 1.2 ClientHello record with a server_name extension (what tshark shows as SNI)."""
+    host = sni.encode()
+    sni_ext = struct.pack("!HHHBH", 0, len(host) + 5, len(host) + 3, 0, len(host)) + host
+    groups = struct.pack("!HHH", 10, 6, 4) + struct.pack("!HH", 23, 24)
+    exts = sni_ext + groups + struct.pack("!HHB", 11, 2, 1) + b"\x00"
+    ciphers = bytes.fromhex("c02bc02fc02cc030009c009d002f0035000a")
+    body = (
+        b"\x03\x03"
+        + rng.randbytes(32)
+        + b"\x20"
+        + rng.randbytes(32)
+        + struct.pack("!H", len(ciphers))
+        + ciphers
+        + b"\x01\x00"
+        + struct.pack("!H", len(exts))
+        + exts
+    )
+    hs = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+
+
+def tls_records(content_type: int, payload: bytes) -> bytes:
+    """Wrap opaque bytes into TLS 1.2 records of at most 16 KiB."""
+    out = []
+    for i in range(0, len(payload), 16384):
+        part = payload[i : i + 16384]
+        out.append(bytes((content_type, 3, 3)) + struct.pack("!H", len(part)) + part)
+    return b"".join(out)
+
+
+# --- the phones -----------------------------------------------------------------------------
+
+PHONE_KINDS = ("upgrade", "current", "interim", "missing", "tls")
+"""Cycled by phone index. upgrade: 1.0.522.103 is offered the target, downloads it, reboots and
+checks in current; current: nothing offered; interim: 1.0.522.34 takes the interim build, then
+the target (three check-ins, two downloads, like the lab's interim-upgrade); missing: offered the
+target, the GET gets IIS 404.0; tls: checks in over HTTPS, so nothing past the DNS is readable."""
+MODELS = (("Polycom", "CX700", "0004f2"), ("LG-Nortel", "IP8540", "002163"))
+
+
+def target_path(vendor: str, model: str) -> str:
+    """Store layout from the seed: UCPhone/<Vendor>/<Model>/<Rev>/<Locale>/<Ver>/CPE/CPE.nbt."""
+    return f"/DeviceUpdateFiles_Int/UCPhone/{vendor}/{model}/A/ENU/{TARGET_VERSION}/CPE/CPE.nbt"
+
+
+def request_xml(mac: bytes, serial: str, vendor: str, model: str, user: str, ver: str) -> bytes:
+    """Check-in body in the lab's dialect A (docs/checkin-format.md)."""
+    mac_hex = mac.hex().upper()
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><Request><DeviceType>UCPhone</DeviceType>'
+        f"<MacAddress>{mac_hex}</MacAddress><SerialNumber>{serial}</SerialNumber>"
+        f"<Vendor>{vendor}</Vendor><Model>{model}</Model><Revision>A</Revision>"
+        f"<Locale>ENU</Locale><UserName>{user}</UserName><Modules>"
+        f'<Module FileName="cpe.nbt" Version="{ver}" TimeStamp="01-01-1601 00:00:00" />'
+        "</Modules></Request>"
+    ).encode()
+
+
+def response_xml(offer: tuple[str, str] | None) -> bytes:
+    """Check-in answer in dialect A: versions, update URLs, Downloads Count 0 or one File."""
+    files = ""
+    count = 0
+    if offer is not None:
+        path, version = offer
+        ext_path = path.replace("DeviceUpdateFiles_Int", "DeviceUpdateFiles_Ext")
+        files = (
+            f'<File Name="CPE.nbt" Version="{version}" TimeStamp="{TARGET_TIMESTAMP}" '
+            f'InternalUrl="http://{WEB_FQDN}{path}" ExternalUrl="https://{EXT_FQDN}{ext_path}" />'
+        )
+        count = 1
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><Response>'
+        f"<ServerVersion>{TARGET_VERSION}</ServerVersion>"
+        f"<ServiceVersion>{TARGET_VERSION}</ServiceVersion>"
+        f"<UpdatesServerInternalUrl>https://{WEB_FQDN}{CHECKIN_PATH}</UpdatesServerInternalUrl>"
+        f"<UpdatesServerExternalUrl>https://{EXT_FQDN}/RequestHandlerExt/ucdevice.upx"
+        f'</UpdatesServerExternalUrl><Downloads Count="{count}">{files}</Downloads></Response>'
+    ).encode()
+
+
+def http_response(status: str, ctype: str, body_len: int, extra: str = "") -> bytes:
+    """IIS 7 response headers."""
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nServer: Microsoft-IIS/7.0\r\n"
+        f"{extra}X-Powered-By: ASP.NET\r\nDate: Mon, 30 Nov 2026 08:00:00 GMT\r\n"
+        f"Content-Length: {body_len}\r\n\r\n"
+    ).encode()
+
+
+IIS_404 = (
+    b'<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+    b'"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\r\n<html '
+    b'xmlns="http://www.w3.org/1999/xhtml">\r\n<head>\r\n<title>IIS 7.0 Detailed Error - 404.0 - '
+    b"Not Found</title>\r\n</head>\r\n<body>\r\n<h2>HTTP Error 404.0 - Not Found</h2>\r\n<h3>The "
+    b"resource you are looking for has been removed, had its name changed, or is temporarily "
+    b"unavailable.</h3>\r\n<table><tr><th>Module</th><td>IIS Web Core</td></tr>\r\n<tr><th>"
+    b"Notification</th><td>MapRequestHandler</td></tr>\r\n<tr><th>Handler</th><td>StaticFile"
+    b"</td></tr>\r\n<tr><th>Error Code</th><td>0x80070002</td></tr></table>\r\n</body>\r\n</html>"
+    b"\r\n"
+)
+
+
+@dataclass
+class PhonePlan:
+    """One phone's frames (each with the background gap before it) and its truth record."""
+
+    truth: dict[str, Any]
+    frames: list[tuple[int, bytes]] = field(default_factory=list)
+
+    def add(self, frames: Iterator[bytes] | list[bytes], gap: int = 0, spread: int = 1) -> None:
+        """Queue frames: the first after `gap` background slots, the rest `spread` apart."""
+        for n, fr in enumerate(frames):
+            self.frames.append((gap if n == 0 else spread, fr))
+
+
+def build_phone(index: int, seed: int) -> PhonePlan:
+    """Every frame of one phone's boot(s); depends only on (seed, index), never on file size."""
+    rng = random.Random(f"capinspect-bench/{seed}/phone/{index}")
+    noise = Noise(rng, 1 << 19)
+    kind = PHONE_KINDS[index % len(PHONE_KINDS)]
+    vendor, model, oui = MODELS[index % len(MODELS)]
+    mac = bytes.fromhex(oui) + bytes((0xB0 | (index >> 16 & 0x0F), index >> 8 & 0xFF, index & 0xFF))
+    ip = bytes((10, 20, 1 + index // 200, 20 + index % 200))
+    if index == 3:
+        vlans: tuple[int, ...] = (QINQ_OUTER, VOICE_VLAN)
+    elif index % 2 == 1:
+        vlans = (VOICE_VLAN,)
+    else:
+        vlans = ()
+    tags = vlan_tags(vlans, pcp=5)
+    serial = f"C18{index % 10}H{rng.randrange(10**6):06d}"
+    user = f"user{index:03d}@{DOMAIN}"
+    phone = Host(mac, ip)
+    ocs = Host(ROUTER_MAC, OCS_IP)
+    first_version = {
+        "upgrade": INTERIM_VERSION,
+        "current": TARGET_VERSION,
+        "interim": "1.0.522.34",
+        "missing": "1.0.522.101",
+        "tls": TARGET_VERSION,
+    }[kind]
+    truth: dict[str, Any] = {
+        "index": index,
+        "kind": kind,
+        "mac": mac_text(mac),
+        "ip": ip_text(ip),
+        "vlans": list(vlans),
+        "vendor": vendor,
+        "model": model,
+        "serial": serial,
+        "user": user,
+        "transport": "tls" if kind == "tls" else "http",
+        "firmware_initial": first_version,
+        "firmware_reported": [],
+        "checkins": 0,
+        "offered": [],
+        "downloads": [],
+        "boots": 0,
+    }
+    plan = PhonePlan(truth)
+    ip_ident = rng.getrandbits(16)
+
+    def udp_frame(src: Host, dst: Host, sport: int, dport: int, payload: bytes) -> bytes:
+        nonlocal ip_ident
+        ip_ident += 1
+        return ipv4_frame(
+            dst.mac,
+            src.mac,
+            tags,
+            src.ip,
+            dst.ip,
+            UDP,
+            udp_segment(sport, dport, payload),
+            ip_ident,
+            128,
+        )
+
+    def dhcp_frame(from_phone: bool, dst_ip: bytes, payload: bytes, src_ip: bytes) -> bytes:
+        src = Host(mac if from_phone else ROUTER_MAC, src_ip)
+        dst_mac = (
+            BROADCAST_MAC if dst_ip == BROADCAST_IP else (mac if not from_phone else ROUTER_MAC)
+        )
+        sport, dport = (68, 67) if from_phone else (67, 68)
+        return udp_frame(src, Host(dst_mac, dst_ip), sport, dport, payload)
+
+    def lookup(name: str, gap: int) -> None:
+        qid = rng.getrandbits(16)
+        sport = rng.randrange(49152, 65536)
+        q = udp_frame(phone, Host(ROUTER_MAC, DNS_IP), sport, 53, dns_query(qid, name))
+        a = udp_frame(
+            Host(ROUTER_MAC, DNS_IP), phone, 53, sport, dns_answer(qid, name, 1, [OCS_IP])
+        )
+        plan.add([q, a], gap=gap, spread=rng.randrange(1, 4))
+
+    def boot(version: str, gap: int) -> tuple[str, str] | None:
+        """DHCP lease + INFORM, DNS, check-in; returns the offer (path, version) if any."""
+        truth["boots"] += 1
+        cid = b"\x01" + mac
+        xid = rng.getrandbits(32)
+        server_id = ROUTER_IP
+        mask = bytes((255, 255, 0, 0))
+        lease_opts = [
+            (1, mask),
+            (3, ROUTER_IP),
+            (6, DNS_IP),
+            (15, DOMAIN.encode()),
+            (51, (86400).to_bytes(4, "big")),
+            (54, server_id),
+        ]
+        disc = dhcp_payload(1, xid, mac, [(53, b"\x01"), (61, cid), (55, LEASE_PRL)])
+        offer = dhcp_payload(2, xid, mac, [(53, b"\x02"), *lease_opts], yiaddr=ip)
+        req = dhcp_payload(
+            1, xid, mac, [(53, b"\x03"), (61, cid), (50, ip), (54, server_id), (55, LEASE_PRL)]
+        )
+        ack = dhcp_payload(2, xid, mac, [(53, b"\x05"), *lease_opts], yiaddr=ip)
+        plan.add(
+            [
+                dhcp_frame(True, BROADCAST_IP, disc, ZERO_IP),
+                dhcp_frame(False, BROADCAST_IP, offer, ROUTER_IP),
+                dhcp_frame(True, BROADCAST_IP, req, ZERO_IP),
+                dhcp_frame(False, BROADCAST_IP, ack, ROUTER_IP),
+            ],
+            gap=gap,
+            spread=2,
+        )
+        ixid = rng.getrandbits(32)
+        inform = dhcp_payload(
+            1,
+            ixid,
+            mac,
+            [(53, b"\x08"), (61, cid), (60, b"MS-UC-Client"), (55, INFORM_PRL)],
+            ciaddr=ip,
+        )
+        iack = dhcp_payload(
+            2,
+            ixid,
+            mac,
+            [
+                (53, b"\x05"),
+                (54, server_id),
+                (1, mask),
+                (3, ROUTER_IP),
+                (6, DNS_IP),
+                (15, DOMAIN.encode()),
+                (42, NTP_IP),
+                (43, option43(WEB_FQDN)),
+                (120, option120(WEB_FQDN)),
+            ],
+            ciaddr=ip,
+        )
+        plan.add(
+            [dhcp_frame(True, BROADCAST_IP, inform, ip), dhcp_frame(False, ip, iack, ROUTER_IP)],
+            gap=3,
+            spread=2,
+        )
+        lookup(UPDATES_NAME, gap=3)
+        sport = rng.randrange(49152, 65536)
+        if kind == "tls":
+            conn = TcpConn(phone, Host(ROUTER_MAC, OCS_IP), sport, 443, tags, rng, noise)
+            plan.add(conn.handshake(), gap=2, spread=1)
+            plan.add(conn.send(True, tls_client_hello(UPDATES_NAME, rng)), gap=1)
+            server_hs = tls_records(22, noise.take(2900))
+            plan.add(conn.send(False, server_hs), gap=2)
+            finish = tls_records(22, noise.take(262)) + tls_records(20, b"\x01")
+            plan.add(conn.send(True, finish + tls_records(22, noise.take(40))), gap=1)
+            plan.add(conn.send(False, tls_records(20, b"\x01") + tls_records(22, noise.take(40))))
+            plan.add(conn.send(True, tls_records(23, noise.take(780))), gap=1)
+            plan.add(conn.send(False, tls_records(23, noise.take(1230))), gap=3)
+            plan.add(conn.close(), gap=1)
+            return None
+        truth["firmware_reported"].append(version)
+        truth["checkins"] += 1
+        if version == TARGET_VERSION or kind == "current":
+            offer_file = None
+        elif version == "1.0.522.34":
+            offer_file = (INTERIM_PATH, INTERIM_VERSION)
+        else:
+            offer_file = (target_path(vendor, model), TARGET_VERSION)
+        body = request_xml(mac, serial, vendor, model, user, version)
+        head = (
+            f"POST {CHECKIN_PATH} HTTP/1.1\r\nHost: {UPDATES_NAME}\r\nUser-Agent: {USER_AGENT}\r\n"
+            f"Content-Type: text/xml\r\nContent-Length: {len(body)}\r\n"
+            "Connection: Keep-Alive\r\n\r\n"
+        ).encode()
+        conn = TcpConn(phone, ocs, sport, 80, tags, rng, noise)
+        plan.add(conn.handshake(), gap=2, spread=1)
+        plan.add(conn.send(True, head + body), gap=1)
+        answer = response_xml(offer_file)
+        plan.add(conn.send(False, http_response("200 OK", "text/xml", len(answer)) + answer), gap=2)
+        plan.add(conn.close(), gap=1)
+        if offer_file is not None:
+            truth["offered"].append(
+                {"url": f"http://{WEB_FQDN}{offer_file[0]}", "version": offer_file[1]}
+            )
+        return offer_file
+
+    def download(path: str) -> bool:
+        """DNS for the file host, then the GET; True when the whole file arrived."""
+        lookup(WEB_FQDN, gap=2)
+        conn = TcpConn(phone, ocs, rng.randrange(49152, 65536), 80, tags, rng, noise)
+        plan.add(conn.handshake(), gap=2, spread=1)
+        get = (
+            f"GET {path} HTTP/1.1\r\nHost: {WEB_FQDN}\r\nUser-Agent: {USER_AGENT}\r\n"
+            "Connection: Keep-Alive\r\n\r\n"
+        ).encode()
+        plan.add(conn.send(True, get), gap=1)
+        url = f"http://{WEB_FQDN}{path}"
+        if kind == "missing":
+            head = http_response("404 Not Found", "text/html", len(IIS_404))
+            plan.add(conn.send(False, head + IIS_404), gap=2)
+            plan.add(conn.close(), gap=1)
+            truth["downloads"].append(
+                {"url": url, "status": 404, "bytes": len(IIS_404), "complete": True}
+            )
+            return False
+        size = rng.randint(150_000, 400_000)
+        head = http_response(
+            "200 OK",
+            "application/octet-stream",
+            size,
+            'ETag: "80ea3b6b8c5fc91:0"\r\nAccept-Ranges: bytes\r\n',
+        )
+        body = b"NBT0" + noise.take(size - 4)
+        plan.add(conn.send(False, head + body), gap=2, spread=1)
+        plan.add(conn.close(), gap=1)
+        truth["downloads"].append({"url": url, "status": 200, "bytes": size, "complete": True})
+        return True
+
+    version = first_version
+    gap = 0
+    for _ in range(4):
+        offer = boot(version, gap)
+        if offer is None:
+            break
+        if not download(offer[0]):
+            break
+        version = offer[1]
+        gap = REBOOT_SLOTS
+    truth["expected_verdict"] = {"missing": "fail", "tls": "inconclusive"}.get(kind, "pass")
+    truth["frames"] = len(plan.frames)
+    return plan
+
+
+# --- background -----------------------------------------------------------------------------
+
+
+class Background:
+    """An endless, deterministic mix of unrelated mirror-port traffic.
+
+    Each category keeps a small pool of live flows and one frame at a time is drawn from a
+    random flow of a category picked by its packet share, so flows interleave like on a real
+    link and nothing but the live flows is held in memory.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.noise = Noise(rng)
+        self.counts: dict[str, int] = {}
+        self.pcs = [
+            (
+                Host(
+                    bytes.fromhex("3c5282") + bytes((0, k >> 8, k & 0xFF)),
+                    bytes((10, 30, k // 200, 10 + k % 200)),
+                ),
+                vlan_tags((DATA_VLAN,)) if k % 5 == 0 else b"",
+            )
+            for k in range(400)
+        ]
+        cats: list[tuple[str, float, int, Callable[[], Iterator[bytes]]]] = [
+            ("bulk", 0.33, 16, self.bulk_flow),
+            ("tls", 0.15, 10, self.tls_flow),
+            ("http", 0.06, 6, self.http_flow),
+            ("rtp", 0.38, 8, self.rtp_stream),
+            ("dns", 0.012, 4, self.dns_lookup),
+            ("ntp", 0.01, 2, self.ntp_exchange),
+            ("snmp", 0.02, 2, self.snmp_poll),
+            ("arp", 0.01, 2, self.arp_exchange),
+            ("syslog", 0.016, 1, self.syslog_stream),
+            ("pc_dhcp", 0.002, 1, self.pc_dhcp),
+        ]
+        total = sum(c[1] for c in cats)
+        self.thresholds: list[float] = []
+        acc = 0.0
+        for _name, share, _n, _f in cats:
+            acc += share / total
+            self.thresholds.append(acc)
+        self.names = [c[0] for c in cats]
+        self.factories = [c[3] for c in cats]
+        self.pools = [[f() for _ in range(n)] for _name, _s, n, f in cats]
+        self.counts = {name: 0 for name in self.names}
+
+    def next_frame(self) -> bytes:
+        """One background frame."""
+        rng = self.rng
+        r = rng.random()
+        cat = 0
+        for cat, limit in enumerate(self.thresholds):  # noqa: B007 - the index is the result
+            if r < limit:
+                break
+        pool = self.pools[cat]
+        slot = rng.randrange(len(pool))
+        for _ in range(3):
+            frame = next(pool[slot], None)
+            if frame is not None:
+                return frame
+            pool[slot] = self.factories[cat]()
+            self.counts[self.names[cat]] += 1
+        raise RuntimeError("background flow factory yielded nothing")
+
+    def pc(self) -> tuple[Host, bytes]:
+        return self.pcs[self.rng.randrange(len(self.pcs))]
+
+    def bulk_flow(self) -> Iterator[bytes]:
+        """SMB/445, HTTP-alt/8080 or RDP/3389: a request, then a long MSS-sized transfer."""
+        rng = self.rng
+        cli, tags = self.pc()
+        port = rng.choice((445, 445, 8080, 3389))
+        srv = Host(
+            ROUTER_MAC, bytes((10, 40, {445: 0, 8080: 1, 3389: 2}[port], rng.randrange(2, 60)))
+        )
+        conn = TcpConn(cli, srv, rng.randrange(49152, 65536), port, tags, rng, self.noise)
+        yield from conn.handshake()
+        for _ in range(rng.randint(1, 4)):
+            size = rng.randint(20_000, 600_000)
+            if port == 8080:  # an app server/proxy: real HTTP on a non-standard port
+                yield from conn.send(
+                    True,
+                    f"GET /api/v2/items?page={rng.randrange(500)} HTTP/1.1\r\nHost: app"
+                    f"{srv.ip[3]}.corp.{DOMAIN}:8080\r\nAccept: */*\r\n\r\n".encode(),
+                )
+                head = (
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {size}\r\n\r\n"
+                ).encode()
+                yield from conn.send(False, head + self.noise.take(size))
+            else:
+                yield from conn.send(True, rng.randint(60, 400))
+                yield from conn.send(False, size)
+        yield from conn.close()
+
+    def tls_flow(self) -> Iterator[bytes]:
+        """A PC's HTTPS session: ClientHello with SNI, server handshake, application data."""
+        rng = self.rng
+        cli, tags = self.pc()
+        srv = Host(
+            ROUTER_MAC,
+            bytes(
+                (
+                    rng.choice((13, 20, 52, 104)),
+                    rng.randrange(256),
+                    rng.randrange(256),
+                    rng.randrange(1, 255),
+                )
+            ),
+        )
+        conn = TcpConn(cli, srv, rng.randrange(49152, 65536), 443, tags, rng, self.noise)
+        yield from conn.handshake()
+        sni = rng.choice(
+            (
+                "outlook.office365.com",
+                "www.bing.com",
+                "login.microsoftonline.com",
+                "teams.microsoft.com",
+                "update.example.net",
+                "cdn.example.org",
+            )
+        )
+        yield from conn.send(True, tls_client_hello(sni, rng))
+        yield from conn.send(False, tls_records(22, self.noise.take(rng.randint(2500, 5000))))
+        yield from conn.send(True, tls_records(22, self.noise.take(100)))
+        for _ in range(rng.randint(1, 6)):
+            yield from conn.send(True, tls_records(23, self.noise.take(rng.randint(200, 1400))))
+            size = rng.randint(1_000, 200_000)
+            yield from conn.send(False, tls_records(23, self.noise.take(size)))
+        yield from conn.close()
+
+    def http_flow(self) -> Iterator[bytes]:
+        """Plain HTTP GETs of unrelated pages and images on one keep-alive connection."""
+        rng = self.rng
+        cli, tags = self.pc()
+        host = f"www.example{rng.randrange(100)}.com"
+        srv = Host(ROUTER_MAC, bytes((93, 184, rng.randrange(256), rng.randrange(1, 255))))
+        conn = TcpConn(cli, srv, rng.randrange(49152, 65536), 80, tags, rng, self.noise)
+        yield from conn.handshake()
+        for _ in range(rng.randint(1, 3)):
+            path = rng.choice(
+                (
+                    "/",
+                    "/index.html",
+                    "/news/today",
+                    "/img/logo.png",
+                    "/static/app.js",
+                    f"/files/report{rng.randrange(1000)}.pdf",
+                )
+            )
+            req = (
+                f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Mozilla/5.0 (Windows NT "
+                "10.0; Win64; x64)\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\n"
+                "Connection: keep-alive\r\n\r\n"
+            ).encode()
+            yield from conn.send(True, req)
+            size = rng.randint(500, 150_000)
+            head = (
+                f"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: "
+                f"{size}\r\nServer: nginx\r\n\r\n"
+            ).encode()
+            yield from conn.send(False, head + self.noise.take(size))
+        yield from conn.close()
+
+    def rtp_stream(self) -> Iterator[bytes]:
+        """One RTP call leg pair (G.711, 20 ms) on the voice VLAN between two other phones'
+        media endpoints; these hosts never boot, so they are not devices."""
+        rng = self.rng
+        k = rng.randrange(200)
+        a = Host(bytes.fromhex("00e0bb") + bytes((0, 0, k)), bytes((10, 21, 0, 10 + k)))
+        b = Host(ROUTER_MAC, bytes((10, 21, 1, 10 + rng.randrange(200))))
+        pa, pb = rng.randrange(16384, 32768, 2), rng.randrange(16384, 32768, 2)
+        tags = vlan_tags((VOICE_VLAN,), pcp=5)
+        ssrc = [rng.getrandbits(32), rng.getrandbits(32)]
+        seq = [rng.getrandbits(16), rng.getrandbits(16)]
+        ts = [rng.getrandbits(32), rng.getrandbits(32)]
+        ident = [rng.getrandbits(16), rng.getrandbits(16)]
+        for _ in range(rng.randint(200, 3000)):
+            for d in (0, 1):
+                rtp = struct.pack("!BBHII", 0x80, 0, seq[d], ts[d], ssrc[d]) + self.noise.take(160)
+                seq[d] = (seq[d] + 1) & 0xFFFF
+                ts[d] = (ts[d] + 160) & 0xFFFFFFFF
+                ident[d] += 1
+                src, dst, sp, dp = (a, b, pa, pb) if d == 0 else (b, a, pb, pa)
+                yield ipv4_frame(
+                    dst.mac,
+                    src.mac,
+                    tags,
+                    src.ip,
+                    dst.ip,
+                    UDP,
+                    udp_segment(sp, dp, rtp),
+                    ident[d],
+                    128,
+                )
+
+    def dns_lookup(self) -> Iterator[bytes]:
+        """An unrelated A/AAAA lookup and its answer (some NXDOMAIN)."""
+        rng = self.rng
+        cli, tags = self.pc()
+        srv = Host(ROUTER_MAC, DNS_IP)
+        name = rng.choice(
+            (
+                f"host{rng.randrange(5000)}.corp.{DOMAIN}",
+                f"www.example{rng.randrange(100)}.com",
+                f"fs{rng.randrange(40)}.corp.{DOMAIN}",
+                "time.windows.com",
+                f"wpad.{DOMAIN}",
+            )
+        )
+        qtype = 28 if rng.random() < 0.3 else 1
+        qid = rng.getrandbits(16)
+        sport = rng.randrange(49152, 65536)
+        yield ipv4_frame(
+            srv.mac,
+            cli.mac,
+            tags,
+            cli.ip,
+            srv.ip,
+            UDP,
+            udp_segment(sport, 53, dns_query(qid, name, qtype)),
+            qid,
+            128,
+        )
+        if name.startswith("wpad"):
+            ans = dns_answer(qid, name, qtype, [], rcode=3)
+        elif qtype == 1:
+            ans = dns_answer(qid, name, 1, [bytes((10, 40, 3, rng.randrange(1, 255)))])
+        else:
+            ans = dns_answer(qid, name, 28, [bytes(15) + b"\x01"])
+        yield ipv4_frame(
+            cli.mac,
+            srv.mac,
+            tags,
+            srv.ip,
+            cli.ip,
+            UDP,
+            udp_segment(53, sport, ans),
+            qid ^ 0x5555,
+            128,
+        )
+
+    def ntp_exchange(self) -> Iterator[bytes]:
+        """An NTP client request (mode 3) and server reply (mode 4)."""
+        cli, tags = self.pc()
+        srv = Host(ROUTER_MAC, NTP_IP)
+        yield ipv4_frame(
+            srv.mac,
+            cli.mac,
+            tags,
+            cli.ip,
+            srv.ip,
+            UDP,
+            udp_segment(123, 123, b"\x23" + self.noise.take(47)),
+            1,
+        )
+        yield ipv4_frame(
+            cli.mac,
+            srv.mac,
+            tags,
+            srv.ip,
+            cli.ip,
+            UDP,
+            udp_segment(123, 123, b"\x24\x02" + self.noise.take(46)),
+            2,
+        )
+
+    def snmp_poll(self) -> Iterator[bytes]:
+        """An SNMPv2c get of sysUpTime from the NMS to a switch, and the answer."""
+        rng = self.rng
+        nms = Host(ROUTER_MAC, bytes((10, 10, 0, 50)))
+        sw = Host(
+            bytes.fromhex("0019e8") + bytes((0, 0, rng.randrange(1, 40))),
+            bytes((10, 20, 0, 2 + rng.randrange(40))),
+        )
+        rid = rng.getrandbits(16)
+        oid = bytes.fromhex("06082b06010201010300")
+        get = (
+            bytes.fromhex("302902010104067075626c6963a01c0202")
+            + rid.to_bytes(2, "big")
+            + bytes.fromhex("020100020100300e300c")
+            + oid
+            + b"\x05\x00"
+        )
+        resp = (
+            bytes.fromhex("302d02010104067075626c6963a2200202")
+            + rid.to_bytes(2, "big")
+            + bytes.fromhex("0201000201003012301006082b060102010103004304")
+            + rng.getrandbits(32).to_bytes(4, "big")
+        )
+        sport = rng.randrange(49152, 65536)
+        yield ipv4_frame(sw.mac, nms.mac, b"", nms.ip, sw.ip, UDP, udp_segment(sport, 161, get), 3)
+        yield ipv4_frame(nms.mac, sw.mac, b"", sw.ip, nms.ip, UDP, udp_segment(161, sport, resp), 4)
+
+    def arp_exchange(self) -> Iterator[bytes]:
+        """Who-has from a PC for its gateway and the router's reply."""
+        cli, tags = self.pc()
+        gw = bytes((10, 30, 0, 1))
+        req = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + cli.mac + cli.ip + bytes(6) + gw
+        rep = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2) + ROUTER_MAC + gw + cli.mac + cli.ip
+        yield (BROADCAST_MAC + cli.mac + tags + ETH_ARP + req).ljust(60, b"\x00")
+        yield (cli.mac + ROUTER_MAC + tags + ETH_ARP + rep).ljust(60, b"\x00")
+
+    def syslog_stream(self) -> Iterator[bytes]:
+        """Switches logging to a syslog server over UDP/514."""
+        rng = self.rng
+        src = Host(bytes.fromhex("0019e8000001"), bytes((10, 20, 0, 2)))
+        dst = Host(ROUTER_MAC, bytes((10, 10, 0, 60)))
+        for n in range(rng.randint(50, 500)):
+            msg = (
+                f"<189>{n}: %LINEPROTO-5-UPDOWN: Line protocol on Interface "
+                f"GigabitEthernet1/0/{rng.randrange(1, 48)}, changed state to up"
+            ).encode()
+            yield ipv4_frame(
+                dst.mac, src.mac, b"", src.ip, dst.ip, UDP, udp_segment(514, 514, msg), n
+            )
+
+    def pc_dhcp(self) -> Iterator[bytes]:
+        """A PC renewing its lease (vendor class MSFT 5.0): DHCP that is not a phone's."""
+        rng = self.rng
+        cli, tags = self.pc()
+        xid = rng.getrandbits(32)
+        opts = [
+            (53, b"\x03"),
+            (61, b"\x01" + cli.mac),
+            (60, b"MSFT 5.0"),
+            (55, bytes((1, 3, 6, 15))),
+        ]
+        req = dhcp_payload(1, xid, cli.mac, opts, ciaddr=cli.ip)
+        ack = dhcp_payload(
+            2,
+            xid,
+            cli.mac,
+            [(53, b"\x05"), (54, bytes((10, 30, 0, 1))), (1, bytes((255, 255, 0, 0)))],
+            ciaddr=cli.ip,
+            yiaddr=cli.ip,
+        )
+        gw = Host(ROUTER_MAC, bytes((10, 30, 0, 1)))
+        yield ipv4_frame(
+            ROUTER_MAC, cli.mac, tags, cli.ip, gw.ip, UDP, udp_segment(68, 67, req), xid
+        )
+        yield ipv4_frame(
+            cli.mac, ROUTER_MAC, tags, gw.ip, cli.ip, UDP, udp_segment(67, 68, ack), xid
+        )
+
+
+# --- assembling the file --------------------------------------------------------------------
+
+
+def place_phones(plans: list[PhonePlan], packets: int) -> dict[int, bytes]:
+    """Give each phone frame a slot (packet number); phones start evenly spread over the file
+    so a reader's memory is exercised everywhere, not only at the start."""
+    slots: dict[int, bytes] = {}
+    n = len(plans)
+    for i, plan in enumerate(plans):
+        slot = int(packets * (0.02 + 0.93 * i / max(n, 1))) - 1
+        for gap, frame in plan.frames:
+            slot += 1 + gap
+            while slot in slots:
+                slot += 1
+            slots[slot] = frame
+        if slot >= packets:
+            raise SystemExit(
+                f"--packets {packets} is too small for {n} phones (phone {i} ends at {slot})"
+            )
+    return slots
+
+
+def generate(packets: int, phones: int, seed: int, out: Path) -> dict[str, Any]:
+    """Write the capture and its truth file; returns the truth document."""
+    plans = [build_phone(i, seed) for i in range(phones)]
+    slots = place_phones(plans, packets)
+    bg = Background(random.Random(f"capinspect-bench/{seed}/background/{packets}"))
+    jitter = random.Random(f"capinspect-bench/{seed}/time/{packets}")
+    step = max(1, DURATION_US // packets)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    pack_rec = _REC.pack
+    size = 24
+    with open(tmp, "wb", buffering=1 << 20) as fh:
+        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        chunk: list[bytes] = []
+        for i in range(packets):
+            frame = slots.get(i)
+            if frame is None:
+                frame = bg.next_frame()
+            us = i * DURATION_US // packets + jitter.randrange(step)
+            n = len(frame)
+            chunk.append(pack_rec(START_TIME + us // 1_000_000, us % 1_000_000, n, n))
+            chunk.append(frame)
+            size += 16 + n
+            if len(chunk) >= 8192:
+                fh.writelines(chunk)
+                chunk.clear()
+        fh.writelines(chunk)
+    tmp.replace(out)
+    truth = {
+        "generator": {
+            "version": GENERATOR_VERSION,
+            "packets": packets,
+            "phones": phones,
+            "seed": seed,
+        },
+        "capture": {
+            "file": out.name,
+            "packets": packets,
+            "bytes": size,
+            "start": START_TIME,
+            "duration_s": DURATION_US / 1e6,
+        },
+        "network": {
+            "domain": DOMAIN,
+            "web_fqdn": WEB_FQDN,
+            "updates_name": UPDATES_NAME,
+            "ocs_ip": ip_text(OCS_IP),
+            "dns_ip": ip_text(DNS_IP),
+            "router_ip": ip_text(ROUTER_IP),
+            "voice_vlan": VOICE_VLAN,
+        },
+        "phone_frames": len(slots),
+        "background_flows_started": bg.counts,
+        "phones": [p.truth for p in plans],
+    }
+    truth_path = out.with_name(out.name + ".truth.json")
+    truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
+    return truth
+
+
+def parse_count(text: str) -> int:
+    """Accept 100000, 100k or 1m."""
+    text = text.strip().lower()
+    mult = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    return int(float(text[:-1] if mult > 1 else text) * mult)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point."""
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.generate", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--packets", type=parse_count, default=100_000, help="e.g. 100000, 100k, 1m")
+    ap.add_argument("--phones", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("-o", "--output", type=Path, required=True)
+    args = ap.parse_args(argv)
+    if args.packets < 1 or args.phones < 0:
+        ap.error("--packets must be positive and --phones not negative")
+    truth = generate(args.packets, args.phones, args.seed, args.output)
+    print(
+        f"wrote {args.output} ({truth['capture']['packets']} packets, "
+        f"{truth['capture']['bytes'] / 1e6:.1f} MB, {args.phones} phones, "
+        f"{truth['phone_frames']} phone frames)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
