@@ -45,8 +45,10 @@ DATA_VLAN = 10
 START_TIME = calendar.timegm((2026, 11, 30, 8, 0, 0))
 DURATION_US = 600 * 1_000_000
 MSS = 1460
-REBOOT_SLOTS = 2_000
-"""Background packets between a good download and the phone's next DHCP (the reboot)."""
+REBOOT = -1
+"""Gap marker for a phone's reboot; place_phones turns it into up to REBOOT_SLOTS background
+packets (fewer in tiny captures) so the facts never depend on the file size, only the timing."""
+REBOOT_SLOTS = 1_000
 
 INFORM_PRL = bytes((1, 3, 6, 15, 42, 43, 120))
 LEASE_PRL = bytes((1, 3, 6, 15, 42))
@@ -620,7 +622,7 @@ def build_phone(index: int, seed: int) -> PhonePlan:
         if not download(offer[0]):
             break
         version = offer[1]
-        gap = REBOOT_SLOTS
+        gap = REBOOT
     truth["expected_verdict"] = {"missing": "fail", "tls": "inconclusive"}.get(kind, "pass")
     truth["frames"] = len(plan.frames)
     return plan
@@ -672,7 +674,7 @@ class Background:
         self.names = [c[0] for c in cats]
         self.factories = [c[3] for c in cats]
         self.pools = [[f() for _ in range(n)] for _name, _s, n, f in cats]
-        self.counts = {name: 0 for name in self.names}
+        self.counts = {name: len(pool) for name, pool in zip(self.names, self.pools, strict=True)}
 
     def next_frame(self) -> bytes:
         """One background frame."""
@@ -982,10 +984,11 @@ def place_phones(plans: list[PhonePlan], packets: int) -> dict[int, bytes]:
     so a reader's memory is exercised everywhere, not only at the start."""
     slots: dict[int, bytes] = {}
     n = len(plans)
+    reboot = min(REBOOT_SLOTS, packets // (20 * max(n, 1)))
     for i, plan in enumerate(plans):
         slot = int(packets * (0.02 + 0.93 * i / max(n, 1))) - 1
         for gap, frame in plan.frames:
-            slot += 1 + gap
+            slot += 1 + (reboot if gap == REBOOT else gap)
             while slot in slots:
                 slot += 1
             slots[slot] = frame
