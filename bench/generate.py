@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import calendar
+import hashlib
 import json
 import random
 import struct
@@ -1030,6 +1031,7 @@ def generate(packets: int, phones: int, seed: int, out: Path) -> dict[str, Any]:
     truth = {
         "generator": {
             "version": GENERATOR_VERSION,
+            "source_sha256": source_digest(),
             "packets": packets,
             "phones": phones,
             "seed": seed,
@@ -1057,6 +1059,11 @@ def generate(packets: int, phones: int, seed: int, out: Path) -> dict[str, Any]:
     truth_path = out.with_name(out.name + ".truth.json")
     truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return truth
+
+
+def source_digest() -> str:
+    """Hash of this file, so the runner regenerates captures written by an older generator."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 
 def parse_count(text: str) -> int:
