@@ -50,6 +50,15 @@ FIRMWARE_SUFFIXES = (".nbt", ".cat", ".xml", ".cab")
 _HEX12 = re.compile(r"^[0-9a-f]{12}$")
 
 
+def seconds(value: float) -> str:
+    """A duration for people: ``12 ms``, ``3.4 s``, ``2 min 18 s``."""
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 120:
+        return f"{value:.1f} s"
+    return f"{int(value // 60)} min {value % 60:.0f} s"
+
+
 def normalise_mac(text: str | None) -> str | None:
     """``0021630F207B`` / ``00-21-63-0F-20-7B`` / ``00:21:63:0f:20:7b`` → ``00:21:63:0f:20:7b``."""
     if not text:
@@ -710,7 +719,7 @@ def build_timeline(acc: _Acc, downloads: tuple[Download, ...]) -> tuple[Timeline
                 size += f" of {download.expected}"
             if not download.complete:
                 size += " (incomplete)"
-            took = f" in {download.duration:.1f} s" if download.duration is not None else ""
+            took = f" in {seconds(download.duration)}" if download.duration is not None else ""
             steps.append(
                 TimelineStep(
                     ex.response.end_ts,

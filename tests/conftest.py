@@ -8,28 +8,13 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
-
-ROOT = Path(__file__).resolve().parents[1]
-PCAPS = ROOT / "pcaps"
-CORPUS = Path(os.environ.get("CAPINSPECT_CORPUS", ROOT.parent / "shared" / "corpus"))
-ZEEK_TRACES = CORPUS / "zeek-traces"
+from locations import ZEEK_TRACES
 
 settings.register_profile(
     "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=200
 )
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
-
-
-def corpus_files() -> list[Path]:
-    """Every file of ../shared/corpus/zeek-traces (empty when the corpus is absent)."""
-    if not ZEEK_TRACES.is_dir():
-        return []
-    return sorted(p for p in ZEEK_TRACES.iterdir() if p.suffix in (".pcap", ".pcapng"))
-
-
-def lab_captures() -> list[Path]:
-    return sorted(p for p in PCAPS.glob("*.pcap*") if not p.name.endswith(".json"))
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PCAPS
+from locations import PCAPS
 
 from capinspect.expectations import Expectations
 from capinspect.pipeline import analyze_paths, evaluate

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from capinspect.checks.base import Check, CheckContext, CheckSpec, Finding, Severity
-from capinspect.devices import DeviceSession, Download
+from capinspect.devices import DeviceSession, Download, seconds
 from capinspect.knowledge.iis import describe_iis
 
 ACL_DENIED = CheckSpec(
@@ -124,9 +124,13 @@ def _frames(download: Download) -> list[int]:
 
 
 def _status_text(download: Download) -> str:
+    """``HTTP 500.19 Internal Server Error (configuration data is invalid)``: the short form;
+    ``capinspect explain 500.19`` gives the whole entry."""
     if download.status is None:
         return "no response"
-    return describe_iis(download.status, download.substatus)
+    label, _, meaning = describe_iis(download.status, download.substatus).partition(" — ")
+    short = meaning.split(":", 1)[0].strip()
+    return f"{label} ({short})" if short else label
 
 
 def _errors(device: DeviceSession, wanted: str) -> Iterator[Download]:
@@ -228,7 +232,7 @@ def check_incomplete(device: DeviceSession, ctx: CheckContext) -> Iterator[Findi
 
 def check_ok(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
     for download in _errors(device, "ok"):
-        took = f" in {download.duration:.1f} s" if download.duration is not None else ""
+        took = f" in {seconds(download.duration)}" if download.duration is not None else ""
         version = f" ({download.offered_version})" if download.offered_version else ""
         yield DOWNLOAD_OK.finding(
             f"{download.file_name}{version}: {download.bytes_received} bytes{took}",

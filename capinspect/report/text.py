@@ -43,6 +43,12 @@ def clock(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
+def _text_of(console: Console) -> str:
+    """What the console recorded, without the padding spaces grids leave at line ends."""
+    text: str = console.file.getvalue()  # type: ignore[attr-defined]
+    return "\n".join(line.rstrip(" ") for line in text.split("\n"))
+
+
 def _console(color: bool, width: int) -> Console:
     return Console(
         file=io.StringIO(),
@@ -106,25 +112,29 @@ def _summary_table(report: Report) -> Table:
     return table
 
 
-def _finding_lines(finding: Finding, indent: str = "  ") -> list[Text]:
-    head = Text(indent)
-    head.append(f"{str(finding.severity).upper():<5}", style=SEVERITY_STYLE[finding.severity])
-    head.append(f" {finding.check_id}", style="bold")
+def _finding_block(finding: Finding, indent: int = 2) -> Table:
+    """One finding as a grid, so wrapped lines stay in their column at any width."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=indent, no_wrap=True)
+    grid.add_column(width=5, no_wrap=True)
+    grid.add_column(ratio=1, overflow="fold")
+    head = Text(finding.check_id, style="bold")
     head.append(f"  {finding.title}")
-    lines = [head]
-    detail = Text(indent + "      ")
-    detail.append(safe(finding.summary))
+    grid.add_row(
+        "", Text(str(finding.severity).upper(), style=SEVERITY_STYLE[finding.severity]), head
+    )
+    detail = Text(safe(finding.summary))
     if finding.frames:
         detail.append(f"  [{_frames(finding.frames)}]", style="dim")
-    lines.append(detail)
+    grid.add_row("", "", detail)
     if finding.severity != Severity.INFO:
-        fix = Text(indent + "      fix: ", style="dim")
+        fix = Text("fix: ", style="bold dim")
         fix.append(finding.remediation)
-        lines.append(fix)
-    return lines
+        grid.add_row("", "", fix)
+    return grid
 
 
-def _device_section(item: DeviceReport) -> list[Text]:
+def _device_section(console: Console, item: DeviceReport) -> None:
     session = item.session
     ident = session.identity
     head = Text("── ", style="dim")
@@ -143,15 +153,18 @@ def _device_section(item: DeviceReport) -> list[Text]:
     head.append("  ")
     verdict = item.verdict.verdict
     head.append(str(verdict).upper(), style=VERDICT_STYLE[verdict])
-    lines = [head]
-    reason = Text("   ")
-    reason.append(item.verdict.reason, style="dim")
-    lines.append(reason)
+    console.print(head)
+    notes = Table.grid(padding=(0, 1))
+    notes.add_column(width=2)
+    notes.add_column(ratio=1, overflow="fold")
+    if verdict in (Verdict.PASS, Verdict.INCONCLUSIVE):
+        notes.add_row("", Text(item.verdict.reason, style="dim"))
     if item.verdict.advice:
-        lines.append(Text("   capture advice: " + item.verdict.advice, style="dim"))
+        notes.add_row("", Text("capture advice: " + item.verdict.advice, style="dim"))
+    if notes.row_count:
+        console.print(notes)
     for finding in item.findings:
-        lines.extend(_finding_lines(finding))
-    return lines
+        console.print(_finding_block(finding))
 
 
 def render_analyze(report: Report, *, color: bool = False, width: int = 100) -> str:
@@ -164,12 +177,10 @@ def render_analyze(report: Report, *, color: bool = False, width: int = 100) -> 
         console.print(_summary_table(report))
         console.print()
     for item in report.devices:
-        for line in _device_section(item):
-            console.print(line)
+        _device_section(console, item)
         console.print()
     for finding in report.capture_findings:
-        for line in _finding_lines(finding, indent=""):
-            console.print(line)
+        console.print(_finding_block(finding, indent=0))
     counts = report.verdict_counts()
     tail = ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no phones"
     kept = report.analysis.stats.frames_kept
@@ -181,7 +192,7 @@ def render_analyze(report: Report, *, color: bool = False, width: int = 100) -> 
             style="bold",
         )
     )
-    return console.file.getvalue()  # type: ignore[attr-defined, no-any-return]
+    return _text_of(console)
 
 
 _ARROW = {"to-server": "→", "from-server": "←", "broadcast": "⇢"}
@@ -191,7 +202,7 @@ def render_timeline(
     analysis: Analysis, devices: tuple[DeviceSession, ...], *, color: bool = False, width: int = 100
 ) -> str:
     console = _console(color, width)
-    console.print(_capture_header(analysis))
+    console.print(_capture_header(analysis), soft_wrap=True)
     console.print()
     if not devices:
         console.print(
@@ -204,13 +215,13 @@ def render_timeline(
             head.append(f"  {safe(', '.join(session.ips))}")
         if session.vlans:
             head.append(f"  VLAN {','.join(str(v) for v in session.vlans)}")
-        console.print(head)
+        console.print(head, soft_wrap=True)
         for step in session.timeline:
             line = Text(f"  {clock(step.ts)}  ")
             line.append(f"#{step.frame:<6}", style="dim")
             line.append(f" {_ARROW.get(step.direction, ' ')} {safe(step.peer):<15} ")
             line.append(f"{step.stage:<8}", style="cyan")
             line.append(" " + safe(step.summary))
-            console.print(line, overflow="fold")
+            console.print(line, soft_wrap=True)
         console.print()
-    return console.file.getvalue()  # type: ignore[attr-defined, no-any-return]
+    return _text_of(console)

@@ -1,0 +1,159 @@
+"""The command line as a user (or a script) meets it: output, exit status, one-line errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from locations import PCAPS
+
+from capinspect.cli import main
+
+HEALTHY = str(PCAPS / "healthy-no-update.pcap")
+ACL = str(PCAPS / "acl-denied.pcap")
+MULTI = str(PCAPS / "multi-phone.pcapng")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_healthy_capture_exits_0_with_a_pass_verdict() -> None:
+    code, out, err = run("analyze", HEALTHY)
+    assert code == 0, err
+    assert "PASS" in out and "00:21:63" in out
+    assert "\x1b[" not in out  # not a terminal: no colour
+
+
+def test_failing_capture_exits_1_and_says_what_to_fix() -> None:
+    code, out, _ = run("analyze", ACL)
+    assert code == 1
+    assert "download.acl-denied" in out and "fix:" in out and "500.19" in out
+
+
+def test_json_report_is_versioned_and_complete() -> None:
+    code, out, _ = run("analyze", "--format", "json", MULTI)
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["schema"] == "capinspect/report@1"
+    assert doc["summary"]["devices"] == 4
+    assert doc["inputs"][0]["sha256"] and doc["inputs"][0]["format"] == "pcapng"
+    for device in doc["devices"]:
+        assert device["verdict"] in ("pass", "warn", "fail", "inconclusive")
+        for finding in device["findings"]:
+            assert finding["id"] and finding["explanation"] and finding["remediation"]
+
+
+def test_timeline_prints_a_ladder_and_json() -> None:
+    code, out, _ = run("timeline", str(PCAPS / "interim-upgrade.pcap"))
+    assert code == 0
+    assert "DHCPINFORM" in out and "opt43 https://ocs.demo.local:443/CertProv/" in out
+    assert "POST /RequestHandler/ucdevice.upx" in out
+    code, out, _ = run("timeline", "--format", "json", str(PCAPS / "interim-upgrade.pcap"))
+    assert json.loads(out)["schema"] == "capinspect/timeline@1"
+
+
+def test_output_file_and_refusal_to_overwrite_an_input(tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    code, _, _ = run("analyze", "--format", "json", "-o", str(target), HEALTHY)
+    assert code == 0 and json.loads(target.read_text())["schema"] == "capinspect/report@1"
+    copy = tmp_path / "copy.pcap"
+    copy.write_bytes(Path(HEALTHY).read_bytes())
+    code, _, err = run("analyze", "-o", str(copy), str(copy))
+    assert code == 2 and "refusing to overwrite" in err
+    assert copy.read_bytes() == Path(HEALTHY).read_bytes()
+
+
+def test_baseline_then_expect_names_both_values(tmp_path: Path) -> None:
+    expect = tmp_path / "expect.toml"
+    code, _, err = run("baseline", HEALTHY, "-o", str(expect))
+    assert code == 0, err
+    text = expect.read_text()
+    assert 'server_version = "3.5.6907.0"' in text
+    edited = tmp_path / "edited.toml"
+    edited.write_text(
+        text.replace('server_version = "3.5.6907.0"', 'server_version = "3.5.6907.99"')
+    )
+    code, out, _ = run("analyze", "--expect", str(edited), HEALTHY)
+    assert code == 0  # a mismatch is a warning, not a failure
+    assert "checkin.unexpected-response" in out
+    assert "3.5.6907.99" in out and "3.5.6907.0" in out
+    code, out, _ = run("analyze", "--expect", str(expect), HEALTHY)
+    assert "checkin.unexpected-response" not in out
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: None, "no such file"),
+        (lambda p: p.write_bytes(b""), "empty"),
+        (lambda p: p.write_text("hello, this is not a capture"), "not a pcap or pcapng"),
+        (lambda p: p.write_bytes(gzip.compress(b"not a capture either")), "not a pcap"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, make: object, message: str) -> None:
+    path = tmp_path / "input.pcap"
+    make(path)  # type: ignore[operator]
+    code, out, err = run("analyze", str(path))
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bad_expect_file_is_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "expect.toml"
+    bad.write_text("nonsense = [")
+    code, _, err = run("analyze", "--expect", str(bad), HEALTHY)
+    assert code == 2 and "not valid TOML" in err
+
+
+def test_usage_error_is_exit_2() -> None:
+    code, _, _ = run("analyze")
+    assert code == 2
+    code, _, _ = run("analyze", "--format", "yaml", HEALTHY)
+    assert code == 2
+
+
+def test_explain_and_checks_commands() -> None:
+    code, out, _ = run("explain", "0x2f7d/200")
+    assert code == 0 and "SECURITY_CHANNEL" in out
+    code, _, err = run("explain", "what")
+    assert code == 2 and "cannot explain" in err
+    code, out, _ = run("checks")
+    assert code == 0 and "download.acl-denied" in out
+
+
+def test_several_inputs_and_a_directory_merge(tmp_path: Path) -> None:
+    code, out, _ = run("analyze", "--format", "json", HEALTHY, ACL)
+    doc = json.loads(out)
+    assert code == 1 and len(doc["inputs"]) == 2
+    (tmp_path / "a.pcap").write_bytes(Path(HEALTHY).read_bytes())
+    code, out, _ = run("analyze", "--format", "json", str(tmp_path))
+    assert code == 0 and json.loads(out)["inputs"][0]["path"].endswith("a.pcap")
+
+
+def test_no_color_env_and_real_process_exit_status() -> None:
+    env = dict(os.environ, NO_COLOR="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "capinspect", "analyze", "--color", "auto", ACL],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "\x1b[" not in proc.stdout
+    assert proc.stderr == ""
+
+
+def test_capture_without_phones_says_what_it_saw(corpus_dir: Path) -> None:
+    code, out, _ = run("analyze", str(corpus_dir / "http_get.pcap"))
+    assert code == 0
+    assert "capture.no-phone-traffic" in out and "saw" in out
