@@ -35,6 +35,8 @@ _ETH_IPV4 = 0x0800
 _ETH_ARP = 0x0806
 _ETH_IPV6 = 0x86DD
 _VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))
+_ETH_MPLS = frozenset((0x8847, 0x8848))
+_MAX_MPLS_LABELS = 16
 _LLC_SNAP = b"\xaa\xaa\x03"
 
 _PROTO_TCP = 6
@@ -181,6 +183,19 @@ class Decoder:
                     offset += 4
                 vlans = tuple(tags)
                 self.vlans.update(tags)
+            if ethertype in _ETH_MPLS:
+                # MPLS (a carrier's or a WAN mirror): skip the label stack down to the bottom
+                # label; the payload is IPv4 or IPv6, told by its version nibble (RFC 3032).
+                for _ in range(_MAX_MPLS_LABELS):
+                    if len(data) < offset + 5:
+                        self._truncated("MPLS label", frame)
+                        return None
+                    bottom = data[offset + 2] & 0x01
+                    offset += 4
+                    if bottom:
+                        break
+                version = data[offset] >> 4
+                ethertype = _ETH_IPV4 if version == 4 else _ETH_IPV6 if version == 6 else 0
             if ethertype <= 1500 and data[offset : offset + 3] == _LLC_SNAP:
                 # 802.3 length field + LLC/SNAP: the real EtherType follows the SNAP OUI.
                 if len(data) < offset + 8:

@@ -315,3 +315,20 @@ def test_corpus_truncated_tcp_header_and_llc_snap() -> None:
     assert out[0] is None and decoder.anomalies[0].code == "decode.truncated"
     _, snap = _decode_file("snap-tcp.pcap")
     assert any(isinstance(p, Packet) and p.payload.startswith(b"GET / HTTP/1.1") for p in snap)
+
+
+def test_mpls_label_stack_is_skipped_to_the_ip_packet() -> None:
+    inner = bytes(IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=5353, dport=53) / (b"x" * 12))
+    labels = struct.pack("!I", (100 << 12) | (0 << 9) | (0 << 8) | 64)  # not bottom of stack
+    labels += struct.pack("!I", (200 << 12) | (0 << 9) | (1 << 8) | 64)  # bottom of stack
+    eth = bytes.fromhex("0200000000020200000000018847")
+    pkt = Decoder().decode(frame(eth + labels + inner))
+    assert isinstance(pkt, Packet)
+    assert (pkt.src_ip, pkt.dport) == ("10.0.0.1", 53)
+
+
+def test_mpls_stack_cut_short_is_an_anomaly() -> None:
+    decoder = Decoder()
+    eth = bytes.fromhex("0200000000020200000000018847")
+    assert decoder.decode(frame(eth + b"\x00\x06\x40")) is None
+    assert [a.code for a in decoder.anomalies] == ["decode.truncated"]
