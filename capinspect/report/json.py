@@ -30,9 +30,14 @@ Firmware bodies are never shown: only their size and hash."""
 
 
 def iso(ts: float | None) -> str | None:
+    """ISO 8601 UTC; a timestamp no calendar can show (a damaged record) stays epoch seconds."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    try:
+        moment = datetime.fromtimestamp(ts, UTC)
+    except (ValueError, OverflowError, OSError):
+        return f"{ts:.6f}"
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def plain(value: Any) -> Any:

@@ -37,10 +37,18 @@ def safe(text: object) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", str(text))
 
 
+def _utc(ts: float) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(ts, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None  # a damaged timestamp no calendar can show
+
+
 def clock(ts: float | None) -> str:
-    if ts is None:
-        return "--:--:--"
-    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S.%f")[:-3]
+    moment = _utc(ts) if ts is not None else None
+    if moment is None:
+        return "--:--:--" if ts is None else f"{ts:.3f}"
+    return moment.strftime("%H:%M:%S.%f")[:-3]
 
 
 def _text_of(console: Console) -> str:
@@ -75,8 +83,9 @@ def _capture_header(analysis: Analysis) -> Text:
     names = ", ".join(safe(i.path) for i in analysis.inputs) or "(live)"
     span = ""
     if stats.first_ts is not None and stats.last_ts is not None:
-        start = datetime.fromtimestamp(stats.first_ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
-        span = f", {start} UTC + {stats.last_ts - stats.first_ts:.1f} s"
+        moment = _utc(stats.first_ts)
+        start = moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else f"{stats.first_ts:.0f}"
+        span = f", {start} + {stats.last_ts - stats.first_ts:.1f} s"
     text = Text(f"capinspect {__version__} — ", style="bold")
     text.append(names)
     text.append(f" ({stats.frames} frames{span})")

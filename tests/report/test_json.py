@@ -1,0 +1,35 @@
+import json
+
+from factories import healthy_boot
+
+from capinspect.expectations import Expectations
+from capinspect.pipeline import evaluate
+from capinspect.report.json import dumps, iso, report_document, timeline_document
+from capinspect.report.text import clock
+
+
+def test_times_no_calendar_can_show_stay_epoch_seconds() -> None:
+    # A bit flip in a record header gave a year 57985 timestamp; rendering must not crash.
+    assert iso(1.8e12) == "1800000000000.000000"
+    assert iso(1e300) is not None and clock(1e300)
+    assert iso(0.0) == "1970-01-01T00:00:00.000000Z"
+
+
+def test_report_document_is_json_and_versioned() -> None:
+    report = evaluate(healthy_boot().analysis(), Expectations())
+    doc = json.loads(dumps(report_document(report)))
+    assert doc["schema"] == "capinspect/report@1"
+    device = doc["devices"][0]
+    assert device["verdict"] == "pass"
+    assert device["checkins"][0]["response_fields"]["server_version"] == "3.5.6907.0"
+    assert {c["stage"] for c in device["coverage"]} == {"dhcp", "dns", "checkin"}
+    timeline = timeline_document(report.analysis, tuple(d.session for d in report.devices))
+    assert timeline["schema"] == "capinspect/timeline@1" and "verdict" not in timeline["devices"][0]
+
+
+def test_control_characters_from_the_capture_are_escaped_in_json() -> None:
+    from factories import Capture, checkin
+
+    cap = Capture(http=[checkin(30, 1003.0, "1.0\x1b[2J.5")])
+    text = dumps(report_document(evaluate(cap.analysis(), Expectations())))
+    assert "\x1b" not in text and "\\u001b" in text
