@@ -157,3 +157,20 @@ def test_capture_without_phones_says_what_it_saw(corpus_dir: Path) -> None:
     code, out, _ = run("analyze", str(corpus_dir / "http_get.pcap"))
     assert code == 0
     assert "capture.no-phone-traffic" in out and "saw" in out
+
+
+def test_baseline_of_one_capture_flags_another_servers_update_host(tmp_path: Path) -> None:
+    """Two real lab captures: contoso.com's server as the baseline, demo.local's answering."""
+    expect = tmp_path / "expect.toml"
+    assert run("baseline", HEALTHY, "-o", str(expect))[0] == 0
+    code, out, _ = run(
+        "analyze", "--format", "json", "--expect", str(expect), str(PCAPS / "interim-upgrade.pcap")
+    )
+    doc = json.loads(out)
+    findings = {f["id"]: f for f in doc["devices"][0]["findings"]}
+    mismatch = findings["checkin.unexpected-response"]
+    assert "https://ocs.demo.local/RequestHandler/ucdevice.upx" in mismatch["summary"]
+    assert "https://ocs.contoso.com/RequestHandler/" in mismatch["summary"]
+    assert "ocs.demo.local" in findings["dhcp.option43-unexpected"]["summary"]
+    assert "ocs.contoso.com" in findings["dhcp.option43-unexpected"]["summary"]
+    assert findings["dns.ucupdates-wrong-domain"]["observed"] == "ucupdates-r2.demo.local"

@@ -165,6 +165,8 @@ def check_cname(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
 
 
 def check_wrong_domain(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+    """The queried domain must be the DHCP domain (when DHCP is in the capture) and the
+    expected SIP domain (when the user set one): protocol.md §2.1 says warn on any mismatch."""
     lookups = _update_lookups(device)
     if not lookups:
         return
@@ -174,21 +176,21 @@ def check_wrong_domain(device: DeviceSession, ctx: CheckContext) -> Iterator[Fin
         for seen in ex.messages
         if seen.message.op == 2 and seen.message.domain_name
     }
-    wanted = set(dhcp_domains)
-    if ctx.expect.sip_domain:
-        wanted.add(ctx.expect.sip_domain.lower())
-    if not wanted:
-        return
+    sip = ctx.expect.sip_domain.lower().rstrip(".") if ctx.expect.sip_domain else None
     for lookup in lookups:
         domain = lookup.qname[len(UPDATE_PREFIX) :]
-        if domain in wanted:
+        reasons = []
+        if dhcp_domains and domain not in dhcp_domains:
+            reasons.append(f"DHCP gave {', '.join(sorted(dhcp_domains))}")
+        if sip is not None and domain != sip:
+            reasons.append(f"the SIP domain is {sip}")
+        if not reasons:
             continue
-        expected = " or ".join(sorted(wanted))
+        wanted = sorted(dhcp_domains | ({sip} if sip else set()))
         yield WRONG_DOMAIN.finding(
-            f"queried {lookup.qname}; DHCP domain {', '.join(sorted(dhcp_domains)) or '(none)'}"
-            + (f", SIP domain {ctx.expect.sip_domain}" if ctx.expect.sip_domain else ""),
+            f"queried {lookup.qname}, but " + " and ".join(reasons),
             device=device.key,
-            expected=f"ucupdates-r2.{expected}",
+            expected=" and ".join(f"ucupdates-r2.{d}" for d in wanted),
             observed=lookup.qname,
             frames=lookup.query_frames[:1],
             ts=lookup.first_ts,

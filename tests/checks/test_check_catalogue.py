@@ -466,3 +466,13 @@ def test_phone_found_by_user_agent_without_dhcp() -> None:
     report = _report(cap)
     assert [d.session.key for d in report.devices] == ["00:21:63:0f:20:7b"]
     assert report.devices[0].session.ips == (PHONE_IP,)
+
+
+def test_wrong_domain_against_the_expected_sip_domain_alone() -> None:
+    report = _report(healthy_boot(), Expectations(sip_domain="fabrikam.com"))
+    finding = next(f for f in report.all_findings if f.check_id == "dns.ucupdates-wrong-domain")
+    assert "fabrikam.com" in finding.summary and finding.observed == "ucupdates-r2.contoso.com"
+    assert not any(
+        f.check_id == "dns.ucupdates-wrong-domain"
+        for f in _report(healthy_boot(), Expectations(sip_domain="contoso.com")).all_findings
+    )
