@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,3 @@ def corpus_dir() -> Path:
     if not ZEEK_TRACES.is_dir():
         pytest.skip(f"third-party corpus not found at {ZEEK_TRACES}")
     return ZEEK_TRACES
-
-
-needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")

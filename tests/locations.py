@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PCAPS = ROOT / "pcaps"
@@ -20,3 +23,6 @@ def corpus_files() -> list[Path]:
 
 def lab_captures() -> list[Path]:
     return sorted(p for p in PCAPS.iterdir() if p.suffix in (".pcap", ".pcapng"))
+
+
+needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")

@@ -14,8 +14,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from conftest import needs_tshark
-from locations import corpus_files, lab_captures
+from locations import corpus_files, lab_captures, needs_tshark
 
 from capinspect.engine import Analysis
 from capinspect.pipeline import analyze_paths
