@@ -270,7 +270,17 @@ def machine() -> dict[str, str]:
     if shutil.which("tshark"):
         out = subprocess.run(["tshark", "--version"], capture_output=True, text=True, check=False)
         tshark = (out.stdout.splitlines() or ["?"])[0]
+    rev = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "capinspect"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout.strip()
     return {
+        "capinspect": f"{rev or 'unknown'}{' + uncommitted changes' if dirty else ''}",
         "nproc": str(os.cpu_count()),
         "cpu": cpu,
         "ram": ram,
