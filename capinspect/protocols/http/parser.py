@@ -611,6 +611,10 @@ class HttpMessageReader:
                 return False
             start = newline + 1
         match = pattern.search(self._buf, start)
+        # A start line longer than a header block is not one: split input would have dropped
+        # it as a partial line (_drop_partial_line), so whole input must not take it either.
+        while match is not None and match.end() - match.start() - 1 > self.limits.max_header_bytes:
+            match = pattern.search(self._buf, match.end())
         if match is not None:
             self._consume(match.start())
             self._state = _State.HEAD

@@ -321,3 +321,17 @@ def test_random_data_and_gaps_never_raise(events: list[tuple[str, object]]) -> N
                 reader.gap(value, number, float(number))
         reader.close("eof", None, 0.0)
         assert reader.feed(b"GET / HTTP/1.1\r\n\r\n", 99, 99.0) == []
+
+
+def test_over_long_start_line_is_skipped_while_resyncing_whole_or_split() -> None:
+    # Found by tests/fuzz (corpus/http/crash-resync-long-start-line): fed whole, a start line
+    # longer than max_header_bytes was taken after a resync; fed in pieces it was dropped.
+    data = b"e\nGET /" + b"a" * 100 + b" HTTP/1.1\r\nGET /ok HTTP/1.1\r\n\r\n"
+    limits = Limits(max_header_bytes=64)
+    whole, whole_anomalies = feed_all("request", [data], limits=limits)
+    single, single_anomalies = feed_all(
+        "request", [data[i : i + 1] for i in range(len(data))], limits=limits
+    )
+    assert without_positions(single) == without_positions(whole)
+    assert single_anomalies == whole_anomalies == ["http.malformed-start-line"]
+    assert [m.path for m in whole if isinstance(m, HttpRequest)] == ["/ok"]
