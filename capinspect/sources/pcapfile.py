@@ -100,6 +100,17 @@ class _HashingFile:
             pass
 
 
+class _GzipStream:
+    """A gzip stream read with ``read1``: ``GzipFile.read`` drops the bytes it had already
+    decompressed when the file turns out to be cut, so a small cut ``.gz`` read as nothing."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._gzip = gzip.GzipFile(fileobj=raw, mode="rb")
+
+    def read(self, size: int = -1, /) -> bytes:
+        return self._gzip.read1(size)
+
+
 class _Interface:
     """What a pcapng Interface Description Block says about the packets that refer to it."""
 
@@ -173,7 +184,7 @@ class CaptureReader:
         if not head:
             raise InputError(f"{self.path}: empty file")
         if head.startswith(_GZIP_MAGIC):
-            return gzip.GzipFile(fileobj=cast(BinaryIO, self._hashing), mode="rb"), "+gzip"
+            return _GzipStream(cast(BinaryIO, self._hashing)), "+gzip"
         if head == _ZSTD_MAGIC:
             reader = zstandard.ZstdDecompressor().stream_reader(
                 cast(BinaryIO, self._hashing), read_across_frames=True

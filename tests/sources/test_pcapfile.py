@@ -189,7 +189,7 @@ def test_bad_gzip_checksum_is_a_compression_anomaly(tmp_path: Path) -> None:
     path.write_bytes(bytes(packed))
     frames, capture = read_all(path)
     assert [a.code for a in capture.anomalies] == ["capture.bad-compression"]  # type: ignore[attr-defined]
-    assert 200 < len(frames) < 400
+    assert len(frames) == 400  # every byte before the bad trailer was decompressed and kept
 
 
 @pytest.mark.parametrize(
@@ -349,3 +349,20 @@ def test_corpus_frame_counts_match_capinfos() -> None:
         expected = int(out[-1].split("\t")[-1])
         frames, capture = read_all(path)
         assert len(frames) == expected, path.name
+
+
+def test_small_cut_gzip_keeps_the_frames_before_the_cut(tmp_path: Path) -> None:
+    # GzipFile.read dropped what it had decompressed when it met the cut, so a .gz smaller
+    # than one read (64 KiB decompressed) cut anywhere read as "cannot decompress".
+    noise = random.Random(9)
+    plain = classic_pcap([(1, 0, noise.randbytes(200), 200) for _ in range(40)])
+    packed = gzip.compress(plain)
+    path = tmp_path / "cut.pcap.gz"
+    path.write_bytes(packed[: len(packed) * 3 // 4])
+    frames, capture = read_all(path)
+    assert 0 < len(frames) < 40
+    assert [f.data for f in frames] == [
+        plain[40 + i * 216 : 40 + i * 216 + 200] for i in range(len(frames))
+    ]
+    codes = {a.code for a in capture.anomalies}  # type: ignore[attr-defined]
+    assert codes & {"capture.bad-compression", "capture.truncated-record"}
