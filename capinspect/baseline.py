@@ -25,7 +25,10 @@ def _prefix(url: str | None, segments: int) -> str | None:
     """``https://h/RequestHandler/ucdevice.upx`` → ``https://h/RequestHandler/`` (segments=1)."""
     if not url:
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a URL from the capture that cannot be split (``http://[``)
+        return None
     path = [p for p in parts.path.split("/") if p][:segments]
     return f"{parts.scheme}://{parts.netloc}/" + "".join(f"{p}/" for p in path)
 

@@ -426,9 +426,17 @@ def _match_offer(path: str, checkins: list[Checkin], ts: float) -> tuple[int | N
             break
         for module in checkin.offered:
             for url in (module.internal_url, module.external_url, module.url):
-                if url and urlsplit(url).path.lower() == lpath:
+                if url and _url_path(url) == lpath:
                     best = (checkin.frame, module.version)
     return best
+
+
+def _url_path(url: str) -> str | None:
+    """Lower-case path of a URL from the capture; None when it cannot be split (``http://[``)."""
+    try:
+        return urlsplit(url).path.lower()
+    except ValueError:
+        return None
 
 
 def _download(exchange: HttpExchange, checkins: list[Checkin]) -> Download:

@@ -63,3 +63,27 @@ def test_unknown_host_with_phone_user_agent_becomes_an_ip_keyed_device() -> None
     cap = Capture(http=[checkin(30, 1003.0, "3.5.6907.0", mac="")])
     devices = build_devices(cap.analysis())
     assert [d.key for d in devices] == [f"ip:{PHONE_IP}"]
+
+
+def test_unsplittable_urls_from_the_capture_do_not_crash() -> None:
+    # Found by tests/fuzz (corpus/engine/crash-unsplittable-offer-url): urlsplit raises
+    # ValueError on "http://[…"; devices, the download checks and baseline all split URLs.
+    from factories import checkin_response_xml, http
+
+    from capinspect.baseline import baseline_from
+    from capinspect.expectations import DEFAULT_EXPECTATIONS
+    from capinspect.pipeline import evaluate
+
+    bad = "http://[broken/DeviceUpdateFiles_Int/CPE.nbt"
+    response = checkin_response_xml(files=[("4.0.7577.0", bad)]).replace(
+        b"https://ocs.contoso.com/", b"https://[ocs/"
+    )
+    cap = healthy_boot("3.5.6907.0")
+    cap.http = [
+        checkin(30, 1003.0, "3.5.6907.0", response=response),
+        http(40, 1004.0, "GET", "/DeviceUpdateFiles_Int/CPE.nbt", host="[bad"),
+    ]
+    report = evaluate(cap.analysis(), DEFAULT_EXPECTATIONS)
+    phone = report.devices[0].session
+    assert len(phone.downloads) == 1 and phone.downloads[0].offered_by is None
+    baseline_from(report)

@@ -175,18 +175,24 @@ def _error_check(spec: CheckSpec, kind: str) -> Check:
     return Check(spec, run)
 
 
+def _url_path(url: str) -> str | None:
+    """Lower-case path of a URL from the capture; None when it cannot be split (``http://[``)."""
+    try:
+        return urlsplit(url).path.lower()
+    except ValueError:
+        return None
+
+
 def check_not_attempted(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
-    fetched = {urlsplit(d.url).path.lower() for d in device.downloads}
+    fetched = {_url_path(d.url) for d in device.downloads} - {None}
     for checkin in device.checkins:
         for module in checkin.offered:
             url = module.internal_url or module.url or module.external_url
             if not url:
                 continue
             paths = {
-                urlsplit(u).path.lower()
-                for u in (module.internal_url, module.external_url, module.url)
-                if u
-            }
+                _url_path(u) for u in (module.internal_url, module.external_url, module.url) if u
+            } - {None}
             if paths & fetched:
                 continue
             later = [d for d in device.downloads if d.ts >= checkin.ts]
