@@ -44,6 +44,8 @@ _PROTO_UDP = 17
 _IPV6_SKIPPED_HEADERS = frozenset((0, 43, 60))  # hop-by-hop, routing, destination options
 _IPV6_FRAGMENT = 44
 _KEPT_UDP_PORTS = frozenset((53, 67, 68))
+_SYN = 0x02
+_SYN_FIN_RST = 0x07
 _DHCP_PORTS = frozenset((67, 68))
 _BSD_AF_INET6 = frozenset((10, 24, 28, 30))  # Linux, NetBSD/OpenBSD, FreeBSD, macOS
 
@@ -54,13 +56,23 @@ _ipv4_header = struct.Struct(">BBHHHBBH4s4s").unpack_from
 _tcp_header = struct.Struct(">HHIIBB").unpack_from
 _udp_header = struct.Struct(">HHH").unpack_from
 _arp_header = struct.Struct(">HHBBH").unpack_from
+_seq_ack = struct.Struct(">II").unpack_from
 
 
 class Decoder:
     """Decodes frames one at a time and counts everything it sees (see :meth:`capture_stats`)."""
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self, limits: Limits = DEFAULT_LIMITS, tcp_ignored: set[bytes] | None = None
+    ) -> None:
+        """``tcp_ignored`` is the reassembler's table of flows judged not to matter (raw keys,
+        see :attr:`TcpReassembler.ignored_raw`): their segments are dropped here, before a
+        :class:`Packet` or any address string is made for them."""
         self.limits = limits
+        self.tcp_ignored: set[bytes] = tcp_ignored if tcp_ignored is not None else set()
+        self.tcp_dropped = 0
+        """TCP segments dropped early: pure ACKs and segments of ignored flows."""
+        self._macs: dict[bytes, str] = {}
         self.anomalies: list[Anomaly] = []
         self.anomalies_dropped = 0
         self.defragmenter = IpDefragmenter(limits)
@@ -105,6 +117,16 @@ class Decoder:
             else:
                 self.anomalies_dropped += 1
         self.defragmenter.anomalies.clear()
+
+    def _mac_text(self, raw: bytes | None) -> str | None:
+        if raw is None:
+            return None
+        text = self._macs.get(raw)
+        if text is None:
+            if len(self._macs) >= _MAX_ADDRESS_CACHE:
+                self._macs.clear()
+            text = self._macs[raw] = raw.hex(":")
+        return text
 
     def _ip_text(self, raw: bytes) -> str:
         text = self._addresses.get(raw)
@@ -161,10 +183,93 @@ class Decoder:
             self.frames_kept += 1
         return result
 
+    def decode_record(
+        self, index: int, ts: float, linktype: int, data: bytes, orig_len: int, source: int = 0
+    ) -> Packet | ArpPacket | None:
+        """The hot path: :meth:`decode` for a record given as plain values.
+
+        The common case of a mirror port — Ethernet (with up to any depth of VLAN tags),
+        IPv4 without options or fragments, TCP, UDP — is decided inline here, from a few byte
+        reads, without building a :class:`RawFrame`; anything else (other link layers, IPv6,
+        ARP, options, fragments, a header cut short, a packet DNS or DHCP may use) goes the full
+        way through :meth:`decode`. Both ways give the same result (tests/test_decode.py).
+        """
+        size = len(data)
+        if linktype != 1 or size < 54 or orig_len != size:
+            return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+        ethertype = (data[12] << 8) | data[13]
+        ip = 14
+        vlans: tuple[int, ...] = ()
+        while ethertype == 0x8100 or ethertype == 0x88A8 or ethertype == 0x9100:
+            if size < ip + 44:
+                return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+            vlans += (((data[ip] & 0x0F) << 8) | data[ip + 1],)
+            ethertype = (data[ip + 2] << 8) | data[ip + 3]
+            ip += 4
+        if ethertype != _ETH_IPV4 or data[ip] != 0x45 or (data[ip + 6] & 0x3F) or data[ip + 7]:
+            return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+        proto = data[ip + 9]
+        t = ip + 20
+        end = ip + ((data[ip + 2] << 8) | data[ip + 3])
+        if end > size or end < t + 20:
+            return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+        if proto == _PROTO_TCP:
+            header_len = (data[t + 12] >> 4) * 4
+            if header_len < 20 or t + header_len > end:
+                return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+            self._count(ts, orig_len, linktype, vlans)
+            sport = (data[t] << 8) | data[t + 1]
+            dport = (data[t + 2] << 8) | data[t + 3]
+            self.tcp_frames += 1
+            if sport == 80 or dport == 80:
+                self.tcp80_frames += 1
+            elif sport == 443 or dport == 443:
+                self.tcp443_frames += 1
+            if sport == 53 or dport == 53:
+                self.dns_frames += 1
+            flags = data[t + 13]
+            if not flags & _SYN_FIN_RST:
+                if t + header_len >= end:
+                    self.tcp_dropped += 1
+                    return None
+                if data[ip + 12 : ip + 20] + data[t : t + 4] in self.tcp_ignored:
+                    self.tcp_dropped += 1
+                    return None
+            elif not flags & _SYN and data[ip + 12 : ip + 20] + data[t : t + 4] in self.tcp_ignored:
+                self.tcp_dropped += 1
+                return None
+            seq, ack = _seq_ack(data, t + 4)
+            self.frames_kept += 1
+            return Packet(
+                index, ts, self._mac_text(data[6:12]), self._mac_text(data[0:6]), vlans,
+                self._ip_text(data[ip + 12 : ip + 16]), self._ip_text(data[ip + 16 : ip + 20]),
+                _PROTO_TCP, sport, dport, data[t + header_len : end], seq, ack, flags,
+            )  # fmt: skip
+        if proto == _PROTO_UDP:
+            sport = (data[t] << 8) | data[t + 1]
+            dport = (data[t + 2] << 8) | data[t + 3]
+            if sport not in _KEPT_UDP_PORTS and dport not in _KEPT_UDP_PORTS:
+                self._count(ts, orig_len, linktype, vlans)
+                self.udp_frames += 1
+                return None
+        return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+
+    def _count(self, ts: float, orig_len: int, linktype: int, vlans: tuple[int, ...]) -> None:
+        """What :meth:`decode` counts for every frame, for frames the fast path settles."""
+        self.frames += 1
+        self.bytes += orig_len
+        if self.first_ts is None:
+            self.first_ts = ts
+        if self.last_ts is None or ts > self.last_ts:
+            self.last_ts = ts
+        self.linktypes.add(linktype)
+        if vlans:
+            self.vlans.update(vlans)
+
     def _decode_link(self, frame: RawFrame, linktype: int) -> Packet | ArpPacket | None:
         data = frame.data
-        src_mac: str | None = None
-        dst_mac: str | None = None
+        src_mac: bytes | None = None
+        dst_mac: bytes | None = None
         vlans: tuple[int, ...] = ()
         if linktype == 1:
             if len(data) < 14:
@@ -206,8 +311,8 @@ class Decoder:
             if ethertype != _ETH_IPV4 and ethertype != _ETH_IPV6 and ethertype != _ETH_ARP:
                 self.other_frames += 1
                 return None
-            dst_mac = data[0:6].hex(":")
-            src_mac = data[6:12].hex(":")
+            dst_mac = data[0:6]
+            src_mac = data[6:12]
         elif linktype == 113 or linktype == 276:
             if linktype == 113:
                 if len(data) < 16:
@@ -237,7 +342,7 @@ class Decoder:
                 self.other_frames += 1
                 return None
             if hatype == 1 and address_len == 6:  # ARPHRD_ETHER: the sender's MAC
-                src_mac = address[:6].hex(":")
+                src_mac = address[:6]
         elif linktype == 101:
             if not data:
                 self._truncated("raw IP packet", frame)
@@ -289,8 +394,8 @@ class Decoder:
         frame: RawFrame,
         data: bytes,
         offset: int,
-        src_mac: str | None,
-        dst_mac: str | None,
+        src_mac: bytes | None,
+        dst_mac: bytes | None,
         vlans: tuple[int, ...],
     ) -> Packet | None:
         if len(data) < offset + 20:
@@ -348,8 +453,8 @@ class Decoder:
         frame: RawFrame,
         data: bytes,
         offset: int,
-        src_mac: str | None,
-        dst_mac: str | None,
+        src_mac: bytes | None,
+        dst_mac: bytes | None,
         vlans: tuple[int, ...],
     ) -> Packet | None:
         if len(data) < offset + 40:
@@ -414,7 +519,7 @@ class Decoder:
         more_fragments: bool,
         piece: bytes,
         truncated: bool,
-        context: tuple[bytes, bytes, int, str | None, str | None, tuple[int, ...]],
+        context: tuple[bytes, bytes, int, bytes | None, bytes | None, tuple[int, ...]],
     ) -> Packet | None:
         """Hand a fragment to the defragmenter; decode the datagram when it completes."""
         if truncated:
@@ -448,8 +553,8 @@ class Decoder:
         end: int,
         src: bytes,
         dst: bytes,
-        src_mac: str | None,
-        dst_mac: str | None,
+        src_mac: bytes | None,
+        dst_mac: bytes | None,
         vlans: tuple[int, ...],
         truncated: bool,
         fragments: tuple[int, ...],
@@ -469,9 +574,9 @@ class Decoder:
             if 8 <= udp_length <= end - start:
                 end = start + udp_length
             return Packet(
-                frame.index, frame.ts, src_mac, dst_mac, vlans, self._ip_text(src),
-                self._ip_text(dst), _PROTO_UDP, sport, dport, data[start + 8 : end],
-                truncated=truncated, frames=fragments,
+                frame.index, frame.ts, self._mac_text(src_mac), self._mac_text(dst_mac), vlans,
+                self._ip_text(src), self._ip_text(dst), _PROTO_UDP, sport, dport,
+                data[start + 8 : end], truncated=truncated, frames=fragments,
             )  # fmt: skip
         if end - start < 20:
             self._truncated("TCP header", frame)
@@ -492,10 +597,21 @@ class Decoder:
             self.tcp443_frames += 1
         if sport == 53 or dport == 53:
             self.dns_frames += 1
+        if not flags & _SYN_FIN_RST:
+            if start + header_len >= end:
+                # A pure ACK moves no stream byte: nothing downstream needs it.
+                self.tcp_dropped += 1
+                return None
+            if src + dst + data[start : start + 4] in self.tcp_ignored:
+                self.tcp_dropped += 1
+                return None
+        elif not flags & _SYN and src + dst + data[start : start + 4] in self.tcp_ignored:
+            self.tcp_dropped += 1
+            return None
         return Packet(
-            frame.index, frame.ts, src_mac, dst_mac, vlans, self._ip_text(src), self._ip_text(dst),
-            _PROTO_TCP, sport, dport, data[start + header_len : end], seq, ack, flags,
-            truncated, fragments,
+            frame.index, frame.ts, self._mac_text(src_mac), self._mac_text(dst_mac), vlans,
+            self._ip_text(src), self._ip_text(dst), _PROTO_TCP, sport, dport,
+            data[start + header_len : end], seq, ack, flags, truncated, fragments,
         )  # fmt: skip
 
     # -- ARP ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ the same transactions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -41,6 +42,24 @@ from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.dns.tracker import DnsTracker
 from capinspect.protocols.http.messages import HttpExchange
 from capinspect.protocols.http.tracker import HttpTracker
+
+# Names whose lookups always matter (protocol.md §2): the Device Update service and SIP
+# discovery, whoever asks.
+NAMES_OF_INTEREST = (
+    "ucupdates-r2.",
+    "ucupdates.",
+    "_sipinternaltls._tcp.",
+    "_sipinternal._tcp.",
+    "_sip._tls.",
+    "sipinternal.",
+    "sipexternal.",
+    "sip.",
+)
+PHONE_VENDOR_CLASSES = ("ms-uc-client", "cpe-ocphone")
+_PHONE_AGENTS = (b"ucphone", b"ocphone")
+_PHONE_PATHS = (b".upx", b"deviceupdate", b"requesthandler", b".nbt", b".cat", b".cab")
+_HEAD_PEEK = 4096
+_URL_HOST = re.compile(rb"https?://([A-Za-z0-9.-]+)")
 
 # How often (in frames) idle TCP flows are looked for; a cheap modulo on the hot path.
 _EXPIRE_EVERY = 4096
@@ -100,6 +119,61 @@ class _FlowState:
     to_client: int = 0
     ended: set[Direction] = field(default_factory=set)
     end_reason: str | None = None
+    judged: bool = False
+    """For HTTP flows: whether the first request was looked at (see Engine._judge_http)."""
+    head: bytes = b""
+
+
+@dataclass(slots=True)
+class _Interest:
+    """What the engine has learnt, as frames go by, about which traffic concerns a phone.
+
+    Built from DHCP (vendor classes MS-UC-Client / CPE-OCPHONE, the names in options 43 and
+    120), check-ins (their client addresses, the hosts of the URLs they offer) and the names of
+    protocol.md §2. Used only to decide what to spend effort on; the per-phone grouping is done
+    afterwards, on everything kept, by devices.py.
+    """
+
+    macs: set[str] = field(default_factory=set)
+    ips: set[str] = field(default_factory=set)
+    names: set[str] = field(default_factory=set)
+
+    def note_dhcp(self, seen: DhcpSeen) -> None:
+        msg = seen.message
+        if msg.op == 1 and (msg.vendor_class or "").lower().startswith(PHONE_VENDOR_CLASSES):
+            self.macs.add(msg.chaddr)
+        if msg.chaddr in self.macs:
+            for address in (msg.ciaddr, msg.yiaddr):
+                if address != "0.0.0.0":
+                    self.ips.add(address)
+        if msg.option43 is not None and msg.option43.web_server_fqdn:
+            self.names.add(msg.option43.web_server_fqdn.lower())
+        if msg.option120 is not None:
+            self.names.update(name.lower() for name in msg.option120.names)
+
+    def note_http(self, exchange: HttpExchange) -> None:
+        request = exchange.request
+        agent = (request.header("user-agent") or "").lower()
+        if request.path.lower().endswith(".upx") or "ucphone" in agent or "ocphone" in agent:
+            self.ips.add(exchange.flow.client_ip)
+            if exchange.response is not None:
+                for host in _URL_HOST.findall(exchange.response.body.data[:65536]):
+                    self.names.add(host.decode("ascii").lower())
+
+    def dns_wanted(self, qname: str, client_ip: str) -> bool:
+        return client_ip in self.ips or qname in self.names or qname.startswith(NAMES_OF_INTEREST)
+
+    def http_wanted(self, head: bytes, client_ip: str) -> bool:
+        """From the first bytes of a connection: could this request be a phone's?"""
+        if client_ip in self.ips:
+            return True
+        line_end = head.find(b"\n")
+        lowered = head.lower()
+        if any(
+            path in lowered[: line_end if line_end >= 0 else len(head)] for path in _PHONE_PATHS
+        ):
+            return True
+        return any(agent in lowered for agent in _PHONE_AGENTS)
 
 
 class Engine:
@@ -110,12 +184,19 @@ class Engine:
     whole :class:`Analysis`.
     """
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, *, follow_all: bool = False) -> None:
+        """``follow_all`` keeps every HTTP exchange and DNS lookup, not only those that can
+        concern a phone (cross-checks against tshark use it; analysis does not need it)."""
         self.limits = limits
-        self.decoder = Decoder(limits)
+        self.follow_all = follow_all
+        self.interest = _Interest()
         self.tcp = TcpReassembler(limits)
+        # The decoder drops segments of flows the reassembler has judged not to matter.
+        self.decoder = Decoder(limits, self.tcp.ignored_raw)
         self.dhcp = DhcpTracker(limits)
         self.dns = DnsTracker(limits)
+        if not follow_all:
+            self.dns.wanted = self.interest.dns_wanted
         self.http = HttpTracker(limits)
         self._flows: dict[FlowKey, _FlowState] = {}
         self._other_flows: list[TcpFlowSeen] = []
@@ -128,11 +209,19 @@ class Engine:
     # -- hot path ---------------------------------------------------------------------------
 
     def feed(self, frame: RawFrame) -> list[DhcpSeen | HttpExchange]:
+        return self.feed_record(
+            frame.index, frame.ts, frame.linktype, frame.data, frame.orig_len, frame.source
+        )
+
+    def feed_record(
+        self, index: int, ts: float, linktype: int, data: bytes, orig_len: int, source: int = 0
+    ) -> list[DhcpSeen | HttpExchange]:
+        """:meth:`feed` for a record given as plain values (file readers' hot path)."""
         self._frames += 1
-        self._last_ts = frame.ts
+        self._last_ts = ts
         if self._frames % _EXPIRE_EVERY == 0:
-            self._route_stream(self.tcp.expire(frame.ts))
-        pkt = self.decoder.decode(frame)
+            self._route_stream(self.tcp.expire(ts))
+        pkt = self.decoder.decode_record(index, ts, linktype, data, orig_len, source)
         if pkt is None:
             return []
         if isinstance(pkt, ArpPacket):
@@ -144,7 +233,10 @@ class Engine:
         if pkt.proto == IpProto.UDP:
             if pkt.sport in (67, 68) or pkt.dport in (67, 68):
                 seen = self.dhcp.feed(pkt)
-                return [seen] if seen is not None else []
+                if seen is None:
+                    return []
+                self.interest.note_dhcp(seen)
+                return [seen]
             if pkt.sport == 53 or pkt.dport == 53:
                 self.dns.feed_udp(pkt)
             return []
@@ -161,6 +253,9 @@ class Engine:
                 self._flows[event.flow] = _FlowState(event)
             state = self._flows.get(event.flow)
             kind = state.opened.kind if state is not None else None
+            if kind == "http" and state is not None and not state.judged:
+                if not self._judge_http(event, state):
+                    continue
             if kind == "http":
                 done.extend(self.http.feed(event))
             elif kind == "dns":
@@ -177,8 +272,39 @@ class Engine:
                 state.end_reason = state.end_reason or event.reason
                 if len(state.ended) == 2:
                     self._close_flow(event.flow, state)
+        for exchange in done:
+            self.interest.note_http(exchange)
         self._http_done.extend(done)
         return done
+
+    def _judge_http(self, event: StreamEvent, state: _FlowState) -> bool:
+        """Look at an HTTP flow's first request; release the flow when it concerns no phone.
+
+        Returns False when the flow was released (the event is then dropped). The decision waits
+        until the request line and its headers (up to 4 KiB) are in; a flow seen from the
+        middle (the server speaks first) is kept, since its request is not in the capture.
+        """
+        if self.follow_all:
+            state.judged = True
+            return True
+        if isinstance(event, StreamData):
+            if event.direction == Direction.TO_CLIENT and not state.head:
+                state.judged = True
+                return True
+            if event.direction == Direction.TO_SERVER:
+                state.head += event.data[: _HEAD_PEEK - len(state.head)]
+                headers_done = b"\r\n\r\n" in state.head or b"\n\n" in state.head
+                if not headers_done and len(state.head) < _HEAD_PEEK:
+                    return True
+                state.judged = True
+                if self.interest.http_wanted(state.head, event.flow.client_ip):
+                    state.head = b""
+                    return True
+                self.tcp.release(event.flow)
+                self.http.forget(event.flow)
+                del self._flows[event.flow]
+                return False
+        return True
 
     def _feed_dns_stream(self, event: StreamEvent, state: _FlowState | None) -> None:
         if isinstance(event, StreamData):

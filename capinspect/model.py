@@ -73,6 +73,12 @@ class RawFrame:
     """Index of the input file (in the order the user gave) this frame came from."""
 
 
+Record = tuple[int, float, int, bytes, int, int]
+"""A :class:`RawFrame` as a plain tuple ``(index, ts, linktype, data, orig_len, source)``: what
+file readers hand the engine's hot path, where building a frozen dataclass per record would
+cost more than deciding the record does not matter."""
+
+
 class IpProto(IntEnum):
     TCP = 6
     UDP = 17

@@ -40,14 +40,19 @@ def analyze_paths(
     paths: Sequence[str],
     limits: Limits = DEFAULT_LIMITS,
     progress: Progress | None = None,
+    *,
+    follow_all: bool = False,
 ) -> Analysis:
-    """Read and analyse capture files (merged in time order); raises InputError when unusable."""
+    """Read and analyse capture files (merged in time order); raises InputError when unusable.
+
+    ``follow_all`` keeps every HTTP exchange and DNS lookup, not only a phone's (Engine)."""
     stream = iter_frames(paths)
-    engine = Engine(limits)
+    engine = Engine(limits, follow_all=follow_all)
     total = stream.total_bytes
     count = 0
-    for frame in stream:
-        engine.feed(frame)
+    feed = engine.feed_record
+    for record in stream.records():
+        feed(*record)
         count += 1
         if progress is not None and count % 8192 == 0:
             progress(stream.bytes_read, total)

@@ -46,7 +46,7 @@ def _tshark(path: Path, display: str, fields: list[str]) -> list[list[str]]:
 
 @cache
 def _analysis(path: Path) -> Analysis:
-    return analyze_paths([str(path)])
+    return analyze_paths([str(path)], follow_all=True)
 
 
 def _ids(path: Path) -> str:

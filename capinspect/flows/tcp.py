@@ -56,6 +56,7 @@ Ends. FIN → ``StreamEnd("fin")`` once every byte before it was delivered. RST 
 
 from __future__ import annotations
 
+import ipaddress
 from bisect import insort
 from typing import TypeVar
 
@@ -190,6 +191,17 @@ def _canonical(four: FourTuple) -> FourTuple:
     return (dst_ip, dport, src_ip, sport)
 
 
+def _raw_keys(four: FourTuple) -> tuple[bytes, bytes]:
+    """The flow's key as the decoder sees it on the wire, in both directions."""
+    src_ip, sport, dst_ip, dport = four
+    src = ipaddress.ip_address(src_ip).packed
+    dst = ipaddress.ip_address(dst_ip).packed
+    return (
+        src + dst + sport.to_bytes(2, "big") + dport.to_bytes(2, "big"),
+        dst + src + dport.to_bytes(2, "big") + sport.to_bytes(2, "big"),
+    )
+
+
 class TcpReassembler:
     """Feed every TCP :class:`Packet`; get :data:`StreamEvent` values for followed flows."""
 
@@ -205,6 +217,10 @@ class TcpReassembler:
         # Followed flows, least recently active first (re-inserted on every segment).
         self._active: dict[FlowKey, _Flow] = {}
         self._ignored: dict[FourTuple, None] = {}
+        self.ignored_raw: set[bytes] = set()
+        """Raw keys (source address, destination address and the two ports as on the wire, in
+        both orientations) of the flows in the ignore table. The decoder consults it so that a
+        segment of an ignored flow is dropped before any object is built for it."""
         self._syns: dict[FourTuple, _Syn] = {}
 
     # -- bookkeeping ----------------------------------------------------------------------
@@ -218,8 +234,17 @@ class TcpReassembler:
     def _remember(self, table: dict[FourTuple, _V], key: FourTuple, value: _V) -> None:
         """Insert into a bounded table, dropping its oldest entry when full."""
         if key not in table and len(table) >= self.limits.max_flows:
-            del table[next(iter(table))]
+            oldest = next(iter(table))
+            del table[oldest]
+            if table is self._ignored:
+                self.ignored_raw.difference_update(_raw_keys(oldest))
         table[key] = value
+        if table is self._ignored:
+            self.ignored_raw.update(_raw_keys(key))
+
+    def _unignore(self, canonical: FourTuple) -> None:
+        if self._ignored.pop(canonical, False) is None:
+            self.ignored_raw.difference_update(_raw_keys(canonical))
 
     @property
     def followed(self) -> int:
@@ -246,7 +271,7 @@ class TcpReassembler:
         """A segment of a flow not (yet) followed: remember SYNs, classify a first payload."""
         canonical = _canonical(four)
         if flags & TCP_SYN:
-            self._ignored.pop(canonical, None)
+            self._unignore(canonical)
             syn = self._syns.get(canonical)
             if not flags & TCP_ACK:  # SYN without ACK: a client opening
                 if syn is None or syn.client_isn != pkt.tcp_seq:
@@ -588,6 +613,14 @@ class TcpReassembler:
             self._end(flow, direction, half, reason, frame, ts, events)
         self._forget(flow)
         return events
+
+    def release(self, key: FlowKey) -> None:
+        """Stop following a flow that turned out not to matter (its first request says so).
+
+        Its later segments are dropped as ignored, by the decoder already (``ignored_raw``)."""
+        flow = self._active.get(key)
+        if flow is not None:
+            self._forget(flow)
 
     def _forget(self, flow: _Flow) -> None:
         """Stop following ``flow``; its stray late segments then cost one lookup as ignored."""

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator, Sequence
 
 from capinspect.errors import InputError
-from capinspect.model import Anomaly, InputFile, RawFrame
+from capinspect.model import Anomaly, InputFile, RawFrame, Record
 from capinspect.sources.pcapfile import CaptureReader, open_capture
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".zst")
@@ -76,36 +76,41 @@ class FrameStream:
         self.total_bytes = sum(reader.size for reader in self._readers)
 
     def __iter__(self) -> Iterator[RawFrame]:
+        for record in self.records():
+            yield RawFrame(*record)
+
+    def records(self) -> Iterator[Record]:
+        """The merged records as plain tuples (see :data:`capinspect.model.Record`)."""
         try:
             if len(self._readers) == 1:
                 # One file: its own numbering is already the merged numbering.
-                yield from self._readers[0]
+                yield from self._readers[0].records()
             else:
                 yield from self._merged()
         finally:
             for reader in self._readers:
                 reader.finish()
 
-    def _merged(self) -> Iterator[RawFrame]:
-        # Heap entries: (ts, source, sequence within file, frame, iterator). The source and
+    def _merged(self) -> Iterator[Record]:
+        # Heap entries: (ts, source, sequence within file, record, iterator). The source and
         # sequence make the order total and stable: equal timestamps keep file order.
-        heap: list[tuple[float, int, int, RawFrame, Iterator[RawFrame]]] = []
+        heap: list[tuple[float, int, int, Record, Iterator[Record]]] = []
         for reader in self._readers:
-            frames = iter(reader)
-            first = next(frames, None)
+            records = reader.records()
+            first = next(records, None)
             if first is not None:
-                heap.append((first.ts, reader.source, 0, first, frames))
+                heap.append((first[1], reader.source, 0, first, records))
         heapq.heapify(heap)
         index = 0
         while heap:
-            _, source, sequence, frame, frames = heap[0]
+            _, source, sequence, record, records = heap[0]
             index += 1
-            yield RawFrame(index, frame.ts, frame.linktype, frame.data, frame.orig_len, source)
-            following = next(frames, None)
+            yield (index, record[1], record[2], record[3], record[4], source)
+            following = next(records, None)
             if following is None:
                 heapq.heappop(heap)
             else:
-                heapq.heapreplace(heap, (following.ts, source, sequence + 1, following, frames))
+                heapq.heapreplace(heap, (following[1], source, sequence + 1, following, records))
 
     @property
     def anomalies(self) -> list[Anomaly]:

@@ -123,6 +123,29 @@ def _empty_body() -> HttpBody:
     return HttpBody(sha256=hashlib.sha256().hexdigest())
 
 
+TEXT_BODY_KEPT = 64 * 1024
+"""Bytes kept of a text body (an IIS error page, a web page): enough to read a sub-status."""
+_TEXT_TYPES = ("xml", "text", "html", "json", "form")
+
+
+def body_budget(head_target: str, status: int | None, content_type: str, limit: int) -> int:
+    """How many bytes of a body are worth keeping for analysis.
+
+    A check-in (``…/ucdevice.upx``) keeps up to ``limit`` (``Limits.max_body_kept``); an
+    error answer, a text body or one whose type is not declared keeps up to
+    :data:`TEXT_BODY_KEPT`; a body declared binary — a firmware image, a bulk download —
+    keeps nothing: its bytes are counted and hashed, which is all a download check needs, and
+    many of them must not fill memory.
+    """
+    path = head_target.split("?", 1)[0].lower()
+    if path.endswith(".upx"):
+        return limit
+    ctype = content_type.strip().lower()
+    if not ctype or (status is not None and status >= 300) or any(t in ctype for t in _TEXT_TYPES):
+        return min(limit, TEXT_BODY_KEPT)
+    return 0
+
+
 class _Head:
     """A parsed start line and header block, waiting for its body."""
 
@@ -168,8 +191,8 @@ class HttpMessageReader:
         self._body: _BodyAccumulator | None = None
         self._remaining = 0
         self._trailers: list[tuple[str, str]] = []
-        self._methods: deque[str] = deque()
-        self._started_methods: list[str] = []
+        self._methods: deque[tuple[str, str]] = deque()
+        self._started_methods: list[tuple[str, str]] = []
         self._interim: list[int] = []
         self._frame = 0
         self._first_frame = 0
@@ -184,17 +207,22 @@ class HttpMessageReader:
         """True once this direction can no longer be parsed (untrusted framing, tunnel, close)."""
         return self._state in (_State.STOPPED, _State.OPAQUE, _State.CLOSED)
 
-    def expect_method(self, method: str) -> None:
-        """Response reader: the next unanswered request used ``method`` (HEAD has no body)."""
-        self._methods.append(method.upper())
+    def expect_method(self, method: str, target: str = "") -> None:
+        """Response reader: the next unanswered request used ``method`` (HEAD has no body) on
+        ``target`` (a check-in's answer is kept whole, see :func:`body_budget`)."""
+        self._methods.append((method.upper(), target))
 
     def take_started_methods(self) -> list[str]:
-        """Request reader: methods of requests whose headers ended since the last call.
+        """Request reader: methods of requests whose headers ended since the last call."""
+        return [method for method, _ in self.take_started_requests()]
+
+    def take_started_requests(self) -> list[tuple[str, str]]:
+        """Request reader: (method, target) of requests whose headers ended since the last call.
 
         The tracker hands them to the response reader as soon as the headers are known, before
         the request body ends (a server may answer ``100 Continue`` or an early error)."""
-        methods, self._started_methods = self._started_methods, []
-        return methods
+        started, self._started_methods = self._started_methods, []
+        return started
 
     def become_opaque(self) -> None:
         """The connection switched protocols (101, CONNECT): stop reading this direction."""
@@ -414,16 +442,19 @@ class HttpMessageReader:
         """Decide how the body is framed (RFC 9112 §6.3, tolerantly)."""
         self._head = head
         self._trailers = []
-        keep = self.limits.max_body_kept
+        ctype = next(iter(head.values("content-type")), "")
+        limit = self.limits.max_body_kept
         if self.role == "request":
-            self._started_methods.append(head.start[0])
+            keep = body_budget(head.start[1], None, ctype, limit)
+            self._started_methods.append(head.start)
         else:
             status = head.status or 0
             if 100 <= status < 200 and status != 101:
                 self._interim.append(status)
                 self._head = None
                 return
-            method = self._methods.popleft() if self._methods else ""
+            method, target = self._methods.popleft() if self._methods else ("", "")
+            keep = body_budget(target, status, ctype, limit)
             tunnel = status == 101 or (method == "CONNECT" and 200 <= status < 300)
             if tunnel or method == "HEAD" or status in (204, 304):
                 self._body = _BodyAccumulator(keep, None, False)

@@ -88,6 +88,10 @@ class HttpTracker:
                 del self._flows[event.flow]
         return out
 
+    def forget(self, flow: FlowKey) -> None:
+        """Stop parsing ``flow`` and drop what was buffered for it (it turned out not to matter)."""
+        self._flows.pop(flow, None)
+
     def finish(self) -> list[HttpExchange]:
         """End of input: close every open flow as ``eof`` and return what was pending."""
         out: list[HttpExchange] = []
@@ -139,8 +143,8 @@ class HttpTracker:
     ) -> None:
         self._collect_anomalies(state)
         if direction == Direction.TO_SERVER:
-            for method in state.requests.take_started_methods():
-                state.responses.expect_method(method)
+            for method, target in state.requests.take_started_requests():
+                state.responses.expect_method(method, target)
                 state.requests_in_progress += 1
         for message in messages:
             if isinstance(message, HttpRequest):
