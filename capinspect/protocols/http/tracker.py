@@ -30,6 +30,9 @@ from capinspect.model import (
 from capinspect.protocols.http.messages import HttpExchange, HttpRequest, HttpResponse
 from capinspect.protocols.http.parser import HttpMessage, HttpMessageReader
 
+MAX_ANOMALIES = 1000
+"""Capture-level HTTP anomalies kept; the rest are counted (as in decode and flows/tcp)."""
+
 
 @dataclass(slots=True)
 class _Flow:
@@ -59,6 +62,7 @@ class HttpTracker:
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.limits = limits
         self.anomalies: list[Anomaly] = []
+        self.anomalies_dropped = 0
         self._flows: dict[FlowKey, _Flow] = {}
 
     def feed(self, event: StreamEvent) -> list[HttpExchange]:
@@ -101,6 +105,14 @@ class HttpTracker:
             for direction in (Direction.TO_SERVER, Direction.TO_CLIENT):
                 if direction not in state.ended:
                     out.extend(self.feed(StreamEnd(key, direction, "eof", None, ts)))
+        if self.anomalies_dropped:
+            self.anomalies.append(
+                Anomaly(
+                    "http.anomalies-dropped",
+                    f"{self.anomalies_dropped} more HTTP anomalies were counted but not kept",
+                )
+            )
+            self.anomalies_dropped = 0
         return out
 
     # -- internals ---------------------------------------------------------------------------
@@ -178,7 +190,10 @@ class HttpTracker:
             reader.anomalies.clear()
 
     def _record(self, state: _Flow | None, anomaly: Anomaly) -> None:
-        self.anomalies.append(anomaly)
+        if len(self.anomalies) < MAX_ANOMALIES:
+            self.anomalies.append(anomaly)
+        else:
+            self.anomalies_dropped += 1
         if state is not None:
             state.anomalies.append(anomaly)
 
