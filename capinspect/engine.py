@@ -42,6 +42,9 @@ from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.dns.tracker import DnsTracker
 from capinspect.protocols.http.messages import HttpExchange
 from capinspect.protocols.http.tracker import HttpTracker
+from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
+from capinspect.protocols.tls.messages import TlsConnection
+from capinspect.protocols.tls.tracker import TlsTracker
 
 # Names whose lookups always matter (protocol.md §2): the Device Update service and SIP
 # discovery, whoever asks.
@@ -110,6 +113,8 @@ class Analysis:
     other_flows: tuple[TcpFlowSeen, ...]
     arp: tuple[ArpBinding, ...]
     anomalies: tuple[Anomaly, ...]
+    tls: tuple[TlsConnection, ...] = ()
+    """Every TLS connection followed: handshake facts, outcome, decryption status."""
 
 
 @dataclass(slots=True)
@@ -137,6 +142,22 @@ class _Interest:
     macs: set[str] = field(default_factory=set)
     ips: set[str] = field(default_factory=set)
     names: set[str] = field(default_factory=set)
+    servers: set[str] = field(default_factory=set)
+    """Addresses (and CNAME targets) that names of interest resolved to: the update server."""
+
+    def note_answer(self, qname: str, values: tuple[str, ...]) -> None:
+        if qname in self.names or qname.startswith(NAMES_OF_INTEREST):
+            self.servers.update(values)
+            self.names.update(v.lower() for v in values if not v[:1].isdigit() and ":" not in v)
+
+    def tls_wanted(self, hello: bytes, client_ip: str, server_ip: str) -> bool:
+        """From a ClientHello: a phone's, to the update server, or naming a host of interest."""
+        if client_ip in self.ips or server_ip in self.servers:
+            return True
+        lowered = hello.lower()
+        if b"ucupdates" in lowered:
+            return True
+        return any(name.encode("ascii", "ignore") in lowered for name in self.names)
 
     def note_dhcp(self, seen: DhcpSeen) -> None:
         msg = seen.message
@@ -184,9 +205,16 @@ class Engine:
     whole :class:`Analysis`.
     """
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS, *, follow_all: bool = False) -> None:
+    def __init__(
+        self,
+        limits: Limits = DEFAULT_LIMITS,
+        *,
+        follow_all: bool = False,
+        tls_keys: TlsKeys = NO_KEYS,
+    ) -> None:
         """``follow_all`` keeps every HTTP exchange and DNS lookup, not only those that can
-        concern a phone (cross-checks against tshark use it; analysis does not need it)."""
+        concern a phone (cross-checks against tshark use it; analysis does not need it).
+        ``tls_keys`` (server keys, key log) let the TLS tracker decrypt HTTPS check-ins."""
         self.limits = limits
         self.follow_all = follow_all
         self.interest = _Interest()
@@ -197,7 +225,9 @@ class Engine:
         self.dns = DnsTracker(limits)
         if not follow_all:
             self.dns.wanted = self.interest.dns_wanted
+        self.dns.on_answer = self.interest.note_answer
         self.http = HttpTracker(limits)
+        self.tls = TlsTracker(limits, tls_keys)
         self._flows: dict[FlowKey, _FlowState] = {}
         self._other_flows: list[TcpFlowSeen] = []
         self._arp: dict[str, list[ArpBinding]] = {}
@@ -253,13 +283,18 @@ class Engine:
                 self._flows[event.flow] = _FlowState(event)
             state = self._flows.get(event.flow)
             kind = state.opened.kind if state is not None else None
-            if kind == "http" and state is not None and not state.judged:
-                if not self._judge_http(event, state):
+            if state is not None and not state.judged and kind in ("http", "tls"):
+                if not self._judge(event, state):
                     continue
             if kind == "http":
                 done.extend(self.http.feed(event))
             elif kind == "dns":
                 self._feed_dns_stream(event, state)
+            elif kind == "tls":
+                # TLS: handshake facts; decrypted application data comes back as a plaintext
+                # flow (same FlowKey) for the HTTP tracker. The only TLS routing in the engine.
+                for plain in self.tls.feed(event):
+                    done.extend(self.http.feed(plain))
             if state is None:
                 continue
             if isinstance(event, StreamData):
@@ -277,34 +312,46 @@ class Engine:
         self._http_done.extend(done)
         return done
 
-    def _judge_http(self, event: StreamEvent, state: _FlowState) -> bool:
-        """Look at an HTTP flow's first request; release the flow when it concerns no phone.
+    def _judge(self, event: StreamEvent, state: _FlowState) -> bool:
+        """Look at an HTTP or TLS flow's first client bytes; release it when it concerns no
+        phone (issue: a mirror port's browsing and TLS must not be reassembled).
 
-        Returns False when the flow was released (the event is then dropped). The decision waits
-        until the request line and its headers (up to 4 KiB) are in; a flow seen from the
-        middle (the server speaks first) is kept, since its request is not in the capture.
+        Returns False when the flow was released (the event is then dropped). HTTP waits until
+        the request line and headers (up to 4 KiB) are in, TLS until the ClientHello record's
+        bytes are. A flow seen from the middle (the server speaks first) is kept: its first
+        request is not in the capture.
         """
         if self.follow_all:
             state.judged = True
             return True
-        if isinstance(event, StreamData):
-            if event.direction == Direction.TO_CLIENT and not state.head:
-                state.judged = True
+        if not isinstance(event, StreamData):
+            return True
+        if event.direction == Direction.TO_CLIENT and not state.head:
+            state.judged = True
+            return True
+        if event.direction != Direction.TO_SERVER:
+            return True
+        state.head += event.data[: _HEAD_PEEK - len(state.head)]
+        flow = event.flow
+        if state.opened.kind == "http":
+            complete = b"\r\n\r\n" in state.head or b"\n\n" in state.head
+            if not complete and len(state.head) < _HEAD_PEEK:
                 return True
-            if event.direction == Direction.TO_SERVER:
-                state.head += event.data[: _HEAD_PEEK - len(state.head)]
-                headers_done = b"\r\n\r\n" in state.head or b"\n\n" in state.head
-                if not headers_done and len(state.head) < _HEAD_PEEK:
-                    return True
-                state.judged = True
-                if self.interest.http_wanted(state.head, event.flow.client_ip):
-                    state.head = b""
-                    return True
-                self.tcp.release(event.flow)
-                self.http.forget(event.flow)
-                del self._flows[event.flow]
-                return False
-        return True
+            wanted = self.interest.http_wanted(state.head, flow.client_ip)
+        else:
+            record_end = 5 + ((state.head[3] << 8) | state.head[4]) if len(state.head) >= 5 else 0
+            if (not record_end or len(state.head) < record_end) and len(state.head) < _HEAD_PEEK:
+                return True
+            wanted = self.interest.tls_wanted(state.head, flow.client_ip, flow.server_ip)
+        state.judged = True
+        state.head = b""
+        if wanted:
+            return True
+        self.tcp.release(flow)
+        self.http.forget(flow)
+        self.tls.forget(flow)
+        del self._flows[flow]
+        return False
 
     def _feed_dns_stream(self, event: StreamEvent, state: _FlowState | None) -> None:
         if isinstance(event, StreamData):
@@ -361,6 +408,7 @@ class Engine:
     ) -> Analysis:
         """Flush every stage (open flows end as ``eof``) and return what was reconstructed."""
         self._route_stream(self.tcp.finish(self._last_ts))
+        tls = self.tls.finish()
         self._http_done.extend(self.http.finish())
         for state in list(self._flows.values()):
             if state.opened.kind not in ("http", "dns"):
@@ -373,6 +421,7 @@ class Engine:
             *self.dhcp.anomalies,
             *self.dns.anomalies,
             *self.http.anomalies,
+            *self.tls.anomalies,
             *self._anomalies,
         ]
         http = sorted(self._http_done, key=lambda ex: (ex.request.frame, ex.index))
@@ -385,4 +434,5 @@ class Engine:
             other_flows=tuple(sorted(self._other_flows, key=lambda f: f.frame)),
             arp=tuple(b for bindings in self._arp.values() for b in bindings),
             anomalies=tuple(anomalies),
+            tls=tls,
         )

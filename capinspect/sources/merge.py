@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 
 from capinspect.errors import InputError
 from capinspect.model import Anomaly, InputFile, RawFrame, Record
-from capinspect.sources.pcapfile import CaptureReader, open_capture
+from capinspect.sources.pcapfile import CaptureReader, Keep, open_capture
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".zst")
 """File name endings picked up when a directory is given."""
@@ -79,14 +79,19 @@ class FrameStream:
         for record in self.records():
             yield RawFrame(*record)
 
-    def records(self) -> Iterator[Record]:
-        """The merged records as plain tuples (see :data:`capinspect.model.Record`)."""
+    def records(self, keep: Keep | None = None) -> Iterator[Record]:
+        """The merged records as plain tuples (see :data:`capinspect.model.Record`); ``keep``
+        filters them as in :meth:`CaptureReader.records`, after numbering."""
         try:
             if len(self._readers) == 1:
                 # One file: its own numbering is already the merged numbering.
-                yield from self._readers[0].records()
-            else:
+                yield from self._readers[0].records(keep)
+            elif keep is None:
                 yield from self._merged()
+            else:
+                for record in self._merged():
+                    if keep(record[2], record[3], 0, len(record[3]), record[4], record[1]):
+                        yield record
         finally:
             for reader in self._readers:
                 reader.finish()

@@ -20,7 +20,8 @@ import hashlib
 import os
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import BinaryIO, Protocol, cast
 
@@ -28,6 +29,9 @@ import zstandard
 
 from capinspect.errors import InputError
 from capinspect.model import Anomaly, RawFrame, Record
+
+Keep = Callable[[int, bytes, int, int, int, float], bool]
+"""A record filter: (linktype, buffer, start, end, orig_len, ts) → worth yielding."""
 
 CHUNK_SIZE = 1 << 20
 """Bytes read from the (decompressed) stream at a time."""
@@ -84,10 +88,14 @@ class _HashingFile:
         self.raw = raw
         self.sha256 = hashlib.sha256()
         self.consumed = 0
+        # One worker hashes the chunks in order while the main thread parses: hashlib lets go
+        # of the GIL for large buffers, so on two cores the hash costs no analysis time.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capinspect-sha256")
 
     def read(self, size: int = -1, /) -> bytes:
         data = self.raw.read(size)
-        self.sha256.update(data)
+        if data:
+            self._worker.submit(self.sha256.update, data)
         self.consumed += len(data)
         return data
 
@@ -95,9 +103,11 @@ class _HashingFile:
         return True
 
     def drain(self) -> None:
-        """Hash whatever the decoder never needed (bytes after damage, trailing junk)."""
+        """Hash whatever the decoder never needed (bytes after damage, trailing junk), and
+        wait for the worker: ``sha256`` is complete when this returns."""
         while self.read(CHUNK_SIZE):
             pass
+        self._worker.shutdown(wait=True)
 
 
 class _GzipStream:
@@ -145,6 +155,7 @@ class CaptureReader:
         self.source = source
         self.first_index = first_index
         self.anomalies: list[Anomaly] = []
+        self._keep: Keep | None = None
         self.frames = 0
         self.finished = False
         self._anomaly_counts: dict[str, int] = {}
@@ -273,6 +284,7 @@ class CaptureReader:
     def _pcap_records(
         self, order: str, nanoseconds: bool, snaplen: int, linktype: int
     ) -> Iterator[Record]:
+        keep = self._keep
         header = struct.Struct(order + "IIII")
         scale = 1e9 if nanoseconds else 1e6
         index = self.first_index
@@ -314,7 +326,8 @@ class CaptureReader:
             last_ts = ts
             self._pos = end
             self.frames += 1
-            yield (index, ts, linktype, buf[pos + 16 : end], orig_len, source)
+            if keep is None or keep(linktype, buf, pos + 16, end, orig_len, ts):
+                yield (index, ts, linktype, buf[pos + 16 : end], orig_len, source)
             index += 1
 
     def _cut_short(self, what: str) -> None:
@@ -420,7 +433,17 @@ class CaptureReader:
                 self._time_backwards(index, frame.ts, last_ts)
             last_ts = last_good_ts = frame.ts
             self.frames += 1
-            yield (frame.index, frame.ts, frame.linktype, frame.data, frame.orig_len, frame.source)
+            if self._keep is None or self._keep(
+                frame.linktype, frame.data, 0, len(frame.data), frame.orig_len, frame.ts
+            ):
+                yield (
+                    frame.index,
+                    frame.ts,
+                    frame.linktype,
+                    frame.data,
+                    frame.orig_len,
+                    frame.source,
+                )
             index += 1
 
     def _interface_block(
@@ -522,10 +545,15 @@ class CaptureReader:
         for record in self.records():
             yield RawFrame(*record)
 
-    def records(self) -> Iterator[Record]:
+    def records(self, keep: Keep | None = None) -> Iterator[Record]:
         """The records as plain tuples ``(index, ts, linktype, data, orig_len, source)``:
         the hot path's form (a frozen RawFrame costs about 0.7 µs to build, more than
-        deciding that a frame does not matter)."""
+        deciding that a frame does not matter).
+
+        ``keep(linktype, buffer, start, end, orig_len, ts)``, when given, is asked about each
+        record before it is sliced out of the read buffer; records it refuses are counted
+        (``frames``) and numbered but not yielded (see ``Decoder.prefilter``)."""
+        self._keep = keep
         try:
             yield from self._records
         except _StreamDamaged as exc:

@@ -131,6 +131,8 @@ class DnsTracker:
         """When set, ``wanted(qname, client_ip)`` decides from the question alone whether a
         UDP message is worth a full parse (a mirror port carries thousands of lookups that
         concern no phone; dnspython costs a quarter of a millisecond a message)."""
+        self.on_answer: Callable[[str, tuple[str, ...]], None] | None = None
+        """When set, called with (qname, answer values) as each lookup is first answered."""
         self.skipped = 0
         """UDP DNS messages not parsed because ``wanted`` said no."""
         self._limit_reported: set[str] = set()
@@ -364,6 +366,8 @@ class DnsTracker:
             lookup.response_ts = seen.ts
             lookup.response_frames.append(seen.frame)
             self._pending -= 1
+            if self.on_answer is not None and parsed.answers:
+                self.on_answer(key[5], tuple(r.value for r in parsed.answers))
             return
         same = parsed.rcode == lookup.rcode and parsed.answers == lookup.answers
         lookup.anomalies.append(
