@@ -162,10 +162,33 @@ def main() -> None:
 @click.option(
     "--expect", "expect_path", metavar="TOML", help="Expected values (see docs/expect.md)."
 )
-@format_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "html"]),
+    default="text",
+    show_default=True,
+    help="Output format (markdown and html: ticket-ready, see docs/reports.md).",
+)
 @output_option
 @color_option
 @quiet_option
+@click.option(
+    "--redact",
+    is_flag=True,
+    help="Replace MACs (OUI kept), IPs, serials, users and host/domain names by pseudonyms.",
+)
+@click.option(
+    "--keep-names",
+    metavar="NAME",
+    multiple=True,
+    help="With --redact: a host or domain name (and the names under it) to keep; repeatable.",
+)
+@click.option(
+    "--evidence",
+    metavar="FILE.pcapng",
+    help="Also write the phones' frames, with their findings as comments, to FILE.pcapng.",
+)
 @guarded
 def analyze(
     captures: tuple[str, ...],
@@ -174,6 +197,9 @@ def analyze(
     output: str | None,
     color: str,
     quiet: bool,
+    redact: bool,
+    keep_names: tuple[str, ...],
+    evidence: str | None,
 ) -> None:
     """Check each phone's boot in CAPTURE... and give a verdict per phone.
 
@@ -187,10 +213,32 @@ def analyze(
     finally:
         stop()
     report = evaluate(analysis, expect, elapsed=time.monotonic() - started)
+    shown, pseudonyms = report, None
+    if redact:
+        from capinspect.report.redact import redact_report
+
+        shown, pseudonyms = redact_report(report, keep_names)
+    if evidence:
+        from capinspect.report.evidence import write_evidence
+
+        if any(
+            Path(c).exists() and Path(c).resolve() == Path(evidence).resolve() for c in captures
+        ):
+            raise CapinspectError(f"refusing to overwrite the input file {evidence} with evidence")
+        write_evidence(report, captures, evidence, pseudonyms)
+    report = shown
     if fmt == "json":
         from capinspect.report.json import dumps, report_document
 
         text = dumps(report_document(report))
+    elif fmt == "markdown":
+        from capinspect.report.markdown import render_markdown
+
+        text = render_markdown(report)
+    elif fmt == "html":
+        from capinspect.report.html import render_html
+
+        text = render_html(report)
     else:
         from capinspect.report.text import render_analyze
 

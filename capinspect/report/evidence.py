@@ -1,0 +1,456 @@
+"""``--evidence FILE.pcapng``: only the frames that matter, each with its findings as a comment.
+
+A ticket wants the packets behind the verdict, not the customer's whole mirror-port capture. The
+report already knows which frames those are — every timeline step, DHCP and DNS message and
+finding names its frames — and for TCP it knows each check-in's and download's connection (its
+4-tuple and time span). So this is a second read of the input files: a first pass picks the frame
+numbers (the frames named, plus every segment of the phones' HTTP/TLS connections in their time
+span; a long download keeps only its first and last :data:`TRIM_SEGMENTS` segments), a second
+pass writes them.
+
+The file is pcapng written by hand (SHB, one IDB per link type, one EPB per frame), because only
+pcapng carries per-packet comments (EPB ``opt_comment``): Wireshark shows them in the packet
+details and ``tshark -T fields -e frame.comment`` prints them. Frame numbers in the comments are
+the *input's* numbers, since the report cites those.
+
+With ``--redact`` the addresses in each frame (Ethernet/SLL MACs, ARP, IPv4/IPv6 source and
+destination, the DHCP header's addresses and address options) are replaced by the report's
+pseudonyms and the IPv4/UDP/TCP checksums recomputed. Application payloads (DNS names, HTTP
+headers and bodies) are not rewritten: a redacted evidence file still names the site's hosts in
+its DNS and HTTP payloads, which docs/reports.md says plainly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from capinspect import __version__
+from capinspect.checks.base import Severity
+from capinspect.errors import CapinspectError
+from capinspect.model import FlowKey
+from capinspect.report.model import Report
+from capinspect.report.redact import Pseudonyms
+from capinspect.sources.merge import iter_frames
+
+TRIM_SEGMENTS = 12
+"""Frames kept at each end of a long download's connection (the middle is left out)."""
+TCP_MARGIN = 3.0
+"""Seconds before a request and after a response in which the connection's other segments
+(handshake, ACKs, FIN) are taken."""
+
+_SHB, _IDB, _EPB = 0x0A0D0D0A, 0x00000001, 0x00000006
+_OPT_END, _OPT_COMMENT, _SHB_USERAPPL = 0, 1, 4
+_VLAN_TYPES = (0x8100, 0x88A8, 0x9100)
+_DHCP_IP_OPTIONS = frozenset({3, 4, 5, 6, 7, 28, 41, 42, 44, 50, 54, 69, 150})
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """Segments of one TCP connection between two times; ``trim``: keep only both ends."""
+
+    ends: frozenset[tuple[bytes, int]]
+    start: float
+    end: float
+    trim: bool
+
+
+@dataclass(slots=True)
+class EvidencePlan:
+    """What to write: frame numbers with their comments, and connections to take whole."""
+
+    comments: dict[int, list[str]] = field(default_factory=dict)
+    windows: list[_Window] = field(default_factory=list)
+
+    def frame(self, number: int | None, comment: str | None = None) -> None:
+        if not number:
+            return
+        notes = self.comments.setdefault(number, [])
+        if comment and comment not in notes:
+            notes.append(comment)
+
+    def connection(self, flow: FlowKey, start: float, end: float, trim: bool) -> None:
+        try:
+            ends = frozenset(
+                {
+                    (ipaddress.ip_address(flow.client_ip).packed, flow.client_port),
+                    (ipaddress.ip_address(flow.server_ip).packed, flow.server_port),
+                }
+            )
+        except ValueError:
+            return
+        self.windows.append(_Window(ends, start - TCP_MARGIN, end + TCP_MARGIN, trim))
+
+
+def plan(report: Report, pseudonyms: Pseudonyms | None = None) -> EvidencePlan:
+    """The frames of every phone's DHCP, DNS, check-ins and downloads, with finding comments.
+
+    ``report`` is the un-redacted report (its addresses are the ones in the files);
+    ``pseudonyms`` rewrite the comments' free text when the evidence is redacted."""
+    out = EvidencePlan()
+
+    def words(text: str) -> str:
+        return pseudonyms.text(text) if pseudonyms is not None else text
+
+    for item in report.devices:
+        session = item.session
+        name = words(session.mac or session.key)
+        for index, step in enumerate(session.timeline):
+            first = f"capinspect: phone {name}, verdict {str(item.verdict.verdict).upper()}"
+            out.frame(step.frame, first if index == 0 else None)
+        for exchange in session.dhcp:
+            for frame in exchange.frames:
+                out.frame(frame)
+        for lookup in session.dns:
+            for frame in (*lookup.query_frames, *lookup.response_frames):
+                out.frame(frame)
+        for checkin in session.checkins:
+            ex = checkin.exchange
+            out.frame(ex.request.frame)
+            end = ex.request.end_ts
+            if ex.response is not None:
+                out.frame(ex.response.frame)
+                out.frame(ex.response.end_frame)
+                end = ex.response.end_ts
+            out.connection(ex.flow, ex.request.ts, end, trim=False)
+        for download in session.downloads:
+            ex = download.exchange
+            out.frame(ex.request.frame)
+            end = ex.request.end_ts
+            if ex.response is not None:
+                out.frame(ex.response.frame)
+                out.frame(ex.response.end_frame)
+                end = ex.response.end_ts
+            out.connection(ex.flow, ex.request.ts, end, trim=True)
+        for ex in session.other_http:
+            end = ex.response.end_ts if ex.response is not None else ex.request.end_ts
+            out.connection(ex.flow, ex.request.ts, end, trim=True)
+        for flow in session.other_flows:
+            out.frame(flow.frame)
+            out.connection(flow.flow, flow.ts, session.last_ts, trim=True)
+    for item in report.devices:
+        for finding in item.findings:
+            for frame in finding.frames:
+                out.frame(
+                    frame,
+                    _comment(
+                        finding.check_id, finding.severity, finding.title, words(finding.summary)
+                    ),
+                )
+    for finding in report.capture_findings:
+        for frame in finding.frames:
+            out.frame(
+                frame,
+                _comment(finding.check_id, finding.severity, finding.title, words(finding.summary)),
+            )
+    return out
+
+
+def _comment(check_id: str, severity: Severity, title: str, summary: str) -> str:
+    return f"{check_id} [{severity}] {title}: {summary}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading headers (just enough to find a frame's connection and its addresses)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Headers:
+    link_macs: tuple[int, ...]
+    """Offsets of the 6-byte MAC addresses of the link header."""
+    l3: int
+    ethertype: int
+
+
+def _link(linktype: int, data: bytes) -> _Headers | None:
+    size = len(data)
+    if linktype == 1:
+        if size < 14:
+            return None
+        offset = 12
+        ethertype = int.from_bytes(data[12:14], "big")
+        while ethertype in _VLAN_TYPES and size >= offset + 6:
+            offset += 4
+            ethertype = int.from_bytes(data[offset : offset + 2], "big")
+        return _Headers((0, 6), offset + 2, ethertype)
+    if linktype == 113 and size >= 16:
+        macs = (6,) if int.from_bytes(data[4:6], "big") == 6 else ()
+        return _Headers(macs, 16, int.from_bytes(data[14:16], "big"))
+    if linktype == 276 and size >= 20:
+        macs = (12,) if data[11] == 6 else ()
+        return _Headers(macs, 20, int.from_bytes(data[0:2], "big"))
+    if linktype in (101, 228, 229) and size >= 1:
+        return _Headers((), 0, 0x0800 if data[0] >> 4 == 4 else 0x86DD)
+    if linktype == 0 and size >= 4:
+        family = int.from_bytes(data[0:4], "little")
+        if family > 0xFFFF:
+            family = int.from_bytes(data[0:4], "big")
+        return _Headers((), 4, 0x0800 if family == 2 else 0x86DD)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Transport:
+    src: bytes
+    dst: bytes
+    proto: int
+    sport: int
+    dport: int
+    l4: int
+    """Offset of the UDP/TCP header, or -1 for a later fragment (no ports)."""
+
+
+def _transport(data: bytes, head: _Headers) -> _Transport | None:
+    l3 = head.l3
+    if head.ethertype == 0x0800 and len(data) >= l3 + 20 and data[l3] >> 4 == 4:
+        ihl = (data[l3] & 0x0F) * 4
+        proto = data[l3 + 9]
+        fragment_offset = int.from_bytes(data[l3 + 6 : l3 + 8], "big") & 0x1FFF
+        src, dst = data[l3 + 12 : l3 + 16], data[l3 + 16 : l3 + 20]
+        l4 = l3 + ihl
+    elif head.ethertype == 0x86DD and len(data) >= l3 + 40 and data[l3] >> 4 == 6:
+        proto = data[l3 + 6]
+        fragment_offset = 0
+        src, dst = data[l3 + 8 : l3 + 24], data[l3 + 24 : l3 + 40]
+        l4 = l3 + 40
+    else:
+        return None
+    if proto not in (6, 17) or fragment_offset or len(data) < l4 + 4:
+        return _Transport(src, dst, proto, 0, 0, -1)
+    sport, dport = struct.unpack_from("!HH", data, l4)
+    return _Transport(src, dst, proto, sport, dport, l4)
+
+
+# ---------------------------------------------------------------------------------------------
+# Choosing the frames
+# ---------------------------------------------------------------------------------------------
+
+
+def select_frames(the_plan: EvidencePlan, paths: Sequence[str]) -> set[int]:
+    """First read: the frame numbers to write (named frames + the connections' segments)."""
+    chosen = set(the_plan.comments)
+    if not the_plan.windows:
+        return chosen
+    by_ends: dict[frozenset[tuple[bytes, int]], list[int]] = {}
+    for index, window in enumerate(the_plan.windows):
+        by_ends.setdefault(window.ends, []).append(index)
+    hits: list[list[int]] = [[] for _ in the_plan.windows]
+    for number, ts, linktype, data, _orig, _source in iter_frames(paths).records():
+        head = _link(linktype, data)
+        if head is None:
+            continue
+        transport = _transport(data, head)
+        if transport is None or transport.proto != 6 or transport.l4 < 0:
+            continue
+        ends = frozenset({(transport.src, transport.sport), (transport.dst, transport.dport)})
+        for index in by_ends.get(ends, ()):
+            window = the_plan.windows[index]
+            if window.start <= ts <= window.end:
+                hits[index].append(number)
+    for window, frames in zip(the_plan.windows, hits, strict=True):
+        if window.trim and len(frames) > 2 * TRIM_SEGMENTS:
+            frames = frames[:TRIM_SEGMENTS] + frames[-TRIM_SEGMENTS:]
+        chosen.update(frames)
+    return chosen
+
+
+# ---------------------------------------------------------------------------------------------
+# Redacting a frame
+# ---------------------------------------------------------------------------------------------
+
+
+def _checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\x00"
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def redact_frame(linktype: int, data: bytes, orig_len: int, names: Pseudonyms) -> bytes:
+    """The frame with its addresses replaced by ``names``' pseudonyms, checksums fixed."""
+    head = _link(linktype, data)
+    buf = bytearray(data)
+    if head is None:
+        return bytes(buf)
+    for offset in head.link_macs:
+        if len(buf) >= offset + 6:
+            buf[offset : offset + 6] = names.mac_bytes(bytes(buf[offset : offset + 6]))
+    l3 = head.l3
+    if head.ethertype == 0x0806 and len(buf) >= l3 + 28 and buf[l3 + 4 : l3 + 6] == b"\x06\x04":
+        for offset, size in ((8, 6), (14, 4), (18, 6), (24, 4)):
+            start = l3 + offset
+            raw = bytes(buf[start : start + size])
+            buf[start : start + size] = names.mac_bytes(raw) if size == 6 else names.ip_bytes(raw)
+        return bytes(buf)
+    transport = _transport(bytes(buf), head)
+    if transport is None:
+        return bytes(buf)
+    ipv4 = head.ethertype == 0x0800
+    src_at, size = (l3 + 12, 4) if ipv4 else (l3 + 8, 16)
+    for start in (src_at, src_at + size):
+        buf[start : start + size] = names.ip_bytes(bytes(buf[start : start + size]))
+    whole = len(data) == orig_len
+    if ipv4:
+        ihl = (buf[l3] & 0x0F) * 4
+        buf[l3 + 10 : l3 + 12] = b"\x00\x00"
+        buf[l3 + 10 : l3 + 12] = struct.pack("!H", _checksum(bytes(buf[l3 : l3 + ihl])))
+        total = int.from_bytes(buf[l3 + 2 : l3 + 4], "big")
+        fragmented = bool(int.from_bytes(buf[l3 + 6 : l3 + 8], "big") & 0x3FFF)
+        end = l3 + total
+    else:
+        end = l3 + 40 + int.from_bytes(buf[l3 + 4 : l3 + 6], "big")
+        fragmented = False
+    l4 = transport.l4
+    if l4 < 0 or fragmented or not whole or end > len(buf):
+        return bytes(buf)  # the checksum covers bytes the capture does not hold
+    if transport.proto == 17 and 67 in (transport.sport, transport.dport):
+        _redact_dhcp(buf, l4 + 8, end, names)
+    checksum_at = l4 + (6 if transport.proto == 17 else 16)
+    if checksum_at + 2 > end:
+        return bytes(buf)
+    if transport.proto == 17 and ipv4 and buf[checksum_at : checksum_at + 2] == b"\x00\x00":
+        return bytes(buf)  # UDP over IPv4 without a checksum stays without one
+    buf[checksum_at : checksum_at + 2] = b"\x00\x00"
+    src, dst = bytes(buf[src_at : src_at + size]), bytes(buf[src_at + size : src_at + 2 * size])
+    length = end - l4
+    if ipv4:
+        pseudo = src + dst + struct.pack("!BBH", 0, transport.proto, length)
+    else:
+        pseudo = src + dst + struct.pack("!I3xB", length, transport.proto)
+    value = _checksum(pseudo + bytes(buf[l4:end]))
+    if transport.proto == 17 and value == 0:
+        value = 0xFFFF
+    buf[checksum_at : checksum_at + 2] = struct.pack("!H", value)
+    return bytes(buf)
+
+
+def _redact_dhcp(buf: bytearray, start: int, end: int, names: Pseudonyms) -> None:
+    """The BOOTP addresses (ciaddr … giaddr, chaddr) and the address-valued options."""
+    if end - start < 240:
+        return
+    for offset in (12, 16, 20, 24):
+        at = start + offset
+        buf[at : at + 4] = names.ip_bytes(bytes(buf[at : at + 4]))
+    if buf[start + 1] == 1 and buf[start + 2] == 6:
+        at = start + 28
+        buf[at : at + 6] = names.mac_bytes(bytes(buf[at : at + 6]))
+    at = start + 240
+    while at + 2 <= end:
+        code = buf[at]
+        if code == 0:
+            at += 1
+            continue
+        if code == 255:
+            return
+        length = buf[at + 1]
+        value_at = at + 2
+        if value_at + length > end:
+            return
+        if code in _DHCP_IP_OPTIONS and length % 4 == 0:
+            for item in range(value_at, value_at + length, 4):
+                buf[item : item + 4] = names.ip_bytes(bytes(buf[item : item + 4]))
+        elif code == 61 and length == 7 and buf[value_at] == 1:
+            buf[value_at + 1 : value_at + 7] = names.mac_bytes(
+                bytes(buf[value_at + 1 : value_at + 7])
+            )
+        at = value_at + length
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing pcapng
+# ---------------------------------------------------------------------------------------------
+
+
+def _option(code: int, value: bytes) -> bytes:
+    pad = (-len(value)) % 4
+    return struct.pack("<HH", code, len(value)) + value + b"\x00" * pad
+
+
+def _block(kind: int, body: bytes) -> bytes:
+    length = 12 + len(body)
+    return struct.pack("<II", kind, length) + body + struct.pack("<I", length)
+
+
+def _options(items: Iterable[tuple[int, bytes]]) -> bytes:
+    body = b"".join(_option(code, value) for code, value in items)
+    return body + _option(_OPT_END, b"") if body else b""
+
+
+def section_header(comment: str) -> bytes:
+    body = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
+    body += _options(
+        [(_OPT_COMMENT, comment.encode()), (_SHB_USERAPPL, f"capinspect {__version__}".encode())]
+    )
+    return _block(_SHB, body)
+
+
+def interface_description(linktype: int) -> bytes:
+    return _block(_IDB, struct.pack("<HHI", linktype, 0, 0))
+
+
+def enhanced_packet(
+    interface: int, ts: float, data: bytes, orig_len: int, comments: Sequence[str]
+) -> bytes:
+    micros = min(max(int(round(ts * 1_000_000)), 0), 2**64 - 1)
+    pad = (-len(data)) % 4
+    body = struct.pack(
+        "<IIIII", interface, micros >> 32, micros & 0xFFFFFFFF, len(data), max(orig_len, len(data))
+    )
+    body += data + b"\x00" * pad
+    body += _options((_OPT_COMMENT, c.encode("utf-8")) for c in comments)
+    return _block(_EPB, body)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceWritten:
+    frames: int
+    path: str
+
+
+def write_evidence(
+    report: Report,
+    paths: Sequence[str],
+    output: str,
+    pseudonyms: Pseudonyms | None = None,
+) -> EvidenceWritten:
+    """Write the evidence pcapng of ``report`` (un-redacted: its addresses find the frames)."""
+    the_plan = plan(report, pseudonyms)
+    chosen = select_frames(the_plan, paths)
+    target = Path(output)
+    tmp = target.with_name(target.name + ".tmp")
+    names = ", ".join(i.path for i in report.analysis.inputs)
+    if pseudonyms is not None:
+        names = pseudonyms.text(names)
+    header = (
+        f"capinspect evidence: {len(chosen)} frame(s) of {len(report.devices)} phone(s) from "
+        f"{names}; comments name the findings; frame numbers in them are the input's"
+        + (" (addresses redacted)" if pseudonyms is not None else "")
+    )
+    interfaces: dict[int, int] = {}
+    written = 0
+    try:
+        with tmp.open("wb") as out:
+            out.write(section_header(header))
+            if chosen:
+                for number, ts, linktype, data, orig_len, _source in iter_frames(paths).records():
+                    if number not in chosen:
+                        continue
+                    if linktype not in interfaces:
+                        interfaces[linktype] = len(interfaces)
+                        out.write(interface_description(linktype))
+                    frame = bytes(data)
+                    if pseudonyms is not None:
+                        frame = redact_frame(linktype, frame, orig_len, pseudonyms)
+                    notes = [f"input frame {number}", *the_plan.comments.get(number, [])]
+                    out.write(enhanced_packet(interfaces[linktype], ts, frame, orig_len, notes))
+                    written += 1
+        tmp.replace(target)
+    except OSError as exc:
+        raise CapinspectError(f"cannot write {output}: {exc.strerror or exc}") from None
+    return EvidenceWritten(written, output)
