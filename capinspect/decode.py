@@ -29,7 +29,7 @@ from capinspect.model import Anomaly, ArpPacket, CaptureStats, Packet, RawFrame
 
 MAX_ANOMALIES = 1000
 """Decode anomalies kept; later ones are counted (a capture of garbage must not eat memory)."""
-_MAX_ADDRESS_CACHE = 65_536
+_MAX_ADDRESS_CACHE = 4_096
 
 _ETH_IPV4 = 0x0800
 _ETH_ARP = 0x0806
