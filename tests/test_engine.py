@@ -1,0 +1,85 @@
+"""The engine: one path for files and live, and the hot path's shortcuts proven equivalent.
+
+The decoder's fast path (``decode_record``) and the reader-side prefilter exist only for
+speed: on every lab and corpus capture they must give exactly what the full decoder gives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from locations import PCAPS, corpus_files, lab_captures
+
+from capinspect.decode import Decoder
+from capinspect.engine import Engine
+from capinspect.model import RawFrame
+from capinspect.pipeline import analyze_frames, analyze_paths
+from capinspect.sources.merge import iter_frames
+
+CAPTURES = lab_captures() + corpus_files()
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_fast_path_and_prefilter_agree_with_the_full_decoder(path: Path) -> None:
+    full, fast = Decoder(), Decoder()
+    for record in iter_frames([str(path)]).records():
+        expected = full.decode(RawFrame(*record))
+        _, _, linktype, data, orig_len, _ = record
+        if not fast.prefilter(linktype, data, 0, len(data), orig_len, record[1]):
+            assert expected is None, record[0]
+            continue
+        assert fast.decode_record(*record) == expected, record[0]
+    assert fast.capture_stats() == full.capture_stats()
+
+
+@given(st.binary(min_size=0, max_size=200), st.sampled_from([1, 1, 1, 113, 101]))
+def test_fast_path_agrees_on_random_frames(data: bytes, linktype: int) -> None:
+    full, fast = Decoder(), Decoder()
+    expected = full.decode(RawFrame(1, 1.0, linktype, data, len(data)))
+    if fast.prefilter(linktype, data, 0, len(data), len(data), 1.0):
+        assert fast.decode_record(1, 1.0, linktype, data, len(data)) == expected
+    else:
+        assert expected is None
+    assert [a.code for a in fast.anomalies] == [a.code for a in full.anomalies]
+
+
+@pytest.mark.parametrize("path", lab_captures(), ids=lambda p: p.name)
+def test_reading_records_and_feeding_frames_give_the_same_analysis(path: Path) -> None:
+    """Files go through records and the prefilter; live frames through Engine.feed."""
+    by_records = analyze_paths([str(path)])
+    by_frames = analyze_frames(iter(iter_frames([str(path)])))
+    assert by_records.dhcp == by_frames.dhcp
+    assert by_records.dns == by_frames.dns
+    assert by_records.http == by_frames.http
+    assert by_records.stats == by_frames.stats
+
+
+def test_feed_returns_transactions_as_they_complete() -> None:
+    engine = Engine()
+    completed = []
+    for frame in iter_frames([str(PCAPS / "interim-upgrade.pcap")]):
+        completed.extend((frame.index, item) for item in engine.feed(frame))
+    kinds = [type(item).__name__ for _, item in completed]
+    assert kinds.count("DhcpSeen") == 18  # three boots of DISCOVER/OFFER/REQUEST/ACK/INFORM/ACK
+    assert "HttpExchange" in kinds
+    # The first check-in's exchange is handed out with the frame that completed it, long
+    # before the end of the capture.
+    first_http = next(index for index, item in completed if type(item).__name__ == "HttpExchange")
+    assert first_http < 40
+
+
+def test_unrelated_web_traffic_is_released_but_follow_all_keeps_it() -> None:
+    corpus = [p for p in corpus_files() if p.name == "http_get.pcap"]
+    if not corpus:
+        pytest.skip("third-party corpus not present")
+    assert analyze_paths([str(corpus[0])]).http == ()
+    assert len(analyze_paths([str(corpus[0])], follow_all=True).http) >= 1
+
+
+def test_a_phones_lookups_of_other_names_are_kept() -> None:
+    analysis = analyze_paths([str(PCAPS / "interim-upgrade.pcap")])
+    names = {lookup.qname for lookup in analysis.dns}
+    assert names == {"ucupdates-r2.demo.local", "ocs.demo.local"}
