@@ -1,0 +1,291 @@
+"""``capinspect live``: watch an interface (a switch mirror port) and give verdicts as they happen.
+
+Kept out of cli.py so the live mode's options and loop live in one place; cli.py only registers
+the command. The loop is: kernel-filtered frames (sources/live.py) → LiveMonitor (live.py, the
+same engine and checks as ``analyze``) → step and verdict lines as they happen → on Ctrl-C,
+SIGTERM, ``--duration`` or ``--until-verdict``, the full report exactly as ``analyze`` renders
+it, plus the kernel's drop counters.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import IO, Any, TypeVar
+
+import click
+
+from capinspect import __version__
+from capinspect.checks.capture import KERNEL_DROPS_CODE
+from capinspect.live import (
+    DEFAULT_TIMEOUTS,
+    LiveEvent,
+    LiveMonitor,
+    StepEvent,
+    Timeouts,
+    VerdictEvent,
+)
+from capinspect.model import Anomaly
+from capinspect.sources.live import DEFAULT_FILTER, KernelStats, LiveSource
+from capinspect.sources.ring import DEFAULT_MAX_BYTES, FrameRing
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_ARROW = {"to-server": "→", "from-server": "←", "broadcast": "⇢"}
+
+
+def _guarded(func: F) -> F:
+    """cli.guarded, looked up when the command runs (cli.py imports this module)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from capinspect.cli import guarded
+
+        return guarded(func)(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def format_event(event: LiveEvent) -> list[str]:
+    """The lines printed for one live event (untrusted strings made safe for a terminal)."""
+    from capinspect.report.text import clock, device_label, safe
+
+    if isinstance(event, StepEvent):
+        arrow = _ARROW.get(event.direction, " ")
+        return [
+            f"{clock(event.ts)}  #{event.frame:<6} {safe(event.device)}  {arrow} "
+            f"{safe(event.peer):<15} {event.stage:<8} {safe(event.summary)}"
+        ]
+    item = event.report
+    verdict = item.verdict
+    firmware = " → ".join(item.firmware_versions) or "?"
+    lines = [
+        f"{clock(event.ts)}  VERDICT {safe(event.device)}  {device_label(item.session)}  "
+        f"firmware {safe(firmware)}  {str(verdict.verdict).upper()}: {safe(verdict.reason)}  "
+        f"({event.cause}: {safe(event.reason)})"
+    ]
+    for finding in item.findings:
+        if str(finding.severity) == "info":
+            continue
+        frames = f" [frames {', '.join(str(f) for f in finding.frames[:8])}]"
+        lines.append(
+            f"    {str(finding.severity).upper():<4} {finding.check_id}: "
+            f"{safe(finding.summary)}{frames if finding.frames else ''}"
+        )
+        lines.append(f"         fix: {finding.remediation}")
+    return lines
+
+
+def drop_anomalies(stats: KernelStats) -> list[Anomaly]:
+    """The kernel's drop counter as a capture anomaly (capture.kernel-drops reads it)."""
+    if not stats.dropped:
+        return []
+    share = 100.0 * stats.dropped / max(stats.received, 1)
+    return [
+        Anomaly(
+            KERNEL_DROPS_CODE,
+            f"the kernel dropped {stats.dropped} of {stats.received} frames that passed the "
+            f"capture filter ({share:.2f}%)",
+        )
+    ]
+
+
+@click.command()
+@click.option(
+    "-i",
+    "--interface",
+    required=True,
+    metavar="IFACE",
+    help="Interface to capture on (the switch mirror/SPAN port).",
+)
+@click.option(
+    "--filter",
+    "bpf_filter",
+    default=DEFAULT_FILTER,
+    show_default="DHCP, DNS, TCP 80/443, ARP, IP fragments; untagged, 802.1Q and QinQ",
+    metavar="BPF",
+    help="Capture filter (tcpdump syntax), run in the kernel; '' captures everything.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="S",
+    help="Stop after S seconds (default: until Ctrl-C).",
+)
+@click.option(
+    "--until-verdict",
+    is_flag=True,
+    help="Stop once every phone seen has a verdict.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Format of the final report (live lines go to stderr with json on stdout).",
+)
+@click.option("-o", "--output", metavar="REPORT", help="Write the final report to REPORT.")
+@click.option(
+    "--evidence",
+    metavar="FILE.pcapng",
+    help="Keep the recent frames that matter in a ring and write them to FILE.pcapng.",
+)
+@click.option(
+    "--evidence-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_MAX_BYTES / 1024 / 1024,
+    show_default=True,
+    metavar="MB",
+    help="Size of the evidence ring.",
+)
+@click.option(
+    "--expect", "expect_path", metavar="TOML", help="Expected values (see docs/expect.md)."
+)
+@click.option(
+    "--checkin-timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_TIMEOUTS.checkin_after_dhcp,
+    show_default=True,
+    metavar="S",
+    help="Verdict when no check-in follows a phone's DHCP within S seconds.",
+)
+@click.option(
+    "--response-timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_TIMEOUTS.response_after_checkin,
+    show_default=True,
+    metavar="S",
+    help="Verdict when a check-in gets no response within S seconds.",
+)
+@click.option(
+    "--download-timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_TIMEOUTS.download_after_offer,
+    show_default=True,
+    metavar="S",
+    help="Verdict when offered files are not fetched within S seconds of the check-in.",
+)
+@_guarded
+def live(
+    interface: str,
+    bpf_filter: str,
+    duration: float | None,
+    until_verdict: bool,
+    fmt: str,
+    output: str | None,
+    evidence: str | None,
+    evidence_mb: float,
+    expect_path: str | None,
+    checkin_timeout: float,
+    response_timeout: float,
+    download_timeout: float,
+) -> None:
+    """Watch IFACE live: each phone's steps and verdict as they happen, the report at the end.
+
+    Needs root or CAP_NET_RAW. Ctrl-C (or --duration / --until-verdict) ends the capture and
+    prints the full report, as `capinspect analyze` would for the same frames, with the
+    kernel's drop counters. Exit status: 0 no fail finding, 1 at least one, 2 cannot capture.
+    """
+    from capinspect.cli import EXIT_FAIL, EXIT_OK, _expectations, _write_output
+
+    expect = _expectations(expect_path)
+    timeouts = Timeouts(checkin_timeout, response_timeout, download_timeout)
+    monitor = LiveMonitor(expect, timeouts=timeouts)
+    ring = FrameRing(int(evidence_mb * 1024 * 1024)) if evidence else None
+    report_to_stdout = output in (None, "-")
+    lines: IO[str] = sys.stderr if fmt == "json" and report_to_stdout else sys.stdout
+    stopping: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stopping.append(signum)
+
+    def emit(events: list[LiveEvent]) -> None:
+        verdict_given = False
+        for event in events:
+            for line in format_event(event):
+                lines.write(line + "\n")
+            verdict_given = verdict_given or isinstance(event, VerdictEvent)
+        if events:
+            lines.flush()
+        if verdict_given and ring is not None and evidence:
+            ring.write_pcapng(evidence, interface, f"capinspect {__version__} live")
+
+    source = LiveSource(interface, bpf_filter)
+    started = time.monotonic()
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        with source:
+            click.echo(
+                f"capinspect: capturing on {interface}"
+                + (f" for {duration:g} s" if duration else "")
+                + "; Ctrl-C ends it with the full report",
+                err=True,
+            )
+            deadline = started + duration if duration else None
+            try:
+                while not stopping:
+                    frames = source.read(0.25)
+                    for frame in frames:
+                        kept = monitor.engine.decoder.frames_kept
+                        events = monitor.feed(frame)
+                        if ring is not None and monitor.engine.decoder.frames_kept != kept:
+                            ring.add(frame)
+                        if events:
+                            emit(events)
+                    if not frames:
+                        emit(monitor.tick(source.now()))
+                    if deadline is not None and time.monotonic() >= deadline:
+                        break
+                    if until_verdict and monitor.verdicts and monitor.all_settled:
+                        break
+            except KeyboardInterrupt:
+                pass
+            stats = source.stats()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    report = monitor.finish(
+        source_anomalies=drop_anomalies(stats), elapsed=time.monotonic() - started
+    )
+    kernel = (
+        f"kernel: {stats.received} frames passed the filter, {stats.dropped} dropped; "
+        f"{source.frames_read} read"
+    )
+    evidence_note = None
+    if ring is not None and evidence:
+        written = ring.write_pcapng(evidence, interface, f"capinspect {__version__} live")
+        evidence_note = f"evidence: {written} frames in {evidence}"
+        if ring.evicted:
+            evidence_note += f" (ring full: {ring.evicted} older frames left out)"
+    if fmt == "json":
+        from capinspect.report.json import dumps, report_document
+
+        document = report_document(report)
+        document["live"] = {
+            "interface": interface,
+            "filter": bpf_filter,
+            "kernel_received": stats.received,
+            "kernel_dropped": stats.dropped,
+            "frames_read": source.frames_read,
+            "evidence": evidence,
+        }
+        text = dumps(document)
+    else:
+        from capinspect.report.text import render_analyze
+
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 100
+        text = render_analyze(report, width=max(80, min(width, 160)))
+        text += kernel + "\n" + (evidence_note + "\n" if evidence_note else "")
+    if fmt == "json" or not report_to_stdout:
+        click.echo(kernel, err=True)
+        if evidence_note:
+            click.echo(evidence_note, err=True)
+    if report_to_stdout:
+        lines.flush()
+    _write_output(text, output, ())
+    sys.exit(EXIT_FAIL if report.has_fail else EXIT_OK)
