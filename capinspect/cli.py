@@ -21,6 +21,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from capinspect import __version__
+from capinspect.cli_live import live
 from capinspect.errors import CapinspectError
 from capinspect.expectations import DEFAULT_EXPECTATIONS, Expectations, load_expectations
 from capinspect.limits import DEFAULT_LIMITS
@@ -337,6 +338,8 @@ def list_checks() -> None:
     for spec in ALL_SPECS:
         click.echo(f"{spec.id:<34} {spec.severity:<5} {spec.title}")
 
+
+main.add_command(live)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -54,13 +54,37 @@ MALFORMED_TRAFFIC = CheckSpec(
     source="inference",
 )
 
+KERNEL_DROPS = CheckSpec(
+    id="capture.kernel-drops",
+    severity=Severity.WARN,
+    title="The kernel dropped frames during the live capture",
+    explanation=(
+        "capinspect live could not read frames as fast as the interface delivered them and the "
+        "kernel discarded some (PACKET_STATISTICS). A dropped DHCP, DNS or check-in frame can "
+        "make a step look missing, so verdicts after the drops may be wrong."
+    ),
+    remediation=(
+        "Narrow --filter to the phones' VLAN or addresses, or capture with tcpdump -w and run "
+        "capinspect analyze on the file; docs/live.md gives the rate this machine sustains."
+    ),
+    source="inference",
+)
+KERNEL_DROPS_CODE = "capture.kernel-drops"
+"""Anomaly code the live source reports its kernel drop counters under."""
+
 _DAMAGE_PREFIXES = ("capture.", "pcapng.")
 
 
 def check_capture(devices: tuple[DeviceSession, ...], ctx: CheckContext) -> Iterator[Finding]:
     analysis = ctx.analysis
     stats = analysis.stats
-    damage = [a for a in analysis.anomalies if a.code.startswith(_DAMAGE_PREFIXES)]
+    for drop in (a for a in analysis.anomalies if a.code == KERNEL_DROPS_CODE):
+        yield KERNEL_DROPS.finding(drop.detail, device=None, observed=drop.detail)
+    damage = [
+        a
+        for a in analysis.anomalies
+        if a.code.startswith(_DAMAGE_PREFIXES) and a.code != KERNEL_DROPS_CODE
+    ]
     if damage:
         codes = Counter(a.code for a in damage)
         yield DAMAGED.finding(
@@ -118,4 +142,9 @@ def check_capture(devices: tuple[DeviceSession, ...], ctx: CheckContext) -> Iter
     )
 
 
-CAPTURE_SPECS: tuple[CheckSpec, ...] = (NO_PHONE_TRAFFIC, DAMAGED, MALFORMED_TRAFFIC)
+CAPTURE_SPECS: tuple[CheckSpec, ...] = (
+    NO_PHONE_TRAFFIC,
+    DAMAGED,
+    MALFORMED_TRAFFIC,
+    KERNEL_DROPS,
+)
