@@ -8,6 +8,7 @@ control character in them harmless.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -399,5 +400,11 @@ def timeline_document(analysis: Analysis, devices: tuple[DeviceSession, ...]) ->
     }
 
 
+_TERMINAL_UNSAFE = re.compile("[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+"""C1 controls (0x9b is CSI), zero-width and bidi characters: JSON allows them raw, but the
+document is often read in a terminal. Only string contents can hold them, so escaping is safe."""
+
+
 def dumps(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    return _TERMINAL_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text) + "\n"

@@ -33,3 +33,16 @@ def test_control_characters_from_the_capture_are_escaped_in_json() -> None:
     cap = Capture(http=[checkin(30, 1003.0, "1.0\x1b[2J.5")])
     text = dumps(report_document(evaluate(cap.analysis(), Expectations())))
     assert "\x1b" not in text and "\\u001b" in text
+
+
+def test_dumps_escapes_c1_and_bidi_characters_from_the_capture() -> None:
+    # Found by tests/test_output_safety.py: json.dumps(ensure_ascii=False) left 0x9b (CSI)
+    # and bidi overrides raw for the terminal that shows the document.
+    import json
+
+    from capinspect.report.json import dumps
+
+    value = "a\x1b[2J\x9b31m\u202egnp.exe\u2066\u200fé"
+    text = dumps({"host": value})
+    assert not any(c in text for c in "\x1b\x9b\u202e\u2066\u200f")
+    assert "é" in text and json.loads(text) == {"host": value}
