@@ -432,7 +432,10 @@ def _collect(value: Any, names: Pseudonyms, seen: set[int], field: str = "") -> 
         elif field == "user":
             names.user(value)
         return
-    if isinstance(value, bytes | int | float) or value is None:
+    if isinstance(value, bytes):
+        names.collect_text(value.decode("utf-8", errors="replace"))
+        return
+    if isinstance(value, int | float) or value is None:
         return
     if id(value) in seen:
         return
