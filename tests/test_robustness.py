@@ -8,6 +8,7 @@ seeded, so a failure is reproducible from the test id.
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,16 @@ from capinspect.cli import main
 
 FILES = corpus_files() + lab_captures()
 DAMAGED_COPIES = 100
+MAX_SECONDS = 5.0
+"""Wall time any one analysis (whole, cut or flipped file) may take: damage must never make
+capinspect spin (a corrupt length read as a huge loop count, a quadratic resync)."""
 
 
 def _analyze(path: Path) -> tuple[int, str]:
+    started = time.monotonic()
     result = CliRunner().invoke(main, ["analyze", "--format", "json", str(path)])
+    elapsed = time.monotonic() - started
+    assert elapsed < MAX_SECONDS, f"{path.name}: {elapsed:.1f} s"
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.stderr
