@@ -221,3 +221,34 @@ def test_random_text_never_raises(text: str) -> None:
     for encoding in ("utf-8", "utf-16"):
         parse_checkin_request(text.encode(encoding, "replace"))
         parse_checkin_response(("<R>" + text + "</R>").encode(encoding, "replace"))
+
+
+_VALUES = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from("\t\n\r"),
+    max_size=20,
+)
+
+
+@given(_VALUES, _VALUES, st.sampled_from([b"", b"\r\n", b"\n\n  \t", b"<!-- end -->"]),
+       st.lists(st.integers(min_value=0, max_value=600), max_size=6))  # fmt: skip
+def test_checkin_same_whole_byte_by_byte_and_with_trailing_junk(
+    model: str, version: str, junk: bytes, cuts: list[int]
+) -> None:
+    from xml.sax.saxutils import escape, quoteattr
+
+    from capinspect.protocols.http.parser import HttpMessageReader
+
+    body = (
+        f"<Request><Model>{escape(model)}</Model><Modules>"
+        f"<Module FileName='cpe.nbt' Version={quoteattr(version)}/></Modules></Request>"
+    ).encode()
+    whole = parse_checkin_request(body)
+    assert parse_checkin_request(body + junk) == whole
+    stream = b"POST /RequestHandler/ucdevice.upx HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body)
+    data = stream + body
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    reader = HttpMessageReader("request")
+    messages = []
+    for n, (a, b) in enumerate(zip([0, *points], [*points, len(data)], strict=True)):
+        messages += reader.feed(data[a:b], n + 1, float(n))
+    assert len(messages) == 1 and parse_checkin_request(messages[0].body.data) == whole

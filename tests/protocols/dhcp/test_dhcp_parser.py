@@ -435,3 +435,13 @@ def test_option120_names_agree_with_tshark(tmp_path: Path) -> None:
     decoded = parse_dhcp(bytes(ack)).option120
     assert decoded is not None
     assert ",".join(decoded.names) == rows[1]["dhcp.option.sip_server.name"]
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=64))
+def test_trailing_junk_after_end_changes_no_option(junk: bytes) -> None:
+    payload = _inform((43, OPTION43_WORKED), (120, OPTION120_WORKED))
+    whole = parse_dhcp(payload)
+    with_junk = parse_dhcp(payload + junk)
+    assert with_junk.options == whole.options
+    assert with_junk.option43 == whole.option43 and with_junk.option120 == whole.option120

@@ -237,3 +237,31 @@ def test_corpus_dns_agrees_with_tshark(path: Path) -> None:
             )
             ours = {r.value for r in parsed.answers if r.rtype in ("A", "AAAA")}
             assert ours <= tshark_addresses
+
+
+@given(st.binary(min_size=1, max_size=32))
+def test_trailing_junk_keeps_the_message_and_is_reported(junk: bytes) -> None:
+    wire = _response("ucupdates-r2.contoso.com. 300 CNAME pool01.contoso.com.")
+    whole, with_junk = parse_dns(wire), parse_dns(wire + junk)
+    assert (with_junk.questions, with_junk.answers) == (whole.questions, whole.answers)
+    assert "dns.trailing-bytes" in {a.code for a in with_junk.anomalies}
+
+
+@given(
+    st.lists(st.binary(max_size=40), max_size=6),
+    st.lists(st.integers(min_value=0, max_value=400), max_size=8),
+    st.binary(max_size=8),
+)
+def test_framer_any_split_and_trailing_junk_give_the_same_messages(
+    messages: list[bytes], cuts: list[int], junk: bytes
+) -> None:
+    stream = _framed(*messages)
+    data = stream + junk
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+    framer = DnsTcpFramer()
+    out: list[bytes] = []
+    for piece in pieces:
+        out += framer.feed(piece)
+    assert out[: len(messages)] == messages
+    assert out == DnsTcpFramer().feed(data)

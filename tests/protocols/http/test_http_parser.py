@@ -362,3 +362,20 @@ def test_firmware_bodies_are_counted_and_hashed_not_kept() -> None:
     (message,) = reader.feed(head + body, 1, 1.0)
     assert message.body.data == b"" and message.body.size == len(body)
     assert message.body.complete and message.body.sha256 == hashlib.sha256(body).hexdigest()
+
+
+@given(st.binary(max_size=200), st.lists(st.integers(min_value=0, max_value=2_000), max_size=6))
+def test_trailing_junk_leaves_the_messages_before_it_unchanged(
+    junk: bytes, cuts: list[int]
+) -> None:
+    for role, data, methods in (
+        ("request", REQUESTS, ()),
+        (
+            "response",
+            RESPONSES[: RESPONSES.index(b"HTTP/1.1 200 OK\r\nContent-Length: 4096")],
+            RESPONSE_METHODS,
+        ),
+    ):
+        before, _ = feed_all(role, [data], methods, close=None)  # type: ignore[arg-type]
+        after, _ = feed_all(role, split_at(data + junk, cuts), methods, close=None)  # type: ignore[arg-type]
+        assert without_positions(after)[: len(before)] == without_positions(before)
