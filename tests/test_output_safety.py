@@ -5,9 +5,8 @@ option 15 and option 43, the DNS name, the HTTP Host / User-Agent / Server heade
 check-in's XML and key=value values. ``analyze`` and ``timeline`` (text) must show them escaped
 (``\\x1b``), never raw; JSON must escape them too.
 
-HTML and Markdown renderers do not exist yet (capinspect/report/html.py, markdown.py are being
-written); when they land, add their formats to FORMATS with a "no markup from the capture"
-assertion (``<script`` from the XML below must come out as ``&lt;script``).
+In the ticket formats (Markdown, HTML) nothing from the capture may become markup: the
+``<script>`` in the check-in values must come out as ``&lt;script``.
 """
 
 from __future__ import annotations
@@ -187,6 +186,15 @@ def test_no_control_or_bidi_character_reaches_the_terminal(
     for char in RAW:
         assert char not in plain, (repr(char), command)
     assert "\\x1b" in plain  # the hostile values did reach the output, escaped
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_nothing_from_the_capture_becomes_markup(crafted: Path, fmt: str) -> None:
+    out = _run("analyze", "--format", fmt, str(crafted))
+    for char in RAW:
+        assert char not in out, (repr(char), fmt)
+    assert "<script" not in out
+    assert "&lt;script" in out  # the value reached the report, escaped
 
 
 def test_the_crafted_values_reach_analysis_and_json_escapes_them(crafted: Path) -> None:
