@@ -164,6 +164,17 @@ def main() -> None:
     "--expect", "expect_path", metavar="TOML", help="Expected values (see docs/expect.md)."
 )
 @click.option(
+    "--tls-key",
+    "tls_key_paths",
+    metavar="FILE",
+    multiple=True,
+    help="Server RSA private key (PEM or PFX) to decrypt HTTPS check-ins (RSA key exchange).",
+)
+@click.option("--tls-key-password", metavar="TEXT", help="Password of the --tls-key file(s).")
+@click.option(
+    "--keylog", "keylog_path", metavar="FILE", help="NSS key log (SSLKEYLOGFILE) to decrypt TLS."
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "markdown", "html"]),
@@ -194,6 +205,9 @@ def main() -> None:
 def analyze(
     captures: tuple[str, ...],
     expect_path: str | None,
+    tls_key_paths: tuple[str, ...],
+    tls_key_password: str | None,
+    keylog_path: str | None,
     fmt: str,
     output: str | None,
     color: str,
@@ -207,10 +221,13 @@ def analyze(
     Exit status: 0 no fail finding, 1 at least one, 2 bad usage or unreadable input.
     """
     expect = _expectations(expect_path)
+    from capinspect.protocols.tls.keys import load_tls_keys
+
+    tls_keys = load_tls_keys(tls_key_paths, tls_key_password, keylog_path)
     started = time.monotonic()
     progress, stop = _progress_bar(captures, quiet)
     try:
-        analysis = analyze_paths(captures, DEFAULT_LIMITS, progress)
+        analysis = analyze_paths(captures, DEFAULT_LIMITS, progress, tls_keys=tls_keys)
     finally:
         stop()
     report = evaluate(analysis, expect, elapsed=time.monotonic() - started)

@@ -35,6 +35,13 @@ from capinspect.protocols.dhcp.messages import ACK, INFORM, DhcpExchange, DhcpSe
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.iis import iis_error_code, iis_substatus
 from capinspect.protocols.http.messages import HttpExchange
+from capinspect.protocols.tls.messages import (
+    DECRYPTED,
+    TlsConnection,
+    alert_name,
+    suite_name,
+    version_name,
+)
 from capinspect.protocols.upx import (
     checkin_path_kind,
     is_checkin_path,
@@ -195,6 +202,9 @@ class DeviceSession:
     timeline: tuple[TimelineStep, ...]
     first_ts: float
     last_ts: float
+    tls: tuple[TlsConnection, ...] = ()
+    """The phone's TLS connections (by client IP, like every flow): handshake facts, outcome,
+    whether they were decrypted (their HTTP then shows up in ``checkins``/``downloads``)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,6 +275,7 @@ class _Acc:
     fetches: list[HttpExchange] = field(default_factory=list)
     other_http: list[HttpExchange] = field(default_factory=list)
     other_flows: list[TcpFlowSeen] = field(default_factory=list)
+    tls: list[TlsConnection] = field(default_factory=list)
 
     def note(self, evidence: str) -> None:
         if evidence not in self.evidence:
@@ -412,6 +423,20 @@ def build_devices(
             talker.other_flows.append(flow)
             talker.add_vlans(flow.vlans)
 
+    for conn in analysis.tls:
+        key = resolve(conn.flow.client_ip, conn.ts, conn.client_mac)
+        owner = accs.get(key)
+        sni = (conn.sni or "").lower()
+        if owner is None and _is_update_name(sni):
+            owner = acc_for(key, None if key.startswith("ip:") else key)
+        if owner is None:
+            continue
+        if _is_update_name(sni):
+            owner.note(f"TLS to {sni} (frame {conn.frame})")
+        owner.tls.append(conn)
+        owner.add_ip(conn.flow.client_ip)
+        owner.add_vlans(conn.vlans)
+
     sessions = [_finish(acc) for acc in accs.values()]
     sessions.sort(key=lambda s: (s.first_ts, s.key))
     return tuple(sessions)
@@ -536,6 +561,7 @@ def _finish(acc: _Acc) -> DeviceSession:
         timeline=timeline,
         first_ts=min(times),
         last_ts=max(times),
+        tls=tuple(sorted(acc.tls, key=lambda c: c.frame)),
     )
 
 
@@ -649,6 +675,52 @@ def _http_status_text(exchange: HttpExchange, substatus: str | None = None) -> s
     return text
 
 
+def _tls_steps(connections: list[TlsConnection]) -> list[TimelineStep]:
+    """ClientHello, ServerHello + certificate, and alerts of each TLS connection, one line each."""
+    steps: list[TimelineStep] = []
+    for conn in connections:
+        server = conn.flow.server_ip
+        ch, sh = conn.client_hello, conn.server_hello
+        if ch is None and sh is None:
+            summary = f"TLS connection to {server}:{conn.flow.server_port} (no handshake seen)"
+            steps.append(TimelineStep(conn.ts, conn.frame, "tls", "to-server", server, summary))
+        if ch is not None:
+            offered = "/".join(version_name(v).removeprefix("TLS ") for v in ch.versions_offered)
+            summary = (
+                f"TLS ClientHello SNI {ch.sni or '(none)'} TLS {offered}, "
+                f"{len(ch.cipher_suites)} cipher suites"
+            )
+            details: dict[str, object] = {"sni": ch.sni, "port": conn.flow.server_port}
+            steps.append(
+                TimelineStep(ch.ts, ch.frame, "tls", "to-server", server, summary, details)
+            )
+        if sh is not None:
+            parts = [f"TLS ServerHello {version_name(sh.selected_version)}"]
+            parts.append(suite_name(sh.cipher_suite))
+            if conn.resumed:
+                parts.append("(resumed)")
+            cert = conn.server_certificate
+            if cert is not None:
+                names = ",".join(cert.names[:3]) or cert.subject
+                parts.append(f"certificate {names} issued by {cert.issuer}")
+            elif conn.certificate_encrypted:
+                parts.append("certificate encrypted (TLS 1.3)")
+            if conn.decryption == DECRYPTED:
+                parts.append(f"— decrypted with the {conn.decrypted_with}")
+            details = {"outcome": conn.outcome, "decryption": conn.decryption}
+            steps.append(
+                TimelineStep(
+                    sh.ts, sh.frame, "tls", "from-server", server, " ".join(parts), details
+                )
+            )
+        for alert in conn.alerts:
+            level = {1: "warning ", 2: "fatal "}.get(alert.level or 0, "")
+            direction = "to-server" if alert.sender == "client" else "from-server"
+            summary = f"TLS alert from the {alert.sender}: {level}{alert_name(alert.description)}"
+            steps.append(TimelineStep(alert.ts, alert.frame, "tls", direction, server, summary))
+    return steps
+
+
 def build_timeline(acc: _Acc, downloads: tuple[Download, ...]) -> tuple[TimelineStep, ...]:
     steps: list[TimelineStep] = []
     for dhcp_exchange in acc.dhcp:
@@ -751,7 +823,11 @@ def build_timeline(acc: _Acc, downloads: tuple[Download, ...]) -> tuple[Timeline
                 f"{_http_status_text(exchange)}",
             )
         )
+    steps.extend(_tls_steps(acc.tls))
+    described = {(c.flow, c.frame) for c in acc.tls}
     for flow in acc.other_flows:
+        if (flow.flow, flow.frame) in described:
+            continue
         steps.append(
             TimelineStep(
                 flow.ts,

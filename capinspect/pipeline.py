@@ -17,6 +17,7 @@ from capinspect.engine import Analysis, Engine
 from capinspect.expectations import Expectations
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import Anomaly, InputFile, RawFrame
+from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
 from capinspect.report.model import DeviceReport, Report
 from capinspect.sources.merge import iter_frames
 
@@ -29,8 +30,9 @@ def analyze_frames(
     limits: Limits = DEFAULT_LIMITS,
     inputs: tuple[InputFile, ...] = (),
     source_anomalies: Callable[[], Iterable[Anomaly]] = lambda: (),
+    tls_keys: TlsKeys = NO_KEYS,
 ) -> Analysis:
-    engine = Engine(limits)
+    engine = Engine(limits, tls_keys=tls_keys)
     for frame in frames:
         engine.feed(frame)
     return engine.finish(inputs, source_anomalies())
@@ -42,12 +44,13 @@ def analyze_paths(
     progress: Progress | None = None,
     *,
     follow_all: bool = False,
+    tls_keys: TlsKeys = NO_KEYS,
 ) -> Analysis:
     """Read and analyse capture files (merged in time order); raises InputError when unusable.
 
     ``follow_all`` keeps every HTTP exchange and DNS lookup, not only a phone's (Engine)."""
     stream = iter_frames(paths)
-    engine = Engine(limits, follow_all=follow_all)
+    engine = Engine(limits, follow_all=follow_all, tls_keys=tls_keys)
     total = stream.total_bytes
     count = 0
     feed = engine.feed_record

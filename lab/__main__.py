@@ -144,6 +144,20 @@ def cmd_readme() -> int:
             "|---|---|---|---|---|---|---|---|"
         )
         parts += [_phone_line(p) for p in facts["phones"]]
+        tls = facts.get("https")
+        if tls:
+            fx = tls["fixtures"]
+            parts.append(
+                f"\nCheck-ins over HTTPS (port {tls['port']}): server "
+                f"{'/'.join(tls['server_versions'])} with {', '.join(tls['server_ciphers'])} only "
+                "(RSA key exchange); certificate names "
+                + ", ".join(f"`{n}`" for n in tls["server_cert_names"])
+                + "; the phone "
+                + ("trusts" if tls["phone_trusts_ca"] else "does **not** trust")
+                + f" the issuing lab CA. Lab key material: `{fx['key']}` (server key), "
+                f"`{fx['chain']}` (server certificate + CA), `{fx['keylog']}` (the phone's NSS "
+                "key log)."
+            )
         if facts.get("background"):
             parts.append(
                 f"\nBackground PC {facts['background']['mac']} ({facts['background']['ip']}): "

@@ -109,6 +109,9 @@ def build_facts(
                     "status": ck["status"],
                     "request_dialect": spec.request_dialect,
                 }
+                if ck.get("scheme") == "https":
+                    boot["checkin"]["scheme"] = "https"
+                    boot["checkin"]["tls"] = ck.get("tls")
                 if ck["status"] == 200:
                     boot["checkin"].update(
                         {
@@ -119,6 +122,10 @@ def build_facts(
                             "offered": ck.get("files", []),
                         }
                     )
+            if b.get("tls_failure"):
+                boot["tls_failure"] = b["tls_failure"]
+                if not sc.https:
+                    problems.append(f"{spec.name}: TLS failure in a plain-HTTP scenario")
             fetches = []
             for f in b.get("fetches", []):
                 match = [r for r in p_reqs if r["method"] == "GET" and r["path"] == f["path"]]
@@ -181,6 +188,31 @@ def build_facts(
         )
     if problems:
         raise LabError("run contradicts scenario config:\n  " + "\n  ".join(problems))
+    facts = _facts_document(sc, subs, raw43, out_phones, background)
+    if sc.https:
+        facts["https"] = {
+            "port": 443,
+            "server_versions": ["TLSv1.2"],
+            "server_ciphers": ["AES128-SHA", "AES256-GCM-SHA384"],
+            "server_cert_names": list(sc.server_cert_names),
+            "phone_trusts_ca": sc.phone_trusts_ca,
+            "fixtures": {
+                "key": f"{sc.name}.key.pem",
+                "chain": f"{sc.name}.crt.pem",
+                "keylog": f"{sc.name}.keylog",
+            },
+        }
+    return facts
+
+
+def _facts_document(
+    sc: Scenario,
+    subs: list[tuple[int, str]],
+    raw43: bytes | None,
+    out_phones: list[dict[str, Any]],
+    background: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The facts common to every scenario (HTTPS ones add an ``https`` section)."""
     return {
         "facts_version": FACTS_VERSION,
         "scenario": sc.name,
@@ -371,7 +403,7 @@ def expected_wire(facts: dict[str, Any]) -> dict[str, Any]:
                     }
                 )
             ck = b.get("checkin")
-            if ck:
+            if ck and ck.get("scheme") != "https":  # tshark sees no HTTP inside TLS without keys
                 http.append({"method": "POST", "uri": ck["path"], "host": ck["host"]})
                 http.append({"status": str(ck["status"]), "for": ck["path"]})
             for f in b["downloads"]:

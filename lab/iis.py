@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import socketserver
+import ssl
 import sys
 import threading
 import time
@@ -366,6 +367,41 @@ class TlsSink(socketserver.BaseRequestHandler):
             return
 
 
+class HttpsServer(ThreadingHTTPServer):
+    """Port 443 for the HTTPS scenarios: the handshake runs in the connection's own thread.
+
+    Wrapping the listening socket would run handshakes in the accept loop, where a phone that
+    aborts the handshake (unknown_ca) would raise out of ``get_request``; here it only ends its
+    own connection.
+    """
+
+    daemon_threads = True
+    context: ssl.SSLContext
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """TLS-wrap the accepted socket, then serve HTTP on it as usual."""
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        self.RequestHandlerClass(tls, client_address, self)
+
+
+def server_tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """TLS 1.2 with RSA key exchange only, choosing in the client's order (see lab/scenarios.py).
+
+    No ECDHE/DHE suite is enabled, so the server's private key alone decrypts the capture, as
+    with an OCS 2007 R2 server of the time.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers("AES128-SHA:AES256-GCM-SHA384")
+    ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve until killed; the runner waits for the ready file before booting phones."""
     ap = argparse.ArgumentParser(prog="python -m lab.iis")
@@ -377,6 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     httpd = ThreadingHTTPServer((cfg["listen"], 80), handler)
     httpd.daemon_threads = True
     threads = [threading.Thread(target=httpd.serve_forever, daemon=True)]
+    if cfg.get("https"):
+        https = HttpsServer((cfg["listen"], 443), handler)
+        https.context = server_tls_context(cfg["https"]["cert"], cfg["https"]["key"])
+        threads.append(threading.Thread(target=https.serve_forever, daemon=True))
     if cfg.get("tls_sink"):
         socketserver.ThreadingTCPServer.allow_reuse_address = True
         tls = socketserver.ThreadingTCPServer((cfg["listen"], 443), TlsSink)

@@ -15,6 +15,7 @@ import http.client
 import json
 import select
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -71,6 +72,7 @@ class Phone:
         self.version: str = cfg["version"]
         self.boots: list[dict[str, Any]] = []
         self.outcome = ""
+        self.tls_seen: dict[str, Any] = {}
 
     # --- DHCP -------------------------------------------------------------------------------
 
@@ -314,9 +316,17 @@ class Phone:
         if not answer.get("a"):
             self.outcome = f"{name} did not resolve ({answer['rcode']}); no check-in"
             return False
-        conn = http.client.HTTPConnection(answer["a"][0], 80, timeout=5, source_address=(ip, 0))
         body = self.request_xml()
         path = self.cfg["checkin_path"]
+        if self.cfg.get("https"):
+            try:
+                conn = self.https_connection(boot, answer["a"][0], name, ip)
+            except ssl.SSLError as exc:
+                rec["tls_failure"] = {"host": name, "error": exc.reason or str(exc)}
+                self.outcome = f"TLS handshake with {name} failed: {exc.reason or exc}"
+                return False
+        else:
+            conn = http.client.HTTPConnection(answer["a"][0], 80, timeout=5, source_address=(ip, 0))
         conn.request(
             "POST",
             path,
@@ -332,6 +342,9 @@ class Phone:
         payload = resp.read()
         conn.close()
         rec["checkin"] = {"path": path, "status": resp.status, "host": name}
+        if self.cfg.get("https"):
+            rec["checkin"]["scheme"] = "https"
+            rec["checkin"]["tls"] = self.tls_seen
         if resp.status != 200:
             self.outcome = f"check-in {path} answered {resp.status}"
             return False
@@ -372,6 +385,39 @@ class Phone:
         for c in conns.values():
             c.close()
         return ok
+
+    def https_connection(
+        self, boot: int, server: str, name: str, src: str
+    ) -> http.client.HTTPConnection:
+        """An HTTP connection over TLS to ``server`` that validates ``name`` (sent as SNI).
+
+        The phone trusts only the CA file it was given (the lab CA, or an unrelated one for the
+        untrusted scenario) and offers a few RSA and ECDHE suites up to TLS 1.2; it puts
+        AES256-GCM-SHA384 first on its second boot so a capture holds both a CBC and a GCM
+        connection. Its key log is what a real phone would never give you; the lab keeps it to
+        test decryption with a key log.
+        """
+        https = self.cfg["https"]
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        suites = ["AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-GCM-SHA256", "AES256-SHA"]
+        if boot == 1:
+            suites[0], suites[1] = suites[1], suites[0]
+        ctx.set_ciphers(":".join(suites))
+        ctx.load_verify_locations(https["ca_file"])
+        ctx.keylog_filename = https["keylog"]
+        raw = socket.create_connection((server, 443), timeout=5, source_address=(src, 0))
+        try:
+            tls = ctx.wrap_socket(raw, server_hostname=name)
+        except ssl.SSLError:
+            raw.close()
+            raise
+        cipher = tls.cipher()
+        self.tls_seen = {"version": tls.version(), "cipher": cipher[0] if cipher else None}
+        conn = http.client.HTTPConnection(server, 443, timeout=5)
+        conn.sock = tls
+        return conn
 
     @staticmethod
     def _get(conn: http.client.HTTPConnection, host: str, path: str) -> tuple[int, bytes]:

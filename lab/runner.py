@@ -149,6 +149,11 @@ def iis_conf(sc: Scenario, tmp: Path) -> dict[str, Any]:
         "omit_versions": sc.omit_versions,
         "force_no_downloads": sc.force_no_downloads,
         "tls_sink": sc.background,
+        "https": (
+            {"cert": str(tmp / "server.crt.pem"), "key": str(tmp / "server.key.pem")}
+            if sc.https
+            else None
+        ),
         "log_dir": str(tmp),
         "ready_file": str(tmp / "iis.ready"),
     }
@@ -252,6 +257,11 @@ class Lab:
         """Execute the scenario; returns raw results (phone reports, server logs, capture)."""
         sc, tmp = self.sc, self.tmp
         self.build()
+        if sc.https:
+            from lab.tlscerts import make_pki
+
+            pki = make_pki(tmp, sc.server_cert_names)
+            trusted = pki.ca_cert if sc.phone_trusts_ca else pki.other_ca_cert
         dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
         (tmp / "dnsmasq.conf").write_text(dnsmasq_conf(sc, tmp))
         self.spawn(
@@ -318,6 +328,8 @@ class Lab:
                 "max_boots": 4,
                 "result_file": str(tmp / f"phone{i}.result.json"),
             }
+            if sc.https:
+                cfg["https"] = {"ca_file": str(trusted), "keylog": str(tmp / f"phone{i}.keylog")}
             (tmp / f"phone{i}.json").write_text(json.dumps(cfg))
             argv = [sys.executable, "-m", "lab.phone", "--config", str(tmp / f"phone{i}.json")]
             phones.append(self.spawn(self.ns_for(i), argv, f"phone{i}.out"))
@@ -372,6 +384,22 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def copy_tls_fixtures(sc: Scenario, tmp: Path, out_dir: Path) -> None:
+    """Put the lab server's key, its chain and the phones' key log next to the capture.
+
+    They are lab keys made for this run, so committing them is the point: capinspect's tests and
+    tshark decrypt the committed capture with them.
+    """
+    shutil.copyfile(tmp / "server.key.pem", out_dir / f"{sc.name}.key.pem")
+    shutil.copyfile(tmp / "server.crt.pem", out_dir / f"{sc.name}.crt.pem")
+    lines: list[str] = []
+    for i in range(len(sc.phones)):
+        log = tmp / f"phone{i}.keylog"
+        if log.exists():
+            lines += [ln for ln in log.read_text().splitlines() if ln and not ln.startswith("#")]
+    (out_dir / f"{sc.name}.keylog").write_text("".join(ln + "\n" for ln in lines))
+
+
 def run_scenario(sc: Scenario, out_dir: Path, keep_tmp: bool = False) -> Path:
     """Run one scenario into `out_dir`: writes the capture and its facts file, returns capture."""
     from lab.facts import build_facts
@@ -404,6 +432,8 @@ def run_scenario(sc: Scenario, out_dir: Path, keep_tmp: bool = False) -> Path:
             write_pcap(capture, frames, snaplen)
         facts_path = out_dir / f"{sc.name}.facts.json"
         facts_path.write_text(json.dumps(facts, indent=2) + "\n")
+        if sc.https:
+            copy_tls_fixtures(sc, tmp, out_dir)
         return capture
     finally:
         if not keep_tmp:

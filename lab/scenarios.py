@@ -72,6 +72,17 @@ class Scenario:
     background: bool = False
     pcapng: bool = False
     extra_hosts: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    https: bool = False
+    """Check-ins go to https://ucupdates-r2.<domain>:443 (TLS 1.2, RSA key exchange only)."""
+    cert_names: tuple[str, ...] = ()
+    """Names in the server certificate (first = CN); empty = web FQDN and ucupdates-r2.<domain>."""
+    phone_trusts_ca: bool = True
+    """False: the phones' trust store lacks the issuing CA, so they reject the server."""
+
+    @property
+    def server_cert_names(self) -> tuple[str, ...]:
+        """The names the lab server certificate carries (subject CN first, then SANs)."""
+        return self.cert_names or (self.web_fqdn, f"ucupdates-r2.{self.domain}")
 
     @property
     def web_fqdn(self) -> str:
@@ -427,6 +438,86 @@ SCENARIOS: tuple[Scenario, ...] = (
         ),
     ),
 )
+
+
+def _https_phone(name: str, mac: str, ip: str, serial: str, version: str, outcome: str) -> Phone:
+    return Phone(
+        name=name,
+        mac=mac,
+        ip=ip,
+        vendor="LG-Nortel",
+        model="IP8540",
+        serial=serial,
+        user="tls@contoso.com",
+        version=version,
+        outcome=outcome,
+    )
+
+
+HTTPS_SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        name="https-healthy",
+        title="The interim-upgrade boot with its check-ins over HTTPS",
+        shows="Like interim-upgrade, but every check-in is POSTed to "
+        "https://ucupdates-r2.contoso.com (TLS 1.2, RSA key exchange: the server offers only "
+        "AES128-SHA and AES256-GCM-SHA384 and follows the phone's order; the phone puts "
+        "AES256-GCM-SHA384 first on its second boot, AES128-SHA otherwise). Firmware downloads "
+        "stay plain HTTP. The server key (https-healthy.key.pem) and the phone's key log "
+        "(https-healthy.keylog) decrypt it.",
+        outcome="healthy two-step upgrade over HTTPS: 1.0.522.34 -> 1.0.522.103 -> 3.5.6907.0",
+        https=True,
+        phones=(
+            _https_phone(
+                "ip8540-https",
+                "00:21:63:0f:a5:01",
+                "10.77.0.131",
+                "C185H009101",
+                "1.0.522.34",
+                "upgraded 1.0.522.34 -> 1.0.522.103 -> 3.5.6907.0",
+            ),
+        ),
+    ),
+    Scenario(
+        name="https-cert-mismatch",
+        title="HTTPS check-in to a certificate without the ucupdates-r2 name",
+        shows="The server certificate names only ocs.contoso.com (the pool FQDN); the phone "
+        "connects to ucupdates-r2.contoso.com, checks the name and aborts the handshake.",
+        outcome="check-in never sent: certificate lacks ucupdates-r2.contoso.com, phone rejects it",
+        https=True,
+        cert_names=("ocs.contoso.com",),
+        phones=(
+            _https_phone(
+                "ip8540-mismatch",
+                "00:21:63:0f:a5:02",
+                "10.77.0.132",
+                "C185H009102",
+                "1.0.522.103",
+                "TLS handshake aborted by the phone (name mismatch)",
+            ),
+        ),
+    ),
+    Scenario(
+        name="https-untrusted",
+        title="HTTPS check-in to a certificate from a CA the phone does not trust",
+        shows="The server certificate is fine but its root CA is not in the phone's trust store; "
+        "the phone answers the server's certificate with a fatal unknown_ca alert.",
+        outcome="check-in never sent: the phone does not trust the issuing CA (unknown_ca)",
+        https=True,
+        phone_trusts_ca=False,
+        phones=(
+            _https_phone(
+                "ip8540-untrusted",
+                "00:21:63:0f:a5:03",
+                "10.77.0.133",
+                "C185H009103",
+                "1.0.522.103",
+                "TLS handshake aborted by the phone (unknown_ca)",
+            ),
+        ),
+    ),
+)
+
+SCENARIOS = SCENARIOS + HTTPS_SCENARIOS
 
 
 def by_name(name: str) -> Scenario:

@@ -18,6 +18,7 @@ from locations import PCAPS
 
 from capinspect.expectations import Expectations
 from capinspect.pipeline import analyze_paths, evaluate
+from capinspect.protocols.tls.keys import NO_KEYS, load_tls_keys
 from capinspect.report.json import report_document
 from capinspect.report.model import Report
 
@@ -53,6 +54,10 @@ EXPECTED: dict[str, dict[str, tuple[str, set[str]]]] = {
         "00:04:f2:aa:10:03": ("fail", {"checkin.legacy-path-missing"}),
         "00:04:f2:aa:10:04": ("fail", {"download.acl-denied"}),
     },
+    # HTTPS scenarios are analysed with their lab server key (pcaps/<name>.key.pem).
+    "https-healthy": {"*": ("pass", {"checkin.interim-step", "download.ok"})},
+    "https-cert-mismatch": {"*": ("fail", {"tls.cert-name-mismatch", "tls.handshake-failed"})},
+    "https-untrusted": {"*": ("fail", {"tls.handshake-failed"})},
 }
 
 
@@ -63,7 +68,9 @@ def _facts(path: Path) -> dict[str, Any]:
 
 @cache
 def _report(capture: str) -> Report:
-    analysis = analyze_paths([str(PCAPS / capture)])
+    key = PCAPS / (capture.split(".")[0] + ".key.pem")
+    keys = load_tls_keys([str(key)]) if key.exists() else NO_KEYS
+    analysis = analyze_paths([str(PCAPS / capture)], tls_keys=keys)
     return evaluate(analysis, Expectations())
 
 

@@ -6,12 +6,13 @@ and docs/checks.md.
 
 from __future__ import annotations
 
-from capinspect.checks import capture, checkin, device, dhcp, dns, download
+from capinspect.checks import capture, checkin, device, dhcp, dns, download, tls
 from capinspect.checks.base import Check, CheckSpec
 
 ALL_CHECKS: tuple[Check, ...] = (
     *dhcp.CHECKS,
     *dns.CHECKS,
+    *tls.CHECKS,
     *checkin.CHECKS,
     *download.CHECKS,
     *device.CHECKS,

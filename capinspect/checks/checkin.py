@@ -210,6 +210,19 @@ def check_not_observed(device: DeviceSession, ctx: CheckContext) -> Iterator[Fin
         return
     tls = [f for f in device.other_flows if f.flow.server_port == 443 or f.kind == "tls"]
     update_lookups = [lk for lk in device.dns if lk.qname.startswith("ucupdates")]
+    if device.tls and all(c.outcome == "failed" for c in device.tls):
+        # No check-in because no TLS handshake succeeded: the tls.* findings say why.
+        yield NOT_OBSERVED.finding(
+            f"no check-in: all {len(device.tls)} TLS connection(s) failed their handshake "
+            "(see the tls findings)",
+            device=device.key,
+            severity=Severity.INFO,
+            expected="POST /RequestHandler/ucdevice.upx",
+            observed="TLS handshake failed",
+            frames=[c.frame for c in device.tls],
+            ts=device.tls[0].ts,
+        )
+        return
     if tls:
         flow = tls[0]
         yield NOT_OBSERVED.finding(

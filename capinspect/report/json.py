@@ -20,6 +20,7 @@ from capinspect.engine import Analysis
 from capinspect.protocols.dhcp.messages import DhcpExchange, DhcpMessage, DhcpSeen
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.messages import HttpBody, HttpExchange, HttpRequest, HttpResponse
+from capinspect.protocols.tls.messages import TlsConnection, suite_name, version_name
 from capinspect.report.model import DeviceReport, Report
 
 REPORT_SCHEMA = "capinspect/report@1"
@@ -306,7 +307,78 @@ def device_timeline(session: DeviceSession) -> dict[str, Any]:
         }
         for f in session.other_flows
     ]
+    out["tls"] = [tls_connection(c) for c in session.tls]
     return out
+
+
+def tls_connection(conn: TlsConnection) -> dict[str, Any]:
+    """One TLS connection (docs/json-schema.md, ``TlsConnection``)."""
+    ch, sh = conn.client_hello, conn.server_hello
+    return {
+        "frame": conn.frame,
+        "time": iso(conn.ts),
+        "client": f"{conn.flow.client_ip}:{conn.flow.client_port}",
+        "server": f"{conn.flow.server_ip}:{conn.flow.server_port}",
+        "sni": conn.sni,
+        "client_hello": None
+        if ch is None
+        else {
+            "frame": ch.frame,
+            "versions_offered": [version_name(v) for v in ch.versions_offered],
+            "cipher_suites": [suite_name(c) for c in ch.cipher_suites],
+            "alpn": list(ch.alpn),
+            "session_id_hex": ch.session_id.hex(),
+            "extensions": list(ch.extensions),
+        },
+        "server_hello": None
+        if sh is None
+        else {
+            "frame": sh.frame,
+            "version": version_name(sh.selected_version),
+            "cipher_suite": suite_name(sh.cipher_suite),
+            "alpn": sh.alpn,
+            "extended_master_secret": sh.extended_master_secret,
+            "encrypt_then_mac": sh.encrypt_then_mac,
+        },
+        "resumed": conn.resumed,
+        "certificates": [
+            {
+                "subject": c.subject,
+                "issuer": c.issuer,
+                "dns_names": list(c.dns_names),
+                "ip_addresses": list(c.ip_addresses),
+                "serial": c.serial,
+                "not_before": iso(c.not_before),
+                "not_after": iso(c.not_after),
+                "key_type": c.key_type,
+                "key_bits": c.key_bits,
+                "signature_algorithm": c.signature_algorithm,
+                "sha256": c.sha256,
+                "problem": c.problem,
+            }
+            for c in conn.certificates
+        ],
+        "certificate_frame": conn.certificate_frame,
+        "certificate_encrypted": conn.certificate_encrypted,
+        "alerts": [
+            {
+                "frame": a.frame,
+                "time": iso(a.ts),
+                "from": a.sender,
+                "level": a.level,
+                "description": a.name,
+            }
+            for a in conn.alerts
+        ],
+        "outcome": conn.outcome,
+        "outcome_detail": conn.outcome_detail,
+        "application_bytes_to_server": conn.app_bytes_to_server,
+        "application_bytes_to_client": conn.app_bytes_to_client,
+        "decryption": conn.decryption,
+        "decryption_detail": conn.decryption_detail,
+        "decrypted_with": conn.decrypted_with,
+        "end": conn.end_reason,
+    }
 
 
 def finding(item: Finding) -> dict[str, Any]:

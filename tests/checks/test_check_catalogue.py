@@ -363,8 +363,11 @@ CASES: dict[str, tuple[Callable[[], Capture], Expectations | None]] = {
     "capture.no-phone-traffic": (case_no_phone, None),
 }
 
-# Capture-level checks driven by anomalies are tested in test_capture_checks.py.
-TESTED_ELSEWHERE = {"capture.damaged", "capture.malformed-traffic"}
+# Capture-level checks driven by anomalies are tested in test_capture_checks.py; TLS checks
+# (which need TLS connections, not HTTP factories) in test_tls_checks.py.
+TESTED_ELSEWHERE = {"capture.damaged", "capture.malformed-traffic"} | {
+    spec.id for spec in ALL_SPECS if spec.id.startswith("tls.")
+}
 
 
 @pytest.mark.parametrize("check_id", sorted(CASES))

@@ -1,0 +1,1 @@
+"""TLS: handshake facts without keys, decryption with a server key or a key log."""
