@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass, field, replace
 
 from capinspect.engine import Analysis, TcpFlowSeen
-from capinspect.model import CaptureStats, FlowKey
+from capinspect.model import Anomaly, CaptureStats, FlowKey
 from capinspect.protocols.dhcp.messages import DhcpExchange, DhcpSeen
 from capinspect.protocols.dhcp.parser import decode_option43, parse_dhcp
 from capinspect.protocols.dns.messages import DnsLookup, DnsRecord
@@ -347,6 +347,7 @@ class Capture:
     dns: list[DnsLookup] = field(default_factory=list)
     http: list[HttpExchange] = field(default_factory=list)
     flows: list[TcpFlowSeen] = field(default_factory=list)
+    anomalies: list[Anomaly] = field(default_factory=list)
     stats: CaptureStats = field(
         default_factory=lambda: CaptureStats(frames=100, first_ts=1000.0, last_ts=2000.0)
     )

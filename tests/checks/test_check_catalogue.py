@@ -29,7 +29,7 @@ from capinspect.checks import ALL_SPECS
 from capinspect.checks.base import Severity, Verdict
 from capinspect.engine import TcpFlowSeen
 from capinspect.expectations import Expectations, TargetFirmware
-from capinspect.model import CaptureStats, FlowKey
+from capinspect.model import Anomaly, CaptureStats, FlowKey
 from capinspect.pipeline import evaluate
 from capinspect.report.model import Report
 
@@ -315,11 +315,17 @@ def case_no_phone() -> Capture:
 
 
 def case_damaged() -> Capture:
-    return healthy_boot()
+    cap = healthy_boot()
+    cap.anomalies.append(
+        Anomaly("capture.truncated-record", "trace.pcap: file ends inside a record", 90, 1010.0)
+    )
+    return cap
 
 
 def case_malformed_traffic() -> Capture:
-    return healthy_boot()
+    cap = healthy_boot()
+    cap.anomalies.append(Anomaly("dhcp.option-truncated", "option 43 runs past the end", 7))
+    return cap
 
 
 EXPECT_POOL = Expectations(pool_fqdn="sip.contoso.com")
@@ -361,11 +367,14 @@ CASES: dict[str, tuple[Callable[[], Capture], Expectations | None]] = {
     "download.ok": (case_download_ok, None),
     "device.unsupported": (case_unsupported, None),
     "capture.no-phone-traffic": (case_no_phone, None),
+    "capture.damaged": (case_damaged, None),
+    "capture.malformed-traffic": (case_malformed_traffic, None),
 }
 
-# Capture-level checks driven by anomalies are tested in test_capture_checks.py; TLS checks
-# (which need TLS connections, not HTTP factories) in test_tls_checks.py.
-TESTED_ELSEWHERE = {"capture.damaged", "capture.malformed-traffic"} | {
+# TLS checks (which need TLS connections, not HTTP factories) are tested in
+# tests/checks/test_tls_checks.py; capture.kernel-drops, which needs a live socket's drop
+# counter, in tests/test_live.py.
+TESTED_ELSEWHERE = {"capture.kernel-drops"} | {
     spec.id for spec in ALL_SPECS if spec.id.startswith("tls.")
 }
 
