@@ -1,0 +1,72 @@
+"""``capinspect logs``: the server's IIS and Device Update audit logs, without a capture.
+
+For when no capture can be taken, or the check-in is encrypted: the logs alone give each
+phone's ladder (check-ins, offers, downloads with their times and durations) and the findings
+they support. Exit status as ``analyze``: 0 no fail finding, 1 at least one, 2 when no line
+could be read from any file.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from capinspect.cli import EXIT_FAIL, EXIT_OK, _expectations, _write_output, guarded
+
+iis_log_option = click.option(
+    "--iis-log",
+    "iis_logs",
+    metavar="FILE",
+    multiple=True,
+    type=click.Path(),
+    help="IIS W3C log (u_ex*.log) or a folder of them; repeatable.",
+)
+audit_log_option = click.option(
+    "--audit-log",
+    "audit_logs",
+    metavar="FILE",
+    multiple=True,
+    type=click.Path(),
+    help="Device Update audit log (RequestHandlerAuditLog_*.log) or a folder; repeatable.",
+)
+
+
+@click.command(name="logs")
+@iis_log_option
+@audit_log_option
+@click.option(
+    "--expect", "expect_path", metavar="TOML", help="Expected values (see docs/expect.md)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
+@guarded
+def logs(
+    iis_logs: tuple[str, ...],
+    audit_logs: tuple[str, ...],
+    expect_path: str | None,
+    fmt: str,
+    output: str | None,
+) -> None:
+    """Check the server's IIS and audit logs without a capture (see docs/logs.md)."""
+    from capinspect.errors import CapinspectError
+    from capinspect.logs.report import load_logs, render_logs_text, standalone_document
+
+    if not iis_logs and not audit_logs:
+        raise CapinspectError("give at least one --iis-log or --audit-log")
+    result = load_logs(iis_logs, audit_logs, _expectations(expect_path))
+    if fmt == "json":
+        from capinspect.report.json import dumps
+
+        text = dumps(standalone_document(result))
+    else:
+        text = render_logs_text(result).lstrip("\n")
+    _write_output(text, output, [*iis_logs, *audit_logs])
+    sys.exit(EXIT_FAIL if result.has_fail else EXIT_OK)
