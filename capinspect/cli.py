@@ -201,6 +201,20 @@ def main() -> None:
     metavar="FILE.pcapng",
     help="Also write the phones' frames, with their findings as comments, to FILE.pcapng.",
 )
+@click.option(
+    "--iis-log",
+    "iis_logs",
+    metavar="FILE",
+    multiple=True,
+    help="The server's IIS W3C log (or a folder of them) to read beside the capture; repeatable.",
+)
+@click.option(
+    "--audit-log",
+    "audit_logs",
+    metavar="FILE",
+    multiple=True,
+    help="The Device Update audit log (RequestHandlerAuditLog_*.log) or a folder; repeatable.",
+)
 @guarded
 def analyze(
     captures: tuple[str, ...],
@@ -215,6 +229,8 @@ def analyze(
     redact: bool,
     keep_names: tuple[str, ...],
     evidence: str | None,
+    iis_logs: tuple[str, ...],
+    audit_logs: tuple[str, ...],
 ) -> None:
     """Check each phone's boot in CAPTURE... and give a verdict per phone.
 
@@ -231,6 +247,14 @@ def analyze(
     finally:
         stop()
     report = evaluate(analysis, expect, elapsed=time.monotonic() - started)
+    server_logs = None
+    if iis_logs or audit_logs:
+        from capinspect.logs.report import load_logs
+
+        if redact:
+            raise CapinspectError("--redact does not cover --iis-log/--audit-log (yet)")
+        sessions = tuple(d.session for d in report.devices)
+        server_logs = load_logs(iis_logs, audit_logs, expect, sessions)
     shown, pseudonyms = report, None
     if redact:
         from capinspect.report.redact import redact_report
@@ -267,8 +291,13 @@ def analyze(
             color=_use_color(color, sys.stdout) and to_terminal,
             width=max(80, min(width, 160)),
         )
+    if server_logs is not None:
+        from capinspect.logs.report import with_logs
+
+        text = with_logs(text, fmt, server_logs)
     _write_output(text, output, captures)
-    sys.exit(EXIT_FAIL if report.has_fail else EXIT_OK)
+    logs_fail = server_logs is not None and server_logs.has_fail
+    sys.exit(EXIT_FAIL if report.has_fail or logs_fail else EXIT_OK)
 
 
 @main.command()
@@ -357,6 +386,10 @@ def list_checks() -> None:
 
 
 main.add_command(live)
+
+from capinspect.cli_logs import logs as _logs_command  # noqa: E402 (it imports this module)
+
+main.add_command(_logs_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -6,7 +6,7 @@ and docs/checks.md.
 
 from __future__ import annotations
 
-from capinspect.checks import capture, checkin, device, dhcp, dns, download, tls
+from capinspect.checks import capture, checkin, device, dhcp, dns, download, logs, tls
 from capinspect.checks.base import Check, CheckSpec
 
 ALL_CHECKS: tuple[Check, ...] = (
@@ -18,5 +18,12 @@ ALL_CHECKS: tuple[Check, ...] = (
     *device.CHECKS,
 )
 
-ALL_SPECS: tuple[CheckSpec, ...] = (*(c.spec for c in ALL_CHECKS), *capture.CAPTURE_SPECS)
+LOG_SPECS: tuple[CheckSpec, ...] = logs.LOG_SPECS
+"""IDs only the server's logs give (checks/logs.py); the log checks reuse capture IDs otherwise."""
+
+ALL_SPECS: tuple[CheckSpec, ...] = (
+    *(c.spec for c in ALL_CHECKS),
+    *capture.CAPTURE_SPECS,
+    *LOG_SPECS,
+)
 SPECS_BY_ID: dict[str, CheckSpec] = {spec.id: spec for spec in ALL_SPECS}
