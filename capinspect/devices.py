@@ -685,9 +685,8 @@ def _tls_steps(connections: list[TlsConnection]) -> list[TimelineStep]:
             summary = f"TLS connection to {server}:{conn.flow.server_port} (no handshake seen)"
             steps.append(TimelineStep(conn.ts, conn.frame, "tls", "to-server", server, summary))
         if ch is not None:
-            offered = "/".join(version_name(v).removeprefix("TLS ") for v in ch.versions_offered)
             summary = (
-                f"TLS ClientHello SNI {ch.sni or '(none)'} TLS {offered}, "
+                f"TLS ClientHello SNI {ch.sni or '(none)'} {ch.describe_versions()}, "
                 f"{len(ch.cipher_suites)} cipher suites"
             )
             details: dict[str, object] = {"sni": ch.sni, "port": conn.flow.server_port}

@@ -198,7 +198,7 @@ def check_no_common_cipher(device: DeviceSession, ctx: CheckContext) -> Iterator
         ch = conn.client_hello
         offered = ""
         if ch is not None:
-            versions = ", ".join(version_name(v) for v in ch.versions_offered)
+            versions = ch.describe_versions()
             suites = ", ".join(suite_name(c) for c in ch.cipher_suites[:12])
             more = f" and {len(ch.cipher_suites) - 12} more" if len(ch.cipher_suites) > 12 else ""
             offered = f"; the phone offered {versions} with {suites}{more}"
@@ -256,7 +256,8 @@ def check_cert_name_mismatch(device: DeviceSession, ctx: CheckContext) -> Iterat
             continue
         reported.add(cert.sha256 + ",".join(wanted))
         yield CERT_NAME_MISMATCH.finding(
-            f"the certificate {_where(conn)} sent (subject {cert.subject}, serial {cert.serial}) "
+            f"the certificate sent by {_where(conn)} (subject {cert.subject}, "
+            f"serial {cert.serial}) "
             f"names {', '.join(cert.names) or 'nothing'}; the phone wanted "
             + (f"{wanted[0]} (its SNI)" if conn.sni else " or ".join(wanted)),
             device=device.key,

@@ -325,6 +325,7 @@ def tls_connection(conn: TlsConnection) -> dict[str, Any]:
         else {
             "frame": ch.frame,
             "versions_offered": [version_name(v) for v in ch.versions_offered],
+            "max_version_only": ch.max_version_only,
             "cipher_suites": [suite_name(c) for c in ch.cipher_suites],
             "alpn": list(ch.alpn),
             "session_id_hex": ch.session_id.hex(),

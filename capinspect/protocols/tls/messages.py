@@ -290,15 +290,23 @@ class ClientHello:
 
     @property
     def versions_offered(self) -> tuple[int, ...]:
-        """Every version the client would accept, newest first.
+        """The versions the client offered, newest first.
 
-        Without supported_versions a client accepts everything from TLS 1.0 up to its
-        ``legacy_version`` (the field was the maximum before TLS 1.3).
+        Without supported_versions the hello only says the *highest* version (``legacy_version``
+        was the maximum before TLS 1.3); the lowest one it accepts is not on the wire, so that
+        is the one value given (``max_version_only``).
         """
         if self.supported_versions:
             return tuple(sorted(set(self.supported_versions), reverse=True))
-        top = self.legacy_version
-        return tuple(v for v in (0x0303, 0x0302, 0x0301, 0x0300) if v <= top)
+        return (self.legacy_version,)
+
+    @property
+    def max_version_only(self) -> bool:
+        return not self.supported_versions
+
+    def describe_versions(self) -> str:
+        names = ", ".join(version_name(v) for v in self.versions_offered)
+        return f"up to {names}" if self.max_version_only else names
 
 
 @dataclass(frozen=True, slots=True)

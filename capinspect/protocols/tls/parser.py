@@ -477,7 +477,10 @@ def _certificate_info(der: bytes) -> CertificateInfo:
             self_signed=cert.subject == cert.issuer,
             is_ca=is_ca,
         )
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+    except Exception as exc:  # noqa: BLE001
+        # Certificates are attacker-controlled bytes and cryptography raises many types for
+        # them (ValueError, InvalidVersion, UnsupportedAlgorithm, DuplicateExtension, …),
+        # some only when a field is read: whatever it raises means "does not parse".
         return CertificateInfo(
             subject="",
             issuer="",
@@ -500,7 +503,6 @@ def _certificate_info(der: bytes) -> CertificateInfo:
 def certificate_public_key_der(der: bytes) -> bytes | None:
     """SubjectPublicKeyInfo DER of a certificate, to match it with a private key."""
     from cryptography import x509
-    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     try:
@@ -508,5 +510,5 @@ def certificate_public_key_der(der: bytes) -> bytes | None:
         return key.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-    except (ValueError, TypeError, UnsupportedAlgorithm):
+    except Exception:  # noqa: BLE001 - as in certificate_info: any failure means "no key"
         return None

@@ -8,6 +8,7 @@ the way the TCP reassembler would (optionally one byte per "segment").
 from __future__ import annotations
 
 import ssl
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,14 +58,21 @@ class Wire:
         return b"".join(data for d, data in self.chunks if d == direction)
 
 
+def _versions(ctx: ssl.SSLContext, version: ssl.TLSVersion) -> None:
+    """Pin one version (TLS 1.0/1.1 are deprecated in ``ssl``: that is the point here)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = version
+        ctx.maximum_version = version
+
+
 def server_context(
     version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
     ciphers: str = "AES128-SHA:AES256-GCM-SHA384",
     tickets: bool = True,
 ) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1 if version == ssl.TLSVersion.TLSv1 else version
-    ctx.maximum_version = version
+    _versions(ctx, version)
     if version != ssl.TLSVersion.TLSv1_3:
         ctx.set_ciphers(ciphers + ":@SECLEVEL=0")
     if not tickets:
@@ -80,8 +88,7 @@ def client_context(
     trust: bool = True,
 ) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1 if version == ssl.TLSVersion.TLSv1 else version
-    ctx.maximum_version = version
+    _versions(ctx, version)
     if version != ssl.TLSVersion.TLSv1_3:
         ctx.set_ciphers(ciphers + ":@SECLEVEL=0")
     if trust:
