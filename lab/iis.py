@@ -30,6 +30,19 @@ from lab.firmware import (
 )
 
 INTERIM_PATH = "/DeviceUpdateFiles_Int/OCInterim/ENU/CPE.nbt"
+W3C_LOG = "w3c.log"
+W3C_FIELDS = (
+    "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) "
+    "sc-status sc-substatus sc-win32-status time-taken"
+)
+AUDIT_LOG = "RequestHandlerAuditLog.log"
+AUDIT_HEADER = (
+    "Logging DateTime,User Name,User Host Address,Device Type,Request DateTime,Mac Address,"
+    "Serial Number,Vendor,Model,Revision,Locale,"
+    "Requested<FileName;Version;TimeStamp>[# Seperated for Multiple],"
+    "Response<FileName;Version;TimeStamp>[# Seperated for Multiple]"
+)
+"""The seed's audit-log header, verbatim (spelling included)."""
 CHECKIN_PATHS = ("/requesthandler/ucdevice.upx", "/requesthandlerext/ucdevice.upx")
 
 _ERROR_TEMPLATE = """<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" \
@@ -128,9 +141,11 @@ def parse_checkin(body: bytes) -> dict[str, str]:
     root = ET.fromstring(body)
     dialect = "B" if root.tag == "ucDeviceRequest" else "A"
     version = ""
+    stamp = ""
     for el in root.iter():
         if el.tag in ("Module", "installed"):
             version = el.attrib.get("Version", el.attrib.get("ver", ""))
+            stamp = el.attrib.get("TimeStamp", el.attrib.get("timestamp", ""))
             break
     return {
         "dialect": dialect,
@@ -143,7 +158,26 @@ def parse_checkin(body: bytes) -> dict[str, str]:
         "locale": text_of(root, "Locale", "language"),
         "user": text_of(root, "UserName", "user"),
         "version": version,
+        "timestamp": stamp,
     }
+
+
+def audit_row(now: datetime, client: str, req: dict[str, str], files: list[dict[str, str]]) -> str:
+    """One row of the audit log as the seed shows it (a Portuguese-culture server).
+
+    Logging DateTime month first, Request DateTime and timestamps day first, the quoted
+    MAC..Locale columns, ``FileName;Version;TimeStamp`` modules with the file URL as the name.
+    """
+    mac = "".join(ch for ch in req["mac"].upper() if ch.isalnum())
+    quoted = ",".join(
+        f'"{v}"' for v in (mac, req["serial"], req["vendor"], req["model"], req["revision"])
+    )
+    requested = f"cpe.nbt;{req['version']};{req.get('timestamp') or '01-01-1601 00:00:00'}"
+    response = "#".join(f"{f['url']};{f['version']};{f['timestamp']}" for f in files)
+    return (
+        f"{now:%m-%d-%Y %H:%M:%S},{req['user']},{client},{req['device_type'] or 'UCPhone'},"
+        f'{now:%d-%m-%Y %H:%M:%S},{quoted},"{req["locale"]}",{requested},{response}\r\n'
+    )
 
 
 class Site:
@@ -164,6 +198,15 @@ class Site:
         for missing in cfg.get("missing_files", []):
             self.store.discard(missing.lower())
         self.dirs = {p.rsplit("/", 1)[0] + "/" for p in self.store}
+        log_dir = Path(cfg["log_dir"])
+        started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        (log_dir / W3C_LOG).write_text(
+            "#Software: Microsoft Internet Information Services 7.0\r\n#Version: 1.0\r\n"
+            f"#Date: {started}\r\n#Fields: {W3C_FIELDS}\r\n",
+            encoding="utf-8",
+            newline="",
+        )
+        (log_dir / AUDIT_LOG).write_text(AUDIT_HEADER + "\r\n", encoding="utf-8", newline="")
 
     def target_path(self, vendor: str, model: str, rev: str, locale: str) -> str:
         """Store layout from the seed: UCPhone/<Vendor>/<Model>/<Rev>/<Locale>/<Ver>/CPE/CPE.nbt."""
@@ -286,9 +329,9 @@ class Handler(BaseHTTPRequestHandler):
         host, port = self.server.server_address[:2]
         line = (
             f"{now} {host} {self.command} {stem} - {port} - {self.client_address[0]} {ua} "
-            f"{status} {sub} {win32} {taken}\n"
+            f"{status} {sub} {win32} {taken}\r\n"
         )
-        self.site.log("w3c.log", {"line": line})
+        self.site.log(W3C_LOG, {"line": line})
         self.site.log(
             "requests.jsonl",
             {
@@ -332,6 +375,8 @@ class Handler(BaseHTTPRequestHandler):
         self.site.log(
             "audit.jsonl", {"client": self.client_address[0], "path": stem, "request": req, **meta}
         )
+        row = audit_row(datetime.now(UTC), self.client_address[0], req, files)
+        self.site.log(AUDIT_LOG, {"line": row})
         self._send(200, out, "text/xml; charset=utf-8")
 
     def do_GET(self) -> None:

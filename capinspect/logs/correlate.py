@@ -83,6 +83,15 @@ def _exchanges(sessions: Iterable[DeviceSession]) -> list[_Seen]:
     return out
 
 
+def _mid(ts: float) -> float:
+    """A whole-second log time stands for the second it truncates: its middle is the estimate."""
+    return ts + 0.5 if ts == int(ts) else ts
+
+
+def _start(rec: IisRecord) -> float:
+    return _mid(rec.ts) - (rec.time_taken_ms or 0) / 1000.0
+
+
 def _same_request(rec: IisRecord, seen: _Seen) -> bool:
     req = seen.exchange.request
     if req.method.upper() != rec.method.upper() or req.path.lower() != rec.path:
@@ -100,7 +109,7 @@ def correlate(sessions: tuple[DeviceSession, ...], evidence: LogEvidence) -> Cor
     """Match log lines with captured requests, estimate both offsets, merge the ladders."""
     seen = _exchanges(sessions)
     records = [r for log in evidence.iis_logs for r in log.records]
-    pairs = [(rec.start_ts, s.ts) for rec in records for s in seen if _same_request(rec, s)]
+    pairs = [(_start(rec), s.ts) for rec in records for s in seen if _same_request(rec, s)]
     found = estimate_offset(pairs)
     iis = (
         ClockOffset("iis-log", found[0], found[1], "median of matched IIS requests")
@@ -114,17 +123,17 @@ def correlate(sessions: tuple[DeviceSession, ...], evidence: LogEvidence) -> Cor
             near = [
                 s
                 for s in seen
-                if _same_request(rec, s) and abs(s.ts - rec.start_ts - iis.offset) <= MATCH_WINDOW
+                if _same_request(rec, s) and abs(s.ts - _start(rec) - iis.offset) <= MATCH_WINDOW
             ]
             if near:
-                best = min(near, key=lambda s: abs(s.ts - rec.start_ts - (iis.offset or 0.0)))
+                best = min(near, key=lambda s: abs(s.ts - _start(rec) - (iis.offset or 0.0)))
                 matched.append((rec.where, best.exchange.request.frame))
                 owners[rec.where] = best.device
 
     rows = [r for log in evidence.audit_logs for r in log.records if r.logged_ts is not None]
     checkins = [(s, c) for s in sessions for c in s.checkins]
     audit_pairs = [
-        (row.logged_ts or 0.0, c.ts)
+        (_mid(row.logged_ts or 0.0), c.ts)
         for row in rows
         for s, c in checkins
         if _row_matches(row, s, c.exchange.flow.client_ip)
@@ -144,7 +153,7 @@ def correlate(sessions: tuple[DeviceSession, ...], evidence: LogEvidence) -> Cor
     if audit.offset is not None:
         for row in rows:
             for s, c in checkins:
-                close = abs(c.ts - (row.logged_ts or 0.0) - audit.offset) <= MATCH_WINDOW
+                close = abs(c.ts - _mid(row.logged_ts or 0.0) - audit.offset) <= MATCH_WINDOW
                 if _row_matches(row, s, c.exchange.flow.client_ip) and close:
                     matched.append((row.where, c.frame))
                     owners[row.where] = s.key
@@ -194,6 +203,10 @@ def _log_step(
     step: LogStep, evidence: LogEvidence, iis: ClockOffset, audit: ClockOffset
 ) -> MergedStep:
     """A log step on the capture's clock (unshifted when no offset could be estimated)."""
+    logged_at = step.details.get("logged_time")
+    whole = logged_at if isinstance(logged_at, float) else step.ts
+    if whole == int(whole) and (iis.offset is not None or audit.offset is not None):
+        step = LogStep(step.ts + 0.5, step.source, step.file, step.line, step.stage, step.summary)
     if step.source == "audit-log":
         logged = step.ts - (evidence.audit_to_iis or 0.0)
         if audit.offset is not None:

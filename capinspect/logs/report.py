@@ -158,7 +158,7 @@ def render_logs_text(result: LogsResult) -> str:
     if ev.audit_to_iis is not None and ev.has_iis:
         lines.append(
             f"  audit log vs IIS log: {ev.audit_to_iis:+.0f} s "
-            f"({ev.audit_to_iis_matches} check-in(s) in both)"
+            f"({ev.audit_to_iis_matches} agreeing row/line pair(s))"
         )
     corr = result.correlation
     if corr is not None:
