@@ -354,21 +354,31 @@ class _Parser:
         return None
 
     def flush(self) -> None:
+        """Split the pending row, joined with as many following lines as make it read best.
+
+        Every join of a prefix of the fragments (each break a space or nothing) is tried; the
+        one whose dates read best wins, ties going to the longer join (a row cut mid-timestamp
+        reads as well cut as joined). Fragments left over are reported, not silently dropped.
+        """
         if not self.pending:
             return
         fragments, first = self.pending, self.pending_line
         self.pending = []
-        best: tuple[int, dict[str, str]] | None = None
-        for glues in itertools.product((" ", ""), repeat=len(fragments) - 1):
-            text = fragments[0]
-            for glue, frag in zip(glues, fragments[1:], strict=True):
-                text += glue + frag
-            values = self.split(text)
-            if values is None:
-                continue
-            score = self._date_score(values)
-            if best is None or score > best[0]:
-                best = (score, values)
+        best: tuple[tuple[int, int], int, dict[str, str]] | None = None
+        for used in range(1, len(fragments) + 1):
+            for glues in itertools.product((" ", ""), repeat=used - 1):
+                text = fragments[0]
+                for glue, frag in zip(glues, fragments[1:used], strict=True):
+                    text += glue + frag
+                values = self.split(text)
+                if values is None:
+                    continue
+                score = (self._date_score(values), used)
+                if best is None or score > best[0]:
+                    best = (score, used, values)
+        used = best[1] if best is not None else 1
+        for k, left in enumerate(fragments[used:], used):
+            self.problem(first + k, "audit-log.stray-text", f"not an audit-log row: {left!r}")
         if best is None:
             self.problem(
                 first,
@@ -377,18 +387,21 @@ class _Parser:
                 f"{fragments[0][:80]!r}",
             )
             return
-        values = best[1]
+        values = best[2]
         extra = {k: v for k, v in values.items() if k not in SEED_COLUMNS and k != "_inner"}
-        self.rows.append(_Row(first, len(fragments), values, extra))
+        self.rows.append(_Row(first, used, values, extra))
 
     @staticmethod
     def _date_score(values: dict[str, str]) -> int:
-        """How many of a row's date fields read as dates (chooses how a wrapped row rejoins)."""
+        """Dates that read as dates, minus module timestamps that do not."""
         inner = values.get("_inner", ";")
-        stamps = [values.get("logged", ""), values.get("request_time", "")]
+        score = sum(
+            _datetime_parts(values.get(k, "")) is not None for k in ("logged", "request_time")
+        )
         for key in ("requested", "response"):
-            stamps += [m.timestamp_text for m in parse_modules(values.get(key, ""), inner)]
-        return sum(_datetime_parts(s) is not None for s in stamps if s)
+            for m in parse_modules(values.get(key, ""), inner):
+                score += 1 if _datetime_parts(m.timestamp_text) is not None else -1
+        return score
 
     def decide_orders(self) -> dict[str, str]:
         logged = [r.values.get("logged", "") for r in self.rows]
