@@ -249,6 +249,7 @@ def live(
             stats = source.stats()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    emit(monitor.flush())
     report = monitor.finish(
         source_anomalies=drop_anomalies(stats), elapsed=time.monotonic() - started
     )

@@ -20,6 +20,7 @@ capture clock via :meth:`LiveMonitor.tick` when the interface is quiet), never t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -35,6 +36,13 @@ from capinspect.report.model import DeviceReport, Report
 EVAL_INTERVAL = 1.0
 """Seconds of packet time between two looks at the engine's state when nothing phone-related
 completed (catches DNS lookups, which complete inside the engine, and timeouts)."""
+URGENT_INTERVAL = 0.2
+"""Seconds of packet time at least between two looks when phone transactions complete: a
+burst of them (a download's many exchanges) costs one evaluation, not one each."""
+COST_FACTOR = 10.0
+"""An evaluation grows with the phones' transactions kept for the final report; the next one
+waits at least this many times as long as the last took, so judging stays under about a tenth
+of the time and the socket keeps being read (bench/live_rate.py, docs/live.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,12 +182,22 @@ class LiveMonitor:
         self._dirty = False
         self._urgent = False
         self._last_eval: float | None = None
+        self._eval_cost = 0.0
         self._shown: dict[str, _Shown] = {}
         self.verdicts: dict[str, VerdictEvent] = {}
         """The latest verdict given for each device."""
 
     def feed(self, frame: RawFrame) -> list[LiveEvent]:
-        """One frame through the engine; the events it (or the time it carries) caused."""
+        """One frame through the engine; the events it (or the time it carries) caused.
+
+        An evaluation that was held back (see :meth:`_maybe_evaluate`) and is due by this
+        frame's time runs *before* the frame is fed: it judges the state the earlier frames
+        left (a finished download) before this one changes it (the phone's reboot DHCP).
+        """
+        events: list[LiveEvent] = []
+        if (self._urgent or self._dirty) and self.now is not None and frame.ts > self.now:
+            self.now = frame.ts
+            events.extend(self._maybe_evaluate())
         kept = self.engine.decoder.frames_kept
         for done in self.engine.feed(frame):
             if not isinstance(done, DhcpSeen) or done.message.chaddr in self.engine.interest.macs:
@@ -188,7 +206,8 @@ class LiveMonitor:
             self._dirty = True
         if self.now is None or frame.ts > self.now:
             self.now = frame.ts
-        return self._maybe_evaluate()
+        events.extend(self._maybe_evaluate())
+        return events
 
     def feed_all(self, frames: Iterable[RawFrame]) -> list[LiveEvent]:
         out: list[LiveEvent] = []
@@ -208,20 +227,32 @@ class LiveMonitor:
         """Every device seen has a verdict for its current sequence (``--until-verdict``)."""
         return bool(self._shown) and all(shown.settled for shown in self._shown.values())
 
-    def _maybe_evaluate(self) -> list[LiveEvent]:
-        """Evaluate at once when a phone's transaction completed; otherwise at most once per
-        :data:`EVAL_INTERVAL`, and only if a frame was kept or a device awaits its verdict."""
+    def _maybe_evaluate(self, *, force: bool = False) -> list[LiveEvent]:
+        """Evaluate when a phone's transaction completed (at most every
+        :data:`URGENT_INTERVAL`) or, otherwise, every :data:`EVAL_INTERVAL` if a frame was kept
+        or a device awaits its verdict; never sooner than :data:`COST_FACTOR` times the last
+        evaluation's cost."""
         now = self.now
         if now is None:
             return []
-        if not self._urgent:
-            if self._last_eval is not None and now - self._last_eval < EVAL_INTERVAL:
+        if not force:
+            since = None if self._last_eval is None else now - self._last_eval
+            spacing = URGENT_INTERVAL if self._urgent else EVAL_INTERVAL
+            if since is not None and since < max(spacing, COST_FACTOR * self._eval_cost):
                 return []
-            if not self._dirty and all(shown.settled for shown in self._shown.values()):
+        if not self._urgent and not self._dirty:
+            if all(shown.settled for shown in self._shown.values()):
                 return []
         self._urgent = self._dirty = False
         self._last_eval = now
-        return self._evaluate(now)
+        started = time.perf_counter()
+        events = self._evaluate(now)
+        self._eval_cost = time.perf_counter() - started
+        return events
+
+    def flush(self) -> list[LiveEvent]:
+        """Evaluate now what is pending (end of a burst, end of the capture)."""
+        return self._maybe_evaluate(force=True)
 
     def _evaluate(self, now: float) -> list[LiveEvent]:
         report = evaluate(snapshot(self.engine), self.expect)
