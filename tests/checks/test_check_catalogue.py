@@ -375,8 +375,9 @@ CASES: dict[str, tuple[Callable[[], Capture], Expectations | None]] = {
 # tests/checks/test_tls_checks.py; capture.kernel-drops, which needs a live socket's drop
 # counter, in tests/test_live.py.
 TESTED_ELSEWHERE = {"capture.kernel-drops"} | {
-    spec.id for spec in ALL_SPECS if spec.id.startswith("tls.")
+    spec.id for spec in ALL_SPECS if spec.id.startswith(("tls.", "logs."))
 }
+"""tls.* in tests/checks/test_tls_checks.py; logs.* in tests/checks/test_log_checks.py."""
 
 
 @pytest.mark.parametrize("check_id", sorted(CASES))
