@@ -361,7 +361,7 @@ class Capture:
             http=tuple(sorted(self.http, key=lambda ex: ex.request.frame)),
             other_flows=tuple(self.flows),
             arp=(),
-            anomalies=(),
+            anomalies=tuple(self.anomalies),
         )
 
 
