@@ -136,9 +136,11 @@ class Decoder:
             text = self._addresses[raw] = str(ipaddress.ip_address(raw))
         return text
 
-    def capture_stats(self) -> CaptureStats:
-        """The counters as the report shows them; also flushes fragments still waiting."""
-        self.defragmenter.finish()
+    def capture_stats(self, *, flush: bool = True) -> CaptureStats:
+        """The counters as the report shows them. At the end of the input (``flush``) the
+        fragments still waiting are given up on; a live snapshot passes ``flush=False``."""
+        if flush:
+            self.defragmenter.finish()
         self._move_fragment_anomalies()
         if self.anomalies_dropped:
             self.anomalies.append(

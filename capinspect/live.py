@@ -97,22 +97,8 @@ LiveEvent = StepEvent | VerdictEvent
 
 
 def snapshot(engine: Engine) -> Analysis:
-    """The engine's transactions so far, without flushing anything (open flows stay open).
-
-    ``Engine.finish`` would end every flow as ``eof``; this reads what has completed. It knows
-    the engine's fields (a test checks it covers every field of :class:`Analysis`).
-    """
-    return Analysis(
-        inputs=(),
-        stats=engine.decoder.capture_stats(),
-        dhcp=engine.dhcp.exchanges_so_far(),
-        dns=engine.dns.lookups_so_far(),
-        http=tuple(sorted(engine._http_done, key=lambda ex: (ex.request.frame, ex.index))),
-        other_flows=tuple(sorted(engine._other_flows, key=lambda f: f.frame)),
-        arp=tuple(b for bindings in engine._arp.values() for b in bindings),
-        anomalies=(),
-        tls=tuple(sorted(engine.tls.connections, key=lambda c: c.frame)),
-    )
+    """The engine's transactions so far, without flushing anything (see Engine.snapshot)."""
+    return engine.snapshot()
 
 
 def sequence_state(

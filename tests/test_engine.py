@@ -83,3 +83,24 @@ def test_a_phones_lookups_of_other_names_are_kept() -> None:
     analysis = analyze_paths([str(PCAPS / "interim-upgrade.pcap")])
     names = {lookup.qname for lookup in analysis.dns}
     assert names == {"ucupdates-r2.demo.local", "ocs.demo.local"}
+
+
+def test_a_live_snapshot_leaves_waiting_fragments_waiting() -> None:
+    from scapy.layers.dns import DNS, DNSQR
+    from scapy.layers.inet import IP, UDP, Ether, fragment
+
+    query = (
+        Ether()
+        / IP(src="10.0.0.9", dst="10.0.0.1", id=7)
+        / UDP(sport=5000, dport=53)
+        / DNS(id=1, qd=DNSQR(qname="ucupdates-r2.contoso.com"))
+        / (b"\x00" * 600)
+    )
+    first, second = (bytes(p) for p in fragment(query, fragsize=512))
+    engine = Engine()
+    engine.feed(RawFrame(1, 1.0, 1, first, len(first)))
+    engine.snapshot()
+    engine.feed(RawFrame(2, 1.1, 1, second, len(second)))
+    analysis = engine.finish()
+    assert [lookup.qname for lookup in analysis.dns] == ["ucupdates-r2.contoso.com"]
+    assert not [a for a in analysis.anomalies if a.code == "ip.fragment-incomplete"]
