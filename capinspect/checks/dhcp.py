@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from capinspect.checks.base import Check, CheckContext, CheckSpec, Finding, Severity
+from capinspect.checks.base import (
+    Check,
+    CheckContext,
+    CheckFunction,
+    CheckSpec,
+    Finding,
+    Severity,
+)
 from capinspect.devices import DeviceSession
 from capinspect.protocols.dhcp.messages import (
     ACK,
@@ -222,31 +229,38 @@ def check_inform_unanswered(device: DeviceSession, ctx: CheckContext) -> Iterato
     )
 
 
-def check_option43_missing(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
-    replies = _uc_replies(device)
-    if not replies or any(r.message.option43 is not None for r in replies):
-        return
-    yield OPTION43_MISSING.finding(
-        f"{len(replies)} answer(s) to MS-UC-Client requests, none with option 43",
-        device=device.key,
-        expected="option 43 with MS-UC-Client sub-options 1-5",
-        observed="no option 43",
-        frames=[r.frame for r in replies],
-        ts=replies[0].ts,
-    )
+def _missing_option(spec: CheckSpec, attr: str, code: int, expected: str) -> CheckFunction:
+    """A check that the answers to the phone's MS-UC-Client requests carry option ``code``."""
+
+    def check(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+        replies = _uc_replies(device)
+        if not replies or any(getattr(r.message, attr) is not None for r in replies):
+            return
+        yield spec.finding(
+            f"{len(replies)} answer(s) to MS-UC-Client requests, none with option {code}",
+            device=device.key,
+            expected=expected,
+            observed=f"no option {code}",
+            frames=[r.frame for r in replies],
+            ts=replies[0].ts,
+        )
+
+    check.__name__ = f"check_option{code}_missing"
+    return check
 
 
-def _all_option43(device: DeviceSession) -> list[DhcpSeen]:
+def _replies_carrying(device: DeviceSession, attr: str) -> list[DhcpSeen]:
+    """Every server reply to this phone that carries ``option43`` / ``option120``."""
     return [
         s
         for ex in device.dhcp
         for s in ex.messages
-        if s.message.op == 2 and s.message.option43 is not None
+        if s.message.op == 2 and getattr(s.message, attr) is not None
     ]
 
 
 def check_option43_malformed(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
-    for seen in _all_option43(device):
+    for seen in _replies_carrying(device, "option43"):
         opt = seen.message.option43
         assert opt is not None
         if opt.complete:
@@ -267,7 +281,7 @@ def check_option43_malformed(device: DeviceSession, ctx: CheckContext) -> Iterat
 
 def check_option43_unexpected(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
     expect = ctx.expect
-    for seen in _all_option43(device):
+    for seen in _replies_carrying(device, "option43"):
         opt = seen.message.option43
         assert opt is not None
         if opt.vendor_class and opt.vendor_class.lower() != "ms-uc-client":
@@ -302,31 +316,8 @@ def check_option43_unexpected(device: DeviceSession, ctx: CheckContext) -> Itera
         return
 
 
-def check_option120_missing(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
-    replies = _uc_replies(device)
-    if not replies or any(r.message.option120 is not None for r in replies):
-        return
-    yield OPTION120_MISSING.finding(
-        f"{len(replies)} answer(s) to MS-UC-Client requests, none with option 120",
-        device=device.key,
-        expected="option 120 naming the SIP pool",
-        observed="no option 120",
-        frames=[r.frame for r in replies],
-        ts=replies[0].ts,
-    )
-
-
-def _all_option120(device: DeviceSession) -> list[DhcpSeen]:
-    return [
-        s
-        for ex in device.dhcp
-        for s in ex.messages
-        if s.message.op == 2 and s.message.option120 is not None
-    ]
-
-
 def check_option120_malformed(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
-    for seen in _all_option120(device):
+    for seen in _replies_carrying(device, "option120"):
         opt = seen.message.option120
         assert opt is not None
         if not opt.problems and opt.encoding == 0 and opt.names:
@@ -349,7 +340,7 @@ def check_option120_unexpected(device: DeviceSession, ctx: CheckContext) -> Iter
     want = ctx.expect.pool_fqdn
     if not want:
         return
-    for seen in _all_option120(device):
+    for seen in _replies_carrying(device, "option120"):
         opt = seen.message.option120
         assert opt is not None
         if not opt.names or any(n.lower() == want.lower() for n in opt.names):
@@ -387,10 +378,18 @@ def check_option15_missing(device: DeviceSession, ctx: CheckContext) -> Iterator
 CHECKS: tuple[Check, ...] = (
     Check(NO_LEASE, check_no_lease),
     Check(INFORM_UNANSWERED, check_inform_unanswered),
-    Check(OPTION43_MISSING, check_option43_missing),
+    Check(
+        OPTION43_MISSING,
+        _missing_option(
+            OPTION43_MISSING, "option43", 43, "option 43 with MS-UC-Client sub-options 1-5"
+        ),
+    ),
     Check(OPTION43_MALFORMED, check_option43_malformed),
     Check(OPTION43_UNEXPECTED, check_option43_unexpected),
-    Check(OPTION120_MISSING, check_option120_missing),
+    Check(
+        OPTION120_MISSING,
+        _missing_option(OPTION120_MISSING, "option120", 120, "option 120 naming the SIP pool"),
+    ),
     Check(OPTION120_MALFORMED, check_option120_malformed),
     Check(OPTION120_UNEXPECTED, check_option120_unexpected),
     Check(OPTION15_MISSING, check_option15_missing),
