@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from capinspect.devices import DeviceSession
-from capinspect.engine import Analysis, Engine
+from capinspect.engine import Engine
 from capinspect.expectations import DEFAULT_EXPECTATIONS, Expectations
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import Anomaly, InputFile, RawFrame
@@ -94,11 +94,6 @@ class VerdictEvent:
 DEFAULT_TIMEOUTS = Timeouts()
 
 LiveEvent = StepEvent | VerdictEvent
-
-
-def snapshot(engine: Engine) -> Analysis:
-    """The engine's transactions so far, without flushing anything (see Engine.snapshot)."""
-    return engine.snapshot()
 
 
 def sequence_state(
@@ -241,7 +236,7 @@ class LiveMonitor:
         return self._maybe_evaluate(force=True)
 
     def _evaluate(self, now: float) -> list[LiveEvent]:
-        report = evaluate(snapshot(self.engine), self.expect)
+        report = evaluate(self.engine.snapshot(), self.expect)
         events: list[LiveEvent] = []
         for item in report.devices:
             session = item.session

@@ -16,7 +16,7 @@ from capinspect.devices import build_devices
 from capinspect.engine import Analysis, Engine
 from capinspect.expectations import Expectations
 from capinspect.limits import DEFAULT_LIMITS, Limits
-from capinspect.model import Anomaly, InputFile, RawFrame
+from capinspect.model import RawFrame
 from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
 from capinspect.report.model import DeviceReport, Report
 from capinspect.sources.merge import iter_frames
@@ -25,17 +25,12 @@ Progress = Callable[[int, int], None]
 """Called with (bytes read so far, total bytes) while files are read."""
 
 
-def analyze_frames(
-    frames: Iterable[RawFrame],
-    limits: Limits = DEFAULT_LIMITS,
-    inputs: tuple[InputFile, ...] = (),
-    source_anomalies: Callable[[], Iterable[Anomaly]] = lambda: (),
-    tls_keys: TlsKeys = NO_KEYS,
-) -> Analysis:
-    engine = Engine(limits, tls_keys=tls_keys)
+def analyze_frames(frames: Iterable[RawFrame], limits: Limits = DEFAULT_LIMITS) -> Analysis:
+    """Analyse frames from any source (tests, fuzzing): the same engine as files and live."""
+    engine = Engine(limits)
     for frame in frames:
         engine.feed(frame)
-    return engine.finish(inputs, source_anomalies())
+    return engine.finish()
 
 
 def analyze_paths(

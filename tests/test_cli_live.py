@@ -30,30 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from locations import PCAPS, ROOT
+from locations import NETNS_REASON, PCAPS, ROOT, needs_netns
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 VOLATILE = ("inputs", "elapsed", "elapsed_s", "live")
 TIME_KEYS = ("time", "end_time", "response_time", "first_seen", "last_seen", "boots")
-
-
-def _netns_reason() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (network namespaces, AF_PACKET)"
-    for tool in ("ip", "tcpdump", "tcpreplay"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
-    probe = f"capi-lcp-{os.getpid()}"
-    if subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode != 0:
-        return "cannot create network namespaces here"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    return None
-
-
-NETNS_REASON = _netns_reason()
-needs_netns = pytest.mark.skipif(NETNS_REASON is not None, reason=NETNS_REASON or "")
 
 
 def capinspect(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:

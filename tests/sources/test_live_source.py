@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from locations import PCAPS, ROOT
+from locations import PCAPS, ROOT, needs_netns
 
 from capinspect.errors import LiveCaptureError
 from capinspect.model import RawFrame
@@ -30,23 +30,6 @@ from capinspect.sources.pcapfile import open_capture
 from capinspect.sources.ring import FrameRing
 
 needs_tcpdump = pytest.mark.skipif(shutil.which("tcpdump") is None, reason="tcpdump not installed")
-
-
-def _netns_reason() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (network namespaces, AF_PACKET)"
-    for tool in ("ip", "tcpdump", "tcpreplay"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
-    probe = f"capi-lvp-{os.getpid()}"
-    if subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode != 0:
-        return "cannot create network namespaces here"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    return None
-
-
-NETNS_REASON = _netns_reason()
-needs_netns = pytest.mark.skipif(NETNS_REASON is not None, reason=NETNS_REASON or "")
 
 
 @pytest.fixture
