@@ -23,9 +23,13 @@ from __future__ import annotations
 import ipaddress
 import struct
 
+import numpy as np
+from numpy.typing import NDArray
+
 from capinspect.ipfrag import FragmentKey, IpDefragmenter
 from capinspect.limits import DEFAULT_LIMITS, Limits
-from capinspect.model import Anomaly, ArpPacket, CaptureStats, Packet, RawFrame
+from capinspect.model import Anomaly, ArpPacket, CaptureStats, Packet, RawFrame, RecordBatch
+from capinspect.sieve import sieve
 
 MAX_ANOMALIES = 1000
 """Decode anomalies kept; later ones are counted (a capture of garbage must not eat memory)."""
@@ -253,6 +257,11 @@ class Decoder:
         if vlans:
             self.vlans.update(vlans)
         return False
+
+    def sieve(self, batch: RecordBatch) -> NDArray[np.intp]:
+        """:meth:`prefilter` for a whole buffer of records at once (see :mod:`capinspect.sieve`):
+        the positions of the records that may matter."""
+        return sieve(self, batch)
 
     def decode_record(
         self, index: int, ts: float, linktype: int, data: bytes, orig_len: int, source: int = 0

@@ -49,7 +49,7 @@ def analyze_paths(
     total = stream.total_bytes
     count = 0
     feed = engine.feed_record
-    for record in stream.records(engine.decoder.prefilter):
+    for record in stream.records(engine.decoder.prefilter, engine.decoder.sieve):
         feed(*record)
         count += 1
         if progress is not None and count % 8192 == 0:

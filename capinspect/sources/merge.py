@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 
 from capinspect.errors import InputError
 from capinspect.model import Anomaly, InputFile, RawFrame, Record
-from capinspect.sources.pcapfile import CaptureReader, Keep, open_capture
+from capinspect.sources.pcapfile import CaptureReader, Keep, Sieve, open_capture
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".zst")
 """File name endings picked up when a directory is given."""
@@ -79,13 +79,14 @@ class FrameStream:
         for record in self.records():
             yield RawFrame(*record)
 
-    def records(self, keep: Keep | None = None) -> Iterator[Record]:
+    def records(self, keep: Keep | None = None, sieve: Sieve | None = None) -> Iterator[Record]:
         """The merged records as plain tuples (see :data:`capinspect.model.Record`); ``keep``
-        filters them as in :meth:`CaptureReader.records`, after numbering."""
+        and ``sieve`` filter them as in :meth:`CaptureReader.records`, after numbering (so
+        with several files only ``keep`` is used, on the merged stream)."""
         try:
             if len(self._readers) == 1:
                 # One file: its own numbering is already the merged numbering.
-                yield from self._readers[0].records(keep)
+                yield from self._readers[0].records(keep, sieve)
             elif keep is None:
                 yield from self._merged()
             else:

@@ -23,15 +23,19 @@ import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import BinaryIO, Protocol, cast
+from typing import BinaryIO, Literal, Protocol, cast
 
+import numpy as np
 import zstandard
+from numpy.typing import NDArray
 
 from capinspect.errors import InputError
-from capinspect.model import Anomaly, RawFrame, Record
+from capinspect.model import Anomaly, RawFrame, Record, RecordBatch
 
 Keep = Callable[[int, bytes, int, int, int, float], bool]
 """A record filter: (linktype, buffer, start, end, orig_len, ts) → worth yielding."""
+Sieve = Callable[[RecordBatch], "NDArray[np.intp]"]
+"""A batch filter: the positions in a :class:`RecordBatch` worth yielding, in order."""
 
 CHUNK_SIZE = 1 << 20
 """Bytes read from the (decompressed) stream at a time."""
@@ -176,6 +180,8 @@ class CaptureReader:
         self._base = 0  # stream offset of self._buf[0]
         self._eof = False
         self._read_size = CHUNK_SIZE
+        self._records: Iterator[Record] = iter(())
+        self._batches: Iterator[RecordBatch] | None = None
         try:
             self._stream, compression = self._open_stream()
             if compression:
@@ -218,7 +224,7 @@ class CaptureReader:
             bom = self._buf[8:12]
             if bom not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
                 raise InputError(f"{self.path}: pcapng section header has no byte-order magic")
-            self._records: Iterator[Record] = self._pcapng_records()
+            self._records = self._pcapng_records()
             return "pcapng"
         order_ns = _PCAP_MAGICS.get(magic)
         if order_ns is None:
@@ -228,7 +234,7 @@ class CaptureReader:
         order, nanoseconds = order_ns
         _, _, _, _, snaplen, network = struct.unpack_from(order + "HHiIII", self._buf, 4)
         self._pos = 24
-        self._records = self._pcap_records(order, nanoseconds, snaplen, network & 0x0FFFFFFF)
+        self._batches = self._pcap_batches(order, nanoseconds, snaplen, network & 0x0FFFFFFF)
         return "pcap-ns" if nanoseconds else "pcap"
 
     # -- buffered stream ------------------------------------------------------------------
@@ -281,54 +287,119 @@ class CaptureReader:
 
     # -- classic pcap ---------------------------------------------------------------------
 
-    def _pcap_records(
+    def _pcap_batches(
         self, order: str, nanoseconds: bool, snaplen: int, linktype: int
-    ) -> Iterator[Record]:
-        keep = self._keep
-        header = struct.Struct(order + "IIII")
+    ) -> Iterator[RecordBatch]:
+        """Walk the records of the read buffer, a buffer at a time.
+
+        The only per-record Python work is following the chain of lengths (one slice and two
+        additions a record): timestamps, lengths, the snaplen and time-order checks are then
+        read for the whole buffer at once through a numpy view of it.
+        """
+        byteorder: Literal["little", "big"] = "little" if order == "<" else "big"
+        word = np.dtype(order + "u4")
         scale = 1e9 if nanoseconds else 1e6
+        from_bytes = int.from_bytes
         index = self.first_index
-        source = self.source
         last_ts = float("-inf")
-        unpack = header.unpack_from
+        damaged: _StreamDamaged | None = None
         while True:
             buf, pos = self._buf, self._pos
-            if len(buf) - pos < 16 and not self._fill(16):
-                self._cut_short("record header")
-                return
-            buf, pos = self._buf, self._pos
-            sec, frac, caplen, orig_len = unpack(buf, pos)
-            if caplen > MAX_RECORD_BYTES:
+            size = len(buf)
+            headers: list[int] = []
+            append = headers.append
+            last_header = size - 16
+            while pos <= last_header:
+                append(pos)
+                pos += 16 + from_bytes(buf[pos + 8 : pos + 12], byteorder)
+            if pos > size:  # the last record walked is not whole in the buffer
+                pos = headers.pop()
+            oversize = 0
+            if headers:
+                # words[i] is the 32-bit field starting at byte i (a strided view, no copy).
+                words = np.ndarray((size - 3,), dtype=word, buffer=buf, strides=(1,))
+                at = np.array(headers, dtype=np.int64)
+                caplens = words[at + 8].astype(np.int64)
+                absurd = np.flatnonzero(caplens > MAX_RECORD_BYTES)
+                if len(absurd):
+                    first = int(absurd[0])
+                    oversize, pos = int(caplens[first]), headers[first]
+                    at, caplens = at[:first], caplens[:first]
+                self._pos = pos
+                if len(at):
+                    batch = self._pcap_columns(
+                        buf, words, at, caplens, scale, index, linktype, snaplen, last_ts
+                    )
+                    last_ts = float(batch.ts[-1])
+                    index += len(at)
+                    self.frames += len(at)
+                    yield batch
+            elif size - pos >= 16:
+                caplen = from_bytes(buf[pos + 8 : pos + 12], byteorder)
+                if caplen > MAX_RECORD_BYTES:
+                    oversize = caplen
+            if oversize:
                 self._note(
                     "capture.bad-record",
-                    f"record at byte offset {self._offset()} claims {caplen} captured bytes;"
+                    f"record at byte offset {self._offset()} claims {oversize} captured bytes;"
                     " the rest of the file is unreadable",
                     index,
                 )
                 return
-            end = pos + 16 + caplen
-            if end > len(buf):
-                if not self._fill(16 + caplen):
-                    self._cut_short("record")
+            if damaged is not None:
+                raise damaged
+            # Read on: a whole record when none fitted, else top the buffer up to a chunk so
+            # the next walk is long. A damaged compressed stream still yields what came before.
+            if size - pos < 16:
+                need, what = 16, "record header"
+            elif not headers:
+                need, what = 16 + from_bytes(buf[pos + 8 : pos + 12], byteorder), "record"
+            else:
+                need, what = CHUNK_SIZE, ""
+            try:
+                if not self._fill(need) and what:
+                    self._cut_short(what)
                     return
-                buf, pos = self._buf, self._pos
-                end = pos + 16 + caplen
-            ts = sec + frac / scale
-            if snaplen and caplen > snaplen:
+            except _StreamDamaged as exc:
+                damaged = exc
+
+    def _pcap_columns(
+        self,
+        buf: bytes,
+        words: NDArray[np.uint32],
+        at: NDArray[np.int64],
+        caplens: NDArray[np.int64],
+        scale: float,
+        index: int,
+        linktype: int,
+        snaplen: int,
+        last_ts: float,
+    ) -> RecordBatch:
+        """The batch of the whole records whose headers are at ``at``; notes records over the
+        snap length and records older than the one before them."""
+        stamps = words[at].astype(np.float64) + words[at + 4] / scale
+        starts = at + 16
+        batch = RecordBatch(
+            buf, linktype, index, starts, starts + caplens, words[at + 12].astype(np.int64),
+            stamps, self.source,
+        )  # fmt: skip
+        if snaplen:
+            for position in np.flatnonzero(caplens > snaplen).tolist():
                 self._note(
                     "capture.snaplen-exceeded",
-                    f"record {index} holds {caplen} bytes, more than the file's snaplen {snaplen}",
-                    index,
-                    ts,
+                    f"record {index + position} holds {int(caplens[position])} bytes, more than"
+                    f" the file's snaplen {snaplen}",
+                    index + position,
+                    float(stamps[position]),
                 )
-            if ts < last_ts:
-                self._time_backwards(index, ts, last_ts)
-            last_ts = ts
-            self._pos = end
-            self.frames += 1
-            if keep is None or keep(linktype, buf, pos + 16, end, orig_len, ts):
-                yield (index, ts, linktype, buf[pos + 16 : end], orig_len, source)
-            index += 1
+        previous = np.empty_like(stamps)
+        previous[0] = last_ts
+        previous[1:] = stamps[:-1]
+        for position in np.flatnonzero(stamps < previous).tolist():
+            self._time_backwards(
+                index + position, float(stamps[position]), float(previous[position])
+            )
+        return batch
 
     def _cut_short(self, what: str) -> None:
         left = len(self._buf) - self._pos
@@ -545,17 +616,29 @@ class CaptureReader:
         for record in self.records():
             yield RawFrame(*record)
 
-    def records(self, keep: Keep | None = None) -> Iterator[Record]:
+    def records(self, keep: Keep | None = None, sieve: Sieve | None = None) -> Iterator[Record]:
         """The records as plain tuples ``(index, ts, linktype, data, orig_len, source)``:
         the hot path's form (a frozen RawFrame costs about 0.7 µs to build, more than
         deciding that a frame does not matter).
 
-        ``keep(linktype, buffer, start, end, orig_len, ts)``, when given, is asked about each
-        record before it is sliced out of the read buffer; records it refuses are counted
-        (``frames``) and numbered but not yielded (see ``Decoder.prefilter``)."""
+        Filters, both optional, drop records that cannot matter before they are sliced out of
+        the read buffer; dropped records are still counted (``frames``) and numbered.
+        ``sieve(batch)`` decides for a whole buffer of a classic pcap at once and returns the
+        positions to keep (see :mod:`capinspect.sieve`); ``keep(linktype, buffer, start, end,
+        orig_len, ts)`` is asked record by record, where no sieve was given or the file is
+        pcapng (see ``Decoder.prefilter``)."""
         self._keep = keep
         try:
-            yield from self._records
+            if self._batches is None:
+                yield from self._records
+            else:
+                for batch in self._batches:
+                    if sieve is not None:
+                        yield from batch.records(sieve(batch))
+                    elif keep is None:
+                        yield from batch.records()
+                    else:
+                        yield from _kept(batch, keep)
         except _StreamDamaged as exc:
             self._note(
                 "capture.bad-compression",
@@ -638,3 +721,15 @@ def _pcapng_options(order: str, body: bytes, at: int) -> Iterator[tuple[int, byt
 def open_capture(path: str, *, source: int = 0, first_index: int = 1) -> CaptureReader:
     """Open ``path`` read-only as a capture; raises InputError when nothing can be read."""
     return CaptureReader(path, source=source, first_index=first_index)
+
+
+def _kept(batch: RecordBatch, keep: Keep) -> Iterator[Record]:
+    """The records of ``batch`` that ``keep`` accepts, asked one by one."""
+    buf, linktype, source = batch.buf, batch.linktype, batch.source
+    starts, ends = batch.starts.tolist(), batch.ends.tolist()
+    orig_lens, stamps = batch.orig_lens.tolist(), batch.ts.tolist()
+    index = batch.first_index
+    for start, end, orig_len, ts in zip(starts, ends, orig_lens, stamps, strict=True):
+        if keep(linktype, buf, start, end, orig_len, ts):
+            yield (index, ts, linktype, buf[start:end], orig_len, source)
+        index += 1

@@ -1,0 +1,205 @@
+"""The batch sieve drops exactly what the per-record prefilter drops, and counts it the same.
+
+The sieve (capinspect/sieve.py) exists only for speed: deciding for a whole read buffer with
+numpy what ``Decoder.prefilter`` decides record by record. Its one intended difference: the
+records of a 4-tuple that has a SYN in the same buffer are never dropped as "ignored flow",
+because the engine un-ignores a flow on its SYN. These tests compare the two on every classic
+pcap of the lab and the corpus, on the benchmark generator's mirror-port capture, and on random
+frames, with a non-empty ignore table (half of each capture's TCP flows), so every rule runs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from locations import ROOT, corpus_files, lab_captures
+
+from capinspect.decode import Decoder
+from capinspect.model import Packet, RawFrame, RecordBatch
+from capinspect.pipeline import analyze_paths
+from capinspect.sources.pcapfile import open_capture
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.generate import generate  # noqa: E402
+
+PCAP_CAPTURES = [p for p in lab_captures() + corpus_files() if p.suffix == ".pcap"]
+
+
+def _batches(path: Path) -> Iterator[RecordBatch]:
+    """Every read buffer of a classic pcap, as the reader hands it to a sieve."""
+    seen: list[RecordBatch] = []
+
+    def spy(batch: RecordBatch) -> np.ndarray:
+        seen.append(batch)
+        return np.arange(len(batch), dtype=np.intp)
+
+    reader = open_capture(str(path))
+    for _ in reader.records(sieve=spy):
+        pass
+    yield from seen
+
+
+def _raw_keys(pkt: Packet) -> tuple[bytes, bytes]:
+    """Both orientations of a TCP packet's raw flow key (TcpReassembler.ignored_raw)."""
+    src, dst = ipaddress.ip_address(pkt.src_ip).packed, ipaddress.ip_address(pkt.dst_ip).packed
+    sport, dport = struct.pack(">H", pkt.sport), struct.pack(">H", pkt.dport)
+    return src + dst + sport + dport, dst + src + dport + sport
+
+
+def _tcp_packets(batch: RecordBatch) -> list[tuple[int, Packet]]:
+    full = Decoder()
+    found = []
+    for position, record in enumerate(batch.records()):
+        pkt = full.decode(RawFrame(*record))
+        if isinstance(pkt, Packet) and pkt.proto == 6:
+            found.append((position, pkt))
+    return found
+
+
+def _half_the_flows(batches: list[RecordBatch]) -> set[bytes]:
+    keys: set[bytes] = set()
+    for batch in batches:
+        for _, pkt in _tcp_packets(batch):
+            keys.update(_raw_keys(pkt))
+    ordered = sorted(keys)
+    return {key for key in ordered[::2]} | {_raw_keys_swap(key) for key in ordered[::2]}
+
+
+def _raw_keys_swap(key: bytes) -> bytes:
+    return key[4:8] + key[0:4] + key[10:12] + key[8:10]
+
+
+def _compare(batches: list[RecordBatch], ignored: set[bytes]) -> int:
+    """Run sieve and prefilter side by side; returns how many records the sieve dropped."""
+    by_sieve, by_prefilter = Decoder(tcp_ignored=set(ignored)), Decoder(tcp_ignored=set(ignored))
+    sieved: list[object] = []
+    filtered: list[object] = []
+    dropped = 0
+    for batch in batches:
+        kept = by_sieve.sieve(batch).tolist()
+        assert kept == sorted(set(kept))
+        dropped += len(batch) - len(kept)
+        reopened = {k for _, p in _tcp_packets(batch) if p.tcp_flags & 0x02 for k in _raw_keys(p)}
+        wanted = []
+        for position, record in enumerate(batch.records()):
+            _, ts, linktype, data, orig_len, _ = record
+            if by_prefilter.prefilter(linktype, data, 0, len(data), orig_len, ts):
+                wanted.append(position)
+                filtered.append(by_prefilter.decode_record(*record))
+        extra = set(kept) - set(wanted)
+        assert set(wanted) <= set(kept)
+        # Only records of a flow with a SYN in the buffer are kept beyond the prefilter's.
+        tcp = dict(_tcp_packets(batch))
+        for position in extra:
+            assert position in tcp and _raw_keys(tcp[position])[0] in reopened, position
+        for record in batch.records(np.array(kept, dtype=np.intp)):
+            sieved.append(by_sieve.decode_record(*record))
+    assert [p for p in sieved if p is not None] == [p for p in filtered if p is not None]
+    assert by_sieve.capture_stats() == by_prefilter.capture_stats()
+    assert by_sieve.tcp_dropped == by_prefilter.tcp_dropped
+    return dropped
+
+
+@pytest.mark.parametrize("path", PCAP_CAPTURES, ids=lambda p: p.name)
+def test_sieve_agrees_with_the_prefilter(path: Path) -> None:
+    batches = list(_batches(path))
+    _compare(batches, set())
+    _compare(batches, _half_the_flows(batches))
+
+
+@pytest.fixture(scope="module")
+def mirror_port(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sieve") / "mirror.pcap"
+    generate(6000, 3, 11, out)
+    return out
+
+
+def test_sieve_drops_most_of_a_mirror_port_and_agrees(mirror_port: Path) -> None:
+    batches = list(_batches(mirror_port))
+    assert len(batches) > 1  # the capture spans several read buffers
+    dropped = _compare(batches, _half_the_flows(batches))
+    assert dropped > 6000 * 0.5
+
+
+def test_analysis_is_the_same_with_and_without_the_sieve(
+    mirror_port: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_sieve = analyze_paths([str(mirror_port)])
+    monkeypatch.setattr(Decoder, "sieve", lambda self, batch: np.arange(len(batch)))
+    without = analyze_paths([str(mirror_port)])
+    assert with_sieve.dhcp == without.dhcp
+    assert with_sieve.dns == without.dns
+    assert with_sieve.http == without.http
+    assert with_sieve.arp == without.arp
+    assert with_sieve.tls == without.tls
+    assert with_sieve.anomalies == without.anomalies
+    assert with_sieve.stats == without.stats
+
+
+def _batch_of(frames: list[bytes]) -> RecordBatch:
+    buf = b"".join(frames)
+    ends = np.cumsum([len(f) for f in frames], dtype=np.int64)
+    starts = ends - np.array([len(f) for f in frames], dtype=np.int64)
+    return RecordBatch(
+        buf, 1, 1, starts, ends, ends - starts, np.arange(len(frames), dtype=np.float64)
+    )
+
+
+_ETH = bytes(6) + bytes.fromhex("020000000001")
+_FRAME_HEADS = st.sampled_from(
+    [
+        _ETH + b"\x08\x00",
+        _ETH + b"\x81\x00\x00\x64\x08\x00",
+        _ETH + b"\x88\xa8\x00\xc8\x81\x00\x00\x64\x08\x00",
+        _ETH + b"\x81\x00\x00\x0a",
+        _ETH + b"\x86\xdd",
+    ]
+)
+
+
+@st.composite
+def _frames(draw: st.DrawFn) -> bytes:
+    head = draw(_FRAME_HEADS)
+    proto = draw(st.sampled_from([6, 6, 17, 1]))
+    ihl = draw(st.sampled_from([0x45, 0x45, 0x46]))
+    payload = draw(st.binary(max_size=30))
+    sport = draw(st.sampled_from([53, 67, 80, 443, 5060, 40000]))
+    dport = draw(st.sampled_from([53, 68, 80, 443, 5060, 40001]))
+    if proto == 6:
+        offset = draw(st.sampled_from([0x50, 0x50, 0x40, 0xF0]))
+        flags = draw(st.sampled_from([0x10, 0x18, 0x02, 0x12, 0x11, 0x04, 0x00]))
+        transport = struct.pack(">HHIIBBHHH", sport, dport, 1, 2, offset, flags, 0, 0, 0)
+    else:
+        transport = struct.pack(">HHHH", sport, dport, 8 + len(payload), 0)
+    body = transport + payload
+    total = draw(st.sampled_from([20 + len(body), 20 + len(body), 20 + len(body) + 9, 10]))
+    fragment = draw(st.sampled_from([0, 0, 0, 0x2000, 1]))
+    ip = struct.pack(">BBHHHBBH", ihl, 0, total, 0, fragment, 64, proto, 0)
+    ip += bytes([10, 0, 0, draw(st.integers(1, 2))]) + bytes([10, 0, 0, 9])
+    frame = head + ip + body
+    cut = draw(st.sampled_from([len(frame), len(frame), len(frame) - 3, 53]))
+    return frame[: max(cut, 0)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_frames(), min_size=1, max_size=12), st.booleans())
+def test_sieve_agrees_on_random_frames(frames: list[bytes], ignore_all: bool) -> None:
+    batch = _batch_of(frames)
+    ignored: set[bytes] = set()
+    if ignore_all:
+        for a in (1, 2):
+            for sport in (53, 67, 80, 443, 5060, 40000):
+                for dport in (53, 68, 80, 443, 5060, 40001):
+                    key = bytes([10, 0, 0, a, 10, 0, 0, 9]) + struct.pack(">HH", sport, dport)
+                    ignored.update((key, _raw_keys_swap(key)))
+    _compare([batch], ignored)
