@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -103,17 +103,30 @@ def _progress_bar(paths: Sequence[str], quiet: bool) -> tuple[Progress | None, C
     return update, bar.stop
 
 
-def _write_output(text: str, output: str | None, inputs: Sequence[str]) -> None:
+def _write_output(
+    text: str | Callable[[TextIO], None], output: str | None, inputs: Sequence[str]
+) -> None:
+    """Write the report to stdout or, atomically, to ``output`` (never over an input file).
+
+    ``text`` is the report, or a function that writes it to a stream piece by piece (the JSON
+    report of many phones is written device by device, never held whole in memory)."""
     if output is None or output == "-":
-        click.echo(text, nl=False)
+        if callable(text):
+            stdout = click.get_text_stream("stdout")
+            text(stdout)
+            stdout.flush()
+        else:
+            click.echo(text, nl=False)
         return
+    write = text if callable(text) else (lambda out: out.write(text))
     target = Path(output)
     for given in inputs:
         if Path(given).exists() and target.exists() and target.resolve() == Path(given).resolve():
             raise CapinspectError(f"refusing to overwrite the input file {given} with the report")
     tmp = target.with_name(target.name + ".tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with tmp.open("w", encoding="utf-8") as stream:
+            write(stream)
         tmp.replace(target)
     except OSError as exc:
         raise CapinspectError(f"cannot write {output}: {exc.strerror or exc}") from None
@@ -269,33 +282,47 @@ def analyze(
             raise CapinspectError(f"refusing to overwrite the input file {evidence} with evidence")
         write_evidence(report, captures, evidence, pseudonyms)
     report = shown
+    output_text: str | Callable[[TextIO], None]
     if fmt == "json":
-        from capinspect.report.json import dumps, report_document
+        from capinspect.report.json import write_report
 
-        text = dumps(report_document(report))
-    elif fmt == "markdown":
-        from capinspect.report.markdown import render_markdown
+        extra = None
+        if server_logs is not None:
+            from capinspect.logs.report import logs_document
 
-        text = render_markdown(report)
-    elif fmt == "html":
-        from capinspect.report.html import render_html
+            extra = {"logs": logs_document(server_logs)}
 
-        text = render_html(report)
+        def write_json(out: TextIO) -> None:
+            write_report(report, out, extra)
+
+        output_text = write_json
     else:
-        from capinspect.report.text import render_analyze
+        if fmt == "markdown":
+            from capinspect.report.markdown import render_markdown
 
-        to_terminal = output in (None, "-")
-        width = shutil.get_terminal_size().columns if to_terminal and sys.stdout.isatty() else 100
-        text = render_analyze(
-            report,
-            color=_use_color(color, sys.stdout) and to_terminal,
-            width=max(80, min(width, 160)),
-        )
-    if server_logs is not None:
-        from capinspect.logs.report import with_logs
+            text = render_markdown(report)
+        elif fmt == "html":
+            from capinspect.report.html import render_html
 
-        text = with_logs(text, fmt, server_logs)
-    _write_output(text, output, captures)
+            text = render_html(report)
+        else:
+            from capinspect.report.text import render_analyze
+
+            to_terminal = output in (None, "-")
+            width = (
+                shutil.get_terminal_size().columns if to_terminal and sys.stdout.isatty() else 100
+            )
+            text = render_analyze(
+                report,
+                color=_use_color(color, sys.stdout) and to_terminal,
+                width=max(80, min(width, 160)),
+            )
+        if server_logs is not None:
+            from capinspect.logs.report import with_logs
+
+            text = with_logs(text, fmt, server_logs)
+        output_text = text
+    _write_output(output_text, output, captures)
     logs_fail = server_logs is not None and server_logs.has_fail
     sys.exit(EXIT_FAIL if report.has_fail or logs_fail else EXIT_OK)
 

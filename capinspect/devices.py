@@ -31,7 +31,14 @@ from capinspect.engine import Analysis, TcpFlowSeen
 from capinspect.expectations import Expectations
 from capinspect.knowledge.firmware import UNKNOWN_VERSION_TIMESTAMP
 from capinspect.protocols.checkin import CheckinRequest, CheckinResponse, FirmwareModule
-from capinspect.protocols.dhcp.messages import ACK, INFORM, DhcpExchange, DhcpSeen
+from capinspect.protocols.dhcp.messages import (
+    ACK,
+    INFORM,
+    DhcpExchange,
+    DhcpSeen,
+    is_phone_vendor_class,
+    message_bindings,
+)
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.iis import iis_error_code, iis_substatus
 from capinspect.protocols.http.messages import HttpExchange
@@ -49,7 +56,6 @@ from capinspect.protocols.upx import (
     parse_checkin_response,
 )
 
-PHONE_VENDOR_CLASSES = ("ms-uc-client", "cpe-ocphone")
 PHONE_USER_AGENT_MARKERS = ("ucphone", "ocphone")
 UPDATE_NAMES = ("ucupdates-r2.", "ucupdates.")
 FIRMWARE_SUFFIXES = (".nbt", ".cat", ".xml", ".cab")
@@ -322,14 +328,12 @@ def build_devices(
         mac = dhcp_exchange.client_mac
         dhcp_by_mac[mac].append(dhcp_exchange)
         for seen in dhcp_exchange.messages:
-            msg = seen.message
-            vendor = (msg.vendor_class or "").lower()
-            if any(vendor.startswith(v) for v in PHONE_VENDOR_CLASSES):
+            if is_phone_vendor_class(seen.message.vendor_class):
                 phone_macs.add(mac)
-            if msg.msg_type == ACK and msg.yiaddr != "0.0.0.0":
-                bindings.add(msg.yiaddr, mac, seen.ts, "dhcp-ack")
-            if msg.msg_type == INFORM and msg.ciaddr != "0.0.0.0":
-                bindings.add(msg.ciaddr, mac, seen.ts, "dhcp-inform")
+            for binding in message_bindings(seen, mac):
+                bindings.add(binding.ip, binding.mac, binding.ts, binding.how)
+    for binding in analysis.dhcp_background.bindings:
+        bindings.add(binding.ip, binding.mac, binding.ts, binding.how)
     for arp in analysis.arp:
         bindings.add(arp.ip, arp.mac, arp.ts, "arp")
 
@@ -364,7 +368,7 @@ def build_devices(
             for seen in dhcp_exchange.messages:
                 acc.add_vlans(seen.vlans)
                 vendor_class = seen.message.vendor_class
-                if vendor_class and vendor_class.lower().startswith(PHONE_VENDOR_CLASSES):
+                if is_phone_vendor_class(vendor_class):
                     acc.note(f"DHCP vendor class {vendor_class} (frame {seen.frame})")
         assigned = [ex.assigned_ip for ex in acc.dhcp if ex.assigned_ip]
         for ip in assigned:

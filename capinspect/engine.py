@@ -36,7 +36,12 @@ from capinspect.model import (
     StreamEvent,
     StreamGap,
 )
-from capinspect.protocols.dhcp.messages import DhcpExchange, DhcpSeen
+from capinspect.protocols.dhcp.messages import (
+    DhcpBackground,
+    DhcpExchange,
+    DhcpSeen,
+    is_phone_vendor_class,
+)
 from capinspect.protocols.dhcp.tracker import DhcpTracker
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.dns.tracker import DnsTracker
@@ -58,7 +63,6 @@ NAMES_OF_INTEREST = (
     "sipexternal.",
     "sip.",
 )
-PHONE_VENDOR_CLASSES = ("ms-uc-client", "cpe-ocphone")
 _PHONE_AGENTS = (b"ucphone", b"ocphone")
 _PHONE_PATHS = (b".upx", b"deviceupdate", b"requesthandler", b".nbt", b".cat", b".cab")
 _HEAD_PEEK = 4096
@@ -115,6 +119,8 @@ class Analysis:
     anomalies: tuple[Anomaly, ...]
     tls: tuple[TlsConnection, ...] = ()
     """Every TLS connection followed: handshake facts, outcome, decryption status."""
+    dhcp_background: DhcpBackground = DhcpBackground()
+    """What is left of the DHCP clients summarised as background (dhcp/tracker.py)."""
 
 
 @dataclass(slots=True)
@@ -161,7 +167,7 @@ class _Interest:
 
     def note_dhcp(self, seen: DhcpSeen) -> None:
         msg = seen.message
-        if msg.op == 1 and (msg.vendor_class or "").lower().startswith(PHONE_VENDOR_CLASSES):
+        if msg.op == 1 and is_phone_vendor_class(msg.vendor_class):
             self.macs.add(msg.chaddr)
         if msg.chaddr in self.macs:
             for address in (msg.ciaddr, msg.yiaddr):
@@ -414,6 +420,7 @@ class Engine:
             arp=tuple(b for bindings in self._arp.values() for b in bindings),
             anomalies=(),
             tls=tuple(sorted(self.tls.connections, key=lambda c: c.frame)),
+            dhcp_background=self.dhcp.background(),
         )
 
     # -- end of input -----------------------------------------------------------------------
@@ -452,4 +459,5 @@ class Engine:
             arp=tuple(b for bindings in self._arp.values() for b in bindings),
             anomalies=tuple(anomalies),
             tls=tls,
+            dhcp_background=self.dhcp.background(),
         )

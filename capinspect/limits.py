@@ -42,6 +42,9 @@ class Limits:
     max_devices: int = 10_000
     max_dhcp_exchanges: int = 50_000
     """DHCP exchanges (xid + client MAC) kept across the capture."""
+    max_background_dhcp_clients: int = 64
+    """DHCP clients without a phone's vendor class whose exchanges are kept whole; beyond this
+    the least recently active are summarised (counts, vendor classes, address bindings)."""
     max_dhcp_messages_per_exchange: int = 256
     """Messages kept in one DHCP exchange (a client stuck retransmitting one xid stops here)."""
     max_dns_lookups: int = 500_000

@@ -122,13 +122,14 @@ def check_capture(devices: tuple[DeviceSession, ...], ctx: CheckContext) -> Iter
         )
     if stats.tcp443_frames and not stats.tcp80_frames and not analysis.http:
         hints.append("only encrypted HTTPS (443): the check-in is not visible without the key")
-    if analysis.dhcp:
+    if analysis.dhcp or analysis.dhcp_background.clients:
         classes = Counter(
             seen.message.vendor_class or "(none)"
             for ex in analysis.dhcp
             for seen in ex.messages
             if seen.message.op == 1
         )
+        classes.update(dict(analysis.dhcp_background.vendor_classes))
         hints.append(
             "DHCP clients seen, none a phone (vendor classes: "
             + ", ".join(f"{c} ×{n}" for c, n in classes.most_common(5))

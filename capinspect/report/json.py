@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from capinspect import __version__
 from capinspect.checks.base import Finding
@@ -422,6 +422,11 @@ def inputs_and_stats(analysis: Analysis) -> dict[str, Any]:
             "dns_frames": stats.dns_frames,
             "tcp80_frames": stats.tcp80_frames,
             "tcp443_frames": stats.tcp443_frames,
+            "dhcp_background": {
+                "clients": analysis.dhcp_background.clients,
+                "exchanges": analysis.dhcp_background.exchanges,
+                "messages": analysis.dhcp_background.messages,
+            },
         },
         "anomalies": plain(analysis.anomalies[:1000]),
         "anomalies_total": len(analysis.anomalies),
@@ -440,7 +445,8 @@ def device_report(item: DeviceReport) -> dict[str, Any]:
     return out
 
 
-def report_document(report: Report) -> dict[str, Any]:
+def report_head(report: Report) -> dict[str, Any]:
+    """The report document without its ``devices`` (see :func:`write_report`)."""
     counts = report.verdict_counts()
     return {
         "schema": REPORT_SCHEMA,
@@ -460,8 +466,33 @@ def report_document(report: Report) -> dict[str, Any]:
             "has_fail": report.has_fail,
         },
         "capture_findings": [finding(f) for f in report.capture_findings],
-        "devices": [device_report(d) for d in report.devices],
     }
+
+
+def report_document(report: Report) -> dict[str, Any]:
+    """The whole ``capinspect/report@1`` document as one dict."""
+    return {**report_head(report), "devices": [device_report(d) for d in report.devices]}
+
+
+def write_report(report: Report, out: TextIO, extra: dict[str, Any] | None = None) -> None:
+    """Write ``dumps(report_document(report) | extra)`` to ``out``, one device at a time.
+
+    Why: on a capture with many phones the document and its text are tens of megabytes, and
+    building both before writing was the largest part of a run's peak memory. Each device's
+    dict is built, written and dropped; the text is the same to the byte (tests/report).
+    """
+    head = dumps(report_head(report)).rstrip("\n")
+    out.write(head[: -len("\n}")])
+    out.write(',\n  "devices": [')
+    for number, device in enumerate(report.devices):
+        text = dumps(device_report(device)).rstrip("\n")
+        out.write(",\n" if number else "\n")
+        out.write("\n".join("    " + line for line in text.split("\n")))
+    out.write("\n  ]" if report.devices else "]")
+    for key, value in (extra or {}).items():
+        text = dumps({key: value}).rstrip("\n")
+        out.write(",\n" + text[len("{\n") : -len("\n}")])
+    out.write("\n}\n")
 
 
 def timeline_document(analysis: Analysis, devices: tuple[DeviceSession, ...]) -> dict[str, Any]:

@@ -1,10 +1,20 @@
+import io
 import json
+from pathlib import Path
 
+import pytest
 from factories import healthy_boot
+from locations import lab_captures
 
 from capinspect.expectations import Expectations
-from capinspect.pipeline import evaluate
-from capinspect.report.json import dumps, iso, report_document, timeline_document
+from capinspect.pipeline import analyze_frames, analyze_paths, evaluate
+from capinspect.report.json import (
+    dumps,
+    iso,
+    report_document,
+    timeline_document,
+    write_report,
+)
 from capinspect.report.text import clock
 
 
@@ -46,3 +56,21 @@ def test_dumps_escapes_c1_and_bidi_characters_from_the_capture() -> None:
     text = dumps({"host": value})
     assert not any(c in text for c in "\x1b\x9b\u202e\u2066\u200f")
     assert "é" in text and json.loads(text) == {"host": value}
+
+
+@pytest.mark.parametrize("path", lab_captures()[:6], ids=lambda p: p.name)
+def test_streamed_report_is_the_document_to_the_byte(path: Path) -> None:
+    report = evaluate(analyze_paths([str(path)]), Expectations())
+    extra = {"logs": {"note": "\u202e after the devices", "rows": [1, 2]}}
+    for added in (None, extra):
+        out = io.StringIO()
+        write_report(report, out, added)
+        assert out.getvalue() == dumps({**report_document(report), **(added or {})})
+
+
+def test_streamed_report_without_devices() -> None:
+    report = evaluate(analyze_frames([]), Expectations())
+    out = io.StringIO()
+    write_report(report, out)
+    assert out.getvalue() == dumps(report_document(report))
+    assert json.loads(out.getvalue())["devices"] == []

@@ -13,6 +13,16 @@ from capinspect.model import Anomaly
 
 # Message types (RFC 2132 §9.6).
 DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM = 1, 2, 3, 4, 5, 6, 7, 8
+PHONE_VENDOR_CLASSES = ("ms-uc-client", "cpe-ocphone")
+"""Option 60 values (lower case, prefixes) of a Communicator/Lync Phone Edition client
+(protocol.md §1.1: MS-UC-Client for OCS 2007 R2 and Lync, CPE-OCPHONE for older firmware)."""
+
+
+def is_phone_vendor_class(vendor_class: str | None) -> bool:
+    """Whether a client's option 60 says it is a Communicator/Lync phone."""
+    return (vendor_class or "").lower().startswith(PHONE_VENDOR_CLASSES)
+
+
 MESSAGE_TYPE_NAMES: dict[int, str] = {
     1: "DHCPDISCOVER",
     2: "DHCPOFFER",
@@ -216,3 +226,47 @@ class DhcpExchange:
             if msg.msg_type == ACK and msg.yiaddr != "0.0.0.0":
                 return msg.yiaddr
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpBinding:
+    """An address a DHCP server gave a MAC (ACK ``yiaddr``) or a client said it holds (INFORM
+    ``ciaddr``), from ``ts`` on: the evidence that maps a phone's IP to its MAC."""
+
+    ip: str
+    mac: str
+    ts: float
+    how: str
+    """``dhcp-ack`` or ``dhcp-inform``."""
+
+
+def message_bindings(seen: DhcpSeen, mac: str) -> list[DhcpBinding]:
+    """The address bindings one message of ``mac``'s exchange proves."""
+    message = seen.message
+    found = []
+    if message.msg_type == ACK and message.yiaddr != "0.0.0.0":
+        found.append(DhcpBinding(message.yiaddr, mac, seen.ts, "dhcp-ack"))
+    if message.msg_type == INFORM and message.ciaddr != "0.0.0.0":
+        found.append(DhcpBinding(message.ciaddr, mac, seen.ts, "dhcp-inform"))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpBackground:
+    """What is kept of DHCP clients that never looked like a phone, once more than
+    ``Limits.max_background_dhcp_clients`` of them were seen (see dhcp/tracker.py).
+
+    A mirror port carries the DHCP of every PC on the VLAN, and keeping each of their messages
+    would make memory grow with the length of the capture. Their address bindings (the last
+    one per address) and the vendor classes they asked with are all the checks use of them.
+    """
+
+    clients: int = 0
+    exchanges: int = 0
+    messages: int = 0
+    vendor_classes: tuple[tuple[str, int], ...] = ()
+    """(option 60 or ``(none)``, client messages) for the summarised clients, most common first."""
+    bindings: tuple[DhcpBinding, ...] = ()
+    """The bindings of every client not (yet) known as a phone when its message was seen, each
+    only when it gave its address to another MAC than the binding before (renewals add
+    nothing): bounded by the addresses in use, not by the length of the capture."""

@@ -27,12 +27,23 @@ client asked with (``MS-UC-Client`` sub-options 1–5 vs ``CPE-OCPHONE`` sub-opt
 reply's option 43 is decoded again with the option 60 of the latest client message of its
 exchange (:func:`_with_request_vendor_class`).
 
+Background clients. A mirror port carries the DHCP of every PC on the VLAN; kept whole, their
+messages would make memory grow with the length of the capture. A client whose messages never
+carried a phone's vendor class (``MS-UC-Client``/``CPE-OCPHONE``) is *background*: the
+``Limits.max_background_dhcp_clients`` most recently active background clients keep every
+exchange (a phone that asks for its lease without option 60 and says who it is in its INFORM a
+moment later is still whole), and the least recently active beyond that are summarised into
+:class:`DhcpBackground`: counts, vendor classes and the address bindings that changed hands.
+A summarised client that later shows a phone's vendor class gets a
+``dhcp.history-summarised`` anomaly: its earlier exchanges are not in the report.
+
 Bounds: ``Limits.max_dhcp_exchanges`` exchanges and ``Limits.max_dhcp_messages_per_exchange``
 messages each; going over either is an ``limit.*`` anomaly, never silent.
 """
 
 from __future__ import annotations
 
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -48,9 +59,13 @@ from capinspect.protocols.dhcp.messages import (
     OFFER,
     RELEASE,
     REQUEST,
+    DhcpBackground,
+    DhcpBinding,
     DhcpExchange,
     DhcpMessage,
     DhcpSeen,
+    is_phone_vendor_class,
+    message_bindings,
 )
 from capinspect.protocols.dhcp.parser import decode_option43, parse_dhcp
 
@@ -135,9 +150,22 @@ class DhcpTracker:
         self.limits = limits
         self.anomalies: list[Anomaly] = []
         """Capture-level problems: payloads that are not DHCP at all, limits reached."""
-        self._exchanges: list[_Exchange] = []
+        self._exchanges: dict[int, _Exchange] = {}
+        """Kept exchanges by serial number (creation order)."""
+        self._serial = 0
         self._open: dict[tuple[int, str], _Exchange] = {}
         self._exchanges_dropped = 0
+        self._phones: set[str] = set()
+        """Client MACs that sent a phone's vendor class: their exchanges are always kept."""
+        self._background: OrderedDict[str, list[int]] = OrderedDict()
+        """Other clients, least recently active first, with their exchanges' serials."""
+        self._summarised: set[str] = set()
+        self._summary_exchanges = 0
+        self._summary_messages = 0
+        self._summary_classes: Counter[str] = Counter()
+        self._bindings: list[DhcpBinding] = []
+        self._owner: dict[str, str] = {}
+        """Each address's latest MAC by DHCP, to record a background binding only on change."""
 
     def feed(self, pkt: Packet) -> DhcpSeen | None:
         """Take one packet; return the DHCP message it carried, or None when it carried none.
@@ -172,9 +200,66 @@ class DhcpTracker:
             vlans=pkt.vlans,
         )
         exchange = self._place(seen)
+        self._note_client(seen)
         if exchange is None:
             return seen
         return _with_request_vendor_class(exchange.messages, len(exchange.messages) - 1)
+
+    def _note_client(self, seen: DhcpSeen) -> None:
+        """Keep the phone/background bookkeeping and the background clients bounded."""
+        message = seen.message
+        mac = message.chaddr
+        if message.op == BOOTREQUEST and is_phone_vendor_class(message.vendor_class):
+            if mac not in self._phones:
+                self._phones.add(mac)
+                self._background.pop(mac, None)
+                if mac in self._summarised:
+                    self.anomalies.append(
+                        Anomaly(
+                            "dhcp.history-summarised",
+                            f"{mac} first showed a phone's vendor class here, after more than"
+                            f" {self.limits.max_background_dhcp_clients} other DHCP clients;"
+                            " its earlier DHCP exchanges were only counted",
+                            frame=seen.frame,
+                            ts=seen.ts,
+                        )
+                    )
+        for binding in message_bindings(seen, mac):
+            if self._owner.get(binding.ip) != mac:
+                self._owner[binding.ip] = mac
+                if mac not in self._phones:
+                    self._bindings.append(binding)
+        if mac in self._phones:
+            return
+        self._background.move_to_end(mac)
+        while len(self._background) > self.limits.max_background_dhcp_clients:
+            self._summarise(*self._background.popitem(last=False))
+
+    def _summarise(self, mac: str, serials: list[int]) -> None:
+        """Forget a background client's exchanges, keeping counts and vendor classes."""
+        self._summarised.add(mac)
+        for serial in serials:
+            exchange = self._exchanges.pop(serial, None)
+            if exchange is None:
+                continue
+            key = (exchange.xid, exchange.client_mac)
+            if self._open.get(key) is exchange:
+                del self._open[key]
+            self._summary_exchanges += 1
+            self._summary_messages += len(exchange.messages)
+            for seen in exchange.messages:
+                if seen.message.op == BOOTREQUEST:
+                    self._summary_classes[seen.message.vendor_class or "(none)"] += 1
+
+    def background(self) -> DhcpBackground:
+        """What is left of the summarised background clients (see the module docstring)."""
+        return DhcpBackground(
+            clients=len(self._summarised),
+            exchanges=self._summary_exchanges,
+            messages=self._summary_messages,
+            vendor_classes=tuple(self._summary_classes.most_common()),
+            bindings=tuple(self._bindings),
+        )
 
     def _place(self, seen: DhcpSeen) -> _Exchange | None:
         """Put the message into its open exchange or a new one; None when a limit refused it."""
@@ -221,8 +306,11 @@ class DhcpTracker:
             kind_guessed=kind is None,
             messages=[seen],
         )
-        self._exchanges.append(exchange)
+        self._serial += 1
+        self._exchanges[self._serial] = exchange
         self._open[key] = exchange
+        if message.chaddr not in self._phones:
+            self._background.setdefault(message.chaddr, []).append(self._serial)
         return exchange
 
     @staticmethod
@@ -261,7 +349,7 @@ class DhcpTracker:
 
     def exchanges_so_far(self) -> tuple[DhcpExchange, ...]:
         """Every exchange seen until now, frozen (for live display); sorted by first frame."""
-        frozen = (self._freeze(exchange) for exchange in self._exchanges)
+        frozen = (self._freeze(exchange) for exchange in self._exchanges.values())
         return tuple(sorted(frozen, key=lambda ex: min(ex.frames)))
 
     def finish(self) -> tuple[DhcpExchange, ...]:

@@ -263,3 +263,57 @@ def test_corpus_lease_with_nak_is_one_exchange() -> None:
             )
     kinds = [(ex.kind, ex.xid) for ex in tracker.finish()]
     assert ("lease", 0x7C0) in kinds
+
+
+def _pc_lease(tracker: DhcpTracker, number: int, frame: int, ts: float, ip: str) -> None:
+    """A PC's DISCOVER + ACK (vendor class MSFT 5.0) from its own MAC."""
+    mac = bytes.fromhex(f"0050560000{number:02x}")
+    discover = BOOTP(op=1, xid=number, chaddr=mac) / DHCP(
+        options=[("message-type", "discover"), ("vendor_class_id", b"MSFT 5.0"), "end"]
+    )
+    ack = BOOTP(op=2, xid=number, chaddr=mac, yiaddr=ip) / DHCP(
+        options=[("message-type", "ack"), ("lease_time", 3600), "end"]
+    )
+    tracker.feed(_packet(frame, ts, discover, client=True))
+    tracker.feed(_packet(frame + 1, ts + 0.01, ack, client=False))
+
+
+def _phone_inform(tracker: DhcpTracker, frame: int, ts: float) -> None:
+    inform = _dhcp(1, 0x200, "inform", ("vendor_class_id", b"MS-UC-Client"), ciaddr="10.1.2.3")
+    tracker.feed(_packet(frame, ts, inform, client=True))
+
+
+def test_background_clients_beyond_the_bound_are_summarised() -> None:
+    tracker = DhcpTracker(Limits(max_background_dhcp_clients=3))
+    _lease(tracker, 0x100, 1, 0.0)  # the phone's lease, without option 60
+    for number in range(1, 3):  # two PCs: the phone's lease is still among the 3 latest
+        _pc_lease(tracker, number, 10 * number, float(number), f"10.1.9.{number}")
+    _phone_inform(tracker, 100, 5.0)  # now it is a phone: kept whole from here on
+    for number in range(3, 9):
+        _pc_lease(tracker, number, 10 * number, 10.0 + number, f"10.1.9.{number}")
+    _pc_lease(tracker, 4, 200, 30.0, "10.1.9.4")  # a renewal: no new binding
+    _pc_lease(tracker, 5, 210, 31.0, "10.1.9.3")  # an address changing hands: a new binding
+
+    kept = tracker.finish()
+    phone = [ex for ex in kept if ex.client_mac == PHONE_MAC]
+    assert [ex.kind for ex in phone] == ["lease", "inform"]
+    assert len({ex.client_mac for ex in kept} - {PHONE_MAC}) == 3
+    background = tracker.background()
+    # PCs 1-5 went out as 6-8 came; 6 and 7 as 4 and 5 came back (least recently active first).
+    assert background.clients == 7
+    assert background.exchanges == 7 and background.messages == 14
+    assert background.vendor_classes == (("MSFT 5.0", 7),)
+    assert {ex.client_mac[-2:] for ex in kept} == {"cc", "08", "04", "05"}
+    owners = [(b.ip, b.mac[-2:]) for b in background.bindings]
+    assert owners[:1] == [("10.1.2.3", "cc")]  # the phone's ACK, before it was known
+    assert ("10.1.9.3", "05") in owners and owners.count(("10.1.9.4", "04")) == 1
+    assert not tracker.anomalies
+
+
+def test_a_summarised_client_that_turns_out_a_phone_is_an_anomaly() -> None:
+    tracker = DhcpTracker(Limits(max_background_dhcp_clients=1))
+    _lease(tracker, 0x100, 1, 0.0)
+    _pc_lease(tracker, 1, 10, 1.0, "10.1.9.1")  # pushes the phone's lease out
+    _phone_inform(tracker, 20, 2.0)
+    assert [a.code for a in tracker.anomalies] == ["dhcp.history-summarised"]
+    assert [ex.kind for ex in tracker.finish() if ex.client_mac == PHONE_MAC] == ["inform"]
