@@ -2,4 +2,5 @@
 
 from capinspect.cli import main
 
-main()
+if __name__ == "__main__":  # not when a worker process of ``analyze --jobs`` imports it
+    main()

@@ -228,6 +228,14 @@ def main() -> None:
     multiple=True,
     help="The Device Update audit log (RequestHandlerAuditLog_*.log) or a folder; repeatable.",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Analyse capture files that are apart in time in up to N processes (0: one per CPU).",
+)
 @guarded
 def analyze(
     captures: tuple[str, ...],
@@ -244,6 +252,7 @@ def analyze(
     evidence: str | None,
     iis_logs: tuple[str, ...],
     audit_logs: tuple[str, ...],
+    jobs: int,
 ) -> None:
     """Check each phone's boot in CAPTURE... and give a verdict per phone.
 
@@ -256,7 +265,14 @@ def analyze(
     started = time.monotonic()
     progress, stop = _progress_bar(captures, quiet)
     try:
-        analysis = analyze_paths(captures, DEFAULT_LIMITS, progress, tls_keys=tls_keys)
+        analysis = analyze_paths(
+            captures,
+            DEFAULT_LIMITS,
+            progress,
+            tls_keys=tls_keys,
+            jobs=jobs or os.cpu_count() or 1,
+            note=None if quiet else lambda line: click.echo(line, err=True),
+        )
     finally:
         stop()
     report = evaluate(analysis, expect, elapsed=time.monotonic() - started)

@@ -71,7 +71,8 @@ _URL_HOST = re.compile(rb"https?://([A-Za-z0-9.-]+)")
 # How often (in frames) idle TCP flows are looked for; a cheap modulo on the hot path.
 _EXPIRE_EVERY = 4096
 # ARP bindings kept per IP address; a flapping address is an anomaly, not a memory leak.
-_MAX_ARP_PER_IP = 8
+MAX_ARP_PER_IP = 8
+"""ARP bindings kept per address (a new one only when the MAC changes)."""
 _MAX_ARP_IPS = 50_000
 
 
@@ -401,7 +402,7 @@ class Engine:
             bindings = self._arp[pkt.sender_ip] = []
         if bindings and bindings[-1].mac == pkt.sender_mac:
             return
-        if len(bindings) >= _MAX_ARP_PER_IP:
+        if len(bindings) >= MAX_ARP_PER_IP:
             return
         bindings.append(ArpBinding(pkt.sender_ip, pkt.sender_mac, pkt.frame, pkt.ts, pkt.vlans))
 

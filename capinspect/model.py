@@ -105,6 +105,20 @@ class RecordBatch:
     def __len__(self) -> int:
         return len(self.ts)
 
+    def part(self, start: int, stop: int, first_index: int) -> RecordBatch:
+        """Records ``start:stop`` of this batch, the first of them numbered ``first_index``
+        (merging several files renumbers what each file read)."""
+        return RecordBatch(
+            self.buf,
+            self.linktype,
+            first_index,
+            self.starts[start:stop],
+            self.ends[start:stop],
+            self.orig_lens[start:stop],
+            self.ts[start:stop],
+            self.source,
+        )
+
     def records(self, positions: NDArray[np.intp] | None = None) -> Iterator[Record]:
         """The records at ``positions`` (all when None) as :data:`Record` tuples, in order."""
         if positions is None:

@@ -19,7 +19,7 @@ from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import RawFrame
 from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
 from capinspect.report.model import DeviceReport, Report
-from capinspect.sources.merge import iter_frames
+from capinspect.sources.merge import expand_inputs, iter_frames
 
 Progress = Callable[[int, int], None]
 """Called with (bytes read so far, total bytes) while files are read."""
@@ -40,11 +40,34 @@ def analyze_paths(
     *,
     follow_all: bool = False,
     tls_keys: TlsKeys = NO_KEYS,
+    jobs: int = 1,
+    first_index: int = 1,
+    note: Callable[[str], None] | None = None,
 ) -> Analysis:
     """Read and analyse capture files (merged in time order); raises InputError when unusable.
 
-    ``follow_all`` keeps every HTTP exchange and DNS lookup, not only a phone's (Engine)."""
-    stream = iter_frames(paths)
+    ``follow_all`` keeps every HTTP exchange and DNS lookup, not only a phone's (Engine).
+    ``jobs`` > 1 analyses files that are apart in time in parallel processes and merges the
+    results (capinspect/parallel.py); files that are not are read as one merged stream.
+    ``first_index`` numbers the first frame of a single file (parallel.py uses it); ``note``
+    is told in one line how ``jobs`` was used."""
+    if jobs > 1:
+        from capinspect.parallel import analyze_in_parallel, independence_gap
+
+        files = expand_inputs(paths)
+        if len(files) > 1:
+            merged = analyze_in_parallel(files, limits, jobs, progress, follow_all, tls_keys)
+            if note is not None:
+                note(
+                    f"--jobs: {len(files)} files analysed apart in up to {min(jobs, len(files))}"
+                    " processes"
+                    if merged is not None
+                    else "--jobs: the files overlap in time or follow each other within"
+                    f" {independence_gap(limits):.0f} s; read as one merged stream"
+                )
+            if merged is not None:
+                return merged
+    stream = iter_frames(paths, first_index=first_index)
     engine = Engine(limits, follow_all=follow_all, tls_keys=tls_keys)
     total = stream.total_bytes
     count = 0

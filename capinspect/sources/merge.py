@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator, Sequence
 
 from capinspect.errors import InputError
-from capinspect.model import Anomaly, InputFile, RawFrame, Record
+from capinspect.model import Anomaly, InputFile, RawFrame, Record, RecordBatch
 from capinspect.sources.pcapfile import CaptureReader, Keep, Sieve, open_capture
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".zst")
@@ -64,12 +64,16 @@ class FrameStream:
     progress bar. All files are opened up front so an unusable one fails before any work.
     """
 
-    def __init__(self, paths: Sequence[str]) -> None:
+    def __init__(self, paths: Sequence[str], *, first_index: int = 1) -> None:
+        """``first_index`` numbers a single file's first frame (``analyze --jobs`` reads files
+        that follow each other in time apart, each numbered on from the ones before it)."""
         self.paths = expand_inputs(paths)
+        if first_index != 1 and len(self.paths) != 1:
+            raise ValueError("first_index is for one file; several files are numbered merged")
         self._readers: list[CaptureReader] = []
         try:
             for source, path in enumerate(self.paths):
-                self._readers.append(open_capture(path, source=source))
+                self._readers.append(open_capture(path, source=source, first_index=first_index))
         except BaseException:
             self.close()
             raise
@@ -81,12 +85,17 @@ class FrameStream:
 
     def records(self, keep: Keep | None = None, sieve: Sieve | None = None) -> Iterator[Record]:
         """The merged records as plain tuples (see :data:`capinspect.model.Record`); ``keep``
-        and ``sieve`` filter them as in :meth:`CaptureReader.records`, after numbering (so
-        with several files only ``keep`` is used, on the merged stream)."""
+        and ``sieve`` filter them as in :meth:`CaptureReader.records`, after numbering. With
+        several classic pcap files the sieve sees runs of one file's records that no other
+        file's record comes between (whole buffers when the files follow each other in time);
+        where pcapng is among them, ``keep`` is asked record by record."""
         try:
             if len(self._readers) == 1:
                 # One file: its own numbering is already the merged numbering.
                 yield from self._readers[0].records(keep, sieve)
+            elif sieve is not None and all(reader.batched for reader in self._readers):
+                for batch in self._merged_batches():
+                    yield from batch.records(sieve(batch))
             elif keep is None:
                 yield from self._merged()
             else:
@@ -96,6 +105,45 @@ class FrameStream:
         finally:
             for reader in self._readers:
                 reader.finish()
+
+    def _merged_batches(self) -> Iterator[RecordBatch]:
+        """The records of every file in merged order (exactly :meth:`_merged`'s), as runs.
+
+        Each file's next record waits in a heap by (time, file); the file at the top gives the
+        longest run of its records that still sort before every other file's next one.
+        """
+        heap: list[tuple[float, int]] = []
+        pending: dict[int, tuple[RecordBatch, int, Iterator[RecordBatch]]] = {}
+        for reader in self._readers:
+            batches = reader.batches()
+            first = next(batches, None)
+            if first is not None:
+                pending[reader.source] = (first, 0, batches)
+                heap.append((float(first.ts[0]), reader.source))
+        heapq.heapify(heap)
+        index = 1
+        while heap:
+            _, source = heapq.heappop(heap)
+            batch, start, batches = pending[source]
+            stop = len(batch)
+            if heap:
+                other_ts, other_source = heap[0]
+                later = batch.ts[start:] > other_ts
+                if source > other_source:
+                    later |= batch.ts[start:] == other_ts
+                later[0] = False  # the record at the top of the heap goes first
+                if later.any():
+                    stop = start + int(later.argmax())
+            yield batch.part(start, stop, index)
+            index += stop - start
+            if stop == len(batch):
+                following = next(batches, None)
+                if following is None:
+                    del pending[source]
+                    continue
+                batch, stop = following, 0
+            pending[source] = (batch, stop, batches)
+            heapq.heappush(heap, (float(batch.ts[stop]), source))
 
     def _merged(self) -> Iterator[Record]:
         # Heap entries: (ts, source, sequence within file, record, iterator). The source and
@@ -155,6 +203,6 @@ class FrameStream:
         self.close()
 
 
-def iter_frames(paths: Sequence[str]) -> FrameStream:
+def iter_frames(paths: Sequence[str], *, first_index: int = 1) -> FrameStream:
     """Open every capture named by ``paths`` (files, directories, patterns) for merged reading."""
-    return FrameStream(paths)
+    return FrameStream(paths, first_index=first_index)

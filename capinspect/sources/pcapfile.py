@@ -88,17 +88,18 @@ class _HashingFile:
     Hashing here means the sha256 a ticket quotes costs no second pass over a multi-GB file.
     """
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, digest: bool = True) -> None:
         self.raw = raw
         self.sha256 = hashlib.sha256()
         self.consumed = 0
+        self.digest = digest
         # One worker hashes the chunks in order while the main thread parses: hashlib lets go
         # of the GIL for large buffers, so on two cores the hash costs no analysis time.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capinspect-sha256")
 
     def read(self, size: int = -1, /) -> bytes:
         data = self.raw.read(size)
-        if data:
+        if data and self.digest:
             self._worker.submit(self.sha256.update, data)
         self.consumed += len(data)
         return data
@@ -109,7 +110,7 @@ class _HashingFile:
     def drain(self) -> None:
         """Hash whatever the decoder never needed (bytes after damage, trailing junk), and
         wait for the worker: ``sha256`` is complete when this returns."""
-        while self.read(CHUNK_SIZE):
+        while self.digest and self.read(CHUNK_SIZE):
             pass
         self._worker.shutdown(wait=True)
 
@@ -154,7 +155,9 @@ class CaptureReader:
     needs), ``frames`` counts records yielded.
     """
 
-    def __init__(self, path: str, *, source: int = 0, first_index: int = 1) -> None:
+    def __init__(
+        self, path: str, *, source: int = 0, first_index: int = 1, digest: bool = True
+    ) -> None:
         self.path = path
         self.source = source
         self.first_index = first_index
@@ -174,7 +177,7 @@ class CaptureReader:
             raise InputError(f"{path}: cannot open ({exc.strerror or exc})") from None
         self._raw = raw
         self.size = os.fstat(raw.fileno()).st_size
-        self._hashing = _HashingFile(raw)
+        self._hashing = _HashingFile(raw, digest)
         self._buf = b""
         self._pos = 0
         self._base = 0  # stream offset of self._buf[0]
@@ -640,13 +643,32 @@ class CaptureReader:
                     else:
                         yield from _kept(batch, keep)
         except _StreamDamaged as exc:
-            self._note(
-                "capture.bad-compression",
-                f"compressed stream is damaged near byte offset {self._offset()} ({exc})",
-                self.first_index + self.frames,
-            )
+            self._damaged(exc)
         finally:
             self.finish()
+
+    @property
+    def batched(self) -> bool:
+        """Whether :meth:`batches` can be used (classic pcap; pcapng is read record by record)."""
+        return self._batches is not None
+
+    def batches(self) -> Iterator[RecordBatch]:
+        """The records a read buffer at a time, unfiltered (for merging several files)."""
+        if self._batches is None:
+            raise ValueError(f"{self.path}: pcapng is read record by record")
+        try:
+            yield from self._batches
+        except _StreamDamaged as exc:
+            self._damaged(exc)
+        finally:
+            self.finish()
+
+    def _damaged(self, exc: _StreamDamaged) -> None:
+        self._note(
+            "capture.bad-compression",
+            f"compressed stream is damaged near byte offset {self._offset()} ({exc})",
+            self.first_index + self.frames,
+        )
 
     def finish(self) -> None:
         """End reading: summarise repeated anomalies, hash the unread tail, close the file.
@@ -718,9 +740,13 @@ def _pcapng_options(order: str, body: bytes, at: int) -> Iterator[tuple[int, byt
         at += 4 + length + (-length % 4)
 
 
-def open_capture(path: str, *, source: int = 0, first_index: int = 1) -> CaptureReader:
-    """Open ``path`` read-only as a capture; raises InputError when nothing can be read."""
-    return CaptureReader(path, source=source, first_index=first_index)
+def open_capture(
+    path: str, *, source: int = 0, first_index: int = 1, digest: bool = True
+) -> CaptureReader:
+    """Open ``path`` read-only as a capture; raises InputError when nothing can be read.
+
+    ``digest=False`` skips the sha256 (for a pass that only counts records)."""
+    return CaptureReader(path, source=source, first_index=first_index, digest=digest)
 
 
 def _kept(batch: RecordBatch, keep: Keep) -> Iterator[Record]:

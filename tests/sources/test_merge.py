@@ -5,11 +5,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
+import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from capinspect.errors import InputError
+from capinspect.model import RecordBatch
 from capinspect.sources.merge import expand_inputs, iter_frames
 
 
@@ -99,3 +104,48 @@ def test_unusable_file_among_several_raises_before_reading(tmp_path: Path) -> No
     (tmp_path / "b.pcap").write_bytes(b"not a capture at all")
     with pytest.raises(InputError, match="b.pcap: not a pcap or pcapng file"):
         iter_frames([str(tmp_path / "a.pcap"), str(tmp_path / "b.pcap")])
+
+
+def _all(batch: RecordBatch) -> np.ndarray:
+    return np.arange(len(batch), dtype=np.intp)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.integers(0, 12).map(lambda t: t / 4), min_size=0, max_size=30),
+        min_size=2,
+        max_size=4,
+    )
+)
+def test_merged_runs_are_the_record_by_record_merge(times: list[list[float]]) -> None:
+    """Files going back in time, equal timestamps across files, empty files: the runs handed
+    to the sieve hold exactly the records, numbers and order of the record-by-record merge."""
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for number, stamps in enumerate(times):
+            path = Path(folder) / f"{number}.pcap"
+            path.write_bytes(pcap_with(stamps, bytes([65 + number])))
+            paths.append(str(path))
+        by_record = list(iter_frames(paths).records())
+        runs = list(iter_frames(paths).records(sieve=_all))
+    assert runs == by_record
+
+
+def test_files_that_follow_each_other_merge_in_whole_buffers(tmp_path: Path) -> None:
+    for name, start in (("late.pcap", 100.0), ("early.pcap", 1.0)):
+        (tmp_path / name).write_bytes(pcap_with([start + i for i in range(50)], name[:1].encode()))
+    sizes: list[int] = []
+
+    def sieve(batch: RecordBatch) -> np.ndarray:
+        sizes.append(len(batch))
+        return _all(batch)
+
+    records = list(
+        iter_frames([str(tmp_path / "late.pcap"), str(tmp_path / "early.pcap")]).records(
+            sieve=sieve
+        )
+    )
+    assert sizes == [50, 50]
+    assert [r[0] for r in records] == list(range(1, 101))
+    assert [r[5] for r in records[:50]] == [1] * 50  # the early file comes first

@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from capinspect.errors import ConfigError
 
@@ -55,6 +56,21 @@ class ServerKey:
     public_der: bytes
     _key: object = field(repr=False, compare=False)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as unencrypted PKCS#8 DER (``analyze --jobs`` hands keys to worker
+        processes, and the cryptography library's key objects do not pickle)."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        if not isinstance(self._key, rsa.RSAPrivateKey):
+            return (ServerKey, (self.path, self.public_der, self._key))
+        der = self._key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        return (_server_key_from_der, (self.path, self.public_der, der))
+
     def decrypt_pre_master(self, encrypted: bytes) -> bytes | None:
         """PKCS#1 v1.5 decryption of a ClientKeyExchange; None when it does not decrypt."""
         from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -66,6 +82,12 @@ class ServerKey:
             return key.decrypt(encrypted, padding.PKCS1v15())
         except ValueError:
             return None
+
+
+def _server_key_from_der(path: str, public_der: bytes, der: bytes) -> ServerKey:
+    from cryptography.hazmat.primitives import serialization
+
+    return ServerKey(path, public_der, serialization.load_der_private_key(der, password=None))
 
 
 @dataclass(frozen=True, slots=True)
