@@ -269,10 +269,10 @@ class Decoder:
         """The hot path: :meth:`decode` for a record given as plain values.
 
         The common case of a mirror port — Ethernet (with up to any depth of VLAN tags),
-        IPv4 without options or fragments, TCP, UDP — is decided inline here, from a few byte
-        reads, without building a :class:`RawFrame`; anything else (other link layers, IPv6,
-        ARP, options, fragments, a header cut short, a packet DNS or DHCP may use) goes the full
-        way through :meth:`decode`. Both ways give the same result (tests/test_decode.py).
+        IPv4 without options or fragments, TCP, UDP (DNS and DHCP included) — is decided inline
+        here, from a few byte reads, without building a :class:`RawFrame`; anything else (other
+        link layers, IPv6, ARP, options, fragments, a header cut short) goes the full way
+        through :meth:`decode`. Both ways give the same result (tests/test_decode.py).
         """
         size = len(data)
         if linktype != 1 or size < 54 or orig_len != size:
@@ -328,10 +328,23 @@ class Decoder:
         if proto == _PROTO_UDP:
             sport = (data[t] << 8) | data[t + 1]
             dport = (data[t + 2] << 8) | data[t + 3]
+            self._count(ts, orig_len, linktype, vlans)
+            self.udp_frames += 1
             if sport not in _KEPT_UDP_PORTS and dport not in _KEPT_UDP_PORTS:
-                self._count(ts, orig_len, linktype, vlans)
-                self.udp_frames += 1
                 return None
+            if sport in _DHCP_PORTS or dport in _DHCP_PORTS:
+                self.dhcp_frames += 1
+            else:
+                self.dns_frames += 1
+            udp_length = (data[t + 4] << 8) | data[t + 5]
+            if 8 <= udp_length <= end - t:
+                end = t + udp_length
+            self.frames_kept += 1
+            return Packet(
+                index, ts, self._mac_text(data[6:12]), self._mac_text(data[0:6]), vlans,
+                self._ip_text(data[ip + 12 : ip + 16]), self._ip_text(data[ip + 16 : ip + 20]),
+                _PROTO_UDP, sport, dport, data[t + 8 : end],
+            )  # fmt: skip
         return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
 
     def _count(self, ts: float, orig_len: int, linktype: int, vlans: tuple[int, ...]) -> None:

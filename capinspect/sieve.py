@@ -58,11 +58,13 @@ def sieve(decoder: Decoder, batch: RecordBatch) -> NDArray[np.intp]:
     if batch.linktype != _ETHERNET or not count:
         return everything
     data = np.frombuffer(batch.buf, dtype=np.uint8)
+    # words[i] is the big-endian 16-bit field starting at byte i (a strided view, no copy).
+    words = np.ndarray((len(batch.buf) - 1,), dtype=">u2", buffer=batch.buf, strides=(1,))
     caplens = batch.ends - batch.starts
     # Positions (into the batch) still being looked at; narrowed at every rule.
     at = np.flatnonzero((caplens >= 54) & (batch.orig_lens == caplens))
     start, end = batch.starts[at], batch.ends[at]
-    ethertype = _u16(data, start + 12)
+    ethertype = _u16(words, start + 12)
     ip = start + 14
     tags: list[tuple[NDArray[np.intp], NDArray[np.int64]]] = []
     tagged = _tag(ethertype)
@@ -77,8 +79,8 @@ def sieve(decoder: Decoder, batch: RecordBatch) -> NDArray[np.intp]:
                 at[keep], start[keep], end[keep], ethertype[keep], ip[keep], room[keep],
             )  # fmt: skip
         where = np.flatnonzero(room)
-        tags.append((at[where], _u16(data, ip[where]) & 0x0FFF))
-        ethertype[where] = _u16(data, ip[where] + 2)
+        tags.append((at[where], _u16(words, ip[where]) & 0x0FFF))
+        ethertype[where] = _u16(words, ip[where] + 2)
         ip[where] += 4
         tagged = np.zeros(len(at), dtype=bool)
         tagged[where] = _tag(ethertype[where])
@@ -90,12 +92,12 @@ def sieve(decoder: Decoder, batch: RecordBatch) -> NDArray[np.intp]:
     )
     at, end, ip = at[plain], end[plain], ip[plain]
     transport = ip + 20
-    stop = ip + _u16(data, ip + 2)
+    stop = ip + _u16(words, ip + 2)
     whole = (stop <= end) & (stop >= transport + 8)
     at, ip, transport, stop = at[whole], ip[whole], transport[whole], stop[whole]
     proto = data[ip + 9]
-    sport = _u16(data, transport)
-    dport = _u16(data, transport + 2)
+    sport = _u16(words, transport)
+    dport = _u16(words, transport + 2)
     dropped = np.zeros(count, dtype=bool)
 
     udp = proto == _PROTO_UDP
@@ -138,9 +140,9 @@ def _kept_udp(port: NDArray[np.int64]) -> NDArray[np.bool_]:
     return kept
 
 
-def _u16(data: NDArray[np.uint8], offsets: NDArray[np.int64]) -> NDArray[np.int64]:
+def _u16(words: NDArray[np.uint16], offsets: NDArray[np.int64]) -> NDArray[np.int64]:
     """The big-endian 16-bit fields at ``offsets``."""
-    return (data[offsets].astype(np.int64) << 8) | data[offsets + 1]
+    return words[offsets].astype(np.int64)
 
 
 def _ignored(
@@ -152,11 +154,13 @@ def _ignored(
     """Which of the IPv4 headers at ``asking`` belong to a flow in the ignore ``table``,
     leaving out every flow that has a SYN (IPv4 header at ``syns``) in this buffer."""
     keys = _keys(data, asking)
+    hits: NDArray[np.bool_] = np.fromiter(map(table.__contains__, keys), bool, len(keys))
     if len(syns):
         reopened = data[syns[:, None] + _KEY_BYTES]
         fresh = set(_keys(data, syns)) | set(_as_bytes(reopened[:, _SWAP]))
-        return np.fromiter((k in table and k not in fresh for k in keys), bool, len(keys))
-    return np.fromiter(map(table.__contains__, keys), bool, len(keys))
+        again: NDArray[np.bool_] = np.fromiter(map(fresh.__contains__, keys), bool, len(keys))
+        hits &= ~again
+    return hits
 
 
 def _keys(data: NDArray[np.uint8], ips: NDArray[np.int64]) -> list[bytes]:

@@ -130,6 +130,35 @@ class WireReader:
         self._offset = window_end
 
 
+_PLAIN_LABEL_BYTES = bytes(b for b in range(0x21, 0x7F) if b not in (0x2E, 0x5C))
+"""Bytes that stand for themselves in a label's presentation form (see :func:`label_text`)."""
+
+
+def plain_name(data: bytes, start: int) -> str | None:
+    """:func:`read_name`'s name for the common case, quickly: labels of plain printable bytes,
+    no compression pointer, a root label before the end. None for anything else (the caller
+    then uses :func:`read_name`, which also explains what is wrong).
+
+    Why: the DNS tracker reads the question of every DNS message on a mirror port to decide
+    whether it concerns a phone, and most are not worth more than this."""
+    labels: list[str] = []
+    pos = start
+    end = len(data)
+    while pos < end:
+        length = data[pos]
+        if length == 0:
+            return ".".join(labels)
+        stop = pos + 1 + length
+        if length > 63 or stop > end:
+            return None
+        label = data[pos + 1 : stop]
+        if label.translate(None, _PLAIN_LABEL_BYTES):
+            return None
+        labels.append(label.decode("ascii"))
+        pos = stop
+    return None
+
+
 def label_text(label: bytes) -> str:
     """A label in presentation form, escaping what is not a plain printable character."""
     out = []

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from capinspect.errors import Malformed, Truncated
-from capinspect.wire import WireReader, read_name
+from capinspect.wire import WireReader, plain_name, read_name
 
 
 def test_reads_numbers_big_endian_and_tracks_offset() -> None:
@@ -80,3 +80,29 @@ def test_read_name_on_random_bytes_returns_or_raises_malformed(data: bytes, star
         read_name(data, start)
     except Malformed:
         pass
+
+
+@given(st.binary(max_size=80), st.integers(0, 3))
+def test_plain_name_is_read_name_where_it_answers(data: bytes, start: int) -> None:
+    quick = plain_name(data, start)
+    if quick is None:
+        return
+    name, _, terminated = read_name(data, start)
+    assert terminated and quick == name
+
+
+@pytest.mark.parametrize(
+    ("wire", "expected"),
+    [
+        (b"\x0cucupdates-r2\x07contoso\x03com\x00", "ucupdates-r2.contoso.com"),
+        (b"\x00", ""),
+        (b"\x03a.b\x00", None),  # a dot inside a label: read_name escapes it
+        (b"\x03a\\b\x00", None),
+        (b"\x03a b\x00", None),
+        (b"\xc0\x0c", None),  # a pointer
+        (b"\x03abc", None),  # no root label
+        (b"\x05abc\x00", None),  # a label running past the end
+    ],
+)
+def test_plain_name_cases(wire: bytes, expected: str | None) -> None:
+    assert plain_name(wire, 0) == expected

@@ -58,8 +58,21 @@ MAGIC_COOKIE = b"\x63\x82\x53\x63"
 # ---------------------------------------------------------------------------------------------
 
 
+_ADDRESS_TEXT: dict[bytes, str] = {}
+"""Dotted-quad text by the 4 bytes (most DHCP addresses repeat: 0.0.0.0, the server, the
+client's own); bounded so a capture of random addresses cannot grow it without end."""
+_MAX_ADDRESS_TEXT = 4096
+
+
 def _ipv4(raw: bytes) -> str:
-    return str(ipaddress.IPv4Address(raw))
+    text = _ADDRESS_TEXT.get(raw)
+    if text is None:
+        if len(raw) != 4:
+            return str(ipaddress.IPv4Address(raw))  # raises AddressValueError as before
+        if len(_ADDRESS_TEXT) >= _MAX_ADDRESS_TEXT:
+            _ADDRESS_TEXT.clear()
+        text = _ADDRESS_TEXT[bytes(raw)] = f"{raw[0]}.{raw[1]}.{raw[2]}.{raw[3]}"
+    return text
 
 
 def _text(raw: bytes) -> str:
@@ -77,9 +90,9 @@ def _printable(raw: bytes) -> str | None:
 def _format_chaddr(htype: int, hlen: int, raw: bytes) -> str:
     """``aa:bb:…`` for Ethernet (htype 1, hlen 6); else the first ``hlen`` bytes in hex."""
     if htype == 1 and hlen == 6:
-        return ":".join(f"{b:02x}" for b in raw[:6])
+        return raw[:6].hex(":")
     used = raw[: min(hlen, len(raw))] if hlen else raw
-    return ":".join(f"{b:02x}" for b in used)
+    return used.hex(":")
 
 
 def _field_text(raw: bytes) -> str:

@@ -42,7 +42,7 @@ from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import Anomaly, Direction, FlowKey, IpProto, Packet
 from capinspect.protocols.dns.messages import DnsLookup, DnsRecord
 from capinspect.protocols.dns.parser import HEADER_LEN, DnsTcpFramer, ParsedDns, parse_dns
-from capinspect.wire import read_name
+from capinspect.wire import plain_name, read_name
 
 DNS_PORT: Final = 53
 
@@ -146,10 +146,12 @@ class DnsTracker:
         payload = pkt.payload
         if self.wanted is not None and len(payload) > HEADER_LEN and payload[5] | payload[4]:
             client_ip = pkt.dst_ip if payload[2] & 0x80 else pkt.src_ip
-            try:
-                qname = read_name(payload, HEADER_LEN)[0]
-            except Malformed:
-                qname = None  # let the full parser say what is wrong
+            qname = plain_name(payload, HEADER_LEN)
+            if qname is None:
+                try:
+                    qname = read_name(payload, HEADER_LEN)[0]
+                except Malformed:
+                    qname = None  # let the full parser say what is wrong
             if qname is not None and not self.wanted(qname.lower(), client_ip):
                 self.skipped += 1
                 return
