@@ -8,18 +8,20 @@ import random
 import shutil
 import struct
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 import zstandard
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from locations import corpus_files, lab_captures
 from scapy.layers.inet import IP, UDP, Ether
 from scapy.utils import PcapNgWriter, wrpcap
 
 from capinspect.errors import InputError
 from capinspect.model import RawFrame
-from capinspect.sources.pcapfile import open_capture
+from capinspect.sources.pcapfile import CaptureReader, open_capture
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "zeek-traces"
 
@@ -366,3 +368,68 @@ def test_small_cut_gzip_keeps_the_frames_before_the_cut(tmp_path: Path) -> None:
     ]
     codes = {a.code for a in capture.anomalies}  # type: ignore[attr-defined]
     assert codes & {"capture.bad-compression", "capture.truncated-record"}
+
+
+def _both_ways(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
+    """(records, frames, anomaly codes) with runs of EPBs batched, and block by block."""
+
+    def read() -> tuple[list[object], int, list[tuple[str, int | None]]]:
+        reader = open_capture(str(path))
+        records = list(reader.records())
+        return records, reader.frames, [(a.code, a.frame) for a in reader.anomalies]
+
+    batched = read()
+    with monkeypatch.context() as patch:
+        patch.setattr(CaptureReader, "_epb_run", lambda *args: None)
+        one_by_one = read()
+    return batched, one_by_one
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in lab_captures() + corpus_files() if p.suffix == ".pcapng"],
+    ids=lambda p: p.name,
+)
+def test_epb_runs_read_as_block_by_block(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    batched, one_by_one = _both_ways(path, monkeypatch)
+    assert batched == one_by_one
+
+
+_EPB_CASES = st.lists(
+    st.tuples(
+        st.sampled_from(["epb", "epb", "epb", "idb", "spb", "bad-trailer", "bad-id", "big-caplen"]),
+        st.integers(0, 2),  # interface
+        st.integers(0, 2**40),  # timestamp units
+        st.binary(min_size=0, max_size=40),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["<", ">"]), _EPB_CASES, st.integers(0, 12))
+def test_epb_runs_agree_on_random_sections(
+    order: str, blocks: list[tuple[str, int, int, bytes]], cut: int
+) -> None:
+    """Interfaces with other link types and resolutions, blocks the run must stop before
+    (bad trailer, unknown interface, caplen past the block), a file cut mid-block."""
+    out = pcapng_shb(order) + pcapng_idb(order, 1) + pcapng_idb(order, 1, tsresol=9)
+    for kind, interface, units, data in blocks:
+        if kind == "idb":
+            out += pcapng_idb(order, 113 if interface else 1, tsresol=3 + interface)
+        elif kind == "spb":
+            out += pcapng_block(order, 3, struct.pack(order + "I", len(data)) + data)
+        else:
+            block = bytearray(pcapng_epb(order, 7 if kind == "bad-id" else interface, units, data))
+            if kind == "bad-trailer":
+                block[-1] ^= 0x10 if order == "<" else 0
+                block[-4] ^= 0x10 if order == ">" else 0
+            if kind == "big-caplen":  # past the block by a few bytes (padding) or far
+                struct.pack_into(order + "I", block, 20, len(data) + (1, 4, 5, 64)[units % 4])
+            out += bytes(block)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "random.pcapng"
+        path.write_bytes(out[: len(out) - cut])
+        with pytest.MonkeyPatch.context() as patch:
+            batched, one_by_one = _both_ways(path, patch)
+    assert batched == one_by_one
