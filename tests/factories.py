@@ -372,3 +372,19 @@ def healthy_boot(version: str = "3.5.6907.0") -> Capture:
         dns=[lookup(20, 1002.0)],
         http=[checkin(30, 1003.0, version)],
     )
+
+
+def assert_same_analysis(one: Analysis, other: Analysis, *, anomaly_order: bool = True) -> None:
+    """Two analyses reconstructed the same transactions and counted the same; anomalies in
+    the same order unless ``anomaly_order`` is False (engines run apart list them by file)."""
+    assert one.dhcp == other.dhcp
+    assert one.dns == other.dns
+    assert one.http == other.http
+    assert one.tls == other.tls
+    assert one.arp == other.arp
+    assert one.other_flows == other.other_flows
+    assert one.stats == other.stats
+    if anomaly_order:
+        assert one.anomalies == other.anomalies
+    else:
+        assert sorted(one.anomalies, key=repr) == sorted(other.anomalies, key=repr)

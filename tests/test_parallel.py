@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from factories import assert_same_analysis
 from locations import PCAPS, ROOT
 
 from capinspect.engine import Analysis
@@ -45,15 +46,8 @@ def shifted(source: Path, target: Path, seconds: int) -> Path:
 
 
 def same(one: Analysis, other: Analysis) -> None:
-    assert one.dhcp == other.dhcp
-    assert one.dns == other.dns
-    assert one.http == other.http
-    assert one.tls == other.tls
-    assert one.arp == other.arp
-    assert one.other_flows == other.other_flows
-    assert one.stats == other.stats
+    assert_same_analysis(one, other, anomaly_order=False)
     assert one.inputs == other.inputs
-    assert sorted(one.anomalies, key=repr) == sorted(other.anomalies, key=repr)
 
 
 @pytest.fixture(scope="module")

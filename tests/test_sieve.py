@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import assert_same_analysis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from locations import ROOT, corpus_files, lab_captures
@@ -137,13 +138,7 @@ def test_analysis_is_the_same_with_and_without_the_sieve(
     with_sieve = analyze_paths([str(mirror_port)])
     monkeypatch.setattr(Decoder, "sieve", lambda self, batch: np.arange(len(batch)))
     without = analyze_paths([str(mirror_port)])
-    assert with_sieve.dhcp == without.dhcp
-    assert with_sieve.dns == without.dns
-    assert with_sieve.http == without.http
-    assert with_sieve.arp == without.arp
-    assert with_sieve.tls == without.tls
-    assert with_sieve.anomalies == without.anomalies
-    assert with_sieve.stats == without.stats
+    assert_same_analysis(with_sieve, without)
 
 
 def _batch_of(frames: list[bytes]) -> RecordBatch:

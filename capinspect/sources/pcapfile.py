@@ -395,13 +395,7 @@ class CaptureReader:
                     index + position,
                     float(stamps[position]),
                 )
-        previous = np.empty_like(stamps)
-        previous[0] = last_ts
-        previous[1:] = stamps[:-1]
-        for position in np.flatnonzero(stamps < previous).tolist():
-            self._time_backwards(
-                index + position, float(stamps[position]), float(previous[position])
-            )
+        self._note_time_order(index, stamps, last_ts)
         return batch
 
     def _cut_short(self, what: str) -> None:
@@ -412,6 +406,16 @@ class CaptureReader:
                 f"file ends inside a {what} at byte offset {self._offset()}"
                 f" ({left} bytes left over)",
                 self.first_index + self.frames,
+            )
+
+    def _note_time_order(self, index: int, stamps: NDArray[np.float64], last_ts: float) -> None:
+        """:meth:`_time_backwards` for each record of a batch older than the one before it."""
+        previous = np.empty_like(stamps)
+        previous[0] = last_ts
+        previous[1:] = stamps[:-1]
+        for position in np.flatnonzero(stamps < previous).tolist():
+            self._time_backwards(
+                index + position, float(stamps[position]), float(previous[position])
             )
 
     def _time_backwards(self, index: int, ts: float, last_ts: float) -> None:
@@ -584,13 +588,7 @@ class CaptureReader:
                 index + position,
                 float(stamps[position]),
             )
-        previous = np.empty_like(stamps)
-        previous[0] = last_ts
-        previous[1:] = stamps[:-1]
-        for position in np.flatnonzero(stamps < previous).tolist():
-            self._time_backwards(
-                index + position, float(stamps[position]), float(previous[position])
-            )
+        self._note_time_order(index, stamps, last_ts)
         self._pos = int(at[-1] + totals[-1])
         starts = at + 28
         return RecordBatch(
