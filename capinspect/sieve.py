@@ -22,9 +22,11 @@ The ignored flows are those of the moment the buffer is looked at. A flow the en
 to ignore inside the buffer is dropped by ``decode_record`` instead (same counts). A flow
 that stops being ignored inside the buffer does so on a SYN, which is never dropped: every
 record of a 4-tuple that has a SYN in the buffer goes on, so a reused 4-tuple's new
-connection is seen whole. The one remaining difference is an ignored flow evicted from the
-full ignore table (``Limits.max_flows``) in the middle of a buffer: its segments there are
-still dropped, and the eviction takes effect from the next buffer.
+connection is seen whole. Two differences remain, both within one buffer (about a thousand
+records): an ignored flow evicted from the full ignore table (``Limits.max_flows``) has its
+segments there still dropped, the eviction taking effect from the next buffer; and a SYN whose
+IPv4 header carries options (which the sieve passes on without reading its ports) does not
+shield the segments of its 4-tuple that follow it in the same buffer.
 """
 
 from __future__ import annotations
