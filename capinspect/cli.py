@@ -112,9 +112,8 @@ def _write_output(
     report of many phones is written device by device, never held whole in memory)."""
     if output is None or output == "-":
         if callable(text):
-            stdout = click.get_text_stream("stdout")
-            text(stdout)
-            stdout.flush()
+            text(sys.stdout)
+            sys.stdout.flush()
         else:
             click.echo(text, nl=False)
         return
