@@ -306,6 +306,7 @@ class CaptureReader:
         index = self.first_index
         last_ts = float("-inf")
         damaged: _StreamDamaged | None = None
+        bridged: tuple[bytes, int, int] | None = None
         while True:
             buf, pos = self._buf, self._pos
             size = len(buf)
@@ -353,6 +354,11 @@ class CaptureReader:
                 raise damaged
             # Read on: a whole record when none fitted, else top the buffer up to a chunk so
             # the next walk is long. A damaged compressed stream still yields what came before.
+            if bridged is not None:
+                # The bridge record is walked: go on in the chunk it was cut from.
+                self._buf, self._pos, self._base = bridged
+                bridged = None
+                continue
             if size - pos < 16:
                 need, what = 16, "record header"
             elif not headers:
@@ -360,11 +366,53 @@ class CaptureReader:
             else:
                 need, what = CHUNK_SIZE, ""
             try:
-                if not self._fill(need) and what:
+                if headers and self._read_size == CHUNK_SIZE:
+                    bridged = self._next_chunk(byteorder)
+                elif not self._fill(need) and what:
                     self._cut_short(what)
                     return
             except _StreamDamaged as exc:
                 damaged = exc
+
+    def _next_chunk(self, byteorder: Literal["little", "big"]) -> tuple[bytes, int, int] | None:
+        """Read the next chunk of an uncompressed file without copying it into the buffer.
+
+        Joining the unread tail of the buffer (part of one record) to each new megabyte was a
+        copy of the whole file. Instead the new chunk becomes the buffer as it is; only the
+        record cut between the two is copied, into a small *bridge* buffer that holds just it.
+        Returns (chunk, offset of its first whole record, its stream offset) when the bridge is
+        the buffer now, to be taken up once the bridge is walked; None when the chunk is.
+        Falls back to joining when the cut record does not end inside the chunk.
+        """
+        tail = self._buf[self._pos :]
+        chunk = self._read_chunk()
+        chunk_base = self._base + len(self._buf)
+        if not chunk:
+            return None
+        if not tail:
+            self._buf, self._pos, self._base = chunk, 0, chunk_base
+            return None
+        header = tail + chunk[: max(0, 16 - len(tail))]
+        if len(header) >= 16:
+            rest = 16 + int.from_bytes(header[8:12], byteorder) - len(tail)
+            if 0 < rest <= len(chunk) and rest <= MAX_RECORD_BYTES:
+                self._base += self._pos
+                self._buf, self._pos = tail + chunk[:rest], 0
+                return (chunk, rest, chunk_base)
+        self._base += self._pos
+        self._buf, self._pos = tail + chunk, 0
+        return None
+
+    def _read_chunk(self) -> bytes:
+        """One read of :data:`CHUNK_SIZE` bytes from the stream; empty at its end."""
+        try:
+            chunk = self._stream.read(CHUNK_SIZE)
+        except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
+            self._eof = True
+            raise _StreamDamaged(str(exc) or type(exc).__name__) from None
+        if not chunk:
+            self._eof = True
+        return chunk
 
     def _pcap_columns(
         self,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from locations import corpus_files, lab_captures
 from scapy.layers.inet import IP, UDP, Ether
@@ -21,6 +21,7 @@ from scapy.utils import PcapNgWriter, wrpcap
 
 from capinspect.errors import InputError
 from capinspect.model import RawFrame
+from capinspect.sources import pcapfile
 from capinspect.sources.pcapfile import CaptureReader, open_capture
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "zeek-traces"
@@ -433,3 +434,43 @@ def test_epb_runs_agree_on_random_sections(
         with pytest.MonkeyPatch.context() as patch:
             batched, one_by_one = _both_ways(path, patch)
     assert batched == one_by_one
+
+
+@settings(max_examples=200, deadline=None)
+@example([24, 100], 64, 10)  # the first chunk ends exactly where a record does
+@example([24, 24, 24, 30], 64, 3)
+@given(
+    st.lists(st.integers(0, 600), min_size=0, max_size=60),
+    st.sampled_from([16, 64, 100, 512, 4096]),
+    st.integers(0, 40),
+)
+def test_chunks_bridged_without_copying_read_as_joined(
+    sizes: list[int], chunk: int, cut: int
+) -> None:
+    """Records cut between read chunks, in every position (header or data), a file cut short:
+    the bridged reading gives the records and anomalies of joining each chunk to the tail."""
+    records = [(i, i * 7 % 1_000_000, bytes([i % 251]) * n, n) for i, n in enumerate(sizes)]
+    data = classic_pcap(records)
+    data = data[: max(24, len(data) - cut)]
+
+    def read() -> tuple[list[object], list[tuple[str, str]]]:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "c.pcap"
+            path.write_bytes(data)
+            reader = open_capture(str(path))
+            got = list(reader.records())
+            return got, [(a.code, a.detail.split(": ", 1)[1]) for a in reader.anomalies]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pcapfile, "CHUNK_SIZE", chunk)
+        bridged = read()
+        patch.setattr(
+            CaptureReader, "_next_chunk", lambda self, order: (self._fill(chunk), None)[1]
+        )
+        joined = read()
+    assert bridged == joined
+    ends = [24 + sum(16 + n for n in sizes[: i + 1]) for i in range(len(sizes))]
+    whole = [
+        payload for (_, _, payload, _), end in zip(records, ends, strict=True) if end <= len(data)
+    ]
+    assert [record[3] for record in bridged[0]] == whole  # type: ignore[index]
