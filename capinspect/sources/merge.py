@@ -86,14 +86,13 @@ class FrameStream:
     def records(self, keep: Keep | None = None, sieve: Sieve | None = None) -> Iterator[Record]:
         """The merged records as plain tuples (see :data:`capinspect.model.Record`); ``keep``
         and ``sieve`` filter them as in :meth:`CaptureReader.records`, after numbering. With
-        several classic pcap files the sieve sees runs of one file's records that no other
-        file's record comes between (whole buffers when the files follow each other in time);
-        where pcapng is among them, ``keep`` is asked record by record."""
+        several files the sieve sees runs of one file's records that no other file's record
+        comes between (whole buffers when the files follow each other in time)."""
         try:
             if len(self._readers) == 1:
                 # One file: its own numbering is already the merged numbering.
                 yield from self._readers[0].records(keep, sieve)
-            elif sieve is not None and all(reader.batched for reader in self._readers):
+            elif sieve is not None:
                 for batch in self._merged_batches():
                     yield from batch.records(sieve(batch))
             elif keep is None:

@@ -779,17 +779,16 @@ class CaptureReader:
         finally:
             self.finish()
 
-    @property
-    def batched(self) -> bool:
-        """Whether :meth:`batches` can be used (classic pcap; pcapng is read record by record)."""
-        return self._batches is not None
-
     def batches(self) -> Iterator[RecordBatch]:
-        """The records a read buffer at a time, unfiltered (for merging several files)."""
-        if self._batches is None:
-            raise ValueError(f"{self.path}: pcapng is read record by record")
+        """The records a read buffer at a time, unfiltered (for merging several files). In
+        pcapng, a block read on its own (not in a run of Enhanced Packet Blocks) is a batch
+        of one record."""
         try:
-            yield from self._batches
+            if self._batches is not None:
+                yield from self._batches
+            else:
+                for item in self._records:
+                    yield item if isinstance(item, RecordBatch) else _batch_of_one(item)
         except _StreamDamaged as exc:
             self._damaged(exc)
         finally:
@@ -897,3 +896,17 @@ def _snaplens(interfaces: list[_Interface]) -> NDArray[np.int64]:
     """Each interface's snap length, 0 (no limit) as the largest value."""
     limit = np.iinfo(np.int64).max
     return np.array([i.snaplen or limit for i in interfaces], dtype=np.int64)
+
+
+def _batch_of_one(record: Record) -> RecordBatch:
+    index, ts, linktype, data, orig_len, source = record
+    return RecordBatch(
+        data,
+        linktype,
+        index,
+        np.zeros(1, dtype=np.int64),
+        np.full(1, len(data), dtype=np.int64),
+        np.full(1, orig_len, dtype=np.int64),
+        np.full(1, ts, dtype=np.float64),
+        source,
+    )
