@@ -13,6 +13,8 @@ import heapq
 import os
 from collections.abc import Iterator, Sequence
 
+import numpy as np
+
 from capinspect.errors import InputError
 from capinspect.model import Anomaly, InputFile, RawFrame, Record, RecordBatch
 from capinspect.sources.pcapfile import CaptureReader, Keep, Sieve, open_capture
@@ -93,8 +95,11 @@ class FrameStream:
                 # One file: its own numbering is already the merged numbering.
                 yield from self._readers[0].records(keep, sieve)
             elif sieve is not None:
-                for batch in self._merged_batches():
-                    yield from batch.records(sieve(batch))
+                for item in self._merged_batches():
+                    if isinstance(item, RecordBatch):
+                        yield from item.records(sieve(item))
+                    elif keep is None or keep(item[2], item[3], 0, len(item[3]), item[4], item[1]):
+                        yield item
             elif keep is None:
                 yield from self._merged()
             else:
@@ -105,44 +110,39 @@ class FrameStream:
             for reader in self._readers:
                 reader.finish()
 
-    def _merged_batches(self) -> Iterator[RecordBatch]:
+    def _merged_batches(self) -> Iterator[RecordBatch | Record]:
         """The records of every file in merged order (exactly :meth:`_merged`'s), as runs.
 
         Each file's next record waits in a heap by (time, file); the file at the top gives the
-        longest run of its records that still sort before every other file's next one.
+        longest run of its records that still sort before every other file's next one. A run of
+        at least :data:`SIEVE_RUN` records comes as a batch (for the sieve); a shorter one as
+        single records, because files that interleave record by record (two ports captured at
+        once) would otherwise cost a whole batch's numpy work per record.
         """
         heap: list[tuple[float, int]] = []
-        pending: dict[int, tuple[RecordBatch, int, Iterator[RecordBatch]]] = {}
+        pending: dict[int, _Cursor] = {}
         for reader in self._readers:
-            batches = reader.batches()
-            first = next(batches, None)
-            if first is not None:
-                pending[reader.source] = (first, 0, batches)
-                heap.append((float(first.ts[0]), reader.source))
+            cursor = _Cursor(reader.batches())
+            if cursor.batch is not None:
+                pending[reader.source] = cursor
+                heap.append((cursor.stamps[0], reader.source))
         heapq.heapify(heap)
         index = 1
         while heap:
             _, source = heapq.heappop(heap)
-            batch, start, batches = pending[source]
-            stop = len(batch)
-            if heap:
-                other_ts, other_source = heap[0]
-                later = batch.ts[start:] > other_ts
-                if source > other_source:
-                    later |= batch.ts[start:] == other_ts
-                later[0] = False  # the record at the top of the heap goes first
-                if later.any():
-                    stop = start + int(later.argmax())
-            yield batch.part(start, stop, index)
+            cursor = pending[source]
+            batch, start = cursor.batch, cursor.position
+            assert batch is not None
+            stop = cursor.run_end(heap[0] if heap else None, source)
+            if stop - start >= SIEVE_RUN:
+                yield batch.part(start, stop, index)
+            else:
+                yield from cursor.records(start, stop, index)
             index += stop - start
-            if stop == len(batch):
-                following = next(batches, None)
-                if following is None:
-                    del pending[source]
-                    continue
-                batch, stop = following, 0
-            pending[source] = (batch, stop, batches)
-            heapq.heappush(heap, (float(batch.ts[stop]), source))
+            if not cursor.advance(stop):
+                del pending[source]
+                continue
+            heapq.heappush(heap, (cursor.stamps[cursor.position], source))
 
     def _merged(self) -> Iterator[Record]:
         # Heap entries: (ts, source, sequence within file, record, iterator). The source and
@@ -205,3 +205,68 @@ class FrameStream:
 def iter_frames(paths: Sequence[str], *, first_index: int = 1) -> FrameStream:
     """Open every capture named by ``paths`` (files, directories, patterns) for merged reading."""
     return FrameStream(paths, first_index=first_index)
+
+
+SIEVE_RUN = 256
+"""Records in a run of one file below which merged records skip the sieve: its numpy work
+costs about as much as asking ``keep`` of this many records one by one."""
+
+
+class _Cursor:
+    """One file's place in the merge: its current batch, the position in it, the batch's
+    timestamps as Python floats and, for each position, the latest timestamp from there on."""
+
+    def __init__(self, batches: Iterator[RecordBatch]) -> None:
+        self._batches = batches
+        self.batch: RecordBatch | None = None
+        self.position = 0
+        self.stamps: list[float] = []
+        self._latest: list[float] = []
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._orig_lens: list[int] = []
+        self._load(next(batches, None))
+
+    def _load(self, batch: RecordBatch | None) -> bool:
+        self.batch, self.position = batch, 0
+        if batch is None:
+            return False
+        self.stamps = batch.ts.tolist()
+        self._latest = np.maximum.accumulate(batch.ts[::-1])[::-1].tolist()
+        self._starts, self._ends = batch.starts.tolist(), batch.ends.tolist()
+        self._orig_lens = batch.orig_lens.tolist()
+        return True
+
+    def records(self, start: int, stop: int, first_index: int) -> Iterator[Record]:
+        """Records ``start:stop`` of the current batch as tuples, numbered from
+        ``first_index``."""
+        batch = self.batch
+        assert batch is not None
+        buf, linktype, source = batch.buf, batch.linktype, batch.source
+        starts, ends, orig_lens, stamps = self._starts, self._ends, self._orig_lens, self.stamps
+        for offset, at in enumerate(range(start, stop)):
+            data = buf[starts[at] : ends[at]]
+            yield (first_index + offset, stamps[at], linktype, data, orig_lens[at], source)
+
+    def run_end(self, other: tuple[float, int] | None, source: int) -> int:
+        """Where this file's run from the current position ends: before its first record that
+        sorts after ``other`` (the next file's (time, file)); the first record always goes."""
+        stamps, start = self.stamps, self.position
+        if other is None:
+            return len(stamps)
+        other_ts, other_source = other
+        if self._latest[start] < other_ts:
+            return len(stamps)  # nothing from here on sorts after the other file's record
+        for end in range(start + 1, len(stamps)):
+            ts = stamps[end]
+            if ts > other_ts or (ts == other_ts and source > other_source):
+                return end
+        return len(stamps)
+
+    def advance(self, stop: int) -> bool:
+        """Move past a run; False when the file has no record left."""
+        assert self.batch is not None
+        if stop < len(self.batch):
+            self.position = stop
+            return True
+        return self._load(next(self._batches, None))

@@ -15,13 +15,14 @@ from hypothesis import strategies as st
 
 from capinspect.errors import InputError
 from capinspect.model import RecordBatch
+from capinspect.sources import merge
 from capinspect.sources.merge import expand_inputs, iter_frames
 
 
 def pcap_with(times: list[float], marker: bytes) -> bytes:
     out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
     for i, ts in enumerate(times):
-        data = marker + bytes([i]) * 20
+        data = marker + bytes([i % 256]) * 20
         sec, usec = int(ts), round((ts - int(ts)) * 1e6)
         out += struct.pack("<IIII", sec, usec, len(data), len(data)) + data
     return out
@@ -142,12 +143,15 @@ def pcapng_with(times: list[float], marker: bytes) -> bytes:
         ),
         min_size=2,
         max_size=4,
-    )
+    ),
+    st.sampled_from([1, 2, 5, merge.SIEVE_RUN]),
 )
-def test_merged_runs_are_the_record_by_record_merge(files: list[tuple[list[float], bool]]) -> None:
+def test_merged_runs_are_the_record_by_record_merge(
+    files: list[tuple[list[float], bool]], sieve_run: int
+) -> None:
     """Files going back in time, equal timestamps across files, empty files, pcap and pcapng
-    mixed: the runs handed to the sieve hold exactly the records, numbers and order of the
-    record-by-record merge."""
+    mixed, runs short and long: the records handed on, to the sieve in runs or one by one,
+    are exactly the records, numbers and order of the record-by-record merge."""
     with tempfile.TemporaryDirectory() as folder:
         paths = []
         for number, (stamps, ng) in enumerate(files):
@@ -156,24 +160,48 @@ def test_merged_runs_are_the_record_by_record_merge(files: list[tuple[list[float
             path.write_bytes(write(stamps, bytes([65 + number])))
             paths.append(str(path))
         by_record = list(iter_frames(paths).records())
-        runs = list(iter_frames(paths).records(sieve=_all))
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(merge, "SIEVE_RUN", sieve_run)
+            runs = list(iter_frames(paths).records(sieve=_all))
     assert runs == by_record
 
 
 def test_files_that_follow_each_other_merge_in_whole_buffers(tmp_path: Path) -> None:
-    for name, start in (("late.pcap", 100.0), ("early.pcap", 1.0)):
-        (tmp_path / name).write_bytes(pcap_with([start + i for i in range(50)], name[:1].encode()))
+    for name, start in (("late.pcap", 1000.0), ("early.pcap", 1.0)):
+        (tmp_path / name).write_bytes(pcap_with([start + i for i in range(300)], name[:1].encode()))
     sizes: list[int] = []
 
     def sieve(batch: RecordBatch) -> np.ndarray:
         sizes.append(len(batch))
         return _all(batch)
 
-    records = list(
-        iter_frames([str(tmp_path / "late.pcap"), str(tmp_path / "early.pcap")]).records(
-            sieve=sieve
+    paths = [str(tmp_path / "late.pcap"), str(tmp_path / "early.pcap")]
+    records = list(iter_frames(paths).records(sieve=sieve))
+    assert sizes == [300, 300]
+    assert [r[0] for r in records] == list(range(1, 601))
+    assert [r[5] for r in records[:300]] == [1] * 300  # the early file comes first
+
+
+def test_files_that_interleave_skip_the_sieve(tmp_path: Path) -> None:
+    """Two ports captured at once: runs of one record go to ``keep``, not to a sieve call each."""
+    for name, offset in (("a.pcap", 0.0), ("b.pcap", 0.5)):
+        (tmp_path / name).write_bytes(
+            pcap_with([offset + i for i in range(300)], name[:1].encode())
         )
-    )
-    assert sizes == [50, 50]
-    assert [r[0] for r in records] == list(range(1, 101))
-    assert [r[5] for r in records[:50]] == [1] * 50  # the early file comes first
+    paths = [str(tmp_path / "a.pcap"), str(tmp_path / "b.pcap")]
+    sieved: list[int] = []
+    asked: list[float] = []
+
+    def sieve(batch: RecordBatch) -> np.ndarray:
+        sieved.append(len(batch))
+        return _all(batch)
+
+    def keep(_lt: int, _buf: bytes, _start: int, _end: int, _orig: int, ts: float) -> bool:
+        asked.append(ts)
+        return ts % 2 == 0
+
+    kept = list(iter_frames(paths).records(keep, sieve))
+    assert sieved == []
+    assert asked == sorted(asked) and len(asked) == 600
+    assert [r[1] for r in kept] == [float(t) for t in range(0, 300, 2)]
+    assert [r[0] for r in kept] == list(range(1, 600, 4))  # numbered in the merged stream
