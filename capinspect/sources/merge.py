@@ -128,21 +128,27 @@ class FrameStream:
                 heap.append((cursor.stamps[0], reader.source))
         heapq.heapify(heap)
         index = 1
+        pop, push = heapq.heappop, heapq.heappush
         while heap:
-            _, source = heapq.heappop(heap)
+            _, source = pop(heap)
             cursor = pending[source]
-            batch, start = cursor.batch, cursor.position
-            assert batch is not None
+            start = cursor.position
             stop = cursor.run_end(heap[0] if heap else None, source)
-            if stop - start >= SIEVE_RUN:
-                yield batch.part(start, stop, index)
-            else:
+            count = stop - start
+            if count == 1:  # files interleaving record by record: the common short run
+                yield cursor.record(start, index)
+            elif count < SIEVE_RUN:
                 yield from cursor.records(start, stop, index)
-            index += stop - start
-            if not cursor.advance(stop):
+            else:
+                assert cursor.batch is not None
+                yield cursor.batch.part(start, stop, index)
+            index += count
+            if stop < cursor.size:
+                cursor.position = stop
+            elif not cursor.next_batch():
                 del pending[source]
                 continue
-            heapq.heappush(heap, (cursor.stamps[cursor.position], source))
+            push(heap, (cursor.stamps[cursor.position], source))
 
     def _merged(self) -> Iterator[Record]:
         # Heap entries: (ts, source, sequence within file, record, iterator). The source and
@@ -220,6 +226,7 @@ class _Cursor:
         self._batches = batches
         self.batch: RecordBatch | None = None
         self.position = 0
+        self.size = 0
         self.stamps: list[float] = []
         self._latest: list[float] = []
         self._starts: list[int] = []
@@ -227,15 +234,27 @@ class _Cursor:
         self._orig_lens: list[int] = []
         self._load(next(batches, None))
 
+    def next_batch(self) -> bool:
+        """Go on to the file's next batch; False when the file has no record left."""
+        return self._load(next(self._batches, None))
+
     def _load(self, batch: RecordBatch | None) -> bool:
         self.batch, self.position = batch, 0
         if batch is None:
             return False
         self.stamps = batch.ts.tolist()
+        self.size = len(self.stamps)
         self._latest = np.maximum.accumulate(batch.ts[::-1])[::-1].tolist()
         self._starts, self._ends = batch.starts.tolist(), batch.ends.tolist()
         self._orig_lens = batch.orig_lens.tolist()
         return True
+
+    def record(self, at: int, index: int) -> Record:
+        """Record ``at`` of the current batch as a tuple, numbered ``index``."""
+        batch = self.batch
+        assert batch is not None
+        data = batch.buf[self._starts[at] : self._ends[at]]
+        return (index, self.stamps[at], batch.linktype, data, self._orig_lens[at], batch.source)
 
     def records(self, start: int, stop: int, first_index: int) -> Iterator[Record]:
         """Records ``start:stop`` of the current batch as tuples, numbered from
@@ -262,11 +281,3 @@ class _Cursor:
             if ts > other_ts or (ts == other_ts and source > other_source):
                 return end
         return len(stamps)
-
-    def advance(self, stop: int) -> bool:
-        """Move past a run; False when the file has no record left."""
-        assert self.batch is not None
-        if stop < len(self.batch):
-            self.position = stop
-            return True
-        return self._load(next(self._batches, None))
