@@ -1,9 +1,10 @@
 """Frame bytes → :class:`Packet` / :class:`ArpPacket`, or ``None`` for traffic that cannot matter.
 
-This is the per-frame hot path (performance.md: an own struct-based reader plus a byte-level
-prefilter reaches about a million packets a second; scapy costs a millisecond a packet). So the
-decision "could this matter?" is taken from a few header bytes with ``struct.unpack_from`` and
-integer compares, and objects (address strings, dataclasses) are built only for what is kept:
+This is the per-frame hot path (performance.md; scapy costs a millisecond a packet). Most frames
+of a file never reach it: :mod:`capinspect.sieve` drops them for a whole read buffer at once,
+by the same rules, and counts them here. For the rest the decision "could this matter?" is
+taken from a few header bytes (``decode_record`` inline, ``struct.unpack_from`` in ``decode``)
+and objects (address strings, dataclasses) are built only for what is kept:
 UDP to or from port 53, 67 or 68, every TCP segment (the reassembler decides which flows
 matter) and ARP (evidence of which MAC owns an address).
 
@@ -189,78 +190,10 @@ class Decoder:
             self.frames_kept += 1
         return result
 
-    def prefilter(
-        self, linktype: int, buf: bytes, start: int, end: int, orig_len: int, ts: float
-    ) -> bool:
-        """The first look, inside the reader's loop: False for a record that cannot matter.
-
-        It reads a few header bytes of ``buf[start:end]`` (no slice, no object) and drops only
-        what it is sure of — UDP not to or from port 53/67/68, a pure TCP ACK, a segment of a
-        flow the reassembler ignores, IPv4 that is neither TCP nor UDP — counting it as
-        :meth:`decode` would have. Everything else (other link layers, IPv6, ARP, VLAN stacks
-        cut short, fragments, options) returns True and goes the whole way.
-        """
-        if linktype != 1 or end - start < 54 or orig_len != end - start:
-            return True
-        ethertype = (buf[start + 12] << 8) | buf[start + 13]
-        ip = start + 14
-        vlans: tuple[int, ...] = ()
-        while ethertype == 0x8100 or ethertype == 0x88A8 or ethertype == 0x9100:
-            if end < ip + 44:
-                return True
-            vlans += (((buf[ip] & 0x0F) << 8) | buf[ip + 1],)
-            ethertype = (buf[ip + 2] << 8) | buf[ip + 3]
-            ip += 4
-        if ethertype != _ETH_IPV4 or buf[ip] != 0x45 or (buf[ip + 6] & 0x3F) or buf[ip + 7]:
-            return True
-        proto = buf[ip + 9]
-        t = ip + 20
-        stop = ip + ((buf[ip + 2] << 8) | buf[ip + 3])
-        if stop > end or stop < t + 8:
-            return True
-        if proto == _PROTO_TCP:
-            header_len = (buf[t + 12] >> 4) * 4
-            if header_len < 20 or t + header_len > stop:
-                return True
-            flags = buf[t + 13]
-            if flags & _SYN_FIN_RST:
-                if flags & _SYN or buf[ip + 12 : ip + 24] not in self.tcp_ignored:
-                    return True
-            elif t + header_len < stop:
-                if buf[ip + 12 : ip + 24] not in self.tcp_ignored:
-                    return True
-            sport = (buf[t] << 8) | buf[t + 1]
-            dport = (buf[t + 2] << 8) | buf[t + 3]
-            self.tcp_frames += 1
-            if sport == 80 or dport == 80:
-                self.tcp80_frames += 1
-            elif sport == 443 or dport == 443:
-                self.tcp443_frames += 1
-            if sport == 53 or dport == 53:
-                self.dns_frames += 1
-            self.tcp_dropped += 1
-        elif proto == _PROTO_UDP:
-            sport = (buf[t] << 8) | buf[t + 1]
-            dport = (buf[t + 2] << 8) | buf[t + 3]
-            if sport in _KEPT_UDP_PORTS or dport in _KEPT_UDP_PORTS:
-                return True
-            self.udp_frames += 1
-        else:
-            self.other_frames += 1
-        self.frames += 1
-        self.bytes += orig_len
-        if self.last_ts is None or ts > self.last_ts:
-            self.last_ts = ts
-            if self.first_ts is None:
-                self.first_ts = ts
-                self.linktypes.add(1)
-        if vlans:
-            self.vlans.update(vlans)
-        return False
-
     def sieve(self, batch: RecordBatch) -> NDArray[np.intp]:
-        """:meth:`prefilter` for a whole buffer of records at once (see :mod:`capinspect.sieve`):
-        the positions of the records that may matter."""
+        """The first look at a whole buffer of records (see :mod:`capinspect.sieve`): the
+        positions of the records that may matter; the others are counted here as
+        :meth:`decode` would count them."""
         return sieve(self, batch)
 
     def decode_record(

@@ -70,14 +70,9 @@ def scan(path: str) -> CaptureSpan:
         low, high = min(low, float(batch.ts.min())), max(high, float(batch.ts.max()))
         return np.empty(0, dtype=np.intp)
 
-    def keep(_lt: int, _buf: bytes, _start: int, _end: int, _orig: int, ts: float) -> bool:
-        nonlocal low, high
-        low, high = min(low, ts), max(high, ts)
-        return False
-
     reader = open_capture(path, digest=False)
-    for _ in reader.records(keep, sieve):
-        pass
+    for record in reader.records(sieve):  # only pcapng blocks read on their own come out
+        low, high = min(low, record[1]), max(high, record[1])
     if reader.frames == 0:
         return CaptureSpan(path, reader.size, 0, None, None)
     return CaptureSpan(path, reader.size, reader.frames, low, high)

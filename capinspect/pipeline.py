@@ -72,7 +72,7 @@ def analyze_paths(
     total = stream.total_bytes
     count = 0
     feed = engine.feed_record
-    for record in stream.records(engine.decoder.prefilter, engine.decoder.sieve):
+    for record in stream.records(engine.decoder.sieve):
         feed(*record)
         count += 1
         if progress is not None and count % 8192 == 0:

@@ -6,9 +6,11 @@ Here the same header bytes are read for every record of a read buffer (about a t
 numpy gathers, so deciding costs a few nanoseconds a record and only the records that may
 matter are sliced out of the buffer and handed to the engine one by one.
 
-The rules are exactly those of :meth:`capinspect.decode.Decoder.prefilter` (and the dropped
-records are counted exactly as it counts them); tests/test_sieve.py proves both drop the same
-records of every capture. A record is dropped only when it is, without doubt:
+The rules are those by which :meth:`capinspect.decode.Decoder.decode` drops a frame, for the
+frames whose headers are plain enough to judge in bulk, and the dropped records are counted
+exactly as the decoder counts them. tests/test_sieve.py proves, on every capture and on random
+frames, that the sieve drops only what the decoder drops and drops all of it that a plain
+reading of the rules below allows. A record is dropped only when it is, without doubt:
 
 * Ethernet, not cut by the snap length, at least 54 bytes, behind any depth of VLAN tags;
 * IPv4 without options or fragmentation, its total length inside the record;
@@ -54,7 +56,7 @@ _SWAP = np.array([4, 5, 6, 7, 0, 1, 2, 3, 10, 11, 8, 9])
 
 def sieve(decoder: Decoder, batch: RecordBatch) -> NDArray[np.intp]:
     """Positions in ``batch`` of the records that may matter, in order; counts the rest in
-    ``decoder``'s counters as :meth:`Decoder.prefilter` would have."""
+    ``decoder``'s counters as :meth:`Decoder.decode` would have."""
     count = len(batch)
     everything = np.arange(count, dtype=np.intp)
     if batch.linktype != _ETHERNET or not count:
@@ -159,7 +161,7 @@ def _ignored(
     hits: NDArray[np.bool_] = np.fromiter(map(table.__contains__, keys), bool, len(keys))
     if len(syns):
         reopened = data[syns[:, None] + _KEY_BYTES]
-        fresh = set(_keys(data, syns)) | set(_as_bytes(reopened[:, _SWAP]))
+        fresh = set(_as_bytes(reopened)) | set(_as_bytes(reopened[:, _SWAP]))
         again: NDArray[np.bool_] = np.fromiter(map(fresh.__contains__, keys), bool, len(keys))
         hits &= ~again
     return hits
@@ -187,7 +189,7 @@ def _count(
     other: NDArray[np.bool_],
     tcp_dropped: NDArray[np.bool_],
 ) -> None:
-    """Add the dropped records to the decoder's counters (what ``prefilter`` counts)."""
+    """Add the dropped records to the decoder's counters (what ``decode`` counts for them)."""
     tcp_sport, tcp_dport = sport[tcp_dropped], dport[tcp_dropped]
     web = (tcp_sport == 80) | (tcp_dport == 80)
     tcp_count = len(tcp_sport)

@@ -1,7 +1,7 @@
 """The engine: one path for files and live, and the hot path's shortcuts proven equivalent.
 
-The decoder's fast path (``decode_record``) and the reader-side prefilter exist only for
-speed: on every lab and corpus capture they must give exactly what the full decoder gives.
+The decoder's fast path (``decode_record``) exists only for speed: on every lab and corpus
+capture it must give exactly what the full decoder gives (the sieve: tests/test_sieve.py).
 """
 
 from __future__ import annotations
@@ -23,15 +23,10 @@ CAPTURES = lab_captures() + corpus_files()
 
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
-def test_fast_path_and_prefilter_agree_with_the_full_decoder(path: Path) -> None:
+def test_fast_path_agrees_with_the_full_decoder(path: Path) -> None:
     full, fast = Decoder(), Decoder()
     for record in iter_frames([str(path)]).records():
-        expected = full.decode(RawFrame(*record))
-        _, _, linktype, data, orig_len, _ = record
-        if not fast.prefilter(linktype, data, 0, len(data), orig_len, record[1]):
-            assert expected is None, record[0]
-            continue
-        assert fast.decode_record(*record) == expected, record[0]
+        assert fast.decode_record(*record) == full.decode(RawFrame(*record)), record[0]
     assert fast.capture_stats() == full.capture_stats()
 
 
@@ -39,16 +34,14 @@ def test_fast_path_and_prefilter_agree_with_the_full_decoder(path: Path) -> None
 def test_fast_path_agrees_on_random_frames(data: bytes, linktype: int) -> None:
     full, fast = Decoder(), Decoder()
     expected = full.decode(RawFrame(1, 1.0, linktype, data, len(data)))
-    if fast.prefilter(linktype, data, 0, len(data), len(data), 1.0):
-        assert fast.decode_record(1, 1.0, linktype, data, len(data)) == expected
-    else:
-        assert expected is None
+    assert fast.decode_record(1, 1.0, linktype, data, len(data)) == expected
     assert [a.code for a in fast.anomalies] == [a.code for a in full.anomalies]
+    assert fast.capture_stats() == full.capture_stats()
 
 
 @pytest.mark.parametrize("path", lab_captures(), ids=lambda p: p.name)
 def test_reading_records_and_feeding_frames_give_the_same_analysis(path: Path) -> None:
-    """Files go through records and the prefilter; live frames through Engine.feed."""
+    """Files go through records and the sieve; live frames through Engine.feed."""
     by_records = analyze_paths([str(path)])
     by_frames = analyze_frames(iter(iter_frames([str(path)])))
     assert by_records.dhcp == by_frames.dhcp

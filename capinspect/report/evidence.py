@@ -107,24 +107,18 @@ def plan(report: Report, pseudonyms: Pseudonyms | None = None) -> EvidencePlan:
         for lookup in session.dns:
             for frame in (*lookup.query_frames, *lookup.response_frames):
                 out.frame(frame)
-        for checkin in session.checkins:
-            ex = checkin.exchange
+        # A check-in's connection is kept whole; a download's body is trimmed.
+        for ex, trim in (
+            *((checkin.exchange, False) for checkin in session.checkins),
+            *((download.exchange, True) for download in session.downloads),
+        ):
             out.frame(ex.request.frame)
             end = ex.request.end_ts
             if ex.response is not None:
                 out.frame(ex.response.frame)
                 out.frame(ex.response.end_frame)
                 end = ex.response.end_ts
-            out.connection(ex.flow, ex.request.ts, end, trim=False)
-        for download in session.downloads:
-            ex = download.exchange
-            out.frame(ex.request.frame)
-            end = ex.request.end_ts
-            if ex.response is not None:
-                out.frame(ex.response.frame)
-                out.frame(ex.response.end_frame)
-                end = ex.response.end_ts
-            out.connection(ex.flow, ex.request.ts, end, trim=True)
+            out.connection(ex.flow, ex.request.ts, end, trim=trim)
         for ex in session.other_http:
             end = ex.response.end_ts if ex.response is not None else ex.request.end_ts
             out.connection(ex.flow, ex.request.ts, end, trim=True)

@@ -17,7 +17,7 @@ import numpy as np
 
 from capinspect.errors import InputError
 from capinspect.model import Anomaly, InputFile, RawFrame, Record, RecordBatch
-from capinspect.sources.pcapfile import CaptureReader, Keep, Sieve, open_capture
+from capinspect.sources.pcapfile import CaptureReader, Sieve, open_capture, sieved
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".zst")
 """File name endings picked up when a directory is given."""
@@ -85,35 +85,32 @@ class FrameStream:
         for record in self.records():
             yield RawFrame(*record)
 
-    def records(self, keep: Keep | None = None, sieve: Sieve | None = None) -> Iterator[Record]:
-        """The merged records as plain tuples (see :data:`capinspect.model.Record`); ``keep``
-        and ``sieve`` filter them as in :meth:`CaptureReader.records`, after numbering. With
-        several files the sieve sees runs of one file's records that no other file's record
-        comes between (whole buffers when the files follow each other in time)."""
+    def records(self, sieve: Sieve | None = None) -> Iterator[Record]:
+        """The merged records as plain tuples (see :data:`capinspect.model.Record`), numbered in
+        merged order; ``sieve`` filters them as in :meth:`CaptureReader.records`. With several
+        files the sieve sees runs of one file's records that no other file's record comes
+        between (whole buffers when the files follow each other in time); shorter runs than
+        :data:`SIEVE_RUN` are yielded whole, for the decoder to decide record by record."""
         try:
             if len(self._readers) == 1:
                 # One file: its own numbering is already the merged numbering.
-                yield from self._readers[0].records(keep, sieve)
-            elif sieve is not None:
-                for item in self._merged_batches():
-                    if isinstance(item, RecordBatch):
-                        yield from item.records(sieve(item))
-                    elif keep is None or keep(item[2], item[3], 0, len(item[3]), item[4], item[1]):
-                        yield item
-            elif keep is None:
-                yield from self._merged()
-            else:
-                for record in self._merged():
-                    if keep(record[2], record[3], 0, len(record[3]), record[4], record[1]):
-                        yield record
+                yield from self._readers[0].records(sieve)
+                return
+            for item in self._merged_batches():
+                if isinstance(item, RecordBatch):
+                    yield from sieved(item, sieve)
+                else:
+                    yield item
         finally:
             for reader in self._readers:
                 reader.finish()
 
     def _merged_batches(self) -> Iterator[RecordBatch | Record]:
-        """The records of every file in merged order (exactly :meth:`_merged`'s), as runs.
+        """The records of every file in merged order, as runs.
 
-        Each file's next record waits in a heap by (time, file); the file at the top gives the
+        The order is ``mergecap``'s: each file's records in file order, the files merged by
+        time, equal times in the order the files were given. Each file's next record waits in a
+        heap by (time, file); the file at the top gives the
         longest run of its records that still sort before every other file's next one. A run of
         at least :data:`SIEVE_RUN` records comes as a batch (for the sieve); a shorter one as
         single records, because files that interleave record by record (two ports captured at
@@ -149,27 +146,6 @@ class FrameStream:
                 del pending[source]
                 continue
             push(heap, (cursor.stamps[cursor.position], source))
-
-    def _merged(self) -> Iterator[Record]:
-        # Heap entries: (ts, source, sequence within file, record, iterator). The source and
-        # sequence make the order total and stable: equal timestamps keep file order.
-        heap: list[tuple[float, int, int, Record, Iterator[Record]]] = []
-        for reader in self._readers:
-            records = reader.records()
-            first = next(records, None)
-            if first is not None:
-                heap.append((first[1], reader.source, 0, first, records))
-        heapq.heapify(heap)
-        index = 0
-        while heap:
-            _, source, sequence, record, records = heap[0]
-            index += 1
-            yield (index, record[1], record[2], record[3], record[4], source)
-            following = next(records, None)
-            if following is None:
-                heapq.heappop(heap)
-            else:
-                heapq.heapreplace(heap, (following[1], source, sequence + 1, following, records))
 
     @property
     def anomalies(self) -> list[Anomaly]:
@@ -215,7 +191,7 @@ def iter_frames(paths: Sequence[str], *, first_index: int = 1) -> FrameStream:
 
 SIEVE_RUN = 256
 """Records in a run of one file below which merged records skip the sieve: its numpy work
-costs about as much as asking ``keep`` of this many records one by one."""
+costs about as much as the decoder deciding this many records one by one."""
 
 
 class _Cursor:
@@ -257,15 +233,9 @@ class _Cursor:
         return (index, self.stamps[at], batch.linktype, data, self._orig_lens[at], batch.source)
 
     def records(self, start: int, stop: int, first_index: int) -> Iterator[Record]:
-        """Records ``start:stop`` of the current batch as tuples, numbered from
-        ``first_index``."""
-        batch = self.batch
-        assert batch is not None
-        buf, linktype, source = batch.buf, batch.linktype, batch.source
-        starts, ends, orig_lens, stamps = self._starts, self._ends, self._orig_lens, self.stamps
+        """Records ``start:stop`` of the current batch, numbered from ``first_index``."""
         for offset, at in enumerate(range(start, stop)):
-            data = buf[starts[at] : ends[at]]
-            yield (first_index + offset, stamps[at], linktype, data, orig_lens[at], source)
+            yield self.record(at, first_index + offset)
 
     def run_end(self, other: tuple[float, int] | None, source: int) -> int:
         """Where this file's run from the current position ends: before its first record that

@@ -32,8 +32,6 @@ from numpy.typing import NDArray
 from capinspect.errors import InputError
 from capinspect.model import Anomaly, RawFrame, Record, RecordBatch
 
-Keep = Callable[[int, bytes, int, int, int, float], bool]
-"""A record filter: (linktype, buffer, start, end, orig_len, ts) → worth yielding."""
 Sieve = Callable[[RecordBatch], "NDArray[np.intp]"]
 """A batch filter: the positions in a :class:`RecordBatch` worth yielding, in order."""
 
@@ -162,7 +160,6 @@ class CaptureReader:
         self.source = source
         self.first_index = first_index
         self.anomalies: list[Anomaly] = []
-        self._keep: Keep | None = None
         self.frames = 0
         self.finished = False
         self._anomaly_counts: dict[str, int] = {}
@@ -434,16 +431,14 @@ class CaptureReader:
             buf, linktype, index, starts, starts + caplens, words[at + 12].astype(np.int64),
             stamps, self.source,
         )  # fmt: skip
-        if snaplen:
-            for position in np.flatnonzero(caplens > snaplen).tolist():
-                self._note(
-                    "capture.snaplen-exceeded",
-                    f"record {index + position} holds {int(caplens[position])} bytes, more than"
-                    f" the file's snaplen {snaplen}",
-                    index + position,
-                    float(stamps[position]),
-                )
-        self._note_time_order(index, stamps, last_ts)
+        self._note_batch(
+            index,
+            caplens,
+            caplens > snaplen if snaplen else np.zeros(len(caplens), dtype=bool),
+            stamps,
+            last_ts,
+            lambda _: f"the file's snaplen {snaplen}",
+        )
         return batch
 
     def _cut_short(self, what: str) -> None:
@@ -456,15 +451,33 @@ class CaptureReader:
                 self.first_index + self.frames,
             )
 
-    def _note_time_order(self, index: int, stamps: NDArray[np.float64], last_ts: float) -> None:
-        """:meth:`_time_backwards` for each record of a batch older than the one before it."""
+    def _note_batch(
+        self,
+        index: int,
+        caplens: NDArray[np.int64],
+        over: NDArray[np.bool_],
+        stamps: NDArray[np.float64],
+        last_ts: float,
+        limit: Callable[[int], str],
+    ) -> None:
+        """The anomalies of a batch's records, in record order as reading one by one gives
+        them: ``capture.snaplen-exceeded`` for each record marked in ``over`` (``limit(at)``
+        names the snap length it went over), then :meth:`_time_backwards` for each record older
+        than the one before it."""
         previous = np.empty_like(stamps)
         previous[0] = last_ts
         previous[1:] = stamps[:-1]
-        for position in np.flatnonzero(stamps < previous).tolist():
-            self._time_backwards(
-                index + position, float(stamps[position]), float(previous[position])
-            )
+        backwards = stamps < previous
+        for at in np.flatnonzero(over | backwards).tolist():
+            if over[at]:
+                self._note(
+                    "capture.snaplen-exceeded",
+                    f"record {index + at} holds {int(caplens[at])} bytes, more than {limit(at)}",
+                    index + at,
+                    float(stamps[at]),
+                )
+            if backwards[at]:
+                self._time_backwards(index + at, float(stamps[at]), float(previous[at]))
 
     def _time_backwards(self, index: int, ts: float, last_ts: float) -> None:
         self._note(
@@ -568,17 +581,7 @@ class CaptureReader:
                 self._time_backwards(index, frame.ts, last_ts)
             last_ts = last_good_ts = frame.ts
             self.frames += 1
-            if self._keep is None or self._keep(
-                frame.linktype, frame.data, 0, len(frame.data), frame.orig_len, frame.ts
-            ):
-                yield (
-                    frame.index,
-                    frame.ts,
-                    frame.linktype,
-                    frame.data,
-                    frame.orig_len,
-                    frame.source,
-                )
+            yield (frame.index, frame.ts, frame.linktype, frame.data, frame.orig_len, frame.source)
             index += 1
 
     def _epb_run(
@@ -627,16 +630,14 @@ class CaptureReader:
             else:
                 stamps[mine] = units[mine].astype(np.float64) * interface.multiplier
             stamps[mine] += interface.offset
-        for position in np.flatnonzero(caplens > _snaplens(interfaces)[ids]).tolist():
-            number = int(ids[position])
-            self._note(
-                "capture.snaplen-exceeded",
-                f"record {index + position} holds {int(caplens[position])} bytes, more than"
-                f" interface {number}'s snaplen {interfaces[number].snaplen}",
-                index + position,
-                float(stamps[position]),
-            )
-        self._note_time_order(index, stamps, last_ts)
+        self._note_batch(
+            index,
+            caplens,
+            caplens > _snaplens(interfaces)[ids],
+            stamps,
+            last_ts,
+            lambda at: f"interface {ids[at]}'s snaplen {interfaces[ids[at]].snaplen}",
+        )
         self._pos = int(at[-1] + totals[-1])
         starts = at + 28
         return RecordBatch(
@@ -743,37 +744,25 @@ class CaptureReader:
         for record in self.records():
             yield RawFrame(*record)
 
-    def records(self, keep: Keep | None = None, sieve: Sieve | None = None) -> Iterator[Record]:
+    def records(self, sieve: Sieve | None = None) -> Iterator[Record]:
         """The records as plain tuples ``(index, ts, linktype, data, orig_len, source)``:
         the hot path's form (a frozen RawFrame costs about 0.7 µs to build, more than
         deciding that a frame does not matter).
 
-        Filters, both optional, drop records that cannot matter before they are sliced out of
-        the read buffer; dropped records are still counted (``frames``) and numbered.
-        ``sieve(batch)`` decides for a whole buffer of a classic pcap at once and returns the
-        positions to keep (see :mod:`capinspect.sieve`); ``keep(linktype, buffer, start, end,
-        orig_len, ts)`` is asked record by record, where no sieve was given or the file is
-        pcapng (see ``Decoder.prefilter``)."""
-        self._keep = keep
+        ``sieve(batch)``, when given, decides for a whole read buffer at once which records
+        may matter and returns their positions (see :mod:`capinspect.sieve`); the others are
+        counted (``frames``) and numbered but never sliced out of the buffer. A pcapng block
+        read on its own is always yielded (the decoder then decides about it)."""
         try:
             if self._batches is None:
                 for item in self._records:
-                    if not isinstance(item, RecordBatch):
-                        yield item  # a single block, ``keep`` already asked
-                    elif sieve is not None:
-                        yield from item.records(sieve(item))
-                    elif keep is None:
-                        yield from item.records()
+                    if isinstance(item, RecordBatch):
+                        yield from sieved(item, sieve)
                     else:
-                        yield from _kept(item, keep)
+                        yield item
             else:
                 for batch in self._batches:
-                    if sieve is not None:
-                        yield from batch.records(sieve(batch))
-                    elif keep is None:
-                        yield from batch.records()
-                    else:
-                        yield from _kept(batch, keep)
+                    yield from sieved(batch, sieve)
         except _StreamDamaged as exc:
             self._damaged(exc)
         finally:
@@ -880,16 +869,9 @@ def open_capture(
     return CaptureReader(path, source=source, first_index=first_index, digest=digest)
 
 
-def _kept(batch: RecordBatch, keep: Keep) -> Iterator[Record]:
-    """The records of ``batch`` that ``keep`` accepts, asked one by one."""
-    buf, linktype, source = batch.buf, batch.linktype, batch.source
-    starts, ends = batch.starts.tolist(), batch.ends.tolist()
-    orig_lens, stamps = batch.orig_lens.tolist(), batch.ts.tolist()
-    index = batch.first_index
-    for start, end, orig_len, ts in zip(starts, ends, orig_lens, stamps, strict=True):
-        if keep(linktype, buf, start, end, orig_len, ts):
-            yield (index, ts, linktype, buf[start:end], orig_len, source)
-        index += 1
+def sieved(batch: RecordBatch, sieve: Sieve | None) -> Iterator[Record]:
+    """The records of ``batch`` the sieve keeps; all of them without a sieve."""
+    yield from batch.records(None if sieve is None else sieve(batch))
 
 
 def _snaplens(interfaces: list[_Interface]) -> NDArray[np.int64]:

@@ -56,8 +56,8 @@ def pcapng_shb(order: str) -> bytes:
     return pcapng_block(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1))
 
 
-def pcapng_idb(order: str, linktype: int, tsresol: int | None = None) -> bytes:
-    body = struct.pack(order + "HHI", linktype, 0, 0)
+def pcapng_idb(order: str, linktype: int, tsresol: int | None = None, snaplen: int = 0) -> bytes:
+    body = struct.pack(order + "HHI", linktype, 0, snaplen)
     if tsresol is not None:
         body += struct.pack(order + "HH", 9, 1) + bytes([tsresol]) + b"\x00" * 3
         body += struct.pack(order + "HH", 0, 0)
@@ -377,7 +377,7 @@ def _both_ways(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, obj
     def read() -> tuple[list[object], int, list[tuple[str, int | None]]]:
         reader = open_capture(str(path))
         records = list(reader.records())
-        return records, reader.frames, [(a.code, a.frame) for a in reader.anomalies]
+        return records, reader.frames, [(a.code, a.frame, a.detail) for a in reader.anomalies]
 
     batched = read()
     with monkeypatch.context() as patch:
@@ -414,10 +414,10 @@ def test_epb_runs_agree_on_random_sections(
 ) -> None:
     """Interfaces with other link types and resolutions, blocks the run must stop before
     (bad trailer, unknown interface, caplen past the block), a file cut mid-block."""
-    out = pcapng_shb(order) + pcapng_idb(order, 1) + pcapng_idb(order, 1, tsresol=9)
+    out = pcapng_shb(order) + pcapng_idb(order, 1) + pcapng_idb(order, 1, tsresol=9, snaplen=16)
     for kind, interface, units, data in blocks:
         if kind == "idb":
-            out += pcapng_idb(order, 113 if interface else 1, tsresol=3 + interface)
+            out += pcapng_idb(order, 113 if interface == 2 else 1, 3 + interface, 16 * interface)
         elif kind == "spb":
             out += pcapng_block(order, 3, struct.pack(order + "I", len(data)) + data)
         else:
