@@ -9,154 +9,40 @@ Exit status (stable, for scripts):
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, TypeVar
+from typing import TextIO
 
 import click
 
 from capinspect import __version__
+from capinspect.cli_common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    audit_log_option,
+    captures_argument,
+    color_option,
+    expect_option,
+    expectations_from,
+    format_option,
+    guarded,
+    iis_log_option,
+    output_option,
+    progress_bar,
+    quiet_option,
+    use_color,
+    write_output,
+)
 from capinspect.cli_live import live
+from capinspect.cli_logs import logs as _logs_command
 from capinspect.errors import CapinspectError
-from capinspect.expectations import DEFAULT_EXPECTATIONS, Expectations, load_expectations
+from capinspect.expectations import DEFAULT_EXPECTATIONS
 from capinspect.limits import DEFAULT_LIMITS
-from capinspect.pipeline import Progress, analyze_paths, evaluate
-
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-PROGRESS_MIN_BYTES = 64 * 1024 * 1024
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _die(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"capinspect: error: {message}", err=True)
-    sys.exit(code)
-
-
-def guarded(func: F) -> F:
-    """Turn every error into one line on stderr and a documented exit status."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except CapinspectError as exc:
-            _die(str(exc))
-        except KeyboardInterrupt:
-            _die("interrupted", EXIT_USAGE)
-        except BrokenPipeError:
-            sys.stderr.close()
-            sys.exit(EXIT_OK)
-        except (click.exceptions.Exit, click.ClickException, SystemExit):
-            raise
-        except Exception as exc:  # noqa: BLE001 - the one place a bug becomes a clean message
-            if os.environ.get("CAPINSPECT_DEBUG"):
-                raise
-            _die(
-                f"internal error: {type(exc).__name__}: {exc} (please report it with the capture; "
-                "CAPINSPECT_DEBUG=1 shows the traceback)",
-                EXIT_INTERNAL,
-            )
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _use_color(choice: str, stream: Any) -> bool:
-    if choice == "always":
-        return True
-    if choice == "never" or os.environ.get("NO_COLOR"):
-        return False
-    return bool(getattr(stream, "isatty", lambda: False)())
-
-
-def _progress_bar(paths: Sequence[str], quiet: bool) -> tuple[Progress | None, Callable[[], None]]:
-    """A byte progress bar on stderr, only for large inputs on a terminal."""
-    if quiet or not sys.stderr.isatty():
-        return None, lambda: None
-    try:
-        total = sum(Path(p).stat().st_size for p in paths if Path(p).is_file())
-    except OSError:
-        return None, lambda: None
-    if total < PROGRESS_MIN_BYTES:
-        return None, lambda: None
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
-    bar = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        transient=True,
-        console=None,
-    )
-    task = bar.add_task("reading", total=total)
-    bar.start()
-
-    def update(done: int, whole: int) -> None:
-        bar.update(task, completed=done, total=whole or total)
-
-    return update, bar.stop
-
-
-def _write_output(
-    text: str | Callable[[TextIO], None], output: str | None, inputs: Sequence[str]
-) -> None:
-    """Write the report to stdout or, atomically, to ``output`` (never over an input file).
-
-    ``text`` is the report, or a function that writes it to a stream piece by piece (the JSON
-    report of many phones is written device by device, never held whole in memory)."""
-    if output is None or output == "-":
-        if callable(text):
-            text(sys.stdout)
-            sys.stdout.flush()
-        else:
-            click.echo(text, nl=False)
-        return
-    write = text if callable(text) else (lambda out: out.write(text))
-    target = Path(output)
-    for given in inputs:
-        if Path(given).exists() and target.exists() and target.resolve() == Path(given).resolve():
-            raise CapinspectError(f"refusing to overwrite the input file {given} with the report")
-    tmp = target.with_name(target.name + ".tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as stream:
-            write(stream)
-        tmp.replace(target)
-    except OSError as exc:
-        raise CapinspectError(f"cannot write {output}: {exc.strerror or exc}") from None
-
-
-def _expectations(path: str | None) -> Expectations:
-    return load_expectations(path) if path else DEFAULT_EXPECTATIONS
-
-
-captures_argument = click.argument(
-    "captures", nargs=-1, required=True, metavar="CAPTURE...", type=click.Path()
-)
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
-output_option = click.option(
-    "-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout."
-)
-color_option = click.option(
-    "--color",
-    type=click.Choice(["auto", "always", "never"]),
-    default="auto",
-    show_default=True,
-    help="Colour on a terminal (NO_COLOR turns it off).",
-)
-quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+from capinspect.pipeline import analyze_paths, evaluate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -172,9 +58,7 @@ def main() -> None:
 
 @main.command()
 @captures_argument
-@click.option(
-    "--expect", "expect_path", metavar="TOML", help="Expected values (see docs/expect.md)."
-)
+@expect_option
 @click.option(
     "--tls-key",
     "tls_key_paths",
@@ -213,20 +97,8 @@ def main() -> None:
     metavar="FILE.pcapng",
     help="Also write the phones' frames, with their findings as comments, to FILE.pcapng.",
 )
-@click.option(
-    "--iis-log",
-    "iis_logs",
-    metavar="FILE",
-    multiple=True,
-    help="The server's IIS W3C log (or a folder of them) to read beside the capture; repeatable.",
-)
-@click.option(
-    "--audit-log",
-    "audit_logs",
-    metavar="FILE",
-    multiple=True,
-    help="The Device Update audit log (RequestHandlerAuditLog_*.log) or a folder; repeatable.",
-)
+@iis_log_option
+@audit_log_option
 @click.option(
     "--jobs",
     "-j",
@@ -257,12 +129,12 @@ def analyze(
 
     Exit status: 0 no fail finding, 1 at least one, 2 bad usage or unreadable input.
     """
-    expect = _expectations(expect_path)
+    expect = expectations_from(expect_path)
     from capinspect.protocols.tls.keys import load_tls_keys
 
     tls_keys = load_tls_keys(tls_key_paths, tls_key_password, keylog_path)
     started = time.monotonic()
-    progress, stop = _progress_bar(captures, quiet)
+    progress, stop = progress_bar(captures, quiet)
     try:
         analysis = analyze_paths(
             captures,
@@ -329,7 +201,7 @@ def analyze(
             )
             text = render_analyze(
                 report,
-                color=_use_color(color, sys.stdout) and to_terminal,
+                color=use_color(color, sys.stdout) and to_terminal,
                 width=max(80, min(width, 160)),
             )
         if server_logs is not None:
@@ -337,7 +209,7 @@ def analyze(
 
             text = with_logs(text, fmt, server_logs)
         output_text = text
-    _write_output(output_text, output, captures)
+    write_output(output_text, output, captures)
     logs_fail = server_logs is not None and server_logs.has_fail
     sys.exit(EXIT_FAIL if report.has_fail or logs_fail else EXIT_OK)
 
@@ -355,7 +227,7 @@ def timeline(
     """Print each phone's boot as a ladder: one line per step, with frame numbers."""
     from capinspect.devices import build_devices
 
-    progress, stop = _progress_bar(captures, quiet)
+    progress, stop = progress_bar(captures, quiet)
     try:
         analysis = analyze_paths(captures, DEFAULT_LIMITS, progress)
     finally:
@@ -370,9 +242,9 @@ def timeline(
 
         to_terminal = output in (None, "-")
         text = render_timeline(
-            analysis, devices, color=_use_color(color, sys.stdout) and to_terminal
+            analysis, devices, color=use_color(color, sys.stdout) and to_terminal
         )
-    _write_output(text, output, captures)
+    write_output(text, output, captures)
 
 
 @main.command()
@@ -397,7 +269,7 @@ def baseline(captures: tuple[str, ...], output: str, quiet: bool) -> None:
         f"capinspect {__version__} baseline from {', '.join(captures)}\n"
         f"{len(report.devices)} phone(s); use with: capinspect analyze --expect {output} CAPTURE"
     )
-    _write_output(dump_expectations(expect, header), output, captures)
+    write_output(dump_expectations(expect, header), output, captures)
     if unhealthy:
         click.echo(
             f"capinspect: warning: {len(unhealthy)} phone(s) in the baseline capture are not "
@@ -428,9 +300,6 @@ def list_checks() -> None:
 
 
 main.add_command(live)
-
-from capinspect.cli_logs import logs as _logs_command  # noqa: E402 (it imports this module)
-
 main.add_command(_logs_command)
 
 if __name__ == "__main__":  # pragma: no cover

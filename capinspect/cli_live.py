@@ -9,19 +9,25 @@ it, plus the kernel's drop counters.
 
 from __future__ import annotations
 
-import functools
 import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable
 from types import FrameType
-from typing import IO, Any, TypeVar
+from typing import IO
 
 import click
 
 from capinspect import __version__
 from capinspect.checks.capture import KERNEL_DROPS_CODE
+from capinspect.cli_common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    expect_option,
+    expectations_from,
+    guarded,
+    write_output,
+)
 from capinspect.live import (
     DEFAULT_TIMEOUTS,
     LiveEvent,
@@ -34,21 +40,7 @@ from capinspect.model import Anomaly
 from capinspect.sources.live import DEFAULT_FILTER, KernelStats, LiveSource
 from capinspect.sources.ring import DEFAULT_MAX_BYTES, FrameRing
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 _ARROW = {"to-server": "→", "from-server": "←", "broadcast": "⇢"}
-
-
-def _guarded(func: F) -> F:
-    """cli.guarded, looked up when the command runs (cli.py imports this module)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from capinspect.cli import guarded
-
-        return guarded(func)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def format_event(event: LiveEvent) -> list[str]:
@@ -144,9 +136,7 @@ def drop_anomalies(stats: KernelStats) -> list[Anomaly]:
     metavar="MB",
     help="Size of the evidence ring.",
 )
-@click.option(
-    "--expect", "expect_path", metavar="TOML", help="Expected values (see docs/expect.md)."
-)
+@expect_option
 @click.option(
     "--checkin-timeout",
     type=click.FloatRange(min=0),
@@ -171,7 +161,7 @@ def drop_anomalies(stats: KernelStats) -> list[Anomaly]:
     metavar="S",
     help="Verdict when offered files are not fetched within S seconds of the check-in.",
 )
-@_guarded
+@guarded
 def live(
     interface: str,
     bpf_filter: str,
@@ -192,9 +182,7 @@ def live(
     prints the full report, as `capinspect analyze` would for the same frames, with the
     kernel's drop counters. Exit status: 0 no fail finding, 1 at least one, 2 cannot capture.
     """
-    from capinspect.cli import EXIT_FAIL, EXIT_OK, _expectations, _write_output
-
-    expect = _expectations(expect_path)
+    expect = expectations_from(expect_path)
     timeouts = Timeouts(checkin_timeout, response_timeout, download_timeout)
     monitor = LiveMonitor(expect, timeouts=timeouts)
     ring = FrameRing(int(evidence_mb * 1024 * 1024)) if evidence else None
@@ -288,5 +276,5 @@ def live(
             click.echo(evidence_note, err=True)
     if report_to_stdout:
         lines.flush()
-    _write_output(text, output, ())
+    write_output(text, output, ())
     sys.exit(EXIT_FAIL if report.has_fail else EXIT_OK)

@@ -12,41 +12,26 @@ import sys
 
 import click
 
-from capinspect.cli import EXIT_FAIL, EXIT_OK, _expectations, _write_output, guarded
-
-iis_log_option = click.option(
-    "--iis-log",
-    "iis_logs",
-    metavar="FILE",
-    multiple=True,
-    type=click.Path(),
-    help="IIS W3C log (u_ex*.log) or a folder of them; repeatable.",
-)
-audit_log_option = click.option(
-    "--audit-log",
-    "audit_logs",
-    metavar="FILE",
-    multiple=True,
-    type=click.Path(),
-    help="Device Update audit log (RequestHandlerAuditLog_*.log) or a folder; repeatable.",
+from capinspect.cli_common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    audit_log_option,
+    expect_option,
+    expectations_from,
+    format_option,
+    guarded,
+    iis_log_option,
+    output_option,
+    write_output,
 )
 
 
 @click.command(name="logs")
 @iis_log_option
 @audit_log_option
-@click.option(
-    "--expect", "expect_path", metavar="TOML", help="Expected values (see docs/expect.md)."
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
-@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout.")
+@expect_option
+@format_option
+@output_option
 @guarded
 def logs(
     iis_logs: tuple[str, ...],
@@ -61,12 +46,12 @@ def logs(
 
     if not iis_logs and not audit_logs:
         raise CapinspectError("give at least one --iis-log or --audit-log")
-    result = load_logs(iis_logs, audit_logs, _expectations(expect_path))
+    result = load_logs(iis_logs, audit_logs, expectations_from(expect_path))
     if fmt == "json":
         from capinspect.report.json import dumps
 
         text = dumps(standalone_document(result))
     else:
         text = render_logs_text(result).lstrip("\n")
-    _write_output(text, output, [*iis_logs, *audit_logs])
+    write_output(text, output, [*iis_logs, *audit_logs])
     sys.exit(EXIT_FAIL if result.has_fail else EXIT_OK)

@@ -1,0 +1,170 @@
+"""What the commands share: exit statuses, the error guard, output writing, common options.
+
+Its own module so that each command's module (cli.py, cli_live.py, cli_logs.py) imports it
+rather than one another.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO, TypeVar
+
+import click
+
+from capinspect.errors import CapinspectError
+from capinspect.expectations import DEFAULT_EXPECTATIONS, Expectations, load_expectations
+from capinspect.pipeline import Progress
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+PROGRESS_MIN_BYTES = 64 * 1024 * 1024
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def die(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(f"capinspect: error: {message}", err=True)
+    sys.exit(code)
+
+
+def guarded(func: F) -> F:
+    """Turn every error into one line on stderr and a documented exit status."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except CapinspectError as exc:
+            die(str(exc))
+        except KeyboardInterrupt:
+            die("interrupted", EXIT_USAGE)
+        except BrokenPipeError:
+            sys.stderr.close()
+            sys.exit(EXIT_OK)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place a bug becomes a clean message
+            if os.environ.get("CAPINSPECT_DEBUG"):
+                raise
+            die(
+                f"internal error: {type(exc).__name__}: {exc} (please report it with the capture; "
+                "CAPINSPECT_DEBUG=1 shows the traceback)",
+                EXIT_INTERNAL,
+            )
+
+    return wrapper  # type: ignore[return-value]
+
+
+def use_color(choice: str, stream: Any) -> bool:
+    if choice == "always":
+        return True
+    if choice == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def progress_bar(paths: Sequence[str], quiet: bool) -> tuple[Progress | None, Callable[[], None]]:
+    """A byte progress bar on stderr, only for large inputs on a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return None, lambda: None
+    try:
+        total = sum(Path(p).stat().st_size for p in paths if Path(p).is_file())
+    except OSError:
+        return None, lambda: None
+    if total < PROGRESS_MIN_BYTES:
+        return None, lambda: None
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        console=None,
+    )
+    task = bar.add_task("reading", total=total)
+    bar.start()
+
+    def update(done: int, whole: int) -> None:
+        bar.update(task, completed=done, total=whole or total)
+
+    return update, bar.stop
+
+
+def write_output(
+    text: str | Callable[[TextIO], None], output: str | None, inputs: Sequence[str]
+) -> None:
+    """Write the report to stdout or, atomically, to ``output`` (never over an input file).
+
+    ``text`` is the report, or a function that writes it to a stream piece by piece (the JSON
+    report of many phones is written device by device, never held whole in memory)."""
+    if output is None or output == "-":
+        if callable(text):
+            text(sys.stdout)
+            sys.stdout.flush()
+        else:
+            click.echo(text, nl=False)
+        return
+    write = text if callable(text) else (lambda out: out.write(text))
+    target = Path(output)
+    for given in inputs:
+        if Path(given).exists() and target.exists() and target.resolve() == Path(given).resolve():
+            raise CapinspectError(f"refusing to overwrite the input file {given} with the report")
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as stream:
+            write(stream)
+        tmp.replace(target)
+    except OSError as exc:
+        raise CapinspectError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def expectations_from(path: str | None) -> Expectations:
+    return load_expectations(path) if path else DEFAULT_EXPECTATIONS
+
+
+captures_argument = click.argument(
+    "captures", nargs=-1, required=True, metavar="CAPTURE...", type=click.Path()
+)
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+output_option = click.option(
+    "-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout."
+)
+color_option = click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour on a terminal (NO_COLOR turns it off).",
+)
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+expect_option = click.option(
+    "--expect", "expect_path", metavar="TOML", help="Expected values (see docs/expect.md)."
+)
+iis_log_option = click.option(
+    "--iis-log",
+    "iis_logs",
+    metavar="FILE",
+    multiple=True,
+    type=click.Path(),
+    help="The server's IIS W3C log (u_ex*.log) or a folder of them; repeatable.",
+)
+audit_log_option = click.option(
+    "--audit-log",
+    "audit_logs",
+    metavar="FILE",
+    multiple=True,
+    type=click.Path(),
+    help="The Device Update audit log (RequestHandlerAuditLog_*.log) or a folder; repeatable.",
+)
