@@ -40,6 +40,10 @@ class Limits:
     dhcp_exchange_window: float = 60.0
     """Seconds within which DHCP messages with one xid and MAC belong to one exchange."""
     max_devices: int = 10_000
+    """Phones kept (by first activity); the rest are counted (``limit.max_devices``)."""
+    max_other_clients: int = 2_000
+    """Hosts without phone evidence that touched the update service, kept for the report's
+    "other clients" section; the rest are counted."""
     max_dhcp_exchanges: int = 50_000
     """DHCP exchanges (xid + client MAC) kept across the capture."""
     max_background_dhcp_clients: int = 64

@@ -27,18 +27,13 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from capinspect.knowledge.phone import is_checkin_path as is_checkin_path
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.protocols.checkin import CheckinRequest, CheckinResponse, FirmwareModule
 
 # ---------------------------------------------------------------------------------------------
 # Paths
 # ---------------------------------------------------------------------------------------------
-
-
-def is_checkin_path(path: str) -> bool:
-    """True for any path ending in ``ucdevice.upx`` (IIS paths are case-insensitive; the seed
-    shows both ``/RequestHandler/`` and ``/requestHandler/``)."""
-    return path.split("?", 1)[0].rstrip().lower().endswith("ucdevice.upx")
 
 
 def checkin_path_kind(path: str) -> str:

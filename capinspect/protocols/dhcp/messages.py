@@ -9,18 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from capinspect.knowledge.phone import PHONE_VENDOR_CLASSES, is_phone_vendor_class
 from capinspect.model import Anomaly
 
 # Message types (RFC 2132 §9.6).
 DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM = 1, 2, 3, 4, 5, 6, 7, 8
-PHONE_VENDOR_CLASSES = ("ms-uc-client", "cpe-ocphone")
-"""Option 60 values (lower case, prefixes) of a Communicator/Lync Phone Edition client
-(protocol.md §1.1: MS-UC-Client for OCS 2007 R2 and Lync, CPE-OCPHONE for older firmware)."""
-
-
-def is_phone_vendor_class(vendor_class: str | None) -> bool:
-    """Whether a client's option 60 says it is a Communicator/Lync phone."""
-    return (vendor_class or "").lower().startswith(PHONE_VENDOR_CLASSES)
+__all__ = ["PHONE_VENDOR_CLASSES", "is_phone_vendor_class"]
 
 
 MESSAGE_TYPE_NAMES: dict[int, str] = {
