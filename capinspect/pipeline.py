@@ -12,7 +12,7 @@ from capinspect.checks import ALL_CHECKS
 from capinspect.checks.base import SEVERITY_ORDER, CheckContext, Finding
 from capinspect.checks.capture import check_capture
 from capinspect.checks.verdict import judge
-from capinspect.devices import build_devices
+from capinspect.devices import build_population
 from capinspect.engine import Analysis, Engine
 from capinspect.expectations import Expectations
 from capinspect.limits import DEFAULT_LIMITS, Limits
@@ -86,10 +86,21 @@ def _sort_key(finding: Finding) -> tuple[int, float, str]:
     return (SEVERITY_ORDER[finding.severity], finding.ts or 0.0, finding.check_id)
 
 
-def evaluate(analysis: Analysis, expect: Expectations, elapsed: float | None = None) -> Report:
+def evaluate(
+    analysis: Analysis,
+    expect: Expectations,
+    elapsed: float | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Report:
     """Build the phones' sessions, run every check and judge each phone."""
-    devices = build_devices(analysis, expect)
-    ctx = CheckContext(expect=expect, analysis=analysis, capture_end=analysis.stats.last_ts)
+    population = build_population(analysis, expect, limits)
+    devices = population.phones
+    ctx = CheckContext(
+        expect=expect,
+        analysis=analysis,
+        capture_end=analysis.stats.last_ts,
+        population=population,
+    )
     reports: list[DeviceReport] = []
     for device in devices:
         findings: list[Finding] = []
@@ -98,4 +109,12 @@ def evaluate(analysis: Analysis, expect: Expectations, elapsed: float | None = N
         findings.sort(key=_sort_key)
         reports.append(DeviceReport(device, tuple(findings), judge(device, findings)))
     capture = sorted(check_capture(devices, ctx), key=_sort_key)
-    return Report(analysis, tuple(reports), tuple(capture), expect, elapsed)
+    return Report(
+        analysis,
+        tuple(reports),
+        tuple(capture),
+        expect,
+        elapsed,
+        other_clients=population.other_clients,
+        other_clients_dropped=population.other_clients_dropped,
+    )

@@ -36,7 +36,7 @@ EXPECTED: dict[str, dict[str, tuple[str, set[str]]]] = {
     "dns-cname": {"*": ("warn", {"dns.ucupdates-cname", "download.ok"})},
     "dns-nxdomain": {"*": ("fail", {"dns.ucupdates-nxdomain", "checkin.not-observed"})},
     "option43-truncated": {"*": ("fail", {"dhcp.option43-malformed"})},
-    "options-missing": {"*": ("warn", {"dhcp.option43-missing", "dhcp.option120-missing"})},
+    "options-missing": {"*": ("fail", {"dhcp.option43-missing", "dhcp.option120-missing"})},
     "no-server-version": {
         "*": (
             "fail",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from capinspect.devices import DeviceSession
+from capinspect.devices import DeviceSession, Population
 from capinspect.engine import Analysis
 from capinspect.expectations import Expectations
 
@@ -100,6 +100,8 @@ class CheckContext:
     analysis: Analysis
     capture_end: float | None
     """Packet time of the last frame: how long the capture went on after an event."""
+    population: Population | None = None
+    """The phones and the other clients of the update service (capture-level checks)."""
 
 
 CheckFunction = Callable[[DeviceSession, CheckContext], Iterable[Finding]]

@@ -69,6 +69,36 @@ KERNEL_DROPS = CheckSpec(
     ),
     source="inference",
 )
+OTHER_CLIENTS = CheckSpec(
+    id="capture.other-update-clients",
+    severity=Severity.INFO,
+    title="Hosts that are not phones used the update service's names",
+    explanation=(
+        "These hosts looked up ucupdates-r2 or the pool's names, talked TLS to the pool, or "
+        "fetched update files, but showed no phone evidence: no MS-UC-Client/CPE-OCPHONE DHCP "
+        "vendor class, no ucdevice.upx check-in, no phone user agent, no MAC named in a "
+        "check-in. PCs running a Lync client do this all day, and an admin testing the update "
+        "URL in a browser does too. They are listed, with their frames, under 'Other clients of "
+        "the update service' and are not judged; their problems are not the phones'."
+    ),
+    remediation=(
+        "Nothing, unless one of them is a phone whose own traffic the capture missed: capture "
+        "its boot (its DHCP shows its vendor class) or its check-in."
+    ),
+    source="inference (who is a phone: docs/verdicts.md)",
+)
+
+DEVICE_LIMIT = CheckSpec(
+    id="capture.device-limit",
+    severity=Severity.WARN,
+    title="More phones than capinspect keeps in one report",
+    explanation=(
+        "The capture holds more phones than the device limit; the phones seen first are "
+        "reported, the rest are counted only."
+    ),
+    remediation="Split the capture by VLAN or by time (editcap -A/-B) and analyse each part.",
+    source="inference (docs/limits.md, max_devices)",
+)
 KERNEL_DROPS_CODE = "capture.kernel-drops"
 """Anomaly code the live source reports its kernel drop counters under."""
 
@@ -100,6 +130,25 @@ def check_capture(devices: tuple[DeviceSession, ...], ctx: CheckContext) -> Iter
             ", ".join(f"{code} ×{n}" for code, n in codes.most_common(8)),
             device=None,
             frames=[a.frame for a in other if a.frame][:20],
+        )
+    population = ctx.population
+    if population is not None and population.phones_dropped:
+        yield DEVICE_LIMIT.finding(
+            f"{population.phones_dropped} phone(s) beyond the limit of {len(devices)} were not "
+            "reported",
+            device=None,
+            observed=f"{len(devices) + population.phones_dropped} phones",
+        )
+    if population is not None and population.other_clients:
+        clients = population.other_clients
+        dropped = population.other_clients_dropped
+        shown = ", ".join(c.ips[0] if c.ips else c.key for c in clients[:5])
+        more = f" and {len(clients) - 5 + dropped} more" if len(clients) + dropped > 5 else ""
+        yield OTHER_CLIENTS.finding(
+            f"{len(clients) + dropped} host(s) without phone evidence touched the update "
+            f"service ({shown}{more}); not judged",
+            device=None,
+            observed=f"{len(clients) + dropped} other client(s)",
         )
     if devices:
         return
@@ -148,4 +197,6 @@ CAPTURE_SPECS: tuple[CheckSpec, ...] = (
     DAMAGED,
     MALFORMED_TRAFFIC,
     KERNEL_DROPS,
+    OTHER_CLIENTS,
+    DEVICE_LIMIT,
 )

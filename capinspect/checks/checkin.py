@@ -11,6 +11,7 @@ stuck on the interim build (comments 7, 18).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 from capinspect.checks.base import (
     Check,
@@ -33,11 +34,13 @@ from capinspect.knowledge.firmware import (
 
 NOT_OBSERVED = CheckSpec(
     id="checkin.not-observed",
-    severity=Severity.WARN,
+    severity=Severity.INFO,
     title="No check-in (POST …/ucdevice.upx) from this phone in the capture",
     explanation=(
         "At power-on and every 24 hours the phone asks the Device Update service for updates. "
-        "This phone was seen (DHCP or DNS) but never checked in within the capture."
+        "This phone was seen (DHCP or DNS) but never checked in within the capture. That alone "
+        "is not a fault the capture proves (it may have ended first, or the check-in is "
+        "encrypted): the verdict is inconclusive unless an earlier step failed."
     ),
     remediation=(
         "Start the capture before powering the phone on and keep it running a few minutes; if "
@@ -82,13 +85,15 @@ LEGACY_PATH_MISSING = CheckSpec(
 
 MISSING_SERVER_VERSION = CheckSpec(
     id="checkin.missing-server-version",
-    severity=Severity.WARN,
+    severity=Severity.FAIL,
     title="The check-in response has no Server Version",
     explanation=(
         "A healthy Device Update response carries a Server Version. A reader whose phones showed "
         "0x0/200 but never downloaded found 'Server Version' and 'Service Version' missing from "
         "the response in Wireshark while a browser got them: something between the phone and the "
-        "service (proxy, wrong virtual directory, wrong server) is answering."
+        "service (proxy, wrong virtual directory, wrong server) is answering. When such a "
+        "response offers a file and the phone never fetches it, this is the root cause (fail); "
+        "a response without the versions that offers nothing is a warn."
     ),
     remediation=(
         "Compare this response with what a browser gets from the same URL on the server; check "
@@ -99,7 +104,7 @@ MISSING_SERVER_VERSION = CheckSpec(
 
 MISSING_SERVICE_VERSION = CheckSpec(
     id="checkin.missing-service-version",
-    severity=Severity.WARN,
+    severity=Severity.FAIL,
     title="The check-in response has no Service Version",
     explanation=MISSING_SERVER_VERSION.explanation.replace("Server Version.", "Service Version."),
     remediation=MISSING_SERVER_VERSION.remediation,
@@ -205,6 +210,33 @@ def _answered(device: DeviceSession) -> list[Checkin]:
     return [c for c in device.checkins if c.status == 200 and c.response is not None]
 
 
+def offered_not_fetched(device: DeviceSession, checkin: Checkin) -> str | None:
+    """The first file this check-in's response offers that the phone never fetched after it
+    (``None`` when it offers nothing or every offered file was fetched)."""
+    later = [d for d in device.downloads if d.ts >= checkin.ts]
+    fetched = {d.file_name.lower() for d in later}
+    fetched_paths = {_path_of(d.url) for d in later}
+    for module in checkin.offered:
+        urls = [u for u in (module.internal_url, module.external_url, module.url) if u]
+        if any(_path_of(u) in fetched_paths for u in urls):
+            continue
+        name = module.file_name or (urls[0].rsplit("/", 1)[-1] if urls else None)
+        if not urls and name and name.lower() in fetched:
+            continue
+        return f"{name or 'a file'} {module.version or ''}".strip()
+    resp = checkin.response
+    if resp is not None and not resp.files and resp.downloads and not later:
+        return f"downloads={resp.downloads}"
+    return None
+
+
+def _path_of(url: str) -> str | None:
+    try:
+        return urlsplit(url).path.lower()
+    except ValueError:
+        return None
+
+
 def check_not_observed(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
     if device.checkins:
         return
@@ -299,13 +331,22 @@ def _missing_field(spec: CheckSpec, attr: str, label: str) -> CheckFunction:
             assert checkin.response is not None
             if getattr(checkin.response, attr) is None:
                 resp = checkin.exchange.response
+                ignored = offered_not_fetched(device, checkin)
+                consequence = (
+                    f"; it offers {ignored}, which the phone never fetched: the phone discards "
+                    "a response without its versions"
+                    if ignored
+                    else ""
+                )
                 yield spec.finding(
-                    f"the 200 response to POST {checkin.exchange.request.path} has no {label}",
+                    f"the 200 response to POST {checkin.exchange.request.path} has no {label}"
+                    + consequence,
                     device=device.key,
                     expected=f"a {label}",
                     observed="absent",
                     frames=[checkin.frame] + ([resp.frame] if resp is not None else []),
                     ts=checkin.ts,
+                    severity=None if ignored else Severity.WARN,
                 )
                 return
 

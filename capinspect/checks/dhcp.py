@@ -6,7 +6,9 @@ the DHCP options required by OCPE are in place". The option layouts are protocol
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from capinspect.checks.base import (
     Check,
@@ -17,6 +19,8 @@ from capinspect.checks.base import (
     Severity,
 )
 from capinspect.devices import DeviceSession
+from capinspect.expectations import Expectations
+from capinspect.knowledge.phone import is_sign_in_name
 from capinspect.protocols.dhcp.messages import (
     ACK,
     DISCOVER,
@@ -26,7 +30,9 @@ from capinspect.protocols.dhcp.messages import (
     REQUEST,
     DhcpExchange,
     DhcpSeen,
+    Option43,
 )
+from capinspect.protocols.tls.messages import ESTABLISHED
 
 NO_LEASE = CheckSpec(
     id="dhcp.no-lease",
@@ -46,12 +52,15 @@ NO_LEASE = CheckSpec(
 
 INFORM_UNANSWERED = CheckSpec(
     id="dhcp.inform-unanswered",
-    severity=Severity.WARN,
+    severity=Severity.FAIL,
     title="No server answered the phone's MS-UC-Client DHCPINFORM",
     explanation=(
         "Lync Phone Edition sends a DHCPINFORM with vendor class MS-UC-Client asking for options "
         "43 and 120, to find the Certificate Provisioning service and its SIP pool. Nothing "
-        "answered it, so a phone that no user has signed in to cannot sign in with a PIN."
+        "answered it, so a phone that no user has signed in to cannot sign in with a PIN. "
+        "Microsoft's Lync Server 2010 device troubleshooting says the device then falls back to "
+        "DNS, which is less reliable: fail, unless this capture shows that fallback completing "
+        "(a sign-in lookup answered and a working TLS connection to the pool), then warn."
     ),
     remediation=(
         "Configure the MS-UC-Client vendor class and options 43/120 on the DHCP server "
@@ -64,12 +73,16 @@ INFORM_UNANSWERED = CheckSpec(
 
 OPTION43_MISSING = CheckSpec(
     id="dhcp.option43-missing",
-    severity=Severity.WARN,
+    severity=Severity.FAIL,
     title="The DHCP answer to the MS-UC-Client request carries no option 43",
     explanation=(
         "Option 43 (sub-options 1-5) tells a Lync Phone Edition phone the URL of the "
         "Certificate Provisioning service. The answer to its MS-UC-Client request has no option "
-        "43, so PIN sign-in cannot work."
+        "43, so PIN sign-in cannot work. Microsoft's Lync Server 2010 device troubleshooting "
+        "('DHCP does not provide the Web Services URL') says the server must return option 43 "
+        "and that the device otherwise falls back to DNS, which is less reliable: fail, unless "
+        "this capture shows that fallback completing (a sign-in lookup answered and a working "
+        "TLS connection to the pool), then warn."
     ),
     remediation=(
         "Define the MSUCClient vendor class and its sub-options 1-5 on the DHCP server "
@@ -98,12 +111,16 @@ OPTION43_MALFORMED = CheckSpec(
 
 OPTION43_UNEXPECTED = CheckSpec(
     id="dhcp.option43-unexpected",
-    severity=Severity.WARN,
+    severity=Severity.FAIL,
     title="Option 43 points somewhere unusual",
     explanation=(
         "The Certificate Provisioning URL composed from option 43 (<2>://<3>:<4><5>) should be "
         "https on port 443 with the path /CertProv/CertProvisioningService.svc on the pool's "
-        "internal web FQDN. A different value sends the phone to the wrong place."
+        "internal web FQDN. A value the phone cannot use (a port that is not ASCII digits of "
+        "1-65535, a scheme other than https, a relative path without a leading /, a UC "
+        "Identifier other than MS-UC-Client, a host name with characters a name cannot have) "
+        "is a fail; a workable but unusual one (another port, path or web FQDN than expected) "
+        "is a warn."
     ),
     remediation=(
         "Regenerate the values with DHCPUtil.exe (-WebServer must be the internal web services "
@@ -114,11 +131,13 @@ OPTION43_UNEXPECTED = CheckSpec(
 
 OPTION120_MISSING = CheckSpec(
     id="dhcp.option120-missing",
-    severity=Severity.WARN,
+    severity=Severity.FAIL,
     title="The DHCP answer to the MS-UC-Client request carries no option 120",
     explanation=(
         "Option 120 (SIP servers, RFC 3361) gives the phone the FQDN of its first logon pool. "
-        "Without it the phone falls back to DNS discovery, and PIN sign-in may not find the pool."
+        "Without it the phone falls back to DNS discovery, and PIN sign-in may not find the pool: "
+        "fail, unless this capture shows that fallback completing (a sign-in lookup answered "
+        "and a working TLS connection to the pool), then warn."
     ),
     remediation=(
         "Set option 120 (UCSipServer) for the MS-UC-Client class with DHCPUtil.exe / "
@@ -153,16 +172,42 @@ OPTION120_UNEXPECTED = CheckSpec(
 
 OPTION15_MISSING = CheckSpec(
     id="dhcp.option15-missing",
-    severity=Severity.WARN,
+    severity=Severity.FAIL,
     title="No DNS domain name (option 15) was given to the phone",
     explanation=(
         "A phone that no user has signed in to looks up ucupdates-r2.<DNS domain provided by "
         "DHCP> to find the Device Update service. No DHCP answer to this phone carried option 15, "
-        "so it has no domain to build that name from."
+        "so it has no domain to build that name from: fail when no check-in follows, warn when "
+        "the phone checked in anyway (it had its update URL from sign-in)."
     ),
     remediation="Set option 15 (DNS Domain Name) in the phones' scope to the SIP domain.",
     source="seed (update flow, step 1); Microsoft docs (protocol.md §2.1, S18)",
 )
+
+
+def dns_fallback(device: DeviceSession) -> list[int] | None:
+    """Frames that show the phone's DNS fallback completing when DHCP gave it no usable 43/120:
+    a sign-in lookup (``_sipinternaltls._tcp``, ``lyncdiscoverinternal`` …) answered with
+    records, and a TLS connection to its pool established. ``None`` when the capture does not
+    show both."""
+    lookups = [lk for lk in device.dns if is_sign_in_name(lk.qname) and lk.answers]
+    working = [c for c in device.tls if c.outcome == ESTABLISHED]
+    if not lookups or not working:
+        return None
+    return [*(lk.response_frames[0] for lk in lookups if lk.response_frames), working[0].frame]
+
+
+def _fallback_severity(device: DeviceSession) -> tuple[Severity | None, str, list[int]]:
+    """FAIL (the spec's default) unless the DNS fallback is seen completing: then WARN."""
+    frames = dns_fallback(device)
+    if frames is None:
+        return None, "", []
+    return (
+        Severity.WARN,
+        "; the phone's DNS fallback completed (sign-in lookup answered, TLS to the pool "
+        "established)",
+        frames,
+    )
 
 
 def _phone_requests(device: DeviceSession) -> Iterator[tuple[DhcpExchange, DhcpSeen]]:
@@ -219,13 +264,15 @@ def check_inform_unanswered(device: DeviceSession, ctx: CheckContext) -> Iterato
     if any(ex.of_type(ACK) for ex, _ in informs):
         return
     frames = [s.frame for _, s in informs]
+    severity, fallback, fallback_frames = _fallback_severity(device)
     yield INFORM_UNANSWERED.finding(
-        f"{len(informs)} DHCPINFORM (MS-UC-Client) with no DHCPACK",
+        f"{len(informs)} DHCPINFORM (MS-UC-Client) with no DHCPACK{fallback}",
         device=device.key,
         expected="a DHCPACK carrying options 43 and 120",
         observed="no answer in the capture",
-        frames=frames,
+        frames=frames + fallback_frames,
         ts=informs[0][1].ts,
+        severity=severity,
     )
 
 
@@ -236,13 +283,16 @@ def _missing_option(spec: CheckSpec, attr: str, code: int, expected: str) -> Che
         replies = _uc_replies(device)
         if not replies or any(getattr(r.message, attr) is not None for r in replies):
             return
+        severity, fallback, fallback_frames = _fallback_severity(device)
         yield spec.finding(
-            f"{len(replies)} answer(s) to MS-UC-Client requests, none with option {code}",
+            f"{len(replies)} answer(s) to MS-UC-Client requests, none with option {code}"
+            + fallback,
             device=device.key,
             expected=expected,
             observed=f"no option {code}",
-            frames=[r.frame for r in replies],
+            frames=[r.frame for r in replies] + fallback_frames,
             ts=replies[0].ts,
+            severity=severity,
         )
 
     check.__name__ = f"check_option{code}_missing"
@@ -288,32 +338,90 @@ def check_option43_unexpected(device: DeviceSession, ctx: CheckContext) -> Itera
             continue
         if opt.uc_identifier is None and opt.url is None:
             continue
-        wrong: list[tuple[str, str, str | None]] = []
-        if opt.uc_identifier is not None and opt.uc_identifier != "MS-UC-Client":
-            wrong.append(("sub-option 1 (UC Identifier)", "MS-UC-Client", opt.uc_identifier))
-        if opt.url_scheme is not None and opt.url_scheme.lower() != expect.option43_scheme:
-            wrong.append(("sub-option 2 (URL Scheme)", expect.option43_scheme, opt.url_scheme))
-        if opt.web_server_port is not None and opt.web_server_port != expect.option43_port:
-            wrong.append(("sub-option 4 (port)", expect.option43_port, opt.web_server_port))
-        if opt.complete and opt.cert_prov_path != expect.option43_path:
-            wrong.append(("sub-option 5 (path)", expect.option43_path, opt.cert_prov_path))
-        if (
-            expect.web_fqdn
-            and opt.web_server_fqdn is not None
-            and opt.web_server_fqdn.lower() != expect.web_fqdn.lower()
-        ):
-            wrong.append(("sub-option 3 (web FQDN)", expect.web_fqdn, opt.web_server_fqdn))
+        wrong = option43_problems(opt, expect)
         if not wrong:
             continue
+        unusable = any(problem.unusable for problem in wrong)
         yield OPTION43_UNEXPECTED.finding(
-            "; ".join(f"{what} is {got!r}, expected {want!r}" for what, want, got in wrong),
+            ("the phone cannot use this option 43: " if unusable else "")
+            + "; ".join(f"{p.what} is {p.shown}, expected {p.want!r}" for p in wrong),
             device=device.key,
-            expected="; ".join(f"{what}={want}" for what, want, _ in wrong),
-            observed="; ".join(f"{what}={got}" for what, _, got in wrong),
+            expected="; ".join(f"{p.what}={p.want}" for p in wrong),
+            observed="; ".join(f"{p.what}={p.shown}" for p in wrong),
             frames=[seen.frame],
             ts=seen.ts,
+            severity=None if unusable else Severity.WARN,
         )
         return
+
+
+@dataclass(frozen=True, slots=True)
+class Option43Problem:
+    """One sub-option of option 43 that differs from what a working deployment sends."""
+
+    what: str
+    want: str
+    got: str | None
+    unusable: bool
+    """True when the phone cannot use the value at all (fail); False when it is workable but
+    unusual (warn)."""
+
+    @property
+    def shown(self) -> str:
+        """The value exactly: as text when printable, with its bytes in hex otherwise."""
+        if self.got is None:
+            return "(absent)"
+        if self.got.isprintable() and self.got.isascii():
+            return repr(self.got)
+        raw = self.got.encode("latin-1", "backslashreplace").hex(" ").upper()
+        return f"bytes {raw} (hex)"
+
+
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?$"
+)
+
+
+def _port_usable(port: str) -> bool:
+    return port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
+
+
+def option43_problems(opt: Option43, expect: Expectations) -> list[Option43Problem]:
+    """What differs in an MS-UC-Client option 43, each marked unusable or merely unusual."""
+    wrong: list[Option43Problem] = []
+    if opt.uc_identifier is not None and opt.uc_identifier != "MS-UC-Client":
+        wrong.append(
+            Option43Problem("sub-option 1 (UC Identifier)", "MS-UC-Client", opt.uc_identifier, True)
+        )
+    if opt.url_scheme is not None and opt.url_scheme.lower() != expect.option43_scheme:
+        usable = opt.url_scheme.lower() == "https"
+        wrong.append(
+            Option43Problem(
+                "sub-option 2 (URL Scheme)", expect.option43_scheme, opt.url_scheme, not usable
+            )
+        )
+    if opt.web_server_port is not None and opt.web_server_port != expect.option43_port:
+        wrong.append(
+            Option43Problem(
+                "sub-option 4 (port)",
+                expect.option43_port,
+                opt.web_server_port,
+                not _port_usable(opt.web_server_port),
+            )
+        )
+    if opt.complete and opt.cert_prov_path != expect.option43_path:
+        path = opt.cert_prov_path
+        usable = path is not None and path.startswith("/") and path.isprintable() and path.isascii()
+        wrong.append(Option43Problem("sub-option 5 (path)", expect.option43_path, path, not usable))
+    fqdn = opt.web_server_fqdn
+    if fqdn is not None and not _HOST_NAME.match(fqdn):
+        wrong.append(
+            Option43Problem("sub-option 3 (web FQDN)", expect.web_fqdn or "a host name", fqdn, True)
+        )
+    elif expect.web_fqdn and fqdn is not None and fqdn.lower() != expect.web_fqdn.lower():
+        wrong.append(Option43Problem("sub-option 3 (web FQDN)", expect.web_fqdn, fqdn, False))
+    return wrong
 
 
 def check_option120_malformed(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
@@ -365,13 +473,16 @@ def check_option15_missing(device: DeviceSession, ctx: CheckContext) -> Iterator
     ]
     if not replies or any(r.message.domain_name for r in replies):
         return
+    checked_in = bool(device.checkins)
     yield OPTION15_MISSING.finding(
-        f"{len(replies)} DHCPACK(s) to this phone, none with option 15",
+        f"{len(replies)} DHCPACK(s) to this phone, none with option 15"
+        + ("; the phone checked in anyway" if checked_in else ""),
         device=device.key,
         expected=ctx.expect.sip_domain or "the SIP domain",
         observed="no option 15",
         frames=[r.frame for r in replies],
         ts=replies[0].ts,
+        severity=Severity.WARN if checked_in else None,
     )
 
 

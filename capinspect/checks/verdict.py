@@ -1,12 +1,21 @@
-"""From findings to one verdict per phone, and what the capture did not cover.
+"""From findings to one verdict per phone, its root cause, and what the capture did not cover.
 
-* ``fail`` — at least one fail finding: the phone will not update until it is fixed.
-* ``warn`` — at least one warn finding and no fail.
+The policy (docs/verdicts.md):
+
+* ``fail`` — at least one fail finding: the capture shows the phone cannot complete a step of
+  its boot, sign-in or update flow, or a required checklist item is violated; the admin must
+  change something.
+* ``warn`` — at least one warn finding and no fail: the phone completes, but something is risky
+  or unproven.
 * ``inconclusive`` — nothing wrong was seen, but the capture does not reach the stage that
-  decides (no check-in, or an encrypted one): the verdict says which stage and what capture to
-  take instead.
+  decides (no check-in, an encrypted one, or an offered file the capture ended before): the
+  verdict says which stage and what capture to take instead.
 * ``pass`` — the boot reached a healthy end: a check-in answered 200 with nothing wrong, and
   every offered file downloaded whole.
+
+A failing (or warned) phone gets one *root cause*: the finding of the earliest stage of the
+boot (``STAGE_ORDER``), the earliest in packet time within a stage. The other findings of that
+severity are shown after it as what follows from it or fails besides.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from capinspect.checks.base import Finding, Severity, Verdict
+from capinspect.checks.checkin import offered_not_fetched
 from capinspect.devices import DeviceSession
 
 CAPTURE_ADVICE = (
@@ -36,6 +46,30 @@ class DeviceVerdict:
     reason: str
     coverage: tuple[StageCoverage, ...]
     advice: str | None = None
+    root_cause: Finding | None = None
+    """The one finding to fix first (fail and warn verdicts)."""
+    consequences: tuple[Finding, ...] = ()
+    """The other findings of the verdict's severity, in boot order: they follow from the root
+    cause or fail besides it."""
+
+
+STAGE_ORDER: tuple[str, ...] = ("device", "dhcp", "dns", "tls", "checkin", "download", "logs")
+"""The boot's stages in the order the phone goes through them (a check ID's prefix). A phone
+model that cannot be updated comes first: nothing after it can help."""
+
+
+def stage_rank(check_id: str) -> int:
+    """Where a check's stage falls in the boot (unknown prefixes last)."""
+    prefix = check_id.split(".", 1)[0]
+    return STAGE_ORDER.index(prefix) if prefix in STAGE_ORDER else len(STAGE_ORDER)
+
+
+def root_cause(findings: list[Finding]) -> tuple[Finding, tuple[Finding, ...]]:
+    """The primary finding among ``findings`` (all of one severity) and the rest in order."""
+    ordered = sorted(
+        findings, key=lambda f: (stage_rank(f.check_id), f.ts if f.ts is not None else 0.0)
+    )
+    return ordered[0], tuple(ordered[1:])
 
 
 def coverage(device: DeviceSession) -> tuple[StageCoverage, ...]:
@@ -77,10 +111,13 @@ def judge(device: DeviceSession, findings: list[Finding]) -> DeviceVerdict:
     stages = coverage(device)
     fails = [f for f in findings if f.severity == Severity.FAIL]
     warns = [f for f in findings if f.severity == Severity.WARN]
-    if fails:
-        return DeviceVerdict(Verdict.FAIL, "; ".join(sorted({f.check_id for f in fails})), stages)
-    if warns:
-        return DeviceVerdict(Verdict.WARN, "; ".join(sorted({f.check_id for f in warns})), stages)
+    for severity, verdict in ((fails, Verdict.FAIL), (warns, Verdict.WARN)):
+        if severity:
+            primary, rest = root_cause(severity)
+            reason = f"{primary.check_id}: {primary.title}"
+            if rest:
+                reason += f" (then {', '.join(dict.fromkeys(f.check_id for f in rest))})"
+            return DeviceVerdict(verdict, reason, stages, root_cause=primary, consequences=rest)
     if not device.checkins:
         encrypted = any(f.flow.server_port == 443 for f in device.other_flows)
         missing = [s.stage for s in stages if not s.seen]
@@ -92,4 +129,18 @@ def judge(device: DeviceSession, findings: list[Finding]) -> DeviceVerdict:
             + ")"
         )
         return DeviceVerdict(Verdict.INCONCLUSIVE, reason, stages, CAPTURE_ADVICE)
+    waiting = _offer_outstanding(device)
+    if waiting is not None:
+        return DeviceVerdict(
+            Verdict.INCONCLUSIVE,
+            f"the capture ended before the phone fetched the offered {waiting}",
+            stages,
+            CAPTURE_ADVICE,
+        )
     return DeviceVerdict(Verdict.PASS, "boot and check-in healthy", stages)
+
+
+def _offer_outstanding(device: DeviceSession) -> str | None:
+    """An offered file of the last answered check-in that the phone has not fetched yet."""
+    answered = [c for c in device.checkins if c.status == 200 and c.response is not None]
+    return offered_not_fetched(device, answered[-1]) if answered else None

@@ -265,13 +265,15 @@ def other_clients(
                 )
             )
     for conn in analysis.tls:
-        if service.concerns_name(conn.sni) or conn.flow.server_ip in service.addresses:
+        by_address = not conn.sni and conn.flow.server_ip in service.addresses
+        if service.concerns_name(conn.sni) or by_address:
             events.append(
                 (conn.ts, conn.frame, conn.flow.client_ip, conn.client_mac, _describe_tls(conn))
             )
     for exchange in analysis.http:
         req = exchange.request
-        if looks_like_firmware_path(req.path) or exchange.flow.server_ip in service.addresses:
+        host = (req.host or "").split(":", 1)[0]
+        if looks_like_firmware_path(req.path) or service.concerns_name(host):
             status = exchange.response.status if exchange.response is not None else "no answer"
             events.append(
                 (

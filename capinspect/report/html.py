@@ -29,7 +29,9 @@ from capinspect.report.markdown import (
     ladder,
     lane_peers,
     option_tables,
+    other_clients_table,
     phone_name,
+    root_cause_line,
     summary_table,
 )
 from capinspect.report.model import DeviceReport, Report
@@ -204,6 +206,11 @@ def _device(number: int, item: DeviceReport, open_: bool) -> str:
         f'<details class="phone" id="phone-{number}"{" open" if open_ else ""}>',
         f"<summary>{number}. {h(phone_name(item))} — {h(device_label(session))} "
         f"{_verdict(verdict)} <span class='note'>{len(flagged)} problem(s)</span></summary>",
+    ]
+    root = root_cause_line(item)
+    if root is not None:
+        out.append(f'<p class="root"><strong>{h(root)}</strong></p>')
+    out += [
         _table(identity_table(item)),
         "<h4>Findings</h4>",
     ]
@@ -260,6 +267,9 @@ def render_html(report: Report) -> str:
         out.append("<h2>Phones</h2>")
     for number, item in enumerate(report.devices, 1):
         out.append(_device(number, item, open_))
+    clients = other_clients_table(report)
+    if clients is not None:
+        out.append(_table(clients, level=2))
     out.append("<h2>Capture identity</h2>")
     out += [_table(t, level=3) for t in capture_tables(report)]
     out += ["</body>", "</html>"]

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from capinspect import __version__
 from capinspect.checks.base import Finding
-from capinspect.devices import Checkin, DeviceSession, Download
+from capinspect.devices import Checkin, DeviceSession, Download, OtherClient
 from capinspect.engine import Analysis
 from capinspect.protocols.dhcp.messages import DhcpExchange, DhcpMessage, DhcpSeen
 from capinspect.protocols.dns.messages import DnsLookup
@@ -437,6 +437,9 @@ def device_report(item: DeviceReport) -> dict[str, Any]:
     out = device_timeline(item.session)
     out["verdict"] = str(item.verdict.verdict)
     out["verdict_reason"] = item.verdict.reason
+    root = item.verdict.root_cause
+    out["root_cause"] = finding(root) if root is not None else None
+    out["consequences"] = list(dict.fromkeys(f.check_id for f in item.verdict.consequences))
     out["capture_advice"] = item.verdict.advice
     out["coverage"] = [
         {"stage": s.stage, "seen": s.seen, "note": s.note} for s in item.verdict.coverage
@@ -466,6 +469,24 @@ def report_head(report: Report) -> dict[str, Any]:
             "has_fail": report.has_fail,
         },
         "capture_findings": [finding(f) for f in report.capture_findings],
+        "other_update_clients": {
+            "listed": [other_client(c) for c in report.other_clients],
+            "not_listed": report.other_clients_dropped,
+        },
+    }
+
+
+def other_client(client: OtherClient) -> dict[str, Any]:
+    """A host without phone evidence that touched the update service (never judged)."""
+    return {
+        "key": client.key,
+        "mac": client.mac,
+        "ips": list(client.ips),
+        "phone_maker_prefix": client.oui_vendor,
+        "activity_count": client.activity_count,
+        "activities": [
+            {"frame": a.frame, "time": iso(a.ts), "what": a.what} for a in client.activities
+        ],
     }
 
 

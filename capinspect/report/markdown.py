@@ -107,7 +107,11 @@ def summary_table(report: Report) -> Table:
     for number, item in enumerate(report.devices, 1):
         session = item.session
         vlan = f" / VLAN {','.join(str(v) for v in session.vlans)}" if session.vlans else ""
-        flagged = sorted({f.check_id for f in item.findings if f.severity != Severity.INFO})
+        root = item.verdict.root_cause
+        flagged = [root.check_id] if root is not None else []
+        flagged += sorted(
+            {f.check_id for f in item.findings if f.severity != Severity.INFO} - set(flagged)
+        )
         rows.append(
             (
                 str(number),
@@ -121,8 +125,50 @@ def summary_table(report: Report) -> Table:
         )
     return Table(
         "Summary",
-        ("#", "phone (MAC)", "model", "IP / VLAN", "firmware seen", "verdict", "problems"),
+        ("#", "phone (MAC)", "model", "IP / VLAN", "firmware seen", "verdict", "root cause, then"),
         tuple(rows),
+    )
+
+
+def root_cause_line(item: DeviceReport) -> str | None:
+    """``Root cause: <id> — <summary>`` and what follows from it, for fail and warn verdicts."""
+    root = item.verdict.root_cause
+    if root is None:
+        return None
+    line = f"Root cause: {root.check_id} — {root.summary}"
+    rest = list(dict.fromkeys(f.check_id for f in item.verdict.consequences))
+    if rest:
+        line += f". Then: {', '.join(rest)}"
+    return line
+
+
+OTHER_CLIENTS_TITLE = "Other clients of the update service (not phones, not judged)"
+
+
+def other_clients_table(report: Report) -> Table | None:
+    """Hosts without phone evidence that touched the update service: one row each."""
+    if not report.other_clients:
+        return None
+    rows = tuple(
+        (
+            client.mac or "—",
+            ", ".join(client.ips[:3]),
+            str(client.first_frame),
+            str(client.activity_count),
+            client.activities[0].what if client.activities else "",
+        )
+        for client in report.other_clients
+    )
+    dropped = report.other_clients_dropped
+    note = (
+        "No phone evidence: no MS-UC-Client/CPE-OCPHONE vendor class, check-in, phone user "
+        "agent or MAC named in a check-in." + (f" {dropped} more not listed." if dropped else "")
+    )
+    return Table(
+        OTHER_CLIENTS_TITLE,
+        ("MAC", "address", "first frame", "activities", "first activity"),
+        rows,
+        note,
     )
 
 
@@ -441,6 +487,9 @@ def _md_device(number: int, item: DeviceReport) -> list[str]:
         f"{str(item.verdict.verdict).upper()}",
         "",
     ]
+    root = root_cause_line(item)
+    if root is not None:
+        lines += [f"**{md(root)}**", ""]
     lines += _md_table(identity_table(item))
     lines += ["#### Findings", ""]
     if item.findings:
@@ -481,6 +530,9 @@ def render_markdown(report: Report) -> str:
         lines += ["## Phones", ""]
     for number, item in enumerate(report.devices, 1):
         lines += _md_device(number, item)
+    clients = other_clients_table(report)
+    if clients is not None:
+        lines += _md_table(clients, level=2)
     lines += ["## Capture identity", ""]
     for table in capture_tables(report):
         lines += _md_table(table, level=3)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from capinspect.checks.base import Finding, Severity, Verdict
 from capinspect.checks.verdict import DeviceVerdict
-from capinspect.devices import DeviceSession
+from capinspect.devices import DeviceSession, OtherClient
 from capinspect.engine import Analysis
 from capinspect.expectations import Expectations
 
@@ -36,6 +36,10 @@ class Report:
     expectations: Expectations
     elapsed: float | None = None
     """Wall-clock seconds the analysis took (report metadata only)."""
+    other_clients: tuple[OtherClient, ...] = ()
+    """Hosts without phone evidence that touched the update service: listed, never judged."""
+    other_clients_dropped: int = 0
+    """Other clients beyond ``Limits.max_other_clients`` (counted only)."""
 
     @property
     def all_findings(self) -> tuple[Finding, ...]:

@@ -121,6 +121,35 @@ def _summary_table(report: Report) -> Table:
     return table
 
 
+def _other_clients(report: Report) -> Table:
+    """Hosts without phone evidence that touched the update service, one line each."""
+    table = Table(
+        title="Other clients of the update service (not phones, not judged)",
+        title_justify="left",
+        title_style="bold",
+        show_edge=False,
+        pad_edge=False,
+        box=None,
+        header_style="bold",
+    )
+    table.add_column("Host", no_wrap=True)
+    table.add_column("Address", overflow="fold")
+    table.add_column("Frames", no_wrap=True)
+    table.add_column("What it did first", overflow="fold")
+    for client in report.other_clients[:50]:
+        first = client.activities[0] if client.activities else None
+        table.add_row(
+            Text(safe(client.mac or client.key)),
+            Text(safe(", ".join(client.ips[:2]))),
+            Text(f"#{first.frame} ({client.activity_count})" if first else "—"),
+            Text(safe(first.what) if first else ""),
+        )
+    hidden = len(report.other_clients) - 50 + report.other_clients_dropped
+    if hidden > 0:
+        table.caption = f"{hidden} more in the JSON report"
+    return table
+
+
 def _finding_block(finding: Finding, indent: int = 2) -> Table:
     """One finding as a grid, so wrapped lines stay in their column at any width."""
     grid = Table.grid(padding=(0, 1))
@@ -168,6 +197,14 @@ def _device_section(console: Console, item: DeviceReport) -> None:
     notes.add_column(ratio=1, overflow="fold")
     if verdict in (Verdict.PASS, Verdict.INCONCLUSIVE):
         notes.add_row("", Text(item.verdict.reason, style="dim"))
+    root = item.verdict.root_cause
+    if root is not None:
+        line = Text("root cause: ", style="bold")
+        line.append(root.check_id, style="bold")
+        rest = list(dict.fromkeys(f.check_id for f in item.verdict.consequences))
+        if rest:
+            line.append(f"  (then {', '.join(rest)})", style="dim")
+        notes.add_row("", line)
     if item.verdict.advice:
         notes.add_row("", Text("capture advice: " + item.verdict.advice, style="dim"))
     if notes.row_count:
@@ -190,6 +227,9 @@ def render_analyze(report: Report, *, color: bool = False, width: int = 100) -> 
         console.print()
     for finding in report.capture_findings:
         console.print(_finding_block(finding, indent=0))
+    if report.other_clients:
+        console.print()
+        console.print(_other_clients(report))
     counts = report.verdict_counts()
     tail = ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no phones"
     kept = report.analysis.stats.frames_kept

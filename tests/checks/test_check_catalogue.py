@@ -374,7 +374,11 @@ CASES: dict[str, tuple[Callable[[], Capture], Expectations | None]] = {
 # TLS checks (which need TLS connections, not HTTP factories) are tested in
 # tests/checks/test_tls_checks.py; capture.kernel-drops, which needs a live socket's drop
 # counter, in tests/test_live.py.
-TESTED_ELSEWHERE = {"capture.kernel-drops"} | {
+TESTED_ELSEWHERE = {
+    "capture.kernel-drops",
+    "capture.other-update-clients",  # tests/devices/test_identity.py
+    "capture.device-limit",  # tests/devices/test_identity.py
+} | {
     spec.id for spec in ALL_SPECS if spec.id.startswith(("tls.", "logs."))
 }
 """tls.* in tests/checks/test_tls_checks.py; logs.* in tests/checks/test_log_checks.py."""
