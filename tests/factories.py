@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field, replace
+from functools import cache
+
+from locations import PCAPS
 
 from capinspect.engine import Analysis, TcpFlowSeen
 from capinspect.model import Anomaly, CaptureStats, FlowKey
@@ -16,6 +19,7 @@ from capinspect.protocols.dhcp.messages import DhcpExchange, DhcpSeen
 from capinspect.protocols.dhcp.parser import decode_option43, parse_dhcp
 from capinspect.protocols.dns.messages import DnsLookup, DnsRecord
 from capinspect.protocols.http.messages import HttpBody, HttpExchange, HttpRequest, HttpResponse
+from capinspect.protocols.tls.messages import TlsConnection
 
 PHONE_MAC = "00:21:63:0f:20:7b"
 PHONE_IP = "10.20.0.23"
@@ -388,3 +392,24 @@ def assert_same_analysis(one: Analysis, other: Analysis, *, anomaly_order: bool 
         assert one.anomalies == other.anomalies
     else:
         assert sorted(one.anomalies, key=repr) == sorted(other.anomalies, key=repr)
+
+
+@cache
+def lab_tls_connection() -> TlsConnection:
+    """A real TLS connection from the lab (its certificate does not name the SNI)."""
+    from capinspect.pipeline import analyze_paths
+
+    return analyze_paths([str(PCAPS / "https-cert-mismatch.pcap")]).tls[0]
+
+
+def tls_from(
+    conn: TlsConnection, ip: str, mac: str | None, sni: str | None = None
+) -> TlsConnection:
+    """``conn`` as if ``ip`` (``mac``) had opened it, optionally with another SNI."""
+    flow = conn.flow
+    moved = replace(
+        conn, flow=FlowKey(ip, flow.client_port, flow.server_ip, flow.server_port), client_mac=mac
+    )
+    if sni is not None and moved.client_hello is not None:
+        moved = replace(moved, client_hello=replace(moved.client_hello, sni=sni))
+    return moved

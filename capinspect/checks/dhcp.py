@@ -365,22 +365,33 @@ class Option43Problem:
     unusable: bool
     """True when the phone cannot use the value at all (fail); False when it is workable but
     unusual (warn)."""
+    raw: bytes | None = None
+    """The sub-option's bytes when they are not printable ASCII (shown in hex, exactly)."""
 
     @property
     def shown(self) -> str:
         """The value exactly: as text when printable, with its bytes in hex otherwise."""
         if self.got is None:
             return "(absent)"
-        if self.got.isprintable() and self.got.isascii():
+        if self.raw is None and self.got.isprintable() and self.got.isascii():
             return repr(self.got)
-        raw = self.got.encode("latin-1", "backslashreplace").hex(" ").upper()
-        return f"bytes {raw} (hex)"
+        raw = self.raw if self.raw is not None else self.got.encode("utf-8", "replace")
+        return f"bytes {raw.hex(' ').upper()} (hex)"
 
 
 _HOST_NAME = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*"
     r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?$"
 )
+
+
+def _unprintable_raw(opt: Option43, code: int) -> bytes | None:
+    """The raw bytes of sub-option ``code`` when they are not printable ASCII text."""
+    for sub in opt.suboptions:
+        if sub.code == code:
+            text = sub.raw.decode("ascii", "replace")
+            return None if sub.raw.isascii() and text.isprintable() else sub.raw
+    return None
 
 
 def _port_usable(port: str) -> bool:
@@ -408,6 +419,7 @@ def option43_problems(opt: Option43, expect: Expectations) -> list[Option43Probl
                 expect.option43_port,
                 opt.web_server_port,
                 not _port_usable(opt.web_server_port),
+                _unprintable_raw(opt, 4),
             )
         )
     if opt.complete and opt.cert_prov_path != expect.option43_path:

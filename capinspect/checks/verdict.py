@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from capinspect.checks import ALL_SPECS
 from capinspect.checks.base import Finding, Severity, Verdict
 from capinspect.checks.checkin import offered_not_fetched
 from capinspect.devices import DeviceSession
@@ -65,9 +66,17 @@ def stage_rank(check_id: str) -> int:
 
 
 def root_cause(findings: list[Finding]) -> tuple[Finding, tuple[Finding, ...]]:
-    """The primary finding among ``findings`` (all of one severity) and the rest in order."""
+    """The primary finding among ``findings`` (all of one severity) and the rest in order:
+    earliest stage, then earliest time, then the order checks are registered in (which follows
+    the boot: option 43 before option 120, Server Version before Service Version)."""
+    registered = {spec.id: index for index, spec in enumerate(ALL_SPECS)}
     ordered = sorted(
-        findings, key=lambda f: (stage_rank(f.check_id), f.ts if f.ts is not None else 0.0)
+        findings,
+        key=lambda f: (
+            stage_rank(f.check_id),
+            f.ts if f.ts is not None else 0.0,
+            registered.get(f.check_id, len(registered)),
+        ),
     )
     return ordered[0], tuple(ordered[1:])
 

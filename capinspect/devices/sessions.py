@@ -41,6 +41,7 @@ from capinspect.expectations import Expectations
 from capinspect.knowledge.firmware import UNKNOWN_VERSION_TIMESTAMP
 from capinspect.knowledge.phone import (
     is_phone_user_agent,
+    is_sign_in_name,
     is_update_name,
     looks_like_firmware_path,
 )
@@ -257,8 +258,9 @@ def _phone_service(
     dhcp: Iterable[DhcpExchange], dns: Iterable[DnsLookup], checkins: Iterable[Checkin]
 ) -> tuple[set[str], set[str]]:
     """Names and addresses a phone got for sign-in and updates: options 43 (web FQDN), 120
-    (pool), 15 (``ucupdates-r2.<domain>``), the hosts its check-ins name and offer, and what its
-    own lookups of those names answered."""
+    (pool), 15 (``ucupdates-r2.<domain>``), the hosts its check-ins name and offer, the pool its
+    sign-in lookups (SRV, autodiscover) found, and what its own lookups of those names
+    answered."""
     names: set[str] = set()
     addresses: set[str] = set()
     for exchange in dhcp:
@@ -283,11 +285,17 @@ def _phone_service(
                 host = _url_host(url)
                 if host:
                     names.add(host)
-    for lookup in dns:
+    for lookup in sorted(dns, key=lambda lk: is_sign_in_name(lk.qname), reverse=True):
         qname = lookup.qname.lower().rstrip(".")
-        if qname in names or is_update_name(qname):
+        if qname in names or is_update_name(qname) or is_sign_in_name(qname):
             names.update(c.lower().rstrip(".") for c in lookup.cname_chain)
             addresses.update(lookup.addresses)
+            # An SRV answer names the pool: "priority weight port target".
+            names.update(
+                r.value.split()[-1].lower().rstrip(".")
+                for r in lookup.answers
+                if r.rtype == "SRV" and r.value.split()
+            )
     return names, addresses
 
 

@@ -378,9 +378,7 @@ TESTED_ELSEWHERE = {
     "capture.kernel-drops",
     "capture.other-update-clients",  # tests/devices/test_identity.py
     "capture.device-limit",  # tests/devices/test_identity.py
-} | {
-    spec.id for spec in ALL_SPECS if spec.id.startswith(("tls.", "logs."))
-}
+} | {spec.id for spec in ALL_SPECS if spec.id.startswith(("tls.", "logs."))}
 """tls.* in tests/checks/test_tls_checks.py; logs.* in tests/checks/test_log_checks.py."""
 
 

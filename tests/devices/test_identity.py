@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import cache
 
 from factories import (
     PHONE_IP,
@@ -14,36 +13,22 @@ from factories import (
     dhcp_bytes,
     healthy_boot,
     http,
+    lab_tls_connection,
     lease,
     lookup,
     seen,
+    tls_from,
 )
-from locations import PCAPS
 
 from capinspect.devices import build_population
 from capinspect.expectations import Expectations
 from capinspect.limits import Limits
-from capinspect.model import FlowKey
-from capinspect.pipeline import analyze_paths, evaluate
+from capinspect.pipeline import evaluate
 from capinspect.protocols.dhcp.messages import DhcpExchange
-from capinspect.protocols.tls.messages import TlsConnection
 
 PC_IP = "10.20.0.99"
 PC_MAC = "3c:52:82:00:00:99"
 POLYCOM_MAC = "00:04:f2:12:34:56"
-
-
-@cache
-def _mismatch_tls() -> TlsConnection:
-    """A real TLS connection whose certificate does not name the SNI (lab capture)."""
-    analysis = analyze_paths([str(PCAPS / "https-cert-mismatch.pcap")])
-    return analysis.tls[0]
-
-
-def _moved(conn: TlsConnection, ip: str, mac: str | None) -> TlsConnection:
-    flow = conn.flow
-    moved = FlowKey(ip, flow.client_port, flow.server_ip, flow.server_port)
-    return replace(conn, flow=moved, client_mac=mac)
 
 
 def test_a_pc_that_looks_up_ucupdates_r2_is_an_other_client_not_a_phone() -> None:
@@ -61,8 +46,8 @@ def test_a_pc_that_looks_up_ucupdates_r2_is_an_other_client_not_a_phone() -> Non
 
 
 def test_a_pc_with_tls_to_the_pool_and_a_wrong_certificate_gets_no_tls_finding() -> None:
-    conn = _mismatch_tls()
-    analysis = replace(healthy_boot().analysis(), tls=(_moved(conn, PC_IP, PC_MAC),))
+    conn = lab_tls_connection()
+    analysis = replace(healthy_boot().analysis(), tls=(tls_from(conn, PC_IP, PC_MAC),))
     report = evaluate(analysis, Expectations())
     assert [d.session.mac for d in report.devices] == ["00:21:63:0f:20:7b"]
     assert not any(f.check_id.startswith("tls.") for f in report.all_findings)
@@ -71,7 +56,7 @@ def test_a_pc_with_tls_to_the_pool_and_a_wrong_certificate_gets_no_tls_finding()
 
 
 def test_a_phone_makers_prefix_with_update_traffic_makes_a_phone() -> None:
-    conn = _moved(_mismatch_tls(), PC_IP, POLYCOM_MAC)
+    conn = tls_from(lab_tls_connection(), PC_IP, POLYCOM_MAC)
     analysis = replace(Capture().analysis(), tls=(conn,))
     population = build_population(analysis)
     (phone,) = population.phones
@@ -132,10 +117,8 @@ def test_max_devices_is_enforced_and_counted() -> None:
 
 
 def test_a_phones_tls_to_another_service_is_shown_but_not_judged() -> None:
-    conn = _mismatch_tls()
-    moved = _moved(conn, PHONE_IP, None)
-    assert moved.client_hello is not None
-    exchange = replace(moved, client_hello=replace(moved.client_hello, sni="mail.contoso.com"))
+    conn = lab_tls_connection()
+    exchange = tls_from(conn, PHONE_IP, None, sni="mail.contoso.com")
     analysis = replace(healthy_boot().analysis(), tls=(exchange,))
     report = evaluate(analysis, Expectations())
     (device,) = report.devices
