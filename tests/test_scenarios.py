@@ -61,6 +61,28 @@ EXPECTED: dict[str, dict[str, tuple[str, set[str]]]] = {
 }
 
 
+# Per scenario and phone MAC: the root cause the policy gives a failing or warned phone
+# (docs/verdicts.md: the earliest stage's finding).
+ROOT_CAUSE: dict[str, dict[str, str]] = {
+    "acl-denied": {"*": "download.acl-denied"},
+    "ssl-required": {"*": "download.ssl-required"},
+    "file-not-found": {"*": "download.not-found"},
+    "legacy-452": {"*": "checkin.legacy-path-missing"},
+    "dns-cname": {"*": "dns.ucupdates-cname"},
+    "dns-nxdomain": {"*": "dns.ucupdates-nxdomain"},
+    "option43-truncated": {"*": "dhcp.option43-malformed"},
+    "options-missing": {"*": "dhcp.option43-missing"},
+    "no-server-version": {"*": "checkin.missing-server-version"},
+    "no-update-offered": {"*": "checkin.no-update-offered"},
+    "multi-phone": {
+        "00:04:f2:aa:10:03": "checkin.legacy-path-missing",
+        "00:04:f2:aa:10:04": "download.acl-denied",
+    },
+    "https-cert-mismatch": {"*": "tls.cert-name-mismatch"},
+    "https-untrusted": {"*": "tls.handshake-failed"},
+}
+
+
 def _facts(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
@@ -240,6 +262,22 @@ def test_verdicts_and_findings(facts_path: Path) -> None:
             bad = [f.check_id for f in item.findings if str(f.severity) in ("fail", "warn")]
             assert bad == []
     assert report.has_fail == any(v == "fail" for v, _ in expected.values())
+
+
+@pytest.mark.parametrize("facts_path", FACTS, ids=lambda p: p.name.split(".")[0])
+def test_root_cause_is_the_one_the_policy_gives(facts_path: Path) -> None:
+    facts = _facts(facts_path)
+    report = _report(facts["capture"])
+    wanted = ROOT_CAUSE.get(facts["scenario"], {})
+    for item in report.devices:
+        root = item.verdict.root_cause
+        if str(item.verdict.verdict) in ("pass", "inconclusive"):
+            assert root is None, item.session.mac
+            continue
+        want = wanted.get(item.session.mac or "", wanted.get("*"))
+        assert root is not None and root.check_id == want, (item.session.mac, root)
+        assert root.severity == item.verdict.verdict
+        assert item.verdict.reason.startswith(f"{want}: ")
 
 
 def test_multi_phone_background_pc_is_not_a_phone() -> None:

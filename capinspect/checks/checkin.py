@@ -92,8 +92,9 @@ MISSING_SERVER_VERSION = CheckSpec(
         "0x0/200 but never downloaded found 'Server Version' and 'Service Version' missing from "
         "the response in Wireshark while a browser got them: something between the phone and the "
         "service (proxy, wrong virtual directory, wrong server) is answering. When such a "
-        "response offers a file and the phone never fetches it, this is the root cause (fail); "
-        "a response without the versions that offers nothing is a warn."
+        "response offers a file the phone never fetches, or offers nothing to a phone older "
+        "than the target, this is the root cause (fail); without the versions to a phone that "
+        "needs nothing it is a warn."
     ),
     remediation=(
         "Compare this response with what a browser gets from the same URL on the server; check "
@@ -332,10 +333,13 @@ def _missing_field(spec: CheckSpec, attr: str, label: str) -> CheckFunction:
             if getattr(checkin.response, attr) is None:
                 resp = checkin.exchange.response
                 ignored = offered_not_fetched(device, checkin)
+                withheld = _update_withheld(device, ctx, checkin)
                 consequence = (
                     f"; it offers {ignored}, which the phone never fetched: the phone discards "
                     "a response without its versions"
                     if ignored
+                    else f"; the phone is older than {withheld} and gets no update from it"
+                    if withheld
                     else ""
                 )
                 yield spec.finding(
@@ -346,7 +350,7 @@ def _missing_field(spec: CheckSpec, attr: str, label: str) -> CheckFunction:
                     observed="absent",
                     frames=[checkin.frame] + ([resp.frame] if resp is not None else []),
                     ts=checkin.ts,
-                    severity=None if ignored else Severity.WARN,
+                    severity=None if ignored or withheld else Severity.WARN,
                 )
                 return
 
@@ -354,19 +358,29 @@ def _missing_field(spec: CheckSpec, attr: str, label: str) -> CheckFunction:
     return check
 
 
-def check_no_update_offered(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+def _update_withheld(device: DeviceSession, ctx: CheckContext, checkin: Checkin) -> str | None:
+    """The target (as text) when this answered check-in offers nothing to a phone older than
+    it; ``None`` otherwise (the phone is current, the target is unknown, or it was offered)."""
     target = _target(device, ctx)
-    if target is None:
-        return
+    resp = checkin.response
+    if target is None or resp is None:
+        return None
     target_version, target_text = target
+    offered = resp.files or (resp.downloads is not None and resp.downloads > 0)
+    if offered or resp.downloads is None and not resp.files and resp.problems:
+        return None
+    current = _version(checkin)
+    if current is not None and current >= target_version:
+        return None
+    return target_text
+
+
+def check_no_update_offered(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
     for checkin in _answered(device):
         resp = checkin.response
         assert resp is not None
-        offered = resp.files or (resp.downloads is not None and resp.downloads > 0)
-        if offered or resp.downloads is None and not resp.files and resp.problems:
-            continue
-        current = _version(checkin)
-        if current is not None and current >= target_version:
+        target_text = _update_withheld(device, ctx, checkin)
+        if target_text is None:
             continue
         ident = device.identity
         who = "/".join(v or "?" for v in (ident.vendor, ident.model, ident.revision, ident.locale))

@@ -361,10 +361,12 @@ def check_cannot_decrypt(device: DeviceSession, ctx: CheckContext) -> Iterator[F
 
 
 CHECKS: tuple[Check, ...] = (
-    Check(NO_COMMON_CIPHER, check_no_common_cipher),
-    Check(HANDSHAKE_FAILED, check_handshake_failed),
+    # The certificate checks come first: a handshake that failed over a certificate has the
+    # certificate as its root cause (checks/verdict.py breaks ties by this order).
     Check(CERT_NAME_MISMATCH, check_cert_name_mismatch),
     Check(CERT_EXPIRED, check_cert_expired),
+    Check(NO_COMMON_CIPHER, check_no_common_cipher),
+    Check(HANDSHAKE_FAILED, check_handshake_failed),
     Check(ENCRYPTED_CHECKIN, check_encrypted_checkin),
     Check(CANNOT_DECRYPT, check_cannot_decrypt),
 )
