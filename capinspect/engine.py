@@ -19,6 +19,12 @@ from dataclasses import dataclass, field
 
 from capinspect.decode import Decoder
 from capinspect.flows.tcp import TcpReassembler
+from capinspect.knowledge.phone import (
+    PHONE_USER_AGENT_MARKERS,
+    SIGN_IN_NAME_PREFIXES,
+    UPDATE_NAME_PREFIXES,
+    is_phone_user_agent,
+)
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import (
     Anomaly,
@@ -53,17 +59,9 @@ from capinspect.protocols.tls.tracker import TlsTracker
 
 # Names whose lookups always matter (protocol.md §2): the Device Update service and SIP
 # discovery, whoever asks.
-NAMES_OF_INTEREST = (
-    "ucupdates-r2.",
-    "ucupdates.",
-    "_sipinternaltls._tcp.",
-    "_sipinternal._tcp.",
-    "_sip._tls.",
-    "sipinternal.",
-    "sipexternal.",
-    "sip.",
-)
-_PHONE_AGENTS = (b"ucphone", b"ocphone")
+NAMES_OF_INTEREST = UPDATE_NAME_PREFIXES + SIGN_IN_NAME_PREFIXES
+"""DNS names worth parsing wherever they come from (knowledge/phone.py)."""
+_PHONE_AGENTS = tuple(marker.encode() for marker in PHONE_USER_AGENT_MARKERS)
 _PHONE_PATHS = (b".upx", b"deviceupdate", b"requesthandler", b".nbt", b".cat", b".cab")
 _HEAD_PEEK = 4096
 _URL_HOST = re.compile(rb"https?://([A-Za-z0-9.-]+)")
@@ -182,7 +180,7 @@ class _Interest:
     def note_http(self, exchange: HttpExchange) -> None:
         request = exchange.request
         agent = (request.header("user-agent") or "").lower()
-        if request.path.lower().endswith(".upx") or "ucphone" in agent or "ocphone" in agent:
+        if request.path.lower().endswith(".upx") or is_phone_user_agent(agent):
             self.ips.add(exchange.flow.client_ip)
             if exchange.response is not None:
                 for host in _URL_HOST.findall(exchange.response.body.data[:65536]):

@@ -31,6 +31,7 @@ from capinspect.knowledge.firmware import (
     format_version,
     parse_version,
 )
+from capinspect.knowledge.phone import is_update_name
 
 NOT_OBSERVED = CheckSpec(
     id="checkin.not-observed",
@@ -242,7 +243,7 @@ def check_not_observed(device: DeviceSession, ctx: CheckContext) -> Iterator[Fin
     if device.checkins:
         return
     tls = [f for f in device.other_flows if f.flow.server_port == 443 or f.kind == "tls"]
-    update_lookups = [lk for lk in device.dns if lk.qname.startswith("ucupdates")]
+    update_lookups = [lk for lk in device.dns if is_update_name(lk.qname)]
     if device.tls and all(c.outcome == "failed" for c in device.tls):
         # No check-in because no TLS handshake succeeded: the tls.* findings say why.
         yield NOT_OBSERVED.finding(

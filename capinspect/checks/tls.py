@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from capinspect.checks.base import Check, CheckContext, CheckSpec, Finding, Severity
 from capinspect.devices import DeviceSession
+from capinspect.knowledge.phone import is_update_name
 from capinspect.protocols.tls.messages import (
     CIPHER_SUITES,
     DECRYPTED,
@@ -320,7 +321,7 @@ def check_encrypted_checkin(device: DeviceSession, ctx: CheckContext) -> Iterato
         for c in device.tls
         if c.outcome == ESTABLISHED
         and c.decryption == NO_KEYS_GIVEN
-        and (c.flow.server_port == 443 or (c.sni or "").lower().startswith("ucupdates"))
+        and (c.flow.server_port == 443 or is_update_name(c.sni))
     ]
     if not hidden:
         return

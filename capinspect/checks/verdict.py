@@ -26,6 +26,7 @@ from capinspect.checks import ALL_SPECS
 from capinspect.checks.base import Finding, Severity, Verdict
 from capinspect.checks.checkin import offered_not_fetched
 from capinspect.devices import DeviceSession
+from capinspect.knowledge.phone import is_update_name
 
 CAPTURE_ADVICE = (
     "Start the capture before powering the phone on (or rebooting it), capture on its switch "
@@ -82,7 +83,7 @@ def root_cause(findings: list[Finding]) -> tuple[Finding, tuple[Finding, ...]]:
 
 
 def coverage(device: DeviceSession) -> tuple[StageCoverage, ...]:
-    update_lookups = [lk for lk in device.dns if lk.qname.startswith("ucupdates")]
+    update_lookups = [lk for lk in device.dns if is_update_name(lk.qname)]
     offered = [m for c in device.checkins for m in c.offered]
     stages = [
         StageCoverage(

@@ -38,6 +38,7 @@ SIGN_IN_NAME_PREFIXES: tuple[str, ...] = (
     "_sipinternal._tcp.",
     "_sip._tls.",
     "sipinternal.",
+    "sipexternal.",
     "sip.",
     "lyncdiscoverinternal.",
     "lyncdiscover.",

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from capinspect.knowledge.phone import PHONE_USER_AGENT_MARKERS
 from capinspect.logs.files import QUOTES, LogProblem, iter_lines, undash
 
 DEFAULT_FIELDS: tuple[str, ...] = (
@@ -57,7 +58,7 @@ RELEVANT_PREFIXES = (
     "/ucdeviceupdates/",
     "/deviceupdatefiles_",
 )
-PHONE_AGENTS = ("ucphone", "ocphone")
+PHONE_AGENTS = PHONE_USER_AGENT_MARKERS
 
 _DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 _TIME = re.compile(r"^\d{1,2}:\d{2}:\d{2}(?:\.\d+)?$")
