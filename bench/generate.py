@@ -781,6 +781,21 @@ class PcNoise:
 NOISY_PCS = PcNoise(pcs=40, dns=0.004, tls=0.01, http=0.005, dhcp=0.002)
 """The ``--noisy-pcs`` preset: a tenth of the PCs, about 2% of the frames."""
 ANDROIDS = 12
+NOISE_ACTIVITIES = (
+    "dns-lookup",
+    "dns-nxdomain",
+    "tls-hello",
+    "tls-server-alert",
+    "tls-cert-other-name",
+    "tls-cert-matching",
+    "tls-client-alert",
+    "tls-established",
+    "http-update-files",
+    "dhcp-inform",
+    "dhcp-ack-option43",
+    "dhcp-lease",
+)
+"""What the truth file says a noisy host did (each with a count)."""
 UPDATE_SERVICE_ACTIVITIES = ("dns-lookup", "tls-hello", "http-update-files")
 """What makes a host an "other client of the update service" in the truth file: it looked up
 the service's names, sent a ClientHello to it or fetched its files. DHCP alone does not."""
@@ -1181,6 +1196,7 @@ class Background:
     def note(self, host: Host, tags: bytes, kind: str, activity: str, detail: str) -> None:
         """Record that `host` did `activity`; called right before the frame that shows it is
         yielded, so a flow cut off by the end of the file never claims more than it sent."""
+        assert activity in NOISE_ACTIVITIES, activity
         rec = self.noisy_hosts.get(host.mac)
         if rec is None:
             rec = self.noisy_hosts[host.mac] = {
