@@ -1525,7 +1525,7 @@ def generate(
                 chunk.clear()
         fh.writelines(chunk)
     tmp.replace(out)
-    truth = {
+    truth: dict[str, Any] = {
         "generator": {
             "version": GENERATOR_VERSION,
             "source_sha256": source_digest(),

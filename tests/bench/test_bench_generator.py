@@ -371,7 +371,7 @@ def test_tshark_sees_the_noise_the_truth_lists(noisy: tuple[Path, dict[str, Any]
         stream: set(names.split(","))
         for stream, names in fields("tls.handshake.type == 11", "tcp.stream", "x509ce.dNSName")
     }
-    other_name = {}
+    other_name: dict[str, int] = {}
     for ip, stream, sni in hellos:
         assert sni in hosts[ip]["details"]
         if stream in certs and sni not in certs[stream]:
