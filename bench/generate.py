@@ -302,9 +302,12 @@ def dns_answer(qid: int, name: str, qtype: int, rdatas: list[bytes], rcode: int 
 
 
 def tls_client_hello(sni: str, rng: random.Random) -> bytes:
-    """A TLS 1.2 ClientHello record with a server_name extension (what tshark shows as SNI)."""
+    """A TLS 1.2 ClientHello record with a server_name extension (what tshark shows as SNI);
+    none when `sni` is empty (a browser sent to an IP address)."""
     host = sni.encode()
-    sni_ext = struct.pack("!HHHBH", 0, len(host) + 5, len(host) + 3, 0, len(host)) + host
+    sni_ext = (
+        struct.pack("!HHHBH", 0, len(host) + 5, len(host) + 3, 0, len(host)) + host if host else b""
+    )
     groups = struct.pack("!HHH", 10, 6, 4) + struct.pack("!HH", 23, 24)
     exts = sni_ext + groups + struct.pack("!HHB", 11, 2, 1) + b"\x00"
     ciphers = bytes.fromhex("c02bc02fc02cc030009c009d002f0035000a")
@@ -782,9 +785,15 @@ NOISY_PCS = PcNoise(pcs=40, dns=0.004, tls=0.01, http=0.005, dhcp=0.002)
 """The ``--noisy-pcs`` preset: a tenth of the PCs, about 2% of the frames."""
 ANDROIDS = 12
 NOISE_ACTIVITIES = (
-    "dns-lookup",
+    "dns-update-name",
+    "dns-web-fqdn",
+    "dns-sip-srv",
+    "dns-pool-name",
+    "dns-lyncdiscover",
     "dns-nxdomain",
-    "tls-hello",
+    "tls-update-sni",
+    "tls-no-sni",
+    "tls-pool-sni",
     "tls-server-alert",
     "tls-cert-other-name",
     "tls-cert-matching",
@@ -796,9 +805,21 @@ NOISE_ACTIVITIES = (
     "dhcp-lease",
 )
 """What the truth file says a noisy host did (each with a count)."""
-UPDATE_SERVICE_ACTIVITIES = ("dns-lookup", "tls-hello", "http-update-files")
-"""What makes a host an "other client of the update service" in the truth file: it looked up
-the service's names, sent a ClientHello to it or fetched its files. DHCP alone does not."""
+UPDATE_SERVICE_ACTIVITIES = (
+    "dns-update-name",
+    "dns-web-fqdn",
+    "dns-sip-srv",
+    "tls-update-sni",
+    "tls-no-sni",
+    "http-update-files",
+)
+"""What makes a host an "other client of the update service" an analyzer must list: it looked
+up ucupdates-r2 (any domain), the web/pool FQDN the phones got in options 43/120 or the
+_sipinternaltls SRV, sent a ClientHello naming ucupdates-r2 or none to the server's address, or
+fetched the update files. DHCP alone does not."""
+POOL_NAME_ACTIVITIES = ("dns-pool-name", "dns-lyncdiscover", "tls-pool-sni")
+"""Names of the pool no phone was told (the Enterprise pool FQDN is only an SRV target here)
+and lyncdiscoverinternal: a host that did only these may be listed or not."""
 WINDOWS_INFORM_PRL = bytes((1, 15, 3, 6, 44, 46, 47, 31, 33, 121, 249, 43, 252))
 ANDROID_PRL = bytes((1, 3, 6, 15, 26, 28, 51, 58, 59, 43, 114, 108))
 BROWSER_AGENT = "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0)"
@@ -837,6 +858,9 @@ class Background:
         self.rng = rng
         self.pc_noise = pc_noise
         self.noisy_hosts: dict[bytes, dict[str, Any]] = {}
+        self.pending: list[tuple[bytes, tuple[Host, bytes, str, str, str] | None]] = []
+        """Frames that must follow the one just drawn (a DNS answer, a DHCP reply), with the
+        note to record when each goes out; only the noise uses it."""
         self.noise = Noise(rng)
         self.counts: dict[str, int] = {}
         self.pcs = [
@@ -891,6 +915,11 @@ class Background:
 
     def next_frame(self) -> bytes:
         """One background frame."""
+        if self.pending:
+            follow, note = self.pending.pop(0)
+            if note is not None:
+                self.note(*note)
+            return follow
         rng = self.rng
         r = rng.random()
         cat = 0
@@ -1223,35 +1252,65 @@ class Background:
                     "update_service_client": any(
                         a in rec["activities"] for a in UPDATE_SERVICE_ACTIVITIES
                     ),
+                    "pool_names_only": not any(
+                        a in rec["activities"] for a in UPDATE_SERVICE_ACTIVITIES
+                    )
+                    and any(a in rec["activities"] for a in POOL_NAME_ACTIVITIES),
                 }
             )
         return out
 
     def update_lookup(self) -> Iterator[bytes]:
         """A PC's Lync client resolving the update service and SIP discovery names: the
-        phones' own ucupdates-r2 name, another domain's (NXDOMAIN or answered), the pool FQDN,
-        lyncdiscoverinternal (absent in OCS 2007 R2) and the _sipinternaltls SRV."""
+        phones' own ucupdates-r2 name, another domain's (NXDOMAIN or answered), the web FQDN the
+        phones got in DHCP, the pool FQDN, lyncdiscoverinternal (absent in OCS 2007 R2) and the
+        _sipinternaltls SRV. The answer is the very next frame (as a DNS server answers within
+        a millisecond), not left to the random interleaving of flows."""
         rng = self.rng
         cli, tags = self.noisy_pc()
         srv = Host(ROUTER_MAC, DNS_IP)
-        name, qtype, rdatas, rcode = rng.choice(
+        activity, name, qtype, rdatas, rcode = rng.choice(
             (
-                (UPDATES_NAME, 1, [OCS_IP], 0),
-                (UPDATES_NAME, 1, [OCS_IP], 0),
-                (UPDATES_NAME, 28, [], 0),
-                (OTHER_UPDATES_NAME, 1, [], 3),
-                (OTHER_UPDATES_NAME, 1, [], 3),
-                (OTHER_UPDATES_NAME, 1, [OTHER_UPDATES_IP], 0),
-                (POOL_FQDN, 1, [OCS_IP], 0),
-                (f"lyncdiscoverinternal.{DOMAIN}", 1, [], 3),
-                (f"lyncdiscoverinternal.{OTHER_DOMAIN}", 1, [], 3),
-                (f"_sipinternaltls._tcp.{DOMAIN}", 33, [srv_rdata(0, 0, 5061, POOL_FQDN)], 0),
-                (f"_sipinternaltls._tcp.{OTHER_DOMAIN}", 33, [], 3),
+                ("dns-update-name", UPDATES_NAME, 1, [OCS_IP], 0),
+                ("dns-update-name", UPDATES_NAME, 1, [OCS_IP], 0),
+                ("dns-update-name", UPDATES_NAME, 28, [], 0),
+                ("dns-update-name", OTHER_UPDATES_NAME, 1, [], 3),
+                ("dns-update-name", OTHER_UPDATES_NAME, 1, [], 3),
+                ("dns-update-name", OTHER_UPDATES_NAME, 1, [OTHER_UPDATES_IP], 0),
+                ("dns-web-fqdn", WEB_FQDN, 1, [OCS_IP], 0),
+                ("dns-pool-name", POOL_FQDN, 1, [OCS_IP], 0),
+                ("dns-lyncdiscover", f"lyncdiscoverinternal.{DOMAIN}", 1, [], 3),
+                ("dns-lyncdiscover", f"lyncdiscoverinternal.{OTHER_DOMAIN}", 1, [], 3),
+                (
+                    "dns-sip-srv",
+                    f"_sipinternaltls._tcp.{DOMAIN}",
+                    33,
+                    [srv_rdata(0, 0, 5061, POOL_FQDN)],
+                    0,
+                ),
+                ("dns-sip-srv", f"_sipinternaltls._tcp.{OTHER_DOMAIN}", 33, [], 3),
             )
         )
         qid = rng.getrandbits(16)
         sport = rng.randrange(49152, 65536)
-        self.note(cli, tags, "windows-pc", "dns-lookup", name)
+        ans = dns_answer(qid, name, qtype, rdatas, rcode=rcode)
+        self.pending.append(
+            (
+                ipv4_frame(
+                    cli.mac,
+                    srv.mac,
+                    tags,
+                    srv.ip,
+                    cli.ip,
+                    UDP,
+                    udp_segment(53, sport, ans),
+                    qid ^ 0x55,
+                    128,
+                ),
+                (cli, tags, "windows-pc", "dns-nxdomain", name) if rcode else None,
+            )
+        )
+        self.note(cli, tags, "windows-pc", activity, name)
         yield ipv4_frame(
             srv.mac,
             cli.mac,
@@ -1263,36 +1322,25 @@ class Background:
             qid,
             128,
         )
-        if rcode:
-            self.note(cli, tags, "windows-pc", "dns-nxdomain", name)
-        ans = dns_answer(qid, name, qtype, rdatas, rcode=rcode)
-        yield ipv4_frame(
-            cli.mac,
-            srv.mac,
-            tags,
-            srv.ip,
-            cli.ip,
-            UDP,
-            udp_segment(53, sport, ans),
-            qid ^ 0x55,
-            128,
-        )
 
     def update_tls(self) -> Iterator[bytes]:
-        """A PC's HTTPS to the pool (SNI the pool FQDN or ucupdates-r2) or to the other
-        domain's ucupdates-r2 server. The certificate mostly names other hosts, so a checker
-        that judged every client would call it a name mismatch; the browser then sends an alert
-        or the user clicks through. The other domain's server sometimes refuses the ClientHello
-        outright (handshake_failure)."""
+        """A PC's HTTPS to the pool's address (SNI the pool FQDN, ucupdates-r2, or none: an
+        admin typing https://<address>/) or to the other domain's ucupdates-r2 server. The
+        certificate mostly names other hosts, so a checker that judged every client would call
+        it a name mismatch; the browser then sends an alert or the user clicks through. The
+        other domain's server sometimes refuses the ClientHello outright (handshake_failure)."""
         rng = self.rng
         cli, tags = self.noisy_pc()
         r = rng.random()
-        if r < 0.45:
-            sni, server_ip, chain = POOL_FQDN, OCS_IP, pool_chain()
-        elif r < 0.75:
+        if r < 0.35:
+            sni, server_ip, chain, hello_kind = POOL_FQDN, OCS_IP, pool_chain(), "tls-pool-sni"
+        elif r < 0.6:
             sni, server_ip, chain = OTHER_UPDATES_NAME, OTHER_UPDATES_IP, other_chain()
+            hello_kind = "tls-update-sni"
+        elif r < 0.8:
+            sni, server_ip, chain, hello_kind = UPDATES_NAME, OCS_IP, pool_chain(), "tls-update-sni"
         else:
-            sni, server_ip, chain = UPDATES_NAME, OCS_IP, pool_chain()
+            sni, server_ip, chain, hello_kind = "", OCS_IP, pool_chain(), "tls-no-sni"
         mismatch = sni != UPDATES_NAME
         conn = TcpConn(
             cli,
@@ -1305,7 +1353,7 @@ class Background:
         )
         yield from conn.handshake()
         hello = tls_client_hello(sni, rng)
-        self.note(cli, tags, "windows-pc", "tls-hello", sni)
+        self.note(cli, tags, "windows-pc", hello_kind, sni or ip_text(server_ip))
         yield from conn.send(True, hello)
         if server_ip == OTHER_UPDATES_IP and rng.random() < 0.3:
             self.note(cli, tags, "windows-pc", "tls-server-alert", "handshake_failure")
@@ -1314,7 +1362,11 @@ class Background:
             return
         flight = tls_server_flight(chain, rng)
         self.note(
-            cli, tags, "windows-pc", "tls-cert-other-name" if mismatch else "tls-cert-matching", sni
+            cli,
+            tags,
+            "windows-pc",
+            "tls-cert-other-name" if mismatch else "tls-cert-matching",
+            sni or ip_text(server_ip),
         )
         yield from conn.send(False, flight)
         outcome = rng.random() if mismatch else 1.0
@@ -1330,7 +1382,7 @@ class Background:
             + tls_records(22, self.noise.take(40))
         )
         yield from conn.send(True, finish)
-        self.note(cli, tags, "windows-pc", "tls-established", sni)
+        self.note(cli, tags, "windows-pc", "tls-established", sni or ip_text(server_ip))
         yield from conn.send(False, tls_records(20, b"\x01") + tls_records(22, self.noise.take(40)))
         for _ in range(rng.randint(1, 3)):
             yield from conn.send(True, tls_records(23, self.noise.take(rng.randint(300, 900))))
@@ -1412,6 +1464,23 @@ class Background:
             if scope_43:
                 opts.append((43, option43(WEB_FQDN)))
             ack = dhcp_payload(2, xid, cli.mac, opts, ciaddr=cli.ip)
+            self.pending.append(
+                (
+                    ipv4_frame(
+                        cli.mac,
+                        server.mac,
+                        tags,
+                        server.ip,
+                        cli.ip,
+                        UDP,
+                        udp_segment(67, 68, ack),
+                        xid,
+                    ),
+                    (cli, tags, "windows-pc", "dhcp-ack-option43", "MS-UC-Client")
+                    if scope_43
+                    else None,
+                )
+            )
             self.note(cli, tags, "windows-pc", "dhcp-inform", "MSFT 5.0")
             yield ipv4_frame(
                 BROADCAST_MAC,
@@ -1423,11 +1492,6 @@ class Background:
                 udp_segment(68, 67, inform),
                 xid,
                 128,
-            )
-            if scope_43:
-                self.note(cli, tags, "windows-pc", "dhcp-ack-option43", "MS-UC-Client")
-            yield ipv4_frame(
-                cli.mac, server.mac, tags, server.ip, cli.ip, UDP, udp_segment(67, 68, ack), xid
             )
             return
         phone = self.androids[rng.randrange(len(self.androids))]
@@ -1452,11 +1516,11 @@ class Background:
             1, xid, phone.mac, [(53, b"\x03"), (50, phone.ip), (54, server.ip), *common]
         )
         ack = dhcp_payload(2, xid, phone.mac, [(53, b"\x05"), *lease], yiaddr=phone.ip)
-        self.note(phone, b"", "android", "dhcp-lease", vendor_class.decode())
-        for from_client, payload in ((True, disc), (False, offer), (True, req), (False, ack)):
+
+        def frame(from_client: bool, payload: bytes) -> bytes:
             src = Host(phone.mac, ZERO_IP) if from_client else server
             sport, dport = (68, 67) if from_client else (67, 68)
-            yield ipv4_frame(
+            return ipv4_frame(
                 BROADCAST_MAC,
                 src.mac,
                 b"",
@@ -1466,6 +1530,12 @@ class Background:
                 udp_segment(sport, dport, payload),
                 xid,
             )
+
+        self.note(phone, b"", "android", "dhcp-lease", vendor_class.decode())
+        self.pending.append((frame(False, offer), None))
+        yield frame(True, disc)
+        self.pending.append((frame(False, ack), None))
+        yield frame(True, req)
 
 
 # --- assembling the file --------------------------------------------------------------------
@@ -1568,6 +1638,7 @@ def generate(
             "devices": sorted(p.truth["mac"] for p in plans),
             "non_phone_devices_with_verdict": 0,
             "other_update_service_clients": [h["mac"] for h in noisy if h["update_service_client"]],
+            "may_be_listed": [h["mac"] for h in noisy if h["pool_names_only"]],
         }
     truth_path = out.with_name(out.name + ".truth.json")
     truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")

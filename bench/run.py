@@ -231,6 +231,8 @@ def check_against_truth(report: dict[str, Any], truth: dict[str, Any]) -> list[s
             f"device {extra['key']} reported but not planted ({extra['host']}): verdict "
             f"{extra['verdict']}, findings {extra['findings']}"
         )
+    if "noisy_hosts" in truth:
+        problems += check_other_clients(report, truth)
     summary = report.get("summary", {})
     want_counts = {v: 0 for v in ("pass", "warn", "fail", "inconclusive")}
     for phone in truth["phones"]:
@@ -270,15 +272,74 @@ def non_phone_devices(report: dict[str, Any], truth: dict[str, Any]) -> list[dic
     return out
 
 
+def _listed_clients(report: dict[str, Any], truth: dict[str, Any]) -> dict[str, str] | None:
+    """The report's other clients of the update service, each as the truth's MAC for it (by
+    MAC, else by address) or as its own key; None when the report has no such list."""
+    section = report.get("other_update_clients")
+    if not isinstance(section, dict):
+        return None
+    hosts = truth.get("noisy_hosts", []) + [
+        {"mac": p["mac"], "ip": p["ip"]} for p in truth.get("phones", [])
+    ]
+    by_mac = {h["mac"]: h["mac"] for h in hosts}
+    by_ip = {h["ip"]: h["mac"] for h in hosts}
+    out: dict[str, str] = {}
+    for client in section.get("listed", []):
+        key = str(client.get("key"))
+        mac = by_mac.get(str(client.get("mac")))
+        for ip in client.get("ips", []):
+            mac = mac or by_ip.get(ip)
+        out[key] = mac or key
+    return out
+
+
+def check_other_clients(report: dict[str, Any], truth: dict[str, Any]) -> list[str]:
+    """A noisy capture's other clients of the update service against the truth: every host
+    that looked up its names, sent it a ClientHello or fetched its files is listed; nothing
+    else is (a planted phone, an Android lease, a PC that only did DHCP), except the hosts that
+    only used pool names no phone was told, which may be either way. Nothing to check when the
+    report has no such list (a capinspect older than that list)."""
+    listed = _listed_clients(report, truth)
+    if listed is None:
+        return []
+    expected = truth.get("expected", {})
+    must = set(expected.get("other_update_service_clients", []))
+    maybe = set(expected.get("may_be_listed", []))
+    phones = {p["mac"] for p in truth["phones"]}
+    got = set(listed.values())
+    problems = []
+    dropped = report["other_update_clients"].get("not_listed", 0)
+    if not dropped:
+        for mac in sorted(must - got):
+            problems.append(f"other client {mac} (touched the update service) not listed")
+    for key, mac in sorted(listed.items()):
+        if mac in phones:
+            problems.append(f"planted phone {mac} listed as an other client ({key})")
+        elif mac not in must | maybe:
+            problems.append(f"{key} listed as an other client but did not touch the service")
+    return problems
+
+
 def noise_summary(report: dict[str, Any], truth: dict[str, Any]) -> str:
-    """One line for --noisy runs: how many non-phones capinspect reported and judged."""
+    """One line for --noisy runs: how many non-phones capinspect reported and judged, and how
+    many of the hosts that touched the update service it listed as other clients."""
     extra = non_phone_devices(report, truth)
     judged = [d for d in extra if d["verdict"] is not None or d["findings"]]
-    clients = truth.get("expected", {}).get("other_update_service_clients", [])
+    expected = truth.get("expected", {})
+    must = set(expected.get("other_update_service_clients", []))
+    maybe = set(expected.get("may_be_listed", []))
+    listed = _listed_clients(report, truth)
+    if listed is None:
+        other = "the report lists no other clients"
+    else:
+        got = set(listed.values())
+        other = (
+            f"other clients listed: {len(got & must)} of {len(must)} expected, "
+            f"{len(got & maybe)} of {len(maybe)} pool-name-only, {len(got - must - maybe)} others"
+        )
     return (
         f"non-phone devices with a verdict: {len(judged)} (non-phone devices reported: "
-        f"{len(extra)}; noisy hosts that touched the update service: {len(clients)} of "
-        f"{len(truth.get('noisy_hosts', []))})"
+        f"{len(extra)}; {other})"
     )
 
 

@@ -24,6 +24,8 @@ if str(ROOT) not in sys.path:
 from bench.generate import (  # noqa: E402
     NOISE_ACTIVITIES,
     NOISY_PCS,
+    POOL_NAME_ACTIVITIES,
+    UPDATE_SERVICE_ACTIVITIES,
     PcNoise,
     generate,
     noise_config,
@@ -214,14 +216,15 @@ def test_truth_lists_the_phones(capture: tuple[Path, dict[str, Any]]) -> None:
 # --- the --noisy-pcs background ---------------------------------------------------------------
 
 NOISY = PcNoise(pcs=40, dns=0.02, tls=0.06, http=0.03, dhcp=0.02)
-"""Shares raised well above the preset so that 4000 packets hold every kind of noise (seed 7
+NOISY_SEED = 9
+"""Shares raised well above the preset so that 4000 packets hold every kind of noise (seed 9
 does; test_noisy_truth_covers_every_activity says so if a change to the generator breaks it)."""
 
 
 @pytest.fixture(scope="module")
 def noisy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("bench") / "noisy.pcap"
-    return out, generate(4000, PHONES, 7, out, NOISY)
+    return out, generate(4000, PHONES, NOISY_SEED, out, NOISY)
 
 
 def test_noise_is_off_by_default(capture: tuple[Path, dict[str, Any]]) -> None:
@@ -239,10 +242,10 @@ def test_noisy_phones_are_the_quiet_capture_phones(
     tmp_path: Path, noisy: tuple[Path, dict[str, Any]]
 ) -> None:
     path, truth = noisy
-    quiet = generate(4000, PHONES, 7, tmp_path / "quiet.pcap")
+    quiet = generate(4000, PHONES, NOISY_SEED, tmp_path / "quiet.pcap")
     assert truth["phones"] == quiet["phones"]
     assert truth["phone_frames"] == quiet["phone_frames"]
-    again = generate(4000, PHONES, 7, tmp_path / "again.pcap", NOISY)
+    again = generate(4000, PHONES, NOISY_SEED, tmp_path / "again.pcap", NOISY)
     assert (tmp_path / "again.pcap").read_bytes() == path.read_bytes()
     assert again["noisy_hosts"] == truth["noisy_hosts"]
 
@@ -261,10 +264,13 @@ def test_noisy_truth_covers_every_activity(noisy: tuple[Path, dict[str, Any]]) -
     assert truth["expected"]["non_phone_devices_with_verdict"] == 0
     clients = truth["expected"]["other_update_service_clients"]
     assert clients == [
-        h["mac"]
-        for h in hosts
-        if {"dns-lookup", "tls-hello", "http-update-files"} & set(h["activities"])
+        h["mac"] for h in hosts if set(UPDATE_SERVICE_ACTIVITIES) & h["activities"].keys()
     ]
+    maybe = truth["expected"]["may_be_listed"]
+    assert maybe and not set(maybe) & set(clients)
+    for h in hosts:
+        if h["mac"] in maybe:
+            assert h["activities"].keys() & set(POOL_NAME_ACTIVITIES)
     assert all(h["kind"] == "windows-pc" for h in hosts if h["mac"] in clients)
     assert all(set(h["activities"]) == {"dhcp-lease"} for h in hosts if h["kind"] == "android")
 
@@ -341,39 +347,39 @@ def test_tshark_sees_the_noise_the_truth_lists(noisy: tuple[Path, dict[str, Any]
             out[row[0]] = out.get(row[0], 0) + 1
         return out
 
-    def want(activity: str) -> dict[str, int]:
-        return {
-            h["ip"]: h["activities"][activity]
-            for h in hosts.values()
-            if activity in h["activities"]
-        }
+    def want(*activities: str) -> dict[str, int]:
+        """Per host IP, how many times the truth says it did any of `activities`."""
+        out = {ip: sum(h["activities"].get(a, 0) for a in activities) for ip, h in hosts.items()}
+        return {ip: n for ip, n in out.items() if n}
 
     # The noisy PCs are also ordinary background PCs (other lookups, HTTPS to the Internet), so
     # only what concerns the update service's names is counted.
     src = " or ".join(f"ip.src == {ip}" for ip in hosts)
     dst = src.replace("ip.src", "ip.dst")
-    names = 'dns.qry.name matches "ucupdates|ocspool|lyncdiscover|_sipinternaltls"'
+    names = 'dns.qry.name matches "ucupdates|ocspool|lyncdiscover|_sipinternaltls|^ocs[.]"'
     lookups = fields(f"dns.flags.response == 0 and {names} and ({src})", "ip.src", "dns.qry.name")
-    assert count(lookups) == want("dns-lookup")
+    dns_kinds = [a for a in NOISE_ACTIVITIES if a.startswith("dns-") and a != "dns-nxdomain"]
+    assert count(lookups) == want(*dns_kinds)
     for ip, name in lookups:
         assert name in hosts[ip]["details"]
     nx = fields(f"dns.flags.rcode == 3 and {names} and ({dst})", "ip.dst")
     assert count(nx) == want("dns-nxdomain")
     hellos = fields(
         "tls.handshake.type == 1 and "
-        f'tls.handshake.extensions_server_name matches "ucupdates|ocspool" and ({src})',
+        '(tls.handshake.extensions_server_name matches "ucupdates|ocspool" or '
+        f"(not tls.handshake.extensions_server_name and ip.dst == 10.10.0.10)) and ({src})",
         "ip.src",
         "tcp.stream",
         "tls.handshake.extensions_server_name",
     )
-    assert count(hellos) == want("tls-hello")
+    assert count(hellos) == want("tls-update-sni", "tls-no-sni", "tls-pool-sni")
     certs = {
         stream: set(names.split(","))
         for stream, names in fields("tls.handshake.type == 11", "tcp.stream", "x509ce.dNSName")
     }
     other_name: dict[str, int] = {}
     for ip, stream, sni in hellos:
-        assert sni in hosts[ip]["details"]
+        assert (sni or "10.10.0.10") in hosts[ip]["details"]
         if stream in certs and sni not in certs[stream]:
             other_name[ip] = other_name.get(ip, 0) + 1
     assert other_name == want("tls-cert-other-name")
