@@ -760,11 +760,11 @@ class PcNoise:
     pcs: int = 0
     """Background PCs that look up, connect to or browse the update service."""
     dns: float = 0.0
-    """Lookups of ucupdates-r2 (this and another domain), the pool FQDN, lyncdiscoverinternal
-    and _sipinternaltls._tcp SRV; some answered, some NXDOMAIN."""
+    """Lookups of ucupdates-r2 (this and another domain), the web FQDN, the pool FQDN,
+    lyncdiscoverinternal and _sipinternaltls._tcp SRV; some answered, some NXDOMAIN."""
     tls: float = 0.0
-    """TLS to the pool or another domain's ucupdates-r2 with SNI of the update service's names;
-    mostly a certificate for another name, some alerts, some completed handshakes."""
+    """TLS to the pool (SNI the pool FQDN, ucupdates-r2 or none) or to another domain's
+    ucupdates-r2; mostly a certificate for another name, some alerts, some completed handshakes."""
     http: float = 0.0
     """Browser GETs of /DeviceUpdateFiles_Int/ on the web server (the article's step 5)."""
     dhcp: float = 0.0
