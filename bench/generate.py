@@ -13,12 +13,19 @@ Next to the capture it writes ``<out>.truth.json``: every planted phone with its
 the firmware it reports, what it was offered, how its download ended and the verdict a correct
 analyzer must reach. The background is written as it is generated (memory stays flat); only the
 phones' frames (a few hundred KB each) are built up front.
+
+``--noisy-pcs`` (off by default, so the default capture stays byte for byte what the benchmark
+numbers were measured on) adds what a real mirror port also carries and a naive analyzer takes
+for phones: PCs looking up ucupdates-r2 and the pool's names, talking TLS to the pool and getting
+a certificate for another name, an admin fetching the update files in a browser (the article's
+step 5), Windows DHCPINFORMs and Android leases. The truth file then lists those hosts too.
 """
 
 from __future__ import annotations
 
 import argparse
 import calendar
+import functools
 import hashlib
 import json
 import random
@@ -34,6 +41,13 @@ DOMAIN = "contoso.com"
 WEB_FQDN = f"ocs.{DOMAIN}"
 EXT_FQDN = f"ocsext.{DOMAIN}"
 UPDATES_NAME = f"ucupdates-r2.{DOMAIN}"
+POOL_FQDN = f"ocspool.{DOMAIN}"
+"""The Enterprise pool's FQDN (SRV target of _sipinternaltls); it resolves to the same load
+balancer address as the web components, but the pool's web certificate does not carry it."""
+OTHER_DOMAIN = "fabrikam.com"
+"""A second SIP domain PCs' Lync clients try (a partner, a merged company, a laptop's home
+domain); its ucupdates-r2 name sometimes resolves, to a server with its own certificate."""
+OTHER_UPDATES_NAME = f"ucupdates-r2.{OTHER_DOMAIN}"
 TARGET_VERSION = "3.5.6907.0"
 INTERIM_VERSION = "1.0.522.103"
 TARGET_TIMESTAMP = "16-12-2008 04:43:58"
@@ -62,6 +76,8 @@ peer's frames on the mirror port carry its MAC."""
 DNS_IP = bytes((10, 10, 0, 2))
 OCS_IP = bytes((10, 10, 0, 10))
 NTP_IP = bytes((10, 10, 0, 5))
+OTHER_UPDATES_IP = bytes((172, 16, 40, 10))
+PC_DHCP_SERVER_IP = bytes((10, 30, 0, 1))
 BROADCAST_MAC = b"\xff" * 6
 BROADCAST_IP = b"\xff" * 4
 ZERO_IP = b"\x00" * 4
@@ -286,9 +302,12 @@ def dns_answer(qid: int, name: str, qtype: int, rdatas: list[bytes], rcode: int 
 
 
 def tls_client_hello(sni: str, rng: random.Random) -> bytes:
-    """A TLS 1.2 ClientHello record with a server_name extension (what tshark shows as SNI)."""
+    """A TLS 1.2 ClientHello record with a server_name extension (what tshark shows as SNI);
+    none when `sni` is empty (a browser sent to an IP address)."""
     host = sni.encode()
-    sni_ext = struct.pack("!HHHBH", 0, len(host) + 5, len(host) + 3, 0, len(host)) + host
+    sni_ext = (
+        struct.pack("!HHHBH", 0, len(host) + 5, len(host) + 3, 0, len(host)) + host if host else b""
+    )
     groups = struct.pack("!HHH", 10, 6, 4) + struct.pack("!HH", 23, 24)
     exts = sni_ext + groups + struct.pack("!HHB", 11, 2, 1) + b"\x00"
     ciphers = bytes.fromhex("c02bc02fc02cc030009c009d002f0035000a")
@@ -314,6 +333,103 @@ def tls_records(content_type: int, payload: bytes) -> bytes:
         part = payload[i : i + 16384]
         out.append(bytes((content_type, 3, 3)) + struct.pack("!H", len(part)) + part)
     return b"".join(out)
+
+
+def tls_handshake(msg_type: int, body: bytes) -> bytes:
+    """One handshake message: type, 24-bit length, body."""
+    return bytes((msg_type,)) + len(body).to_bytes(3, "big") + body
+
+
+ALERT_HANDSHAKE_FAILURE, ALERT_BAD_CERTIFICATE, ALERT_CERTIFICATE_UNKNOWN = 40, 42, 46
+
+
+def tls_alert(description: int) -> bytes:
+    """A plaintext fatal alert record (sent before ChangeCipherSpec, so readable on the wire)."""
+    return tls_records(21, bytes((2, description)))
+
+
+@functools.cache
+def certificate_chain(names: tuple[str, ...], issuer: str) -> tuple[bytes, bytes]:
+    """DER of a server certificate for `names` (CN = the first, every name a SAN) and of the CA
+    that issued it.
+
+    Ed25519 because its signatures are deterministic (RFC 8032): the same seed gives the same
+    bytes, which a random-nonce ECDSA or a freshly generated RSA key would not. The validity
+    period covers the capture, so only the name can be wrong.
+    """
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.x509.oid import NameOID
+
+    def key(label: str) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(
+            hashlib.sha256(f"capinspect-bench/key/{label}".encode()).digest()
+        )
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    end = datetime.datetime(2028, 1, 1, tzinfo=datetime.UTC)
+    ca_key = key(issuer)
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name(issuer))
+        .issuer_name(name(issuer))
+        .public_key(ca_key.public_key())
+        .serial_number(int.from_bytes(hashlib.sha256(issuer.encode()).digest()[:8], "big"))
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, None)
+    )
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(name(names[0]))
+        .issuer_name(name(issuer))
+        .public_key(key(names[0]).public_key())
+        .serial_number(int.from_bytes(hashlib.sha256(names[0].encode()).digest()[:8], "big"))
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, None)
+    )
+    der = serialization.Encoding.DER
+    return leaf.public_bytes(der), ca.public_bytes(der)
+
+
+def tls_server_flight(chain: tuple[bytes, bytes], rng: random.Random) -> bytes:
+    """ServerHello (TLS 1.2, ECDHE-ECDSA-AES128-GCM, which an Ed25519 certificate signs for),
+    Certificate, ServerKeyExchange and ServerHelloDone in one handshake record, all plaintext:
+    what a passive reader sees of a server's first flight."""
+    exts = b"\xff\x01\x00\x01\x00" + b"\x00\x17\x00\x00" + b"\x00\x0b\x00\x02\x01\x00"
+    hello = (
+        b"\x03\x03"
+        + rng.randbytes(32)
+        + b"\x20"
+        + rng.randbytes(32)
+        + b"\xc0\x2b\x00"
+        + struct.pack("!H", len(exts))
+        + exts
+    )
+    certs = b"".join(len(der).to_bytes(3, "big") + der for der in chain)
+    kx = b"\x03\x00\x17\x41\x04" + rng.randbytes(64) + b"\x08\x07\x00\x40" + rng.randbytes(64)
+    return tls_records(
+        22,
+        tls_handshake(2, hello)
+        + tls_handshake(11, len(certs).to_bytes(3, "big") + certs)
+        + tls_handshake(12, kx)
+        + tls_handshake(14, b""),
+    )
+
+
+def srv_rdata(priority: int, weight: int, port: int, target: str) -> bytes:
+    """SRV record data (RFC 2782), target uncompressed."""
+    return struct.pack("!HHH", priority, weight, port) + dns_name(target)
 
 
 # --- the phones -----------------------------------------------------------------------------
@@ -632,16 +748,119 @@ def build_phone(index: int, seed: int) -> PhonePlan:
 # --- background -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class PcNoise:
+    """How much non-phone traffic touching the update service the background carries.
+
+    Each share is the approximate fraction of background frames of that kind (0 = none); `pcs`
+    is how many of the 400 background PCs do it. All zero by default: the capture is then byte
+    for byte the one the benchmark's numbers were measured on.
+    """
+
+    pcs: int = 0
+    """Background PCs that look up, connect to or browse the update service."""
+    dns: float = 0.0
+    """Lookups of ucupdates-r2 (this and another domain), the web FQDN, the pool FQDN,
+    lyncdiscoverinternal and _sipinternaltls._tcp SRV; some answered, some NXDOMAIN."""
+    tls: float = 0.0
+    """TLS to the pool (SNI the pool FQDN, ucupdates-r2 or none) or to another domain's
+    ucupdates-r2; mostly a certificate for another name, some alerts, some completed handshakes."""
+    http: float = 0.0
+    """Browser GETs of /DeviceUpdateFiles_Int/ on the web server (the article's step 5)."""
+    dhcp: float = 0.0
+    """Windows DHCPINFORMs (MSFT 5.0, asking for 43 and 252) and Android leases."""
+
+    @property
+    def enabled(self) -> bool:
+        return any((self.dns, self.tls, self.http, self.dhcp))
+
+    def as_dict(self) -> dict[str, float] | None:
+        """For the truth file (None when off, so a default capture's truth says so plainly)."""
+        if not self.enabled:
+            return None
+        return {k: getattr(self, k) for k in ("pcs", "dns", "tls", "http", "dhcp")}
+
+
+NOISY_PCS = PcNoise(pcs=40, dns=0.004, tls=0.01, http=0.005, dhcp=0.002)
+"""The ``--noisy-pcs`` preset: a tenth of the PCs, about 2% of the frames."""
+ANDROIDS = 12
+NOISE_ACTIVITIES = (
+    "dns-update-name",
+    "dns-web-fqdn",
+    "dns-sip-srv",
+    "dns-pool-name",
+    "dns-lyncdiscover",
+    "dns-nxdomain",
+    "tls-update-sni",
+    "tls-no-sni",
+    "tls-pool-sni",
+    "tls-server-alert",
+    "tls-cert-other-name",
+    "tls-cert-matching",
+    "tls-client-alert",
+    "tls-established",
+    "http-update-files",
+    "dhcp-inform",
+    "dhcp-ack-option43",
+    "dhcp-lease",
+)
+"""What the truth file says a noisy host did (each with a count)."""
+UPDATE_SERVICE_ACTIVITIES = (
+    "dns-update-name",
+    "dns-web-fqdn",
+    "dns-sip-srv",
+    "tls-update-sni",
+    "tls-no-sni",
+    "http-update-files",
+)
+"""What makes a host an "other client of the update service" an analyzer must list: it looked
+up ucupdates-r2 (any domain), the web/pool FQDN the phones got in options 43/120 or the
+_sipinternaltls SRV, sent a ClientHello naming ucupdates-r2 or none to the server's address, or
+fetched the update files. DHCP alone does not."""
+POOL_NAME_ACTIVITIES = ("dns-pool-name", "dns-lyncdiscover", "tls-pool-sni")
+"""Names of the pool no phone was told (the Enterprise pool FQDN is only an SRV target here)
+and lyncdiscoverinternal: a host that did only these may be listed or not."""
+WINDOWS_INFORM_PRL = bytes((1, 15, 3, 6, 44, 46, 47, 31, 33, 121, 249, 43, 252))
+ANDROID_PRL = bytes((1, 3, 6, 15, 26, 28, 51, 58, 59, 43, 114, 108))
+BROWSER_AGENT = "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0)"
+IIS_403_14 = (
+    b"<html><head><title>IIS 7.0 Detailed Error - 403.14 - Forbidden</title></head><body>"
+    b"<h2>HTTP Error 403.14 - Forbidden</h2><h3>The Web server is configured to not list the "
+    b"contents of this directory.</h3></body></html>"
+)
+
+
+def pool_chain() -> tuple[bytes, bytes]:
+    """The pool's web certificate: right for phones (ucupdates-r2 and the web FQDN), but it
+    does not carry the pool FQDN that PCs' Lync clients use as SNI."""
+    return certificate_chain((WEB_FQDN, UPDATES_NAME), "Contoso Issuing CA")
+
+
+def other_chain() -> tuple[bytes, bytes]:
+    """What answers at the other domain's ucupdates-r2 address: its mail server's certificate."""
+    return certificate_chain(
+        (f"mail.{OTHER_DOMAIN}", f"autodiscover.{OTHER_DOMAIN}"), "Fabrikam Root CA"
+    )
+
+
 class Background:
     """An endless, deterministic mix of unrelated mirror-port traffic.
 
     Each category keeps a small pool of live flows and one frame at a time is drawn from a
     random flow of a category picked by its packet share, so flows interleave like on a real
     link and nothing but the live flows is held in memory.
+
+    With a `PcNoise`, some PCs (and Android devices) also touch the update service the way
+    real non-phones do; `noisy_hosts` records what each did, as its frame is emitted.
     """
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, pc_noise: PcNoise = PcNoise()) -> None:
         self.rng = rng
+        self.pc_noise = pc_noise
+        self.noisy_hosts: dict[bytes, dict[str, Any]] = {}
+        self.pending: list[tuple[bytes, tuple[Host, bytes, str, str, str] | None]] = []
+        """Frames that must follow the one just drawn (a DNS answer, a DHCP reply), with the
+        note to record when each goes out; only the noise uses it."""
         self.noise = Noise(rng)
         self.counts: dict[str, int] = {}
         self.pcs = [
@@ -666,6 +885,23 @@ class Background:
             ("syslog", 0.016, 1, self.syslog_stream),
             ("pc_dhcp", 0.002, 1, self.pc_dhcp),
         ]
+        self.noisy: list[tuple[Host, bytes]] = []
+        self.androids: list[Host] = []
+        if pc_noise.enabled:
+            # Only here is the RNG touched for noise, so a capture without it is unchanged.
+            self.noisy = [self.pcs[k] for k in sorted(rng.sample(range(400), pc_noise.pcs))]
+            self.androids = [
+                Host(bytes((0xDA, 0xA1, 0x19, 0, 0, j)), bytes((10, 30, 2, 10 + j)))
+                for j in range(ANDROIDS)
+            ]
+            for name, share, n, factory in (
+                ("pc_update_dns", pc_noise.dns, 2, self.update_lookup),
+                ("pc_update_tls", pc_noise.tls, 3, self.update_tls),
+                ("pc_update_http", pc_noise.http, 1, self.update_browse),
+                ("pc_dhcp_noise", pc_noise.dhcp, 1, self.dhcp_noise),
+            ):
+                if share > 0:
+                    cats.append((name, share, n, factory))
         total = sum(c[1] for c in cats)
         self.thresholds: list[float] = []
         acc = 0.0
@@ -679,6 +915,11 @@ class Background:
 
     def next_frame(self) -> bytes:
         """One background frame."""
+        if self.pending:
+            follow, note = self.pending.pop(0)
+            if note is not None:
+                self.note(*note)
+            return follow
         rng = self.rng
         r = rng.random()
         cat = 0
@@ -976,6 +1217,326 @@ class Background:
             cli.mac, ROUTER_MAC, tags, gw.ip, cli.ip, UDP, udp_segment(67, 68, ack), xid
         )
 
+    # --- non-phones touching the update service (PcNoise) ---------------------------------
+
+    def noisy_pc(self) -> tuple[Host, bytes]:
+        return self.noisy[self.rng.randrange(len(self.noisy))]
+
+    def note(self, host: Host, tags: bytes, kind: str, activity: str, detail: str) -> None:
+        """Record that `host` did `activity`; called right before the frame that shows it is
+        yielded, so a flow cut off by the end of the file never claims more than it sent."""
+        assert activity in NOISE_ACTIVITIES, activity
+        rec = self.noisy_hosts.get(host.mac)
+        if rec is None:
+            rec = self.noisy_hosts[host.mac] = {
+                "mac": mac_text(host.mac),
+                "ip": ip_text(host.ip),
+                "vlans": [DATA_VLAN] if tags else [],
+                "kind": kind,
+                "activities": {},
+                "details": set(),
+            }
+        rec["activities"][activity] = rec["activities"].get(activity, 0) + 1
+        rec["details"].add(detail)
+
+    def noisy_truth(self) -> list[dict[str, Any]]:
+        """The noisy hosts for the truth file, sorted by MAC."""
+        out = []
+        for mac in sorted(self.noisy_hosts):
+            rec = self.noisy_hosts[mac]
+            out.append(
+                {
+                    **rec,
+                    "activities": dict(sorted(rec["activities"].items())),
+                    "details": sorted(rec["details"]),
+                    "update_service_client": any(
+                        a in rec["activities"] for a in UPDATE_SERVICE_ACTIVITIES
+                    ),
+                    "pool_names_only": not any(
+                        a in rec["activities"] for a in UPDATE_SERVICE_ACTIVITIES
+                    )
+                    and any(a in rec["activities"] for a in POOL_NAME_ACTIVITIES),
+                }
+            )
+        return out
+
+    def update_lookup(self) -> Iterator[bytes]:
+        """A PC's Lync client resolving the update service and SIP discovery names: the
+        phones' own ucupdates-r2 name, another domain's (NXDOMAIN or answered), the web FQDN the
+        phones got in DHCP, the pool FQDN, lyncdiscoverinternal (absent in OCS 2007 R2) and the
+        _sipinternaltls SRV. The answer is the very next frame (as a DNS server answers within
+        a millisecond), not left to the random interleaving of flows."""
+        rng = self.rng
+        cli, tags = self.noisy_pc()
+        srv = Host(ROUTER_MAC, DNS_IP)
+        activity, name, qtype, rdatas, rcode = rng.choice(
+            (
+                ("dns-update-name", UPDATES_NAME, 1, [OCS_IP], 0),
+                ("dns-update-name", UPDATES_NAME, 1, [OCS_IP], 0),
+                ("dns-update-name", UPDATES_NAME, 28, [], 0),
+                ("dns-update-name", OTHER_UPDATES_NAME, 1, [], 3),
+                ("dns-update-name", OTHER_UPDATES_NAME, 1, [], 3),
+                ("dns-update-name", OTHER_UPDATES_NAME, 1, [OTHER_UPDATES_IP], 0),
+                ("dns-web-fqdn", WEB_FQDN, 1, [OCS_IP], 0),
+                ("dns-pool-name", POOL_FQDN, 1, [OCS_IP], 0),
+                ("dns-lyncdiscover", f"lyncdiscoverinternal.{DOMAIN}", 1, [], 3),
+                ("dns-lyncdiscover", f"lyncdiscoverinternal.{OTHER_DOMAIN}", 1, [], 3),
+                (
+                    "dns-sip-srv",
+                    f"_sipinternaltls._tcp.{DOMAIN}",
+                    33,
+                    [srv_rdata(0, 0, 5061, POOL_FQDN)],
+                    0,
+                ),
+                ("dns-sip-srv", f"_sipinternaltls._tcp.{OTHER_DOMAIN}", 33, [], 3),
+            )
+        )
+        qid = rng.getrandbits(16)
+        sport = rng.randrange(49152, 65536)
+        ans = dns_answer(qid, name, qtype, rdatas, rcode=rcode)
+        self.pending.append(
+            (
+                ipv4_frame(
+                    cli.mac,
+                    srv.mac,
+                    tags,
+                    srv.ip,
+                    cli.ip,
+                    UDP,
+                    udp_segment(53, sport, ans),
+                    qid ^ 0x55,
+                    128,
+                ),
+                (cli, tags, "windows-pc", "dns-nxdomain", name) if rcode else None,
+            )
+        )
+        self.note(cli, tags, "windows-pc", activity, name)
+        yield ipv4_frame(
+            srv.mac,
+            cli.mac,
+            tags,
+            cli.ip,
+            srv.ip,
+            UDP,
+            udp_segment(sport, 53, dns_query(qid, name, qtype)),
+            qid,
+            128,
+        )
+
+    def update_tls(self) -> Iterator[bytes]:
+        """A PC's HTTPS to the pool's address (SNI the pool FQDN, ucupdates-r2, or none: an
+        admin typing https://<address>/) or to the other domain's ucupdates-r2 server. The
+        certificate mostly names other hosts, so a checker that judged every client would call
+        it a name mismatch; the browser then sends an alert or the user clicks through. The
+        other domain's server sometimes refuses the ClientHello outright (handshake_failure)."""
+        rng = self.rng
+        cli, tags = self.noisy_pc()
+        r = rng.random()
+        if r < 0.35:
+            sni, server_ip, chain, hello_kind = POOL_FQDN, OCS_IP, pool_chain(), "tls-pool-sni"
+        elif r < 0.6:
+            sni, server_ip, chain = OTHER_UPDATES_NAME, OTHER_UPDATES_IP, other_chain()
+            hello_kind = "tls-update-sni"
+        elif r < 0.8:
+            sni, server_ip, chain, hello_kind = UPDATES_NAME, OCS_IP, pool_chain(), "tls-update-sni"
+        else:
+            sni, server_ip, chain, hello_kind = "", OCS_IP, pool_chain(), "tls-no-sni"
+        mismatch = sni != UPDATES_NAME
+        conn = TcpConn(
+            cli,
+            Host(ROUTER_MAC, server_ip),
+            rng.randrange(49152, 65536),
+            443,
+            tags,
+            rng,
+            self.noise,
+        )
+        yield from conn.handshake()
+        hello = tls_client_hello(sni, rng)
+        self.note(cli, tags, "windows-pc", hello_kind, sni or ip_text(server_ip))
+        yield from conn.send(True, hello)
+        if server_ip == OTHER_UPDATES_IP and rng.random() < 0.3:
+            self.note(cli, tags, "windows-pc", "tls-server-alert", "handshake_failure")
+            yield from conn.send(False, tls_alert(ALERT_HANDSHAKE_FAILURE))
+            yield from conn.close()
+            return
+        flight = tls_server_flight(chain, rng)
+        self.note(
+            cli,
+            tags,
+            "windows-pc",
+            "tls-cert-other-name" if mismatch else "tls-cert-matching",
+            sni or ip_text(server_ip),
+        )
+        yield from conn.send(False, flight)
+        outcome = rng.random() if mismatch else 1.0
+        if outcome < 0.6:
+            alert = ALERT_CERTIFICATE_UNKNOWN if outcome < 0.4 else ALERT_BAD_CERTIFICATE
+            self.note(cli, tags, "windows-pc", "tls-client-alert", f"alert {alert}")
+            yield from conn.send(True, tls_alert(alert))
+            yield from conn.close()
+            return
+        finish = (
+            tls_records(22, tls_handshake(16, b"\x41\x04" + rng.randbytes(64)))
+            + tls_records(20, b"\x01")
+            + tls_records(22, self.noise.take(40))
+        )
+        yield from conn.send(True, finish)
+        self.note(cli, tags, "windows-pc", "tls-established", sni or ip_text(server_ip))
+        yield from conn.send(False, tls_records(20, b"\x01") + tls_records(22, self.noise.take(40)))
+        for _ in range(rng.randint(1, 3)):
+            yield from conn.send(True, tls_records(23, self.noise.take(rng.randint(300, 900))))
+            yield from conn.send(False, tls_records(23, self.noise.take(rng.randint(500, 6000))))
+        yield from conn.close()
+
+    def update_browse(self) -> Iterator[bytes]:
+        """An admin following the article's step 5: a browser opens the update folder (IIS
+        refuses the directory listing, 403.14) and downloads CPE.nbt."""
+        rng = self.rng
+        cli, tags = self.noisy_pc()
+        conn = TcpConn(
+            cli,
+            Host(ROUTER_MAC, OCS_IP),
+            rng.randrange(49152, 65536),
+            80,
+            tags,
+            rng,
+            self.noise,
+        )
+        yield from conn.handshake()
+        vendor, model, _oui = rng.choice(MODELS)
+        folder = f"/DeviceUpdateFiles_Int/UCPhone/{vendor}/{model}/A/ENU/"
+        paths = rng.choice(
+            (
+                (folder, target_path(vendor, model)),
+                (target_path(vendor, model),),
+                (INTERIM_PATH,),
+            )
+        )
+        for path in paths:
+            req = (
+                f"GET {path} HTTP/1.1\r\nAccept: text/html, application/xhtml+xml, */*\r\n"
+                f"Accept-Language: en-US\r\nUser-Agent: {BROWSER_AGENT}\r\n"
+                f"Accept-Encoding: gzip, deflate\r\nHost: {WEB_FQDN}\r\n"
+                "Connection: Keep-Alive\r\n\r\n"
+            ).encode()
+            self.note(cli, tags, "windows-pc", "http-update-files", path)
+            yield from conn.send(True, req)
+            if path.endswith("/"):
+                head = http_response("403 Forbidden", "text/html", len(IIS_403_14))
+                yield from conn.send(False, head + IIS_403_14)
+                continue
+            size = rng.randint(100_000, 300_000)
+            head = http_response(
+                "200 OK", "application/octet-stream", size, "Accept-Ranges: bytes\r\n"
+            )
+            yield from conn.send(False, head + b"NBT0" + self.noise.take(size - 4))
+        yield from conn.close()
+
+    def dhcp_noise(self) -> Iterator[bytes]:
+        """DHCP that is not a phone's: a Windows PC's DHCPINFORM (vendor class MSFT 5.0, asking
+        for options 43 and 252; some servers hand everyone the scope's option 43) or an Android
+        device's lease (vendor class android-dhcp-NN)."""
+        rng = self.rng
+        xid = rng.getrandbits(32)
+        server = Host(ROUTER_MAC, PC_DHCP_SERVER_IP)
+        mask = bytes((255, 255, 0, 0))
+        if rng.random() < 0.65:
+            cli, tags = self.noisy_pc()
+            hostname = f"PC-{cli.mac[4]:02X}{cli.mac[5]:02X}".encode()
+            inform = dhcp_payload(
+                1,
+                xid,
+                cli.mac,
+                [
+                    (53, b"\x08"),
+                    (61, b"\x01" + cli.mac),
+                    (12, hostname),
+                    (60, b"MSFT 5.0"),
+                    (55, WINDOWS_INFORM_PRL),
+                ],
+                ciaddr=cli.ip,
+            )
+            opts = [(53, b"\x05"), (54, server.ip), (1, mask), (15, DOMAIN.encode()), (6, DNS_IP)]
+            if rng.random() < 0.5:
+                opts.append((252, f"http://wpad.{DOMAIN}/wpad.dat\x00".encode()))
+            scope_43 = rng.random() < 0.25
+            if scope_43:
+                opts.append((43, option43(WEB_FQDN)))
+            ack = dhcp_payload(2, xid, cli.mac, opts, ciaddr=cli.ip)
+            self.pending.append(
+                (
+                    ipv4_frame(
+                        cli.mac,
+                        server.mac,
+                        tags,
+                        server.ip,
+                        cli.ip,
+                        UDP,
+                        udp_segment(67, 68, ack),
+                        xid,
+                    ),
+                    (cli, tags, "windows-pc", "dhcp-ack-option43", "MS-UC-Client")
+                    if scope_43
+                    else None,
+                )
+            )
+            self.note(cli, tags, "windows-pc", "dhcp-inform", "MSFT 5.0")
+            yield ipv4_frame(
+                BROADCAST_MAC,
+                cli.mac,
+                tags,
+                cli.ip,
+                BROADCAST_IP,
+                UDP,
+                udp_segment(68, 67, inform),
+                xid,
+                128,
+            )
+            return
+        phone = self.androids[rng.randrange(len(self.androids))]
+        n = phone.mac[5]
+        vendor_class = f"android-dhcp-{11 + n % 4}".encode()
+        common = [
+            (57, (1500).to_bytes(2, "big")),
+            (60, vendor_class),
+            (12, f"Galaxy-S2{n % 4}".encode()),
+            (55, ANDROID_PRL),
+        ]
+        lease = [
+            (54, server.ip),
+            (51, (3600).to_bytes(4, "big")),
+            (1, mask),
+            (3, server.ip),
+            (6, DNS_IP),
+        ]
+        disc = dhcp_payload(1, xid, phone.mac, [(53, b"\x01"), *common])
+        offer = dhcp_payload(2, xid, phone.mac, [(53, b"\x02"), *lease], yiaddr=phone.ip)
+        req = dhcp_payload(
+            1, xid, phone.mac, [(53, b"\x03"), (50, phone.ip), (54, server.ip), *common]
+        )
+        ack = dhcp_payload(2, xid, phone.mac, [(53, b"\x05"), *lease], yiaddr=phone.ip)
+
+        def frame(from_client: bool, payload: bytes) -> bytes:
+            src = Host(phone.mac, ZERO_IP) if from_client else server
+            sport, dport = (68, 67) if from_client else (67, 68)
+            return ipv4_frame(
+                BROADCAST_MAC,
+                src.mac,
+                b"",
+                src.ip,
+                BROADCAST_IP,
+                UDP,
+                udp_segment(sport, dport, payload),
+                xid,
+            )
+
+        self.note(phone, b"", "android", "dhcp-lease", vendor_class.decode())
+        self.pending.append((frame(False, offer), None))
+        yield frame(True, disc)
+        self.pending.append((frame(False, ack), None))
+        yield frame(True, req)
+
 
 # --- assembling the file --------------------------------------------------------------------
 
@@ -1000,11 +1561,17 @@ def place_phones(plans: list[PhonePlan], packets: int) -> dict[int, bytes]:
     return slots
 
 
-def generate(packets: int, phones: int, seed: int, out: Path) -> dict[str, Any]:
+def generate(
+    packets: int, phones: int, seed: int, out: Path, pc_noise: PcNoise = PcNoise()
+) -> dict[str, Any]:
     """Write the capture and its truth file; returns the truth document."""
+    if pc_noise.enabled and not 1 <= pc_noise.pcs <= 400:
+        raise ValueError(
+            f"noisy PCs must be 1..400 (of the 400 background PCs), not {pc_noise.pcs}"
+        )
     plans = [build_phone(i, seed) for i in range(phones)]
     slots = place_phones(plans, packets)
-    bg = Background(random.Random(f"capinspect-bench/{seed}/background/{packets}"))
+    bg = Background(random.Random(f"capinspect-bench/{seed}/background/{packets}"), pc_noise)
     jitter = random.Random(f"capinspect-bench/{seed}/time/{packets}")
     step = max(1, DURATION_US // packets)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -1028,13 +1595,14 @@ def generate(packets: int, phones: int, seed: int, out: Path) -> dict[str, Any]:
                 chunk.clear()
         fh.writelines(chunk)
     tmp.replace(out)
-    truth = {
+    truth: dict[str, Any] = {
         "generator": {
             "version": GENERATOR_VERSION,
             "source_sha256": source_digest(),
             "packets": packets,
             "phones": phones,
             "seed": seed,
+            "noise": pc_noise.as_dict(),
         },
         "capture": {
             "file": out.name,
@@ -1056,6 +1624,22 @@ def generate(packets: int, phones: int, seed: int, out: Path) -> dict[str, Any]:
         "background_flows_started": bg.counts,
         "phones": [p.truth for p in plans],
     }
+    if pc_noise.enabled:
+        noisy = bg.noisy_truth()
+        truth["network"].update(
+            {
+                "pool_fqdn": POOL_FQDN,
+                "other_domain": OTHER_DOMAIN,
+                "other_updates_ip": ip_text(OTHER_UPDATES_IP),
+            }
+        )
+        truth["noisy_hosts"] = noisy
+        truth["expected"] = {
+            "devices": sorted(p.truth["mac"] for p in plans),
+            "non_phone_devices_with_verdict": 0,
+            "other_update_service_clients": [h["mac"] for h in noisy if h["update_service_client"]],
+            "may_be_listed": [h["mac"] for h in noisy if h["pool_names_only"]],
+        }
     truth_path = out.with_name(out.name + ".truth.json")
     truth_path.write_text(json.dumps(truth, indent=2) + "\n", encoding="utf-8")
     return truth
@@ -1082,16 +1666,69 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--phones", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("-o", "--output", type=Path, required=True)
+    noise = ap.add_argument_group(
+        "non-phones touching the update service (all off by default; see docs/performance.md)"
+    )
+    noise.add_argument(
+        "--noisy-pcs",
+        action="store_true",
+        help=f"preset: {NOISY_PCS.pcs} noisy PCs, shares dns {NOISY_PCS.dns}, tls "
+        f"{NOISY_PCS.tls}, http {NOISY_PCS.http}, dhcp {NOISY_PCS.dhcp}",
+    )
+    noise.add_argument("--noise-pcs", type=int, help="how many of the 400 PCs are noisy")
+    for kind, what in (
+        ("dns", "lookups of ucupdates-r2, the pool, lyncdiscoverinternal, _sipinternaltls"),
+        ("tls", "TLS to the pool / ucupdates-r2 names, certificates for other names"),
+        ("http", "browser GETs of /DeviceUpdateFiles_Int/"),
+        ("dhcp", "Windows DHCPINFORMs (MSFT 5.0) and Android leases"),
+    ):
+        noise.add_argument(
+            f"--noise-{kind}", type=float, metavar="SHARE", help=f"share of frames: {what}"
+        )
     args = ap.parse_args(argv)
     if args.packets < 1 or args.phones < 0:
         ap.error("--packets must be positive and --phones not negative")
-    truth = generate(args.packets, args.phones, args.seed, args.output)
+    try:
+        pc_noise = noise_config(
+            args.noisy_pcs,
+            args.noise_pcs,
+            {k: getattr(args, f"noise_{k}") for k in ("dns", "tls", "http", "dhcp")},
+        )
+    except ValueError as exc:
+        ap.error(str(exc))
+    truth = generate(args.packets, args.phones, args.seed, args.output, pc_noise)
+    noisy = truth.get("expected", {}).get("other_update_service_clients", [])
     print(
         f"wrote {args.output} ({truth['capture']['packets']} packets, "
         f"{truth['capture']['bytes'] / 1e6:.1f} MB, {args.phones} phones, "
-        f"{truth['phone_frames']} phone frames)"
+        f"{truth['phone_frames']} phone frames"
+        + (
+            f", {len(truth['noisy_hosts'])} noisy hosts of which {len(noisy)} touch the "
+            "update service)"
+            if pc_noise.enabled
+            else ")"
+        )
     )
     return 0
+
+
+def noise_config(preset: bool, pcs: int | None, shares: dict[str, float | None]) -> PcNoise:
+    """The PcNoise the options ask for: the preset (or nothing), overridden option by option;
+    a share given without --noise-pcs gets the preset's number of noisy PCs."""
+    base = NOISY_PCS if preset else PcNoise()
+    values: dict[str, Any] = {k: getattr(base, k) for k in ("dns", "tls", "http", "dhcp")}
+    for kind, share in shares.items():
+        if share is not None:
+            if not 0 <= share <= 0.5:
+                raise ValueError(f"--noise-{kind} must be between 0 and 0.5, not {share}")
+            values[kind] = share
+    count = pcs if pcs is not None else (base.pcs or NOISY_PCS.pcs)
+    config = PcNoise(pcs=count, **values)
+    if not config.enabled:
+        return PcNoise()
+    if not 1 <= count <= 400:
+        raise ValueError(f"--noise-pcs must be 1..400 (there are 400 background PCs), not {count}")
+    return config
 
 
 if __name__ == "__main__":

@@ -11,6 +11,12 @@ VLANs, firmware, check-ins, downloads and verdict, no phantom devices) and that 
 capture's report says the same about the phones both captures share. Exit status 1 when a check
 fails or a command fails, 0 otherwise.
 
+``--noisy`` runs the same on captures whose background PCs also touch the update service
+(``bench.generate --noisy-pcs``): lookups of ucupdates-r2 and the pool's names, TLS to the pool
+with certificates for other names, browser GETs of the update files, Windows DHCPINFORMs and
+Android leases. None of them is a phone, so none may be reported as a device or get a verdict;
+the run prints how many did ("non-phone devices with a verdict: N").
+
 ``--profile SIZE`` instead runs capinspect once under cProfile and prints the top functions.
 """
 
@@ -29,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.generate import parse_count
+from bench.generate import NOISY_PCS, PcNoise, parse_count
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -53,6 +59,7 @@ class Size:
     packets: int
     phones: int
     path: Path
+    pc_noise: PcNoise = PcNoise()
 
     @property
     def truth_path(self) -> Path:
@@ -76,13 +83,22 @@ class Result:
         return max(self.rss_kb) / 1024 if self.rss_kb else float("nan")
 
 
-def size_of(label: str, seed: int) -> Size:
-    """100k → 5 phones, 1m → 50: the phone density stays that of performance.md's captures."""
+def size_of(label: str, seed: int, noisy: bool = False) -> Size:
+    """100k → 5 phones, 1m → 50: the phone density stays that of performance.md's captures.
+    ``noisy`` adds the ``--noisy-pcs`` background (its own file names: cap100k-noisy.pcap)."""
     packets = parse_count(label)
     phones = max(1, packets * PHONES_PER_100K // 100_000)
     name = label.lower() if label[-1:].lower() in "km" else str(packets)
+    if noisy:
+        name += "-noisy"
     suffix = "" if seed == 1 else f"-s{seed}"
-    return Size(name, packets, phones, OUT / f"cap{name}{suffix}.pcap")
+    return Size(
+        name,
+        packets,
+        phones,
+        OUT / f"cap{name}{suffix}.pcap",
+        NOISY_PCS if noisy else PcNoise(),
+    )
 
 
 def ensure_capture(size: Size, seed: int) -> None:
@@ -95,6 +111,7 @@ def ensure_capture(size: Size, seed: int) -> None:
         "packets": size.packets,
         "phones": size.phones,
         "seed": seed,
+        "noise": size.pc_noise.as_dict(),
     }
     if size.path.exists() and size.truth_path.exists():
         try:
@@ -108,7 +125,7 @@ def ensure_capture(size: Size, seed: int) -> None:
         ):
             return
     print(f"generating {size.path} ({size.packets} packets, {size.phones} phones) ...", flush=True)
-    generate(size.packets, size.phones, seed, size.path)
+    generate(size.packets, size.phones, seed, size.path, size.pc_noise)
 
 
 def command(tool: str, capture: Path) -> list[str]:
@@ -209,8 +226,13 @@ def check_against_truth(report: dict[str, Any], truth: dict[str, Any]) -> list[s
                     f"phone {phone['mac']} ({phone['kind']}) {key}: {got[key]!r} "
                     f"!= expected {value!r}"
                 )
-    for key in devices:
-        problems.append(f"device {key} reported but not planted (a background host?)")
+    for extra in non_phone_devices(report, truth):
+        problems.append(
+            f"device {extra['key']} reported but not planted ({extra['host']}): verdict "
+            f"{extra['verdict']}, findings {extra['findings']}"
+        )
+    if "noisy_hosts" in truth:
+        problems += check_other_clients(report, truth)
     summary = report.get("summary", {})
     want_counts = {v: 0 for v in ("pass", "warn", "fail", "inconclusive")}
     for phone in truth["phones"]:
@@ -219,6 +241,106 @@ def check_against_truth(report: dict[str, Any], truth: dict[str, Any]) -> list[s
     if got_counts != want_counts:
         problems.append(f"summary {got_counts} != expected {want_counts}")
     return problems
+
+
+def non_phone_devices(report: dict[str, Any], truth: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every reported device that is not a planted phone, with what the generator had that
+    host do (for --noisy captures, which names it looked up, whom it talked TLS to) and the
+    verdict and finding IDs capinspect gave it."""
+    planted = {p["mac"] for p in truth["phones"]}
+    hosts = truth.get("noisy_hosts", [])
+    by_mac = {h["mac"]: h for h in hosts}
+    by_ip = {h["ip"]: h for h in hosts}
+    out = []
+    for dev in report.get("devices", []):
+        key = str(dev.get("key"))
+        if key in planted:
+            continue
+        host = by_mac.get(key) or by_ip.get(key.removeprefix("ip:"))
+        if host is None:
+            what = "a background host the generator did not plant as a phone"
+        else:
+            what = f"noisy {host['kind']} {host['mac']}: {', '.join(host['activities'])}"
+        out.append(
+            {
+                "key": key,
+                "host": what,
+                "verdict": dev.get("verdict"),
+                "findings": sorted({f.get("id") for f in dev.get("findings", [])}),
+            }
+        )
+    return out
+
+
+def _listed_clients(report: dict[str, Any], truth: dict[str, Any]) -> dict[str, str] | None:
+    """The report's other clients of the update service, each as the truth's MAC for it (by
+    MAC, else by address) or as its own key; None when the report has no such list."""
+    section = report.get("other_update_clients")
+    if not isinstance(section, dict):
+        return None
+    hosts = truth.get("noisy_hosts", []) + [
+        {"mac": p["mac"], "ip": p["ip"]} for p in truth.get("phones", [])
+    ]
+    by_mac = {h["mac"]: h["mac"] for h in hosts}
+    by_ip = {h["ip"]: h["mac"] for h in hosts}
+    out: dict[str, str] = {}
+    for client in section.get("listed", []):
+        key = str(client.get("key"))
+        mac = by_mac.get(str(client.get("mac")))
+        for ip in client.get("ips", []):
+            mac = mac or by_ip.get(ip)
+        out[key] = mac or key
+    return out
+
+
+def check_other_clients(report: dict[str, Any], truth: dict[str, Any]) -> list[str]:
+    """A noisy capture's other clients of the update service against the truth: every host
+    that looked up its names, sent it a ClientHello or fetched its files is listed; nothing
+    else is (a planted phone, an Android lease, a PC that only did DHCP), except the hosts that
+    only used pool names no phone was told, which may be either way. Nothing to check when the
+    report has no such list (a capinspect older than that list)."""
+    listed = _listed_clients(report, truth)
+    if listed is None:
+        return []
+    expected = truth.get("expected", {})
+    must = set(expected.get("other_update_service_clients", []))
+    maybe = set(expected.get("may_be_listed", []))
+    phones = {p["mac"] for p in truth["phones"]}
+    got = set(listed.values())
+    problems = []
+    dropped = report["other_update_clients"].get("not_listed", 0)
+    if not dropped:
+        for mac in sorted(must - got):
+            problems.append(f"other client {mac} (touched the update service) not listed")
+    for key, mac in sorted(listed.items()):
+        if mac in phones:
+            problems.append(f"planted phone {mac} listed as an other client ({key})")
+        elif mac not in must | maybe:
+            problems.append(f"{key} listed as an other client but did not touch the service")
+    return problems
+
+
+def noise_summary(report: dict[str, Any], truth: dict[str, Any]) -> str:
+    """One line for --noisy runs: how many non-phones capinspect reported and judged, and how
+    many of the hosts that touched the update service it listed as other clients."""
+    extra = non_phone_devices(report, truth)
+    judged = [d for d in extra if d["verdict"] is not None or d["findings"]]
+    expected = truth.get("expected", {})
+    must = set(expected.get("other_update_service_clients", []))
+    maybe = set(expected.get("may_be_listed", []))
+    listed = _listed_clients(report, truth)
+    if listed is None:
+        other = "the report lists no other clients"
+    else:
+        got = set(listed.values())
+        other = (
+            f"other clients listed: {len(got & must)} of {len(must)} expected, "
+            f"{len(got & maybe)} of {len(maybe)} pool-name-only, {len(got - must - maybe)} others"
+        )
+    return (
+        f"non-phone devices with a verdict: {len(judged)} (non-phone devices reported: "
+        f"{len(extra)}; {other})"
+    )
 
 
 def compare_scaled(small: dict[str, Any], big: dict[str, Any]) -> list[str]:
@@ -374,6 +496,11 @@ def main(argv: list[str] | None = None) -> int:
         help="runs for captures of 500k packets and more (default: --runs)",
     )
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--noisy",
+        action="store_true",
+        help="captures with PCs touching the update service (bench.generate --noisy-pcs)",
+    )
     ap.add_argument("--tools", default=",".join(TOOLS), help="subset of capinspect,tshark,floor")
     ap.add_argument("--profile", metavar="SIZE", help="profile capinspect on this size and exit")
     ap.add_argument("--json", type=Path, help="also write the results here")
@@ -382,12 +509,12 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
 
     if args.profile:
-        size = size_of(args.profile, args.seed)
+        size = size_of(args.profile, args.seed, args.noisy)
         ensure_capture(size, args.seed)
         profile(size)
         return 0
 
-    sizes = [size_of(s.strip(), args.seed) for s in args.sizes.split(",") if s.strip()]
+    sizes = [size_of(s.strip(), args.seed, args.noisy) for s in args.sizes.split(",") if s.strip()]
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = set(tools) - set(TOOLS)
     if unknown:
@@ -445,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
                 + ("OK" if not problems else f"{len(problems)} problem(s)"),
                 flush=True,
             )
+            if "noisy_hosts" in truth:
+                print(f"  {noise_summary(report, truth)}", flush=True)
 
     labels = [s.label for s in sizes if s.label in reports]
     for small, big in zip(labels, labels[1:], strict=False):

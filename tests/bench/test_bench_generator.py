@@ -21,7 +21,18 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.generate import generate  # noqa: E402
+from bench.generate import (  # noqa: E402
+    NOISE_ACTIVITIES,
+    NOISY_PCS,
+    POOL_NAME_ACTIVITIES,
+    UPDATE_SERVICE_ACTIVITIES,
+    PcNoise,
+    generate,
+    noise_config,
+    other_chain,
+    pool_chain,
+)
+from bench.generate import main as generate_main  # noqa: E402
 
 PACKETS = 3000
 PHONES = 5
@@ -200,3 +211,197 @@ def test_truth_lists_the_phones(capture: tuple[Path, dict[str, Any]]) -> None:
     raw = path.read_bytes()
     for p in phones:
         assert bytes.fromhex(p["mac"].replace(":", "")) in raw
+
+
+# --- the --noisy-pcs background ---------------------------------------------------------------
+
+NOISY = PcNoise(pcs=40, dns=0.02, tls=0.06, http=0.03, dhcp=0.02)
+NOISY_SEED = 9
+"""Shares raised well above the preset so that 4000 packets hold every kind of noise (seed 9
+does; test_noisy_truth_covers_every_activity says so if a change to the generator breaks it)."""
+
+
+@pytest.fixture(scope="module")
+def noisy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("bench") / "noisy.pcap"
+    return out, generate(4000, PHONES, NOISY_SEED, out, NOISY)
+
+
+def test_noise_is_off_by_default(capture: tuple[Path, dict[str, Any]]) -> None:
+    """Existing benchmark numbers stay comparable: nothing of the noise leaks in."""
+    path, truth = capture
+    assert truth["generator"]["noise"] is None
+    assert "noisy_hosts" not in truth and "expected" not in truth
+    assert not [k for k in truth["background_flows_started"] if k.startswith("pc_update")]
+    raw = path.read_bytes()
+    for marker in (b"fabrikam", b"ocspool", b"android-dhcp", b"lyncdiscover", b"MSIE 8.0"):
+        assert marker not in raw
+
+
+def test_noisy_phones_are_the_quiet_capture_phones(
+    tmp_path: Path, noisy: tuple[Path, dict[str, Any]]
+) -> None:
+    path, truth = noisy
+    quiet = generate(4000, PHONES, NOISY_SEED, tmp_path / "quiet.pcap")
+    assert truth["phones"] == quiet["phones"]
+    assert truth["phone_frames"] == quiet["phone_frames"]
+    again = generate(4000, PHONES, NOISY_SEED, tmp_path / "again.pcap", NOISY)
+    assert (tmp_path / "again.pcap").read_bytes() == path.read_bytes()
+    assert again["noisy_hosts"] == truth["noisy_hosts"]
+
+
+def test_noisy_truth_covers_every_activity(noisy: tuple[Path, dict[str, Any]]) -> None:
+    _path, truth = noisy
+    hosts = truth["noisy_hosts"]
+    seen = {a for h in hosts for a in h["activities"]}
+    assert seen == set(NOISE_ACTIVITIES)
+    phone_macs = {p["mac"] for p in truth["phones"]}
+    phone_ips = {p["ip"] for p in truth["phones"]}
+    assert not phone_macs & {h["mac"] for h in hosts}
+    assert not phone_ips & {h["ip"] for h in hosts}
+    assert {h["kind"] for h in hosts} == {"windows-pc", "android"}
+    assert truth["expected"]["devices"] == sorted(phone_macs)
+    assert truth["expected"]["non_phone_devices_with_verdict"] == 0
+    clients = truth["expected"]["other_update_service_clients"]
+    assert clients == [
+        h["mac"] for h in hosts if set(UPDATE_SERVICE_ACTIVITIES) & h["activities"].keys()
+    ]
+    maybe = truth["expected"]["may_be_listed"]
+    assert maybe and not set(maybe) & set(clients)
+    for h in hosts:
+        if h["mac"] in maybe:
+            assert h["activities"].keys() & set(POOL_NAME_ACTIVITIES)
+    assert all(h["kind"] == "windows-pc" for h in hosts if h["mac"] in clients)
+    assert all(set(h["activities"]) == {"dhcp-lease"} for h in hosts if h["kind"] == "android")
+
+
+def test_noise_config_options() -> None:
+    assert noise_config(False, None, dict.fromkeys(("dns", "tls", "http", "dhcp"))) == PcNoise()
+    preset = noise_config(True, None, dict.fromkeys(("dns", "tls", "http", "dhcp")))
+    assert preset == NOISY_PCS and preset.enabled
+    one = noise_config(False, None, {"dns": 0.01, "tls": None, "http": None, "dhcp": None})
+    assert one == PcNoise(pcs=NOISY_PCS.pcs, dns=0.01)
+    with pytest.raises(ValueError, match="--noise-pcs"):
+        noise_config(True, 0, dict.fromkeys(("dns", "tls", "http", "dhcp")))
+    with pytest.raises(ValueError, match="--noise-tls"):
+        noise_config(True, None, {"dns": None, "tls": 0.9, "http": None, "dhcp": None})
+
+
+def test_bad_noise_option_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        generate_main(
+            [
+                "--packets",
+                "3000",
+                "--noise-pcs",
+                "500",
+                "--noise-dns",
+                "0.1",
+                "-o",
+                str(tmp_path / "x.pcap"),
+            ]
+        )
+    assert exc.value.code == 2
+    assert "--noise-pcs must be 1..400" in capsys.readouterr().err
+    assert not (tmp_path / "x.pcap").exists()
+
+
+def test_pool_certificate_names(noisy: tuple[Path, dict[str, Any]]) -> None:
+    """The certificates parse (cryptography) and name what the truth says they name."""
+    x509 = pytest.importorskip("cryptography.x509")
+    _path, truth = noisy
+    net = truth["network"]
+    for chain, names in (
+        (pool_chain(), [net["web_fqdn"], net["updates_name"]]),
+        (other_chain(), [f"mail.{net['other_domain']}", f"autodiscover.{net['other_domain']}"]),
+    ):
+        leaf, ca = (x509.load_der_x509_certificate(der) for der in chain)
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert san.get_values_for_type(x509.DNSName) == names
+        assert leaf.issuer == ca.subject
+        assert net["pool_fqdn"] not in names
+        start = truth["capture"]["start"]
+        assert leaf.not_valid_before_utc.timestamp() < start < leaf.not_valid_after_utc.timestamp()
+
+
+@pytest.mark.tshark
+def test_tshark_sees_the_noise_the_truth_lists(noisy: tuple[Path, dict[str, Any]]) -> None:
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark not installed")
+    path, truth = noisy
+
+    def fields(display_filter: str, *names: str) -> list[list[str]]:
+        cmd = ["tshark", "-n", "-r", str(path), "-Y", display_filter, "-T", "fields"]
+        for name in names:
+            cmd += ["-e", name]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120)
+        return [line.split("\t") for line in done.stdout.splitlines()]
+
+    assert fields("_ws.malformed or _ws.expert.severity >= error", "frame.number") == []
+    hosts = {h["ip"]: h for h in truth["noisy_hosts"]}
+    by_mac = {h["mac"]: h for h in truth["noisy_hosts"]}
+
+    def count(rows: list[list[str]]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for row in rows:
+            out[row[0]] = out.get(row[0], 0) + 1
+        return out
+
+    def want(*activities: str) -> dict[str, int]:
+        """Per host IP, how many times the truth says it did any of `activities`."""
+        out = {ip: sum(h["activities"].get(a, 0) for a in activities) for ip, h in hosts.items()}
+        return {ip: n for ip, n in out.items() if n}
+
+    # The noisy PCs are also ordinary background PCs (other lookups, HTTPS to the Internet), so
+    # only what concerns the update service's names is counted.
+    src = " or ".join(f"ip.src == {ip}" for ip in hosts)
+    dst = src.replace("ip.src", "ip.dst")
+    names = 'dns.qry.name matches "ucupdates|ocspool|lyncdiscover|_sipinternaltls|^ocs[.]"'
+    lookups = fields(f"dns.flags.response == 0 and {names} and ({src})", "ip.src", "dns.qry.name")
+    dns_kinds = [a for a in NOISE_ACTIVITIES if a.startswith("dns-") and a != "dns-nxdomain"]
+    assert count(lookups) == want(*dns_kinds)
+    for ip, name in lookups:
+        assert name in hosts[ip]["details"]
+    nx = fields(f"dns.flags.rcode == 3 and {names} and ({dst})", "ip.dst")
+    assert count(nx) == want("dns-nxdomain")
+    hellos = fields(
+        "tls.handshake.type == 1 and "
+        '(tls.handshake.extensions_server_name matches "ucupdates|ocspool" or '
+        f"(not tls.handshake.extensions_server_name and ip.dst == 10.10.0.10)) and ({src})",
+        "ip.src",
+        "tcp.stream",
+        "tls.handshake.extensions_server_name",
+    )
+    assert count(hellos) == want("tls-update-sni", "tls-no-sni", "tls-pool-sni")
+    certs = {
+        stream: set(names.split(","))
+        for stream, names in fields("tls.handshake.type == 11", "tcp.stream", "x509ce.dNSName")
+    }
+    other_name: dict[str, int] = {}
+    for ip, stream, sni in hellos:
+        assert (sni or "10.10.0.10") in hosts[ip]["details"]
+        if stream in certs and sni not in certs[stream]:
+            other_name[ip] = other_name.get(ip, 0) + 1
+    assert other_name == want("tls-cert-other-name")
+    alerts = fields(f"tls.alert_message and ({src})", "ip.src", "tls.alert_message.desc")
+    assert count(alerts) == want("tls-client-alert")
+    assert {d for _ip, d in alerts} <= {"42", "46"}
+    gets = fields(
+        'http.request.uri contains "DeviceUpdateFiles_Int" and http.user_agent contains "MSIE"',
+        "ip.src",
+        "http.request.uri",
+    )
+    assert count(gets) == want("http-update-files")
+    dhcp = fields(
+        "dhcp.option.dhcp == 8 or dhcp.option.dhcp == 1",
+        "eth.src",
+        "dhcp.option.dhcp",
+        "dhcp.option.vendor_class_id",
+    )
+    noisy_dhcp = [row for row in dhcp if row[0] in by_mac]
+    informs = count([[by_mac[mac]["ip"]] for mac, kind, vc in noisy_dhcp if kind == "8"])
+    assert informs == want("dhcp-inform")
+    assert {vc for _m, kind, vc in noisy_dhcp if kind == "8"} == {"MSFT 5.0"}
+    discovers = count([[by_mac[mac]["ip"]] for mac, kind, _vc in noisy_dhcp if kind == "1"])
+    assert discovers == want("dhcp-lease")
+    assert all(vc.startswith("android-dhcp-") for _m, kind, vc in noisy_dhcp if kind == "1")
