@@ -21,6 +21,7 @@ import os
 import shutil
 import struct
 import subprocess
+from collections.abc import Iterator
 
 from capinspect.errors import LiveCaptureError
 
@@ -57,17 +58,21 @@ class _BpfProgram(ctypes.Structure):
     _fields_ = [("bf_len", ctypes.c_uint), ("bf_insns", ctypes.POINTER(_BpfInsn))]
 
 
+def _names() -> Iterator[str]:
+    """The well-known sonames, then what the loader's cache knows (asked only if needed)."""
+    yield from _SONAMES
+    found = ctypes.util.find_library("pcap")
+    if found and found not in _SONAMES:
+        yield found
+
+
 @functools.cache
 def libpcap() -> ctypes.CDLL | None:
     """libpcap loaded with the four functions compiling needs typed, or None when absent.
 
     A name that exists but does not load (a broken or masked file) counts as absent.
     """
-    names = list(_SONAMES)
-    found = ctypes.util.find_library("pcap")
-    if found and found not in names:
-        names.append(found)
-    for name in names:
+    for name in _names():
         try:
             lib = ctypes.CDLL(name)
             lib.pcap_open_dead.argtypes = [ctypes.c_int, ctypes.c_int]
