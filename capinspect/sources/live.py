@@ -2,9 +2,9 @@
 
 Why this and not scapy or pyshark: /work/shared/reference/performance.md measured scapy's
 AsyncSniffer near 5k pkt/s and pyshark's LiveCapture near 0.6k pkt/s, while an AF_PACKET socket
-whose filter runs in the kernel kept up with 200k pkt/s. The filter is compiled by libpcap
-(``tcpdump -ddd``), so ``--filter`` takes the expressions people already know, and no Python
-dependency is added.
+whose filter runs in the kernel kept up with 200k pkt/s. The default filter's program ships
+compiled; a ``--filter`` is compiled by libpcap (in process through ctypes, or ``tcpdump -ddd``),
+so it takes the expressions people already know, and no Python dependency is added.
 
 The source hands out the same :class:`~capinspect.model.RawFrame` values as the file readers
 (link type Ethernet, frame numbers from 1, the kernel's receive timestamp), so every stage after
@@ -25,12 +25,9 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import os
 import select
-import shutil
 import socket
 import struct
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,6 +36,9 @@ from types import TracebackType
 
 from capinspect.errors import LiveCaptureError
 from capinspect.model import LinkType, RawFrame
+from capinspect.sources import bpf
+from capinspect.sources.bpf import Instruction, pack_filter, sock_fprog
+from capinspect.sources.bpf_programs import precompiled
 
 _WANTED = (
     "udp port 67 or udp port 68 or port 53 or tcp port 80 or tcp port 443 or arp"
@@ -88,49 +88,14 @@ PRIVILEGE_FIX = (
 )
 
 
-Instruction = tuple[int, int, int, int]
-
-
 def compile_filter(expression: str) -> list[Instruction]:
-    """Compile a capture filter with libpcap (through tcpdump) into classic BPF instructions.
+    """The classic BPF program of a capture filter, at live's snapshot length.
 
-    tcpdump is asked for Ethernet (``-y EN10MB``) so no interface needs opening; an expression
-    libpcap rejects becomes a one-line :class:`LiveCaptureError` with libpcap's own words.
+    The default filter's program ships compiled (:mod:`capinspect.sources.bpf_programs`), so
+    it needs neither libpcap nor tcpdump; any other expression is compiled by libpcap
+    (:func:`capinspect.sources.bpf.compile_filter`), and without it is a one-line error.
     """
-    tcpdump = shutil.which("tcpdump") or next(
-        (p for p in ("/usr/sbin/tcpdump", "/usr/bin/tcpdump") if os.path.exists(p)), None
-    )
-    if tcpdump is None:
-        raise LiveCaptureError(
-            "capinspect live compiles its capture filter with tcpdump, which is not installed "
-            "(apt-get install tcpdump)"
-        )
-    proc = subprocess.run(
-        [tcpdump, "-y", "EN10MB", "-s", str(SNAPLEN), "-ddd", "--", expression],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    if proc.returncode != 0:
-        words = [ln for ln in proc.stderr.splitlines() if ln.strip() and "Warning" not in ln]
-        reason = words[-1].strip() if words else f"tcpdump exited with {proc.returncode}"
-        raise LiveCaptureError(f"bad capture filter {expression!r}: {reason}")
-    lines = proc.stdout.split()
-    try:
-        count = int(lines[0])
-        numbers = [int(v) for v in lines[1:]]
-    except (IndexError, ValueError):
-        raise LiveCaptureError(f"tcpdump gave no BPF program for {expression!r}") from None
-    if len(numbers) != count * 4 or count == 0:
-        raise LiveCaptureError(f"tcpdump gave a malformed BPF program for {expression!r}")
-    it = iter(numbers)
-    return [(code, jt, jf, k) for code, jt, jf, k in zip(it, it, it, it, strict=True)]
-
-
-def pack_filter(program: list[Instruction]) -> bytes:
-    """The ``struct sock_filter`` array SO_ATTACH_FILTER points at."""
-    return b"".join(struct.pack("=HBBI", code, jt, jf, k) for code, jt, jf, k in program)
+    return precompiled(expression, SNAPLEN) or bpf.compile_filter(expression, SNAPLEN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +173,7 @@ class LiveSource:
                 # sock_fprog holds a pointer: it points into a buffer alive until the call
                 # returns (the kernel copies the program).
                 code = ctypes.create_string_buffer(pack_filter(program))
-                fprog = struct.pack("@HP", len(program), ctypes.addressof(code))
+                fprog = sock_fprog(code, len(program))
                 sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
             sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)

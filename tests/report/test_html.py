@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -212,7 +213,7 @@ def test_twenty_phone_report_stays_small_and_collapsed(tmp_path: Path) -> None:
     capture = tmp_path / "twenty.pcap"
     subprocess.run(
         [
-            "python",
+            sys.executable,
             "-m",
             "bench.generate",
             "--phones",

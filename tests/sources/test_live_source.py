@@ -24,12 +24,18 @@ from locations import PCAPS, ROOT, needs_netns
 
 from capinspect.errors import LiveCaptureError
 from capinspect.model import RawFrame
-from capinspect.sources.live import DEFAULT_FILTER, LiveSource, compile_filter, pack_filter
+from capinspect.sources import bpf
+from capinspect.sources.bpf import pack_filter
+from capinspect.sources.live import DEFAULT_FILTER, LiveSource, compile_filter
 from capinspect.sources.merge import iter_frames
 from capinspect.sources.pcapfile import open_capture
 from capinspect.sources.ring import FrameRing
 
-needs_tcpdump = pytest.mark.skipif(shutil.which("tcpdump") is None, reason="tcpdump not installed")
+needs_tcpdump = pytest.mark.skipif(bpf.tcpdump() is None, reason="tcpdump is not installed")
+needs_compiler = pytest.mark.skipif(
+    bpf.libpcap() is None and bpf.tcpdump() is None,
+    reason="compiling a filter needs libpcap or tcpdump, neither is installed",
+)
 
 
 @pytest.fixture
@@ -81,7 +87,6 @@ def replay_and_read(ns: str, capture: Path, bpf: str | None = None) -> dict[str,
 # -- filter -----------------------------------------------------------------------------------
 
 
-@needs_tcpdump
 def test_default_filter_compiles_to_classic_bpf() -> None:
     program = compile_filter(DEFAULT_FILTER)
     assert 20 < len(program) < 4096
@@ -89,7 +94,7 @@ def test_default_filter_compiles_to_classic_bpf() -> None:
     assert len(pack_filter(program)) == 8 * len(program)
 
 
-@needs_tcpdump
+@needs_compiler
 def test_bad_filter_is_a_one_line_error() -> None:
     with pytest.raises(LiveCaptureError, match="bad capture filter 'udp port nope'"):
         compile_filter("udp port nope")
@@ -132,7 +137,7 @@ def test_default_filter_keeps_dhcp_dns_arp_fragments_tagged_or_not(
     header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
     path.write_bytes(header + struct.pack("<IIII", 1, 0, len(frame), len(frame)) + frame)
     proc = subprocess.run(
-        ["tcpdump", "-r", str(path), "-n", DEFAULT_FILTER], capture_output=True, text=True
+        [str(bpf.tcpdump()), "-r", str(path), "-n", DEFAULT_FILTER], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
     assert bool(proc.stdout.strip()) is kept
