@@ -189,7 +189,10 @@ def _support(
 
 
 def _first_frame(lookup: DnsLookup) -> int:
-    return lookup.query_frames[0] if lookup.query_frames else 0
+    """The lookup's first frame: its query, or its answer when the query was not captured (an
+    answer that came after the query had timed out is a lookup of its own)."""
+    frames = lookup.query_frames or lookup.response_frames
+    return frames[0] if frames else 0
 
 
 @dataclass(slots=True)

@@ -62,7 +62,6 @@ def test_planted_phones_keep_their_facts_among_the_noise(
         assert device_facts(devices[phone["mac"]]) == truth_facts(phone), phone["kind"]
 
 
-@pytest.mark.xfail(strict=True, reason="phone identity by evidence lands with issue 13")
 def test_only_the_planted_phones_are_devices(
     noisy: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
@@ -75,7 +74,6 @@ def test_only_the_planted_phones_are_devices(
     assert noise_summary(report, truth).startswith("non-phone devices with a verdict: 0 ")
 
 
-@pytest.mark.xfail(strict=True, reason="phone identity by evidence lands with issue 13")
 def test_bench_correctness_check_passes_on_the_noisy_capture(
     noisy: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
