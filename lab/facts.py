@@ -295,9 +295,7 @@ def _facts_document(
     }
 
 
-def _dhcp_served(
-    sc: Scenario, subs: list[tuple[int, str]], raw43: bytes | None
-) -> dict[str, Any]:
+def _dhcp_served(sc: Scenario, subs: list[tuple[int, str]], raw43: bytes | None) -> dict[str, Any]:
     """What the DHCP server was configured to serve (dnsmasq's section is unchanged)."""
     served: dict[str, Any] = {
         "server": "dnsmasq",

@@ -570,7 +570,7 @@ DHCP_SERVER_SCENARIOS: tuple[Scenario, ...] = (
         name="dhcpd-healthy",
         title="ISC dhcpd serving option 43 and 120 to MS-UC-Client",
         shows="ISC dhcpd (authoritative) leases the address and answers the MS-UC-Client INFORM "
-        "from class \"MSUCClient\" (vendor-option-space MSUCClient, sub-options 1-5) with "
+        'from class "MSUCClient" (vendor-option-space MSUCClient, sub-options 1-5) with '
         "option 43, option 120 (code 120 = string, encoding 0 in colon hex) and option 15; the "
         "phone looks up ucupdates-r2 and checks in.",
         outcome="healthy: dhcpd serves 43/120/15, phone on 3.5.6907.0 checks in, downloads=0",
