@@ -182,3 +182,13 @@ def test_captured_options_are_what_the_daemon_was_configured_to_send(name: str) 
         assert ack.get(43) == served["option43_raw_hex"]
         assert ack.get(120) == served["option120_raw_hex"]
         assert bytes.fromhex(ack[15]).decode() == sc.domain
+
+
+def test_a_missing_daemon_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lab.runner
+
+    monkeypatch.setattr(lab.runner, "KEA_BIN", "/nonexistent/kea-dhcp4")
+    monkeypatch.setattr(lab.runner, "DHCPD_BIN", "/nonexistent/dhcpd")
+    assert "kea-dhcp4-server" in (lab.runner.missing_dhcp_server("kea") or "")
+    assert "isc-dhcp-server" in (lab.runner.missing_dhcp_server("dhcpd") or "")
+    assert lab.runner.missing_dhcp_server("dnsmasq") is None
