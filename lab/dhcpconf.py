@@ -49,13 +49,18 @@ def class_matches(sc: Scenario) -> bool:
     return sc.vendor_class_test == MS_UC_CLIENT
 
 
+def answers_inform(sc: Scenario) -> bool:
+    """dhcpd drops DHCPINFORM on a subnet it is not authoritative for; Kea answers it anyway."""
+    return sc.dhcp_server != "dhcpd" or sc.dhcp_authoritative
+
+
 def served_bytes(sc: Scenario) -> tuple[bytes | None, bytes | None]:
     """Option 43 and 120 payloads the configuration must put in the INFORM's ACK (None: absent).
 
     Both servers emit vendor sub-options in code order, so the TLV bytes are exact. A class that
     never matches means neither option is sent; an unanswered INFORM means no ACK at all.
     """
-    if not class_matches(sc) or not sc.dhcp_authoritative:
+    if not class_matches(sc) or not answers_inform(sc):
         return None, None
     opt43: bytes | None = None
     if sc.option43 == "vendor":

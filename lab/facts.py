@@ -12,7 +12,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from lab.dhcpconf import cert_prov_url, class_matches, served_bytes, server_version
+from lab.dhcpconf import (
+    answers_inform,
+    cert_prov_url,
+    class_matches,
+    served_bytes,
+    server_version,
+)
 from lab.dhcpconf import suboptions as dhcp_suboptions
 from lab.runner import PC_IP, PC_MAC, ROUTER_IP, SERVER_IP, SERVER_MAC, LabError
 from lab.scenarios import Scenario
@@ -73,7 +79,7 @@ def _check_served_dhcp(sc: Scenario, name: str, dhcp: dict[str, Any]) -> list[st
     problems = []
     if dhcp["lease_option15"] != sc.domain:
         problems.append(f"{name}: lease option 15 {dhcp['lease_option15']!r}")
-    if dhcp["inform_answered"] != sc.dhcp_authoritative:
+    if dhcp["inform_answered"] != answers_inform(sc):
         problems.append(f"{name}: INFORM answered={dhcp['inform_answered']} unexpectedly")
     if not dhcp["inform_answered"]:
         return problems
@@ -321,7 +327,7 @@ def _dhcp_served(sc: Scenario, subs: list[tuple[int, str]], raw43: bytes | None)
             "vendor_class_test": sc.vendor_class_test,
             "vendor_class_matches": class_matches(sc),
             "authoritative": sc.dhcp_authoritative,
-            "answers_inform": sc.dhcp_authoritative,
+            "answers_inform": answers_inform(sc),
             "option43_suboptions": (
                 [{"code": c, "value": v} for c, v in dhcp_suboptions(sc)]
                 if sc.option43 == "vendor"
