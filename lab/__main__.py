@@ -89,7 +89,8 @@ def cmd_check() -> int:
 README_HEAD = """# Lab captures
 
 Every file here was produced by the lab in `lab/` (see `docs/lab.md`): real dnsmasq answering DHCP
-and DNS, a Python stand-in for IIS 7 answering the Device Update check-in and serving fake firmware,
+and DNS (or, where a section says so, ISC Kea or ISC dhcpd answering DHCP with dnsmasq for DNS
+only), a Python stand-in for IIS 7 answering the Device Update check-in and serving fake firmware,
 and phone emulators using the kernel's UDP/TCP stack, all in Linux network namespaces, captured by
 tcpdump on the switch bridge (a mirror of every port). VLAN tags are added afterwards to the frames
 of the phones marked as tagged, because the lab kernel cannot tag.
@@ -121,6 +122,20 @@ def _phone_line(p: dict[str, Any]) -> str:
     )
 
 
+def _served_line(served: dict[str, Any]) -> str:
+    """One sentence on a Kea/dhcpd scenario's DHCP server and the exact option bytes it sent."""
+    text = (
+        f"DHCP by {served['server']}, DNS by {served['dns_server']}; vendor class test "
+        f"`{served['vendor_class_test']}` "
+        + ("(matches)" if served["vendor_class_matches"] else "(never matches `MS-UC-Client`)")
+        + ("" if served["answers_inform"] else "; not authoritative, so DHCPINFORM is ignored")
+    )
+    for code, key in ((43, "option43_raw_hex"), (120, "option120_raw_hex")):
+        if served[key] is not None:
+            text += f"; option {code} sent as `{served[key]}`"
+    return text + "."
+
+
 def cmd_readme() -> int:
     """Render pcaps/README.md from the committed facts so docs cannot drift from captures."""
     parts = [README_HEAD]
@@ -144,6 +159,8 @@ def cmd_readme() -> int:
             "|---|---|---|---|---|---|---|---|"
         )
         parts += [_phone_line(p) for p in facts["phones"]]
+        if served["server"] != "dnsmasq":
+            parts.append("\n" + _served_line(served))
         tls = facts.get("https")
         if tls:
             fx = tls["fixtures"]

@@ -12,6 +12,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from lab.dhcpconf import (
+    answers_inform,
+    cert_prov_url,
+    class_matches,
+    served_bytes,
+    server_version,
+)
+from lab.dhcpconf import suboptions as dhcp_suboptions
 from lab.runner import PC_IP, PC_MAC, ROUTER_IP, SERVER_IP, SERVER_MAC, LabError
 from lab.scenarios import Scenario
 
@@ -41,6 +49,50 @@ def _zone(sc: Scenario) -> dict[str, Any]:
     return {"name": name, "type": "absent", "rcode": "NXDOMAIN"}
 
 
+def _check_dnsmasq_dhcp(
+    sc: Scenario,
+    name: str,
+    dhcp: dict[str, Any],
+    inf: dict[str, Any],
+    subs: list[tuple[int, str]],
+    raw43: bytes | None,
+) -> list[str]:
+    """dnsmasq orders sub-options its own way (5..1, then 0xFF), so compare them as a set."""
+    problems = []
+    if dhcp["option15"] != sc.domain:
+        problems.append(f"{name}: option 15 {dhcp['option15']!r}")
+    got_subs = [(s["code"], s["value"]) for s in (inf.get("option43") or {}).get("suboptions", [])]
+    if sc.option43 == "vendor" and sorted(got_subs) != sorted(subs):
+        problems.append(f"{name}: option 43 sub-options {got_subs}")
+    if raw43 is not None and dhcp["option43_hex"] != raw43.hex():
+        problems.append(f"{name}: raw option 43 {dhcp['option43_hex']}")
+    if sc.option43 == "none" and dhcp["option43_hex"] is not None:
+        problems.append(f"{name}: option 43 served although disabled")
+    want120 = [sc.web_fqdn] if sc.option120 else []
+    if dhcp["option120_names"] != want120:
+        problems.append(f"{name}: option 120 {dhcp['option120_names']}")
+    return problems
+
+
+def _check_served_dhcp(sc: Scenario, name: str, dhcp: dict[str, Any]) -> list[str]:
+    """Kea and dhcpd: the INFORM's ACK must carry exactly the bytes the rendered config implies."""
+    problems = []
+    if dhcp["lease_option15"] != sc.domain:
+        problems.append(f"{name}: lease option 15 {dhcp['lease_option15']!r}")
+    if dhcp["inform_answered"] != answers_inform(sc):
+        problems.append(f"{name}: INFORM answered={dhcp['inform_answered']} unexpectedly")
+    if not dhcp["inform_answered"]:
+        return problems
+    want43, want120 = served_bytes(sc)
+    if dhcp["option15"] != sc.domain:
+        problems.append(f"{name}: option 15 {dhcp['option15']!r}")
+    if dhcp["option43_hex"] != (want43.hex() if want43 is not None else None):
+        problems.append(f"{name}: option 43 {dhcp['option43_hex']} not as configured")
+    if dhcp["option120_hex"] != (want120.hex() if want120 is not None else None):
+        problems.append(f"{name}: option 120 {dhcp['option120_hex']} not as configured")
+    return problems
+
+
 def build_facts(
     sc: Scenario,
     phones: list[dict[str, Any]],
@@ -64,31 +116,30 @@ def build_facts(
             lease = b.get("lease", {})
             if lease.get("ip") != spec.ip:
                 problems.append(f"{spec.name}: leased {lease.get('ip')} not {spec.ip}")
+            answered = inf.get("answered", True)
+            attempts = int(inf.get("attempts", 1))
+            opt120 = inf.get("option120") or {}
             dhcp: dict[str, Any] = {
                 "lease_xid": f"0x{lease.get('xid', 0):08x}",
                 "inform_xid": f"0x{inf.get('xid', 0):08x}",
                 "leased_ip": lease.get("ip"),
-                "messages": ["DISCOVER", "OFFER", "REQUEST", "ACK", "INFORM", "ACK"],
+                "messages": ["DISCOVER", "OFFER", "REQUEST", "ACK"]
+                + ["INFORM"] * attempts
+                + (["ACK"] if answered else []),
                 "option15": inf.get("domain"),
                 "option43_hex": inf.get("option43_hex"),
                 "option43_decoded": inf.get("option43"),
                 "option120_hex": inf.get("option120_hex"),
-                "option120_names": (inf.get("option120") or {}).get("names", []),
+                # Names only for encoding 0: other encodings carry no RFC 1035 names to list.
+                "option120_names": opt120.get("names", []) if opt120.get("encoding") == 0 else [],
             }
-            if dhcp["option15"] != sc.domain:
-                problems.append(f"{spec.name}: option 15 {dhcp['option15']!r}")
-            got_subs = [
-                (s["code"], s["value"]) for s in (inf.get("option43") or {}).get("suboptions", [])
-            ]
-            if sc.option43 == "vendor" and sorted(got_subs) != sorted(subs):
-                problems.append(f"{spec.name}: option 43 sub-options {got_subs}")
-            if raw43 is not None and dhcp["option43_hex"] != raw43.hex():
-                problems.append(f"{spec.name}: raw option 43 {dhcp['option43_hex']}")
-            if sc.option43 == "none" and dhcp["option43_hex"] is not None:
-                problems.append(f"{spec.name}: option 43 served although disabled")
-            want120 = [sc.web_fqdn] if sc.option120 else []
-            if dhcp["option120_names"] != want120:
-                problems.append(f"{spec.name}: option 120 {dhcp['option120_names']}")
+            if sc.dhcp_server == "dnsmasq":
+                problems += _check_dnsmasq_dhcp(sc, spec.name, dhcp, inf, subs, raw43)
+            else:
+                dhcp["inform_answered"] = answered
+                dhcp["inform_attempts"] = attempts
+                dhcp["lease_option15"] = lease.get("domain")
+                problems += _check_served_dhcp(sc, spec.name, dhcp)
             dns = []
             for d in b.get("dns", []):
                 entry = {"qname": d["qname"], "qtype": d["qtype"], "rcode": d["rcode"]}
@@ -231,20 +282,7 @@ def _facts_document(
         "domain": sc.domain,
         "web_fqdn": sc.web_fqdn,
         "ext_fqdn": sc.ext_fqdn,
-        "dhcp_served": {
-            "server": "dnsmasq",
-            "vendor_class": "MS-UC-Client",
-            "option3": ROUTER_IP,
-            "option6": [SERVER_IP],
-            "option15": sc.domain,
-            "option43_mode": sc.option43,
-            "option43_suboptions": (
-                None if sc.option43 == "none" else [{"code": c, "value": v} for c, v in subs]
-            ),
-            "option43_raw_hex": raw43.hex() if raw43 is not None else None,
-            "option43_truncated_at": 90 if sc.option43 == "raw-truncated" else None,
-            "option120_names": [sc.web_fqdn] if sc.option120 else [],
-        },
+        "dhcp_served": _dhcp_served(sc, subs, raw43),
         "dns_zone": _zone(sc),
         "server": {
             "software": "lab.iis (Server: Microsoft-IIS/7.0)",
@@ -261,6 +299,47 @@ def _facts_document(
         "phones": out_phones,
         "background": (None if background is None else {"mac": PC_MAC, "ip": PC_IP, **background}),
     }
+
+
+def _dhcp_served(sc: Scenario, subs: list[tuple[int, str]], raw43: bytes | None) -> dict[str, Any]:
+    """What the DHCP server was configured to serve (dnsmasq's section is unchanged)."""
+    served: dict[str, Any] = {
+        "server": "dnsmasq",
+        "vendor_class": "MS-UC-Client",
+        "option3": ROUTER_IP,
+        "option6": [SERVER_IP],
+        "option15": sc.domain,
+        "option43_mode": sc.option43,
+        "option43_suboptions": (
+            None if sc.option43 == "none" else [{"code": c, "value": v} for c, v in subs]
+        ),
+        "option43_raw_hex": raw43.hex() if raw43 is not None else None,
+        "option43_truncated_at": 90 if sc.option43 == "raw-truncated" else None,
+        "option120_names": [sc.web_fqdn] if sc.option120 else [],
+    }
+    if sc.dhcp_server == "dnsmasq":
+        return served
+    want43, want120 = served_bytes(sc)
+    served.update(
+        {
+            "server": server_version(sc.dhcp_server),
+            "dns_server": "dnsmasq (DNS only, DHCP disabled)",
+            "vendor_class_test": sc.vendor_class_test,
+            "vendor_class_matches": class_matches(sc),
+            "authoritative": sc.dhcp_authoritative,
+            "answers_inform": answers_inform(sc),
+            "option43_suboptions": (
+                [{"code": c, "value": v} for c, v in dhcp_suboptions(sc)]
+                if sc.option43 == "vendor"
+                else None
+            ),
+            "option43_text": cert_prov_url(sc) if sc.option43 == "flat-string" else None,
+            "option43_raw_hex": want43.hex() if want43 is not None else None,
+            "option120_format": sc.option120_format if sc.option120 else None,
+            "option120_raw_hex": want120.hex() if want120 is not None else None,
+        }
+    )
+    return served
 
 
 # --- independent reading of the capture with tshark ---------------------------------------------
@@ -381,16 +460,18 @@ def expected_wire(facts: dict[str, Any]) -> dict[str, Any]:
             lx, ix = d["lease_xid"], d["inform_xid"]
             for t in ("DISCOVER", "OFFER", "REQUEST", "ACK"):
                 dhcp.append({"type": t, "xid": lx})
-            dhcp.append({"type": "INFORM", "xid": ix, "vci": "MS-UC-Client"})
-            dhcp.append(
-                {
-                    "type": "ACK",
-                    "xid": ix,
-                    "option15": d["option15"] or "",
-                    "option43": d["option43_hex"] or "",
-                    "option120": ",".join(d["option120_names"]),
-                }
-            )
+            for _ in range(d.get("inform_attempts", 1)):
+                dhcp.append({"type": "INFORM", "xid": ix, "vci": "MS-UC-Client"})
+            if d.get("inform_answered", True):
+                dhcp.append(
+                    {
+                        "type": "ACK",
+                        "xid": ix,
+                        "option15": d["option15"] or "",
+                        "option43": d["option43_hex"] or "",
+                        "option120": ",".join(d["option120_names"]),
+                    }
+                )
             for q in b["dns"]:
                 dns.append({"response": False, "qname": q["qname"]})
                 dns.append(

@@ -41,6 +41,7 @@ SO_BINDTODEVICE = 25
 USER_AGENT = "Microsoft UCPhone Device"
 INFORM_PRL = [1, 3, 6, 15, 42, 43, 120]
 LEASE_PRL = [1, 3, 6, 15, 42]
+INFORM_ATTEMPTS = 2
 MSG_NAMES = {1: "discover", 2: "offer", 3: "request", 5: "ack", 6: "nak", 8: "inform"}
 
 
@@ -129,7 +130,12 @@ class Phone:
         subprocess.run(
             ["ip", "addr", "add", f"{yiaddr}/{prefix}", "dev", self.iface], check=True, timeout=5
         )
-        return {"xid": xid, "ip": yiaddr, "server_id": server_id, "mask": mask}
+        lease: dict[str, Any] = {"xid": xid, "ip": yiaddr, "server_id": server_id, "mask": mask}
+        domain = opt(ack[DHCP].options, "domain")
+        if domain:
+            raw = domain if isinstance(domain, bytes) else str(domain).encode()
+            lease["domain"] = raw.rstrip(b"\x00").decode("ascii", "replace")
+        return lease
 
     def inform(self, boot: int, ip: str) -> dict[str, Any]:
         """MS-UC-Client DHCPINFORM through a kernel socket; decodes 43/120/15 from the ACK."""
@@ -149,17 +155,23 @@ class Phone:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
             sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, self.iface.encode())
             sock.bind(("0.0.0.0", 68))
-            sock.sendto(bytes(pkt), ("255.255.255.255", 67))
-            deadline = time.monotonic() + 4.0
-            while (left := deadline - time.monotonic()) > 0:
-                ready, _, _ = select.select([sock], [], [], left)
-                if not ready:
-                    break
-                data, _ = sock.recvfrom(65535)
-                reply = BOOTP(data)
-                if reply.op == 2 and reply.xid == xid and DHCP in reply:
-                    return self._decode_inform(xid, reply)
-            raise TimeoutError("no answer to DHCPINFORM")
+            # Unanswered, the INFORM is retransmitted with the same xid, then the phone goes on
+            # without options 43/120 (the device-update lookup needs only option 15).
+            for attempt in range(1, INFORM_ATTEMPTS + 1):
+                sock.sendto(bytes(pkt), ("255.255.255.255", 67))
+                deadline = time.monotonic() + 4.0
+                while (left := deadline - time.monotonic()) > 0:
+                    ready, _, _ = select.select([sock], [], [], left)
+                    if not ready:
+                        break
+                    data, _ = sock.recvfrom(65535)
+                    reply = BOOTP(data)
+                    if reply.op == 2 and reply.xid == xid and DHCP in reply:
+                        answer = self._decode_inform(xid, reply)
+                        if attempt > 1:
+                            answer["attempts"] = attempt
+                        return answer
+            return {"xid": xid, "answered": False, "attempts": INFORM_ATTEMPTS}
         finally:
             sock.close()
 
@@ -304,7 +316,8 @@ class Phone:
         rec["lease"] = self.lease(boot)
         ip = rec["lease"]["ip"]
         rec["inform"] = self.inform(boot, ip)
-        domain = rec["inform"].get("domain")
+        # An unanswered INFORM leaves the lease's option 15 as the only domain the phone has.
+        domain = rec["inform"].get("domain") or rec["lease"].get("domain")
         servers = rec["inform"].get("dns") or [rec["lease"]["server_id"]]
         rec["dns"] = []
         if not domain:

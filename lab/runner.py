@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lab.dhcpconf import DHCPD_BIN, KEA_BIN, dhcpd_conf, kea_conf_text
 from lab.dhcpwire import CERT_PROV_PATH, MS_UC_CLIENT, encode_option43, encode_option120
 from lab.pcapio import read_pcap, tag_frames, write_pcap, write_pcapng
 from lab.scenarios import Scenario
@@ -69,6 +70,15 @@ def preflight() -> list[str]:
     return missing
 
 
+def missing_dhcp_server(server: str) -> str | None:
+    """What is missing to run `server` as the lab's DHCP server (None when it can run)."""
+    if server == "kea" and not os.access(KEA_BIN, os.X_OK):
+        return f"kea-dhcp4 ({KEA_BIN}, Debian kea-dhcp4-server)"
+    if server == "dhcpd" and not os.access(DHCPD_BIN, os.X_OK):
+        return f"ISC dhcpd ({DHCPD_BIN}, Debian isc-dhcp-server)"
+    return None
+
+
 def option43_bytes(sc: Scenario) -> tuple[list[tuple[int, str]], bytes | None]:
     """The sub-options the scenario serves and, for raw mode, the exact (truncated) bytes."""
     subs = [
@@ -84,8 +94,10 @@ def option43_bytes(sc: Scenario) -> tuple[list[tuple[int, str]], bytes | None]:
 
 
 def dnsmasq_conf(sc: Scenario, tmp: Path) -> str:
-    """Render dnsmasq's configuration: authoritative DHCP + DNS for the scenario's domain."""
+    """Render dnsmasq's configuration: authoritative DNS for the scenario's domain, and DHCP too
+    unless the scenario has Kea or dhcpd answer DHCP (then dnsmasq is a DNS server only)."""
     d = sc.domain
+    dhcp = sc.dhcp_server == "dnsmasq"
     lines = [
         "no-resolv",
         "no-hosts",
@@ -96,29 +108,37 @@ def dnsmasq_conf(sc: Scenario, tmp: Path) -> str:
         "bind-interfaces",
         f"domain={d}",
         f"local=/{d}/",
-        "dhcp-range=10.77.0.100,10.77.0.199,255.255.255.0,1h",
-        "dhcp-authoritative",
-        "no-ping",
-        f"log-facility={tmp / 'dnsmasq.log'}",
-        "log-dhcp",
-        "log-queries",
-        f"dhcp-option=3,{ROUTER_IP}",
-        f"dhcp-option=6,{SERVER_IP}",
-        f"dhcp-option=15,{d}",
-        f"dhcp-vendorclass=set:ucc,{MS_UC_CLIENT}",
-        f"host-record={sc.web_fqdn},{SERVER_IP}",
     ]
-    for p in sc.phones:
-        lines.append(f"dhcp-host={p.mac},{p.ip}")
-    subs, raw = option43_bytes(sc)
-    if sc.option43 == "vendor":
-        for code, value in subs:
-            lines.append(f'dhcp-option=vendor:{MS_UC_CLIENT},{code},"{value}"')
-    elif raw is not None:
-        lines.append("dhcp-option-force=tag:ucc,43," + ":".join(f"{b:02x}" for b in raw))
-    if sc.option120:
-        hexed = ":".join(f"{b:02x}" for b in encode_option120([sc.web_fqdn]))
-        lines.append(f"dhcp-option-force=tag:ucc,120,{hexed}")
+    if dhcp:
+        lines += [
+            "dhcp-range=10.77.0.100,10.77.0.199,255.255.255.0,1h",
+            "dhcp-authoritative",
+            "no-ping",
+        ]
+    lines += [f"log-facility={tmp / 'dnsmasq.log'}"]
+    if dhcp:
+        lines.append("log-dhcp")
+    lines.append("log-queries")
+    if dhcp:
+        lines += [
+            f"dhcp-option=3,{ROUTER_IP}",
+            f"dhcp-option=6,{SERVER_IP}",
+            f"dhcp-option=15,{d}",
+            f"dhcp-vendorclass=set:ucc,{MS_UC_CLIENT}",
+        ]
+    lines.append(f"host-record={sc.web_fqdn},{SERVER_IP}")
+    if dhcp:
+        for p in sc.phones:
+            lines.append(f"dhcp-host={p.mac},{p.ip}")
+        subs, raw = option43_bytes(sc)
+        if sc.option43 == "vendor":
+            for code, value in subs:
+                lines.append(f'dhcp-option=vendor:{MS_UC_CLIENT},{code},"{value}"')
+        elif raw is not None:
+            lines.append("dhcp-option-force=tag:ucc,43," + ":".join(f"{b:02x}" for b in raw))
+        if sc.option120:
+            hexed = ":".join(f"{b:02x}" for b in encode_option120([sc.web_fqdn]))
+            lines.append(f"dhcp-option-force=tag:ucc,120,{hexed}")
     name = f"ucupdates-r2.{d}"
     if sc.ucupdates == "A":
         lines.append(f"host-record={name},{SERVER_IP}")
@@ -211,7 +231,9 @@ class Lab:
             self._attach(pc, "ppc", PC_MAC)
             sh("ip", "-n", pc, "addr", "add", f"{PC_IP}/24", "dev", "eth0")
 
-    def spawn(self, ns: str, argv: list[str], log: str) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, ns: str, argv: list[str], log: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         """Start a process inside a namespace, remembering it for cleanup."""
         out = open(self.tmp / log, "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
@@ -220,6 +242,7 @@ class Lab:
             stderr=subprocess.STDOUT,
             cwd=REPO,
             start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
         out.close()
         self.procs.append(proc)
@@ -253,6 +276,36 @@ class Lab:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
         self.namespaces.clear()
 
+    def start_dhcp_server(self) -> None:
+        """Run Kea or dhcpd in the foreground in the server namespace with a rendered config.
+
+        Their Debian services are never used: config, leases, pid and lock files all live in the
+        run's temp dir, so a run leaves nothing behind and never touches the host's DHCP state.
+        """
+        sc, tmp = self.sc, self.tmp
+        missing = missing_dhcp_server(sc.dhcp_server)
+        if missing:
+            raise LabError(f"{sc.name} needs {missing}")
+        if sc.dhcp_server == "kea":
+            conf = tmp / "kea-dhcp4.json"
+            conf.write_text(kea_conf_text(sc, tmp, SERVER_IP, ROUTER_IP))
+            env = {"KEA_PIDFILE_DIR": str(tmp), "KEA_LOCKFILE_DIR": str(tmp)}
+            self.spawn(self.srv, [KEA_BIN, "-c", str(conf)], "kea.out", env=env)
+            out = tmp / "kea.out"
+            self.wait_for("kea-dhcp4", lambda: "DHCP4_STARTED" in out.read_text(errors="replace"))
+        elif sc.dhcp_server == "dhcpd":
+            conf = tmp / "dhcpd.conf"
+            conf.write_text(dhcpd_conf(sc, SERVER_IP, ROUTER_IP))
+            leases = tmp / "dhcpd.leases"
+            leases.touch()
+            argv = [DHCPD_BIN, "-f", "-d", "-4", "-cf", str(conf), "-lf", str(leases)]
+            argv += ["-pf", str(tmp / "dhcpd.pid"), "eth0"]
+            self.spawn(self.srv, argv, "dhcpd.out")
+            out = tmp / "dhcpd.out"
+            self.wait_for("dhcpd", lambda: "Sending on" in out.read_text(errors="replace"))
+        else:
+            raise LabError(f"unknown dhcp_server {sc.dhcp_server!r}")
+
     def run(self) -> dict[str, Any]:
         """Execute the scenario; returns raw results (phone reports, server logs, capture)."""
         sc, tmp = self.sc, self.tmp
@@ -264,20 +317,19 @@ class Lab:
             trusted = pki.ca_cert if sc.phone_trusts_ca else pki.other_ca_cert
         dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
         (tmp / "dnsmasq.conf").write_text(dnsmasq_conf(sc, tmp))
-        self.spawn(
-            self.srv,
-            [
-                dnsmasq,
-                "--no-daemon",
-                f"--conf-file={tmp / 'dnsmasq.conf'}",
-                f"--pid-file={tmp / 'dnsmasq.pid'}",
-                f"--dhcp-leasefile={tmp / 'dnsmasq.leases'}",
-                "--port=53",
-            ],
-            "dnsmasq.out",
-        )
+        argv = [
+            dnsmasq,
+            "--no-daemon",
+            f"--conf-file={tmp / 'dnsmasq.conf'}",
+            f"--pid-file={tmp / 'dnsmasq.pid'}",
+        ]
+        if sc.dhcp_server == "dnsmasq":
+            argv.append(f"--dhcp-leasefile={tmp / 'dnsmasq.leases'}")
+        self.spawn(self.srv, [*argv, "--port=53"], "dnsmasq.out")
         log = tmp / "dnsmasq.log"
         self.wait_for("dnsmasq", lambda: log.exists() and "started" in log.read_text())
+        if sc.dhcp_server != "dnsmasq":
+            self.start_dhcp_server()
         (tmp / "iis.json").write_text(json.dumps(iis_conf(sc, tmp)))
         self.spawn(
             self.srv,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lab.dhcpwire import MS_UC_CLIENT
 from lab.firmware import DEFAULT_TARGET
 
 CHECKIN_PATH = "/RequestHandler/ucdevice.upx"
@@ -59,8 +60,18 @@ class Scenario:
     ext_host: str = "ocsext"
     ucupdates: str = "A"  # "A", "CNAME" or "absent"
     cname_target_host: str = "pool01"
-    option43: str = "vendor"  # "vendor" (dnsmasq encapsulation), "raw-truncated" or "none"
+    option43: str = "vendor"
+    """"vendor" (sub-options 1-5), "raw-truncated" (dnsmasq only), "flat-string" (the whole URL
+    as one text value, Kea/dhcpd only) or "none"."""
     option120: bool = True
+    option120_format: str = "rfc3361"
+    """"rfc3361" (encoding 0 + DNS labels) or "text" (the bare FQDN, Kea/dhcpd only)."""
+    dhcp_server: str = "dnsmasq"
+    """"dnsmasq", "kea" (kea-dhcp4) or "dhcpd" (ISC dhcpd); DNS is always dnsmasq."""
+    vendor_class_test: str = MS_UC_CLIENT
+    """The option 60 value the Kea/dhcpd class compares with (byte-exact, so case matters)."""
+    dhcp_authoritative: bool = True
+    """False: no `authoritative;` (dhcpd then ignores DHCPINFORM on the subnet)."""
     target_version: str = DEFAULT_TARGET
     target_timestamp: str = "16-12-2008 04:43:58"
     catalog: tuple[tuple[str, str], ...] = (("LG-Nortel", "IP8540"), ("Polycom", "CX700"))
@@ -517,7 +528,153 @@ HTTPS_SCENARIOS: tuple[Scenario, ...] = (
     ),
 )
 
-SCENARIOS = SCENARIOS + HTTPS_SCENARIOS
+
+def _dhcp_phone(name: str, mac: str, ip: str, serial: str, user: str, outcome: str) -> Phone:
+    return Phone(
+        name=name,
+        mac=mac,
+        ip=ip,
+        vendor="LG-Nortel",
+        model="IP8540",
+        serial=serial,
+        user=user,
+        version="3.5.6907.0",
+        outcome=outcome,
+    )
+
+
+# The same up-to-date phone boots against ISC Kea and ISC dhcpd instead of dnsmasq; DNS stays
+# with dnsmasq (DHCP off). The misconfigurations are ones admins reported (docs/lab.md cites them).
+DHCP_SERVER_SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        name="kea-healthy",
+        title="ISC Kea serving option 43 and 120 to MS-UC-Client",
+        shows="kea-dhcp4 leases the address and answers the MS-UC-Client INFORM from a client "
+        "class (test option[60].text == 'MS-UC-Client') with option 43 sub-options 1-5 from a "
+        "MSUCClient option space, option 120 (encoding 0) and option 15; the phone looks up "
+        "ucupdates-r2 and checks in.",
+        outcome="healthy: Kea serves 43/120/15, phone on 3.5.6907.0 checks in, downloads=0",
+        dhcp_server="kea",
+        phones=(
+            _dhcp_phone(
+                "ip8540-kea",
+                "00:21:63:0f:b1:01",
+                "10.77.0.141",
+                "C185H011101",
+                "kim@contoso.com",
+                "up to date, no download",
+            ),
+        ),
+    ),
+    Scenario(
+        name="dhcpd-healthy",
+        title="ISC dhcpd serving option 43 and 120 to MS-UC-Client",
+        shows="ISC dhcpd (authoritative) leases the address and answers the MS-UC-Client INFORM "
+        'from class "MSUCClient" (vendor-option-space MSUCClient, sub-options 1-5) with '
+        "option 43, option 120 (code 120 = string, encoding 0 in colon hex) and option 15; the "
+        "phone looks up ucupdates-r2 and checks in.",
+        outcome="healthy: dhcpd serves 43/120/15, phone on 3.5.6907.0 checks in, downloads=0",
+        dhcp_server="dhcpd",
+        domain="fabrikam.com",
+        phones=(
+            _dhcp_phone(
+                "ip8540-dhcpd",
+                "00:21:63:0f:b2:01",
+                "10.77.0.142",
+                "C185H011201",
+                "dana@fabrikam.com",
+                "up to date, no download",
+            ),
+        ),
+    ),
+    Scenario(
+        name="dhcpd-option43-string",
+        title="ISC dhcpd sending option 43 as one text string",
+        shows="The dhcpd class matches MS-UC-Client but sets `option vendor-encapsulated-options` "
+        "to the whole Certificate Provisioning URL as text (dhcp-options(5) allows a text "
+        "string), so option 43 has no sub-option TLVs: its first bytes read as sub-option 0x68 "
+        "with a length running past the end. Option 120 and 15 are fine; the phone checks in.",
+        outcome="DHCP misconfigured (option 43 is a flat string, unparsable as sub-options: PIN "
+        "sign-in cannot find Certificate Provisioning) but device update works: downloads=0",
+        dhcp_server="dhcpd",
+        option43="flat-string",
+        phones=(
+            _dhcp_phone(
+                "ip8540-flat43",
+                "00:21:63:0f:b2:02",
+                "10.77.0.143",
+                "C185H011202",
+                "lou@contoso.com",
+                "up to date, no download",
+            ),
+        ),
+    ),
+    Scenario(
+        name="dhcpd-not-authoritative",
+        title="ISC dhcpd without `authoritative;` ignores the DHCPINFORM",
+        shows="dhcpd leases the address but, lacking an `authoritative;` statement, logs 'not "
+        "authoritative for subnet' and drops the MS-UC-Client INFORM; the phone retransmits it "
+        "once, gives up, takes option 15 from its lease and checks in.",
+        outcome="DHCP misconfigured (INFORM unanswered: no option 43/120 at all) but device "
+        "update works from the lease's option 15: downloads=0",
+        dhcp_server="dhcpd",
+        dhcp_authoritative=False,
+        phones=(
+            _dhcp_phone(
+                "ip8540-noauth",
+                "00:21:63:0f:b2:03",
+                "10.77.0.144",
+                "C185H011203",
+                "max@contoso.com",
+                "up to date, no download",
+            ),
+        ),
+    ),
+    Scenario(
+        name="kea-class-mismatch",
+        title="ISC Kea client class that never matches MS-UC-Client",
+        shows="The Kea client class tests option[60].text == 'ms-uc-client' (lower case, as one "
+        "Microsoft troubleshooting page spells the class ID); Kea compares byte for byte, so the "
+        "INFORM is answered with option 15 only, without 43 and 120.",
+        outcome="DHCP misconfigured (no option 43/120 for MS-UC-Client: vendor-class test never "
+        "matches) but device update works: downloads=0",
+        dhcp_server="kea",
+        vendor_class_test="ms-uc-client",
+        phones=(
+            _dhcp_phone(
+                "ip8540-kea-case",
+                "00:21:63:0f:b1:02",
+                "10.77.0.145",
+                "C185H011102",
+                "noor@contoso.com",
+                "up to date, no download",
+            ),
+        ),
+    ),
+    Scenario(
+        name="kea-option120-text",
+        title="ISC Kea sending option 120 as the bare FQDN",
+        shows="Kea has no built-in option 120, so the admin defines code 120 as type string and "
+        "gives it 'ocs.contoso.com': no encoding byte, no DNS labels. Read as RFC 3361 the first "
+        "byte ('o', 111) is an unknown encoding. Option 43 and 15 are fine; the phone checks in.",
+        outcome="DHCP misconfigured (option 120 not RFC 3361: the phone gets no SIP server) but "
+        "device update works: downloads=0",
+        dhcp_server="kea",
+        option120_format="text",
+        phones=(
+            _dhcp_phone(
+                "ip8540-kea-120",
+                "00:21:63:0f:b1:03",
+                "10.77.0.146",
+                "C185H011103",
+                "ira@contoso.com",
+                "up to date, no download",
+            ),
+        ),
+    ),
+)
+
+SCENARIOS = SCENARIOS + HTTPS_SCENARIOS + DHCP_SERVER_SCENARIOS
 
 
 def by_name(name: str) -> Scenario:

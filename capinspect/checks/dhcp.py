@@ -98,13 +98,17 @@ OPTION43_MALFORMED = CheckSpec(
     title="Option 43 is cut or its sub-option lengths do not add up",
     explanation=(
         "The sub-option lengths inside option 43 do not add up to the option's length, so the "
-        "phone reads a wrong or partial Certificate Provisioning URL. Cisco IOS routers from "
+        "phone reads a wrong or partial Certificate Provisioning URL. A DHCP server told to send "
+        "option 43 as one text string (an ISC dhcpd 'option vendor-encapsulated-options "
+        "\"https://…\"') sends no sub-options at all. Cisco IOS routers from "
         "15.1(3)S silently cut 'option 43 hex' at 180 hex characters (90 bytes), which drops the "
         "end of sub-option 5 whenever the web FQDN is longer than 23 characters."
     ),
     remediation=(
-        "On a Cisco router use 'option ext 43 hex …' (IOS XE 3.2.1S and later) or serve the "
-        "option from a Windows DHCP server; then check the bytes again in a new capture."
+        "Send sub-options 1-5 as the MS-UC-Client vendor class's encapsulated options "
+        "(Windows: DHCPUtil.exe and DHCPConfigScript.bat; ISC dhcpd: an option space with "
+        "vendor-option-space; Kea: an option-def space); on a Cisco router use 'option ext 43 "
+        "hex …' (IOS XE 3.2.1S and later). Then check the bytes again in a new capture."
     ),
     source="protocol.md §1.2 (S9, Cisco command reference quoted there)",
 )
@@ -317,6 +321,12 @@ def check_option43_malformed(device: DeviceSession, ctx: CheckContext) -> Iterat
             continue
         problems = "; ".join(opt.problems) or "sub-option lengths do not add up"
         cut = " — exactly 90 bytes, the Cisco IOS limit" if len(opt.raw) == 90 else ""
+        text = opt.raw.decode("ascii", "replace")
+        if opt.raw.isascii() and text.isprintable():
+            problems = (
+                f"it holds the text {text!r}, not sub-options 1-5 (code, length, value): the "
+                "phone reads no Certificate Provisioning URL from it"
+            )
         yield OPTION43_MALFORMED.finding(
             f"option 43 in {seen.message.type_name} from {seen.src_ip} is {len(opt.raw)} bytes "
             f"long{cut}: {problems}",
