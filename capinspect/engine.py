@@ -42,6 +42,7 @@ from capinspect.model import (
     StreamEvent,
     StreamGap,
 )
+from capinspect.protocols.checkins import Checkin, CheckinTracker
 from capinspect.protocols.dhcp.messages import (
     DhcpBackground,
     DhcpExchange,
@@ -120,6 +121,9 @@ class Analysis:
     """Every TLS connection followed: handshake facts, outcome, decryption status."""
     dhcp_background: DhcpBackground = DhcpBackground()
     """What is left of the DHCP clients summarised as background (dhcp/tracker.py)."""
+    checkins: tuple[Checkin, ...] = ()
+    """Every check-in, parsed once as its exchange completed (protocols/checkins.py); empty in
+    an Analysis assembled without the engine, whose check-ins the devices stage parses."""
 
 
 @dataclass(slots=True)
@@ -237,6 +241,7 @@ class Engine:
         self._other_flows: list[TcpFlowSeen] = []
         self._arp: dict[str, list[ArpBinding]] = {}
         self._http_done: list[HttpExchange] = []
+        self.checkins = CheckinTracker()
         self._anomalies: list[Anomaly] = []
         self._frames = 0
         self._last_ts = 0.0
@@ -315,6 +320,7 @@ class Engine:
         for exchange in done:
             self.interest.note_http(exchange)
         self._http_done.extend(done)
+        self.checkins.feed(done)
         return done
 
     def _judge(self, event: StreamEvent, state: _FlowState) -> bool:
@@ -420,6 +426,7 @@ class Engine:
             anomalies=(),
             tls=tuple(sorted(self.tls.connections, key=lambda c: c.frame)),
             dhcp_background=self.dhcp.background(),
+            checkins=self.checkins.checkins(),
         )
 
     # -- end of input -----------------------------------------------------------------------
@@ -432,7 +439,9 @@ class Engine:
         """Flush every stage (open flows end as ``eof``) and return what was reconstructed."""
         self._route_stream(self.tcp.finish(self._last_ts))
         tls = self.tls.finish()
-        self._http_done.extend(self.http.finish())
+        last = self.http.finish()
+        self._http_done.extend(last)
+        self.checkins.feed(last)
         for state in list(self._flows.values()):
             if state.opened.kind not in ("http", "dns"):
                 self._other_flows.append(self._flow_seen(state))
@@ -459,4 +468,5 @@ class Engine:
             anomalies=tuple(anomalies),
             tls=tls,
             dhcp_background=self.dhcp.background(),
+            checkins=self.checkins.checkins(),
         )

@@ -191,6 +191,12 @@ def merge_analyses(parts: Sequence[Analysis]) -> Analysis:
         anomalies=tuple(anomaly for part in parts for anomaly in part.anomalies),
         tls=tuple(sorted((c for part in parts for c in part.tls), key=lambda c: c.frame)),
         dhcp_background=_merge_background([part.dhcp_background for part in parts]),
+        checkins=tuple(
+            sorted(
+                (c for part in parts for c in part.checkins),
+                key=lambda c: (c.exchange.request.frame, c.exchange.index),
+            )
+        ),
     )
 
 

@@ -100,7 +100,7 @@ OPTION43_MALFORMED = CheckSpec(
         "The sub-option lengths inside option 43 do not add up to the option's length, so the "
         "phone reads a wrong or partial Certificate Provisioning URL. A DHCP server told to send "
         "option 43 as one text string (an ISC dhcpd 'option vendor-encapsulated-options "
-        "\"https://…\"') sends no sub-options at all. Cisco IOS routers from "
+        '"https://…"\') sends no sub-options at all. Cisco IOS routers from '
         "15.1(3)S silently cut 'option 43 hex' at 180 hex characters (90 bytes), which drops the "
         "end of sub-option 5 whenever the web FQDN is longer than 23 characters."
     ),

@@ -18,8 +18,9 @@ from capinspect.devices.model import (
     TimelineStep,
     seconds,
 )
-from capinspect.devices.sessions import build_devices, build_population, interpret_checkin
+from capinspect.devices.sessions import build_devices, build_population
 from capinspect.knowledge.phone import FIRMWARE_SUFFIXES
+from capinspect.protocols.checkins import interpret_checkin
 
 __all__ = [
     "FIRMWARE_SUFFIXES",

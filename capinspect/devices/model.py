@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from capinspect.engine import TcpFlowSeen
-from capinspect.protocols.checkin import CheckinRequest, CheckinResponse, FirmwareModule
+from capinspect.protocols.checkins import Checkin
 from capinspect.protocols.dhcp.messages import DhcpExchange
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.messages import HttpExchange
@@ -27,36 +27,7 @@ def seconds(value: float) -> str:
     return f"{int(value // 60)} min {value % 60:.0f} s"
 
 
-@dataclass(frozen=True, slots=True)
-class Checkin:
-    """A ``POST …/ucdevice.upx`` and what the Device Update Service answered."""
-
-    exchange: HttpExchange
-    request: CheckinRequest
-    response: CheckinResponse | None
-    path_kind: str
-
-    @property
-    def frame(self) -> int:
-        return self.exchange.request.frame
-
-    @property
-    def ts(self) -> float:
-        return self.exchange.request.ts
-
-    @property
-    def status(self) -> int | None:
-        resp = self.exchange.response
-        return resp.status if resp is not None else None
-
-    @property
-    def firmware(self) -> str | None:
-        """The version the phone reported; ``None`` for an empty version (nothing known)."""
-        return self.request.firmware_version
-
-    @property
-    def offered(self) -> tuple[FirmwareModule, ...]:
-        return self.response.files if self.response is not None else ()
+__all__ = ["Checkin"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 The stage runs after the engine, on everything it kept:
 
-1. every check-in is parsed once (``interpret_checkin``);
+1. every check-in comes parsed from the engine (``protocols/checkins.CheckinTracker``); an
+   Analysis assembled elsewhere (tests, fuzzing) has its check-ins parsed here, once;
 2. ``identity.py`` gathers the IP↔MAC bindings and the phone evidence, and decides who is a
    phone (evidence, not proximity);
 3. each kind of transaction is joined to a phone by a *joiner* (``JOINERS``): where its client
@@ -46,18 +47,13 @@ from capinspect.knowledge.phone import (
     looks_like_firmware_path,
 )
 from capinspect.limits import DEFAULT_LIMITS, Limits
-from capinspect.protocols.checkin import CheckinResponse
+from capinspect.protocols.checkins import interpret_checkin
 from capinspect.protocols.dhcp.messages import INFORM, DhcpExchange
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.iis import iis_error_code, iis_substatus
 from capinspect.protocols.http.messages import HttpExchange
 from capinspect.protocols.tls.messages import TlsConnection
-from capinspect.protocols.upx import (
-    checkin_path_kind,
-    is_checkin_path,
-    parse_checkin_request,
-    parse_checkin_response,
-)
+from capinspect.protocols.upx import is_checkin_path
 
 
 @dataclass(slots=True)
@@ -85,17 +81,6 @@ class _Acc:
             if vlan not in self.vlans:
                 self.vlans.append(vlan)
         self.first_ts = min(self.first_ts, ts)
-
-
-def interpret_checkin(exchange: HttpExchange) -> Checkin:
-    """Parse both bodies of a check-in exchange."""
-    request = parse_checkin_request(exchange.request.body.data)
-    response = None
-    if exchange.response is not None and exchange.response.body.data:
-        response = parse_checkin_response(exchange.response.body.data)
-    elif exchange.response is not None:
-        response = CheckinResponse(problems=("the response has no body",))
-    return Checkin(exchange, request, response, checkin_path_kind(exchange.request.path))
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +181,9 @@ def build_population(
     analysis: Analysis, expect: Expectations | None = None, limits: Limits = DEFAULT_LIMITS
 ) -> Population:
     """Who is a phone, each phone's session, and the other clients of the update service."""
-    checkins = [interpret_checkin(ex) for ex in analysis.http if is_checkin_path(ex.request.path)]
+    checkins = list(analysis.checkins) or [
+        interpret_checkin(ex) for ex in analysis.http if is_checkin_path(ex.request.path)
+    ]
     bindings = gather_bindings(analysis, checkins)
     evidence, resolver = gather_evidence(analysis, checkins, bindings, expect)
     phone_evidence = evidence.phones()
