@@ -58,6 +58,34 @@ def guarded(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+REPORT_CHARACTERS = "→←⇢—…"
+"""Characters every text report and timeline prints (arrows, dashes)."""
+
+
+def fit_streams() -> None:
+    """Make stdout and stderr able to carry the report's characters.
+
+    On Windows a redirected stdout (``capinspect analyze x.pcap > report.txt``) is encoded in
+    the ANSI code page (cp1252), which has no arrows: the first one would end the run with a
+    UnicodeEncodeError. A file or pipe gets UTF-8 instead (what editors and tools expect of a
+    report); a terminal that cannot show a character gets a replacement, never an error.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        try:
+            REPORT_CHARACTERS.encode(encoding)
+            continue
+        except (UnicodeEncodeError, LookupError):
+            pass
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:  # not a TextIOWrapper (a test runner's stream): left alone
+            continue
+        if stream.isatty():
+            reconfigure(errors="replace")
+        else:
+            reconfigure(encoding="utf-8")
+
+
 def use_color(choice: str, stream: Any) -> bool:
     if choice == "always":
         return True

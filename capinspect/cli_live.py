@@ -37,7 +37,12 @@ from capinspect.live import (
     VerdictEvent,
 )
 from capinspect.model import Anomaly
-from capinspect.sources.live import DEFAULT_FILTER, KernelStats, LiveSource
+from capinspect.sources.live import (
+    DEFAULT_FILTER,
+    KernelStats,
+    LiveSource,
+    require_live_capture,
+)
 from capinspect.sources.ring import DEFAULT_MAX_BYTES, FrameRing
 
 _ARROW = {"to-server": "→", "from-server": "←", "broadcast": "⇢"}
@@ -181,7 +186,9 @@ def live(
     Needs root or CAP_NET_RAW. Ctrl-C (or --duration / --until-verdict) ends the capture and
     prints the full report, as `capinspect analyze` would for the same frames, with the
     kernel's drop counters. Exit status: 0 no fail finding, 1 at least one, 2 cannot capture.
+    Linux only (AF_PACKET); elsewhere capture with Wireshark, dumpcap or pktmon and analyze.
     """
+    require_live_capture()
     expect = expectations_from(expect_path)
     timeouts = Timeouts(checkin_timeout, response_timeout, download_timeout)
     monitor = LiveMonitor(expect, timeouts=timeouts)
