@@ -95,7 +95,11 @@ def use_color(choice: str, stream: Any) -> bool:
 
 
 def progress_bar(paths: Sequence[str], quiet: bool) -> tuple[Progress | None, Callable[[], None]]:
-    """A byte progress bar on stderr, only for large inputs on a terminal."""
+    """A byte progress bar for large inputs, drawn on stderr when stderr is a terminal.
+
+    Always stderr, never stdout: the report goes to stdout (or ``-o``) and must not carry a
+    byte of the bar, also when stdout is a file and stderr still the terminal (``capinspect
+    analyze big.pcap > report.txt`` shows the bar and writes a clean report)."""
     if quiet or not sys.stderr.isatty():
         return None, lambda: None
     try:
@@ -104,6 +108,7 @@ def progress_bar(paths: Sequence[str], quiet: bool) -> tuple[Progress | None, Ca
         return None, lambda: None
     if total < PROGRESS_MIN_BYTES:
         return None, lambda: None
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     bar = Progress(
@@ -112,7 +117,7 @@ def progress_bar(paths: Sequence[str], quiet: bool) -> tuple[Progress | None, Ca
         DownloadColumn(),
         TimeRemainingColumn(),
         transient=True,
-        console=None,
+        console=Console(file=sys.stderr),
     )
     task = bar.add_task("reading", total=total)
     bar.start()
