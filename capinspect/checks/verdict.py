@@ -15,12 +15,7 @@ from dataclasses import dataclass
 
 from capinspect.checks.base import Finding, Severity, Verdict
 from capinspect.devices import DeviceSession
-
-CAPTURE_ADVICE = (
-    "Start the capture before powering the phone on (or rebooting it), capture on its switch "
-    "port including tagged voice-VLAN frames, and keep capturing until it has been idle five "
-    "minutes after the check-in."
-)
+from capinspect.knowledge.capturing import capture_advice
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,5 +86,6 @@ def judge(device: DeviceSession, findings: list[Finding]) -> DeviceVerdict:
             + ", ".join(missing)
             + ")"
         )
-        return DeviceVerdict(Verdict.INCONCLUSIVE, reason, stages, CAPTURE_ADVICE)
+        advice = capture_advice(missing, encrypted)
+        return DeviceVerdict(Verdict.INCONCLUSIVE, reason, stages, advice)
     return DeviceVerdict(Verdict.PASS, "boot and check-in healthy", stages)
