@@ -23,11 +23,13 @@ from capinspect.checks.capture import KERNEL_DROPS_CODE
 from capinspect.cli_common import (
     EXIT_FAIL,
     EXIT_OK,
+    die,
     expect_option,
     expectations_from,
     guarded,
     write_output,
 )
+from capinspect.errors import LiveCaptureError
 from capinspect.live import (
     DEFAULT_TIMEOUTS,
     LiveEvent,
@@ -92,7 +94,22 @@ def drop_anomalies(stats: KernelStats) -> list[Anomaly]:
     ]
 
 
-@click.command()
+class LinuxOnlyCommand(click.Command):
+    """A command that refuses off Linux before its options are checked.
+
+    So ``capinspect live`` typed on Windows, with or without ``-i``, answers with the one line
+    that says what to do instead, not with "Missing option '-i'"; ``--help`` still works."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not {"-h", "--help"}.intersection(args):
+            try:
+                require_live_capture()
+            except LiveCaptureError as exc:
+                die(str(exc))
+        return super().parse_args(ctx, args)
+
+
+@click.command(cls=LinuxOnlyCommand)
 @click.option(
     "-i",
     "--interface",

@@ -146,8 +146,11 @@ def test_jobs_with_spawned_workers_only() -> None:
     assert len(checkins) >= 2  # the HTTPS check-in, decrypted in a spawned worker, among them
 
 
-def test_live_says_in_one_line_that_it_needs_linux() -> None:
-    done = run_as_windows("live", "-i", "Ethernet 2", "--duration", "5")
+@pytest.mark.parametrize(
+    "args", [["-i", "Ethernet 2", "--duration", "5"], []], ids=["with-interface", "alone"]
+)
+def test_live_says_in_one_line_that_it_needs_linux(args: list[str]) -> None:
+    done = run_as_windows("live", *args)
     assert done.returncode == 2
     assert done.stdout == b""
     lines = done.stderr.decode("utf-8").splitlines()
@@ -165,3 +168,9 @@ def test_redirected_stdout_in_an_ansi_code_page(command: str, tmp_path: Path) ->
     done = run_as_windows(command, str(MULTI), env={"PYTHONIOENCODING": "cp1252"})
     assert done.returncode in (0, 1), done.stderr
     assert "→" in done.stdout.decode("utf-8") or "⇢" in done.stdout.decode("utf-8")
+
+
+def test_live_help_still_works_off_linux() -> None:
+    done = run_as_windows("live", "--help")
+    assert done.returncode == 0
+    assert b"--interface" in done.stdout
