@@ -33,6 +33,7 @@ def run_with_stderr_on_a_pty(args: list[str], stdout: Path) -> tuple[int, bytes]
     """Run the CLI with stderr on a pseudo-terminal and stdout to ``stdout``; (status, what the
     terminal received)."""
     import pty  # POSIX-only: imported here so the module loads on Windows
+
     controller, terminal = pty.openpty()
     with stdout.open("wb") as out:
         proc = subprocess.Popen(
