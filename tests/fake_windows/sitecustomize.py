@@ -34,10 +34,8 @@ def _pretend() -> None:
     import concurrent.futures.process  # noqa: F401 - imported as they are, see above
     import multiprocessing
     import multiprocessing.connection
-    import multiprocessing.popen_spawn_posix
     import multiprocessing.queues
     import multiprocessing.reduction
-    import multiprocessing.resource_tracker
     import multiprocessing.spawn
     import multiprocessing.synchronize
     import multiprocessing.util
@@ -45,6 +43,10 @@ def _pretend() -> None:
     import signal
     import socket
     import subprocess  # noqa: F401
+
+    if os.name == "posix":  # the POSIX spawn plumbing itself (absent, and unneeded, on Windows)
+        import multiprocessing.popen_spawn_posix  # noqa: F401
+        import multiprocessing.resource_tracker  # noqa: F401
 
     import click  # noqa: F401
     import rich.console  # noqa: F401
