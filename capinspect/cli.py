@@ -28,6 +28,7 @@ from capinspect.cli_common import (
     color_option,
     expect_option,
     expectations_from,
+    fit_streams,
     format_option,
     guarded,
     iis_log_option,
@@ -54,6 +55,7 @@ def main() -> None:
     each phone's DHCP, ucupdates-r2 DNS, ucdevice.upx check-in and firmware downloads, and
     says per phone what is wrong and what to fix.
     """
+    fit_streams()
 
 
 @main.command()

@@ -58,6 +58,34 @@ def guarded(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+REPORT_CHARACTERS = "→←⇢—…"
+"""Characters every text report and timeline prints (arrows, dashes)."""
+
+
+def fit_streams() -> None:
+    """Make stdout and stderr able to carry the report's characters.
+
+    On Windows a redirected stdout (``capinspect analyze x.pcap > report.txt``) is encoded in
+    the ANSI code page (cp1252), which has no arrows: the first one would end the run with a
+    UnicodeEncodeError. A file or pipe gets UTF-8 instead (what editors and tools expect of a
+    report); a terminal that cannot show a character gets a replacement, never an error.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        try:
+            REPORT_CHARACTERS.encode(encoding)
+            continue
+        except (UnicodeEncodeError, LookupError):
+            pass
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:  # not a TextIOWrapper (a test runner's stream): left alone
+            continue
+        if stream.isatty():
+            reconfigure(errors="replace")
+        else:
+            reconfigure(encoding="utf-8")
+
+
 def use_color(choice: str, stream: Any) -> bool:
     if choice == "always":
         return True
@@ -67,7 +95,11 @@ def use_color(choice: str, stream: Any) -> bool:
 
 
 def progress_bar(paths: Sequence[str], quiet: bool) -> tuple[Progress | None, Callable[[], None]]:
-    """A byte progress bar on stderr, only for large inputs on a terminal."""
+    """A byte progress bar for large inputs, drawn on stderr when stderr is a terminal.
+
+    Always stderr, never stdout: the report goes to stdout (or ``-o``) and must not carry a
+    byte of the bar, also when stdout is a file and stderr still the terminal (``capinspect
+    analyze big.pcap > report.txt`` shows the bar and writes a clean report)."""
     if quiet or not sys.stderr.isatty():
         return None, lambda: None
     try:
@@ -76,6 +108,7 @@ def progress_bar(paths: Sequence[str], quiet: bool) -> tuple[Progress | None, Ca
         return None, lambda: None
     if total < PROGRESS_MIN_BYTES:
         return None, lambda: None
+    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     bar = Progress(
@@ -84,7 +117,7 @@ def progress_bar(paths: Sequence[str], quiet: bool) -> tuple[Progress | None, Ca
         DownloadColumn(),
         TimeRemainingColumn(),
         transient=True,
-        console=None,
+        console=Console(file=sys.stderr),
     )
     task = bar.add_task("reading", total=total)
     bar.start()

@@ -23,11 +23,13 @@ from capinspect.checks.capture import KERNEL_DROPS_CODE
 from capinspect.cli_common import (
     EXIT_FAIL,
     EXIT_OK,
+    die,
     expect_option,
     expectations_from,
     guarded,
     write_output,
 )
+from capinspect.errors import LiveCaptureError
 from capinspect.live import (
     DEFAULT_TIMEOUTS,
     LiveEvent,
@@ -37,7 +39,12 @@ from capinspect.live import (
     VerdictEvent,
 )
 from capinspect.model import Anomaly
-from capinspect.sources.live import DEFAULT_FILTER, KernelStats, LiveSource
+from capinspect.sources.live import (
+    DEFAULT_FILTER,
+    KernelStats,
+    LiveSource,
+    require_live_capture,
+)
 from capinspect.sources.ring import DEFAULT_MAX_BYTES, FrameRing
 
 _ARROW = {"to-server": "→", "from-server": "←", "broadcast": "⇢"}
@@ -87,7 +94,22 @@ def drop_anomalies(stats: KernelStats) -> list[Anomaly]:
     ]
 
 
-@click.command()
+class LinuxOnlyCommand(click.Command):
+    """A command that refuses off Linux before its options are checked.
+
+    So ``capinspect live`` typed on Windows, with or without ``-i``, answers with the one line
+    that says what to do instead, not with "Missing option '-i'"; ``--help`` still works."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not {"-h", "--help"}.intersection(args):
+            try:
+                require_live_capture()
+            except LiveCaptureError as exc:
+                die(str(exc))
+        return super().parse_args(ctx, args)
+
+
+@click.command(cls=LinuxOnlyCommand)
 @click.option(
     "-i",
     "--interface",
@@ -181,7 +203,9 @@ def live(
     Needs root or CAP_NET_RAW. Ctrl-C (or --duration / --until-verdict) ends the capture and
     prints the full report, as `capinspect analyze` would for the same frames, with the
     kernel's drop counters. Exit status: 0 no fail finding, 1 at least one, 2 cannot capture.
+    Linux only (AF_PACKET); elsewhere capture with Wireshark, dumpcap or pktmon and analyze.
     """
+    require_live_capture()
     expect = expectations_from(expect_path)
     timeouts = Timeouts(checkin_timeout, response_timeout, download_timeout)
     monitor = LiveMonitor(expect, timeouts=timeouts)

@@ -26,13 +26,8 @@ from capinspect.checks import ALL_SPECS
 from capinspect.checks.base import Finding, Severity, Verdict
 from capinspect.checks.checkin import offered_not_fetched
 from capinspect.devices import DeviceSession
+from capinspect.knowledge.capturing import capture_advice
 from capinspect.knowledge.phone import is_update_name
-
-CAPTURE_ADVICE = (
-    "Start the capture before powering the phone on (or rebooting it), capture on its switch "
-    "port including tagged voice-VLAN frames, and keep capturing until it has been idle five "
-    "minutes after the check-in."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,14 +133,15 @@ def judge(device: DeviceSession, findings: list[Finding]) -> DeviceVerdict:
             + ", ".join(missing)
             + ")"
         )
-        return DeviceVerdict(Verdict.INCONCLUSIVE, reason, stages, CAPTURE_ADVICE)
+        advice = capture_advice(missing, encrypted)
+        return DeviceVerdict(Verdict.INCONCLUSIVE, reason, stages, advice)
     waiting = _offer_outstanding(device)
     if waiting is not None:
         return DeviceVerdict(
             Verdict.INCONCLUSIVE,
             f"the capture ended before the phone fetched the offered {waiting}",
             stages,
-            CAPTURE_ADVICE,
+            capture_advice(["download"], False),
         )
     return DeviceVerdict(Verdict.PASS, "boot and check-in healthy", stages)
 

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from capinspect.devices import normalise_mac
 from capinspect.knowledge.firmware import UNKNOWN_VERSION_TIMESTAMP
-from capinspect.logs.files import QUOTES, LogProblem, iter_lines
+from capinspect.logs.files import QUOTES, LogProblem, file_label, iter_lines
 
 SEED_COLUMNS: tuple[str, ...] = (
     "logged",
@@ -144,7 +144,7 @@ class AuditRecord:
 
     @property
     def where(self) -> str:
-        return f"{self.source.rsplit('/', 1)[-1]}:{self.line}"
+        return f"{file_label(self.source)}:{self.line}"
 
 
 @dataclass(frozen=True, slots=True)

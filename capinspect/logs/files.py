@@ -10,7 +10,7 @@ import codecs
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from capinspect.errors import CapinspectError
 
@@ -66,6 +66,15 @@ def expand_paths(paths: tuple[str, ...] | list[str]) -> list[str]:
         else:
             out.append(given)
     return out
+
+
+def file_label(path: str) -> str:
+    """A log file's name without its folders (``u_ex090306.log``), as findings cite a line.
+
+    Both ``/`` and ``\\`` are folder separators here, whatever the platform: the logs come from a
+    Windows server and are named by Windows paths (``C:\\inetpub\\logs\\...``) as often as
+    by POSIX ones."""
+    return PureWindowsPath(path).name or path
 
 
 def undash(token: str) -> str:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from capinspect.knowledge.phone import PHONE_USER_AGENT_MARKERS
-from capinspect.logs.files import QUOTES, LogProblem, iter_lines, undash
+from capinspect.logs.files import QUOTES, LogProblem, file_label, iter_lines, undash
 
 DEFAULT_FIELDS: tuple[str, ...] = (
     "date",
@@ -152,7 +152,7 @@ class IisRecord:
     @property
     def where(self) -> str:
         """``u_ex090306.log:12``, how findings and timelines cite the line."""
-        return f"{self.source.rsplit('/', 1)[-1]}:{self.line}"
+        return f"{file_label(self.source)}:{self.line}"
 
     @property
     def is_checkin(self) -> bool:

@@ -28,6 +28,7 @@ import errno
 import select
 import socket
 import struct
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -80,12 +81,33 @@ ARPHRD_LOOPBACK = 772
 _AUX = struct.Struct("=IIIHHHH")  # struct tpacket_auxdata
 _TIMESPEC = struct.Struct("=qq")
 _STATS = struct.Struct("=II")  # struct tpacket_stats
-_ANC_SIZE = socket.CMSG_SPACE(_AUX.size) + socket.CMSG_SPACE(_TIMESPEC.size)
+# CMSG_SPACE is POSIX-only: without it (Windows) this module still imports, for the CLI's
+# sake, and :func:`require_live_capture` says why nothing can be captured.
+_ANC_SIZE = (
+    socket.CMSG_SPACE(_AUX.size) + socket.CMSG_SPACE(_TIMESPEC.size)
+    if hasattr(socket, "CMSG_SPACE")
+    else 0
+)
 
 PRIVILEGE_FIX = (
     "run it as root (sudo capinspect live ...) or give the interpreter CAP_NET_RAW: "
     "sudo setcap cap_net_raw,cap_net_admin+eip $(readlink -f $(command -v python3))"
 )
+
+NOT_LINUX = (
+    "live capture needs Linux (an AF_PACKET socket); on Windows capture with Wireshark/dumpcap "
+    "or `pktmon start --capture` and run `capinspect analyze` on the file "
+    "(docs/capturing.md)"
+)
+
+
+def require_live_capture() -> None:
+    """Refuse, in one line, where there is no AF_PACKET socket (Windows, macOS, BSD).
+
+    Checked before anything else the live mode does (tcpdump, the interface, privilege), so the
+    person on Windows learns at once what to do instead rather than a socket error."""
+    if not sys.platform.startswith("linux") or not hasattr(socket, "AF_PACKET"):
+        raise LiveCaptureError(NOT_LINUX)
 
 
 def compile_filter(expression: str) -> list[Instruction]:
@@ -136,6 +158,7 @@ class LiveSource:
         self.bpf_filter = bpf_filter or ""
         self.buffer_bytes = buffer_bytes
         self.promiscuous = promiscuous
+        require_live_capture()
         self._sock: socket.socket | None = None
         self._poll = select.poll()
         self._buf = bytearray(SNAPLEN + 4)

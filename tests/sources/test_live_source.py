@@ -223,3 +223,16 @@ def test_ring_keeps_the_newest_frames_within_its_budget(tmp_path: Path) -> None:
             text=True,
         )
         assert proc.stdout.split("\n")[0] == "capinspect frame 41"
+
+
+@pytest.mark.parametrize("platform", ["win32", "darwin", "freebsd14"])
+def test_not_linux_is_refused_in_one_line(platform: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Off Linux there is no AF_PACKET socket: the source refuses before touching anything,
+    saying what to do instead."""
+    monkeypatch.setattr(sys, "platform", platform)
+    with pytest.raises(LiveCaptureError) as caught:
+        LiveSource("Ethernet 2")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("live capture needs Linux")
+    assert "pktmon" in message and "capinspect analyze" in message
