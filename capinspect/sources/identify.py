@@ -67,7 +67,7 @@ def describe(path: str, head: bytes) -> str:
         return _archive(path, "a Windows cabinet (.cab)", f"expand {name} -F:* .")
     text = _text(head)
     if text is not None:
-        return _describe_text(path, text)
+        return _describe_text(path, text, head[:4].hex())
     return (
         f"{path}: not a pcap or pcapng file (magic 0x{head[:4].hex()}),"
         " nor a Network Monitor capture"
@@ -92,7 +92,7 @@ def _text(head: bytes) -> str | None:
     return text if printable >= 0.95 * len(text) else None
 
 
-def _describe_text(path: str, text: str) -> str:
+def _describe_text(path: str, text: str, magic: str) -> str:
     first = text.lstrip().splitlines()[0] if text.strip() else ""
     if text.startswith("#Software: Microsoft Internet Information Services") or (
         text.startswith("#") and "#Fields:" in text
@@ -112,4 +112,4 @@ def _describe_text(path: str, text: str) -> str:
             " save the capture itself instead (File > Save As, pcapng)"
         )
     shown = first[:40] + ("…" if len(first) > 40 else "")
-    return f"{path}: not a pcap or pcapng file but text (it starts: {shown!r})"
+    return f"{path}: not a pcap or pcapng file (magic 0x{magic}) but text (it starts: {shown!r})"
