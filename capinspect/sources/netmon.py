@@ -280,6 +280,13 @@ class NetmonReader:
             if self._last_length is None:
                 return
             offset += header + self._last_length + self._trailer
+        if offset < self._data_size:
+            self._note(
+                "capture.truncated-record",
+                f"file ends inside a frame header at byte offset {offset}"
+                f" ({self._data_size - offset} bytes left over)",
+                self.first_index + self.frames,
+            )
 
     # -- window over the frames -----------------------------------------------------------
 
@@ -340,6 +347,14 @@ class NetmonReader:
 
         for number, offset in enumerate(self._offsets(), 1):
             self._last_length = None
+            if offset < _HEADER.size:
+                self._note(
+                    "capture.bad-record",
+                    f"frame table entry {number} points at byte offset {offset}, inside the"
+                    " file header",
+                    index,
+                )
+                continue
             if not self._window(offset, header):
                 self._note(
                     "capture.bad-record"
