@@ -64,7 +64,12 @@ def describe(path: str, head: bytes) -> str:
     if head.startswith(b"Rar!\x1a\x07"):
         return _archive(path, "a RAR archive", f"unrar x {name}")
     if head.startswith(b"MSCF"):
-        return _archive(path, "a Windows cabinet (.cab)", f"expand {name} -F:* .")
+        return (
+            f"{path}: a Windows cabinet (.cab), not a capture; the one netsh trace writes next to"
+            " its .etl holds system reports, the packets are in the .etl (convert it with"
+            f" pktmon etl2pcap {stem}.etl --out {stem}.pcapng); any other: extract it"
+            f" (expand {name} -F:* .) and give capinspect the capture"
+        )
     text = _text(head)
     if text is not None:
         return _describe_text(path, text, head[:4].hex())

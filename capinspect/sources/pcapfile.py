@@ -207,7 +207,7 @@ class CaptureReader:
         self._batches: Iterator[RecordBatch] | None = None
         try:
             self._stream, compression = self._open_stream()
-            if compression:
+            if compression or stream is not None:
                 # Smaller reads from a decompressor: when it fails, only the last read's bytes
                 # are lost, so more of a damaged file's frames survive.
                 self._read_size = COMPRESSED_READ_SIZE
