@@ -224,6 +224,8 @@ class NetmonReader:
     def _offsets(self) -> Iterator[int]:
         """The frame offsets: from the frame table, or by walking the file when it has none."""
         entries, rest = divmod(self._table_len, 4)
+        if not self._table_len and self._data_size <= HEADER_SIZE:
+            return  # a capture of no frames: nothing after the header, nothing missing
         usable = (
             entries and self._table_at >= _HEADER.size and self._table_at + 4 <= self._data_size
         )

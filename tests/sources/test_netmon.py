@@ -271,6 +271,13 @@ def test_missing_frame_table_walks_the_frames_in_file_order(tmp_path: Path) -> N
     assert codes(reader) == ["capture.netmon-frame-table", "capture.truncated-record"]
 
 
+def test_capture_of_no_frames_is_not_damage(tmp_path: Path) -> None:
+    path = tmp_path / "empty.cap"
+    path.write_bytes(netmon_file([], table=False))
+    reader = open_capture(str(path))
+    assert list(reader.records()) == [] and reader.anomalies == []
+
+
 def test_frame_table_cut_and_offsets_out_of_range(tmp_path: Path) -> None:
     frames = [Frame(ETH, i * 1000) for i in range(4)]
     whole = netmon_file(frames)
