@@ -185,9 +185,8 @@ class NetmonReader:
                 f"{self.path}: Network Monitor header cut short ({len(head)} of {_HEADER.size}"
                 " bytes)"
             )
-        magic, minor, major, media, *systime, table_at, table_len = _HEADER.unpack_from(head)
-        expected = 1 if magic == MAGIC_1X else 2
-        if major != expected:
+        _magic, minor, major, media, *systime, table_at, table_len = _HEADER.unpack_from(head)
+        if major not in (1, 2):  # the version, not the magic, decides the layout (netmon.c)
             raise InputError(
                 f"{self.path}: Network Monitor file of version {major}.{minor}, which no"
                 " Network Monitor writes (1.x and 2.x are read)"
