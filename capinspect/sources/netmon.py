@@ -46,7 +46,7 @@ from typing import BinaryIO
 import numpy as np
 
 from capinspect.errors import InputError
-from capinspect.model import Anomaly, Record, RecordBatch
+from capinspect.model import Anomaly, RawFrame, Record, RecordBatch
 from capinspect.sources.pcapfile import (
     CHUNK_SIZE,
     MAX_ANOMALIES_PER_CODE,
@@ -438,6 +438,10 @@ class NetmonReader:
             index += 1
             self.frames += 1
         yield from flush()
+
+    def __iter__(self) -> Iterator[RawFrame]:
+        for record in self.records():
+            yield RawFrame(*record)
 
     def records(self, sieve: Sieve | None = None) -> Iterator[Record]:
         """The records as tuples, ``sieve`` deciding a batch at a time (see CaptureReader)."""
