@@ -40,7 +40,7 @@ from capinspect.limits import Limits
 from capinspect.model import CaptureStats, RecordBatch
 from capinspect.protocols.dhcp.messages import DhcpBackground, DhcpBinding
 from capinspect.protocols.tls.keys import TlsKeys
-from capinspect.sources.pcapfile import open_capture
+from capinspect.sources.capture import open_capture
 
 Progress = Callable[[int, int], None]
 

@@ -17,9 +17,10 @@ import numpy as np
 
 from capinspect.errors import InputError
 from capinspect.model import Anomaly, InputFile, RawFrame, Record, RecordBatch
-from capinspect.sources.pcapfile import CaptureReader, Sieve, open_capture, sieved
+from capinspect.sources.capture import CaptureSource, open_capture
+from capinspect.sources.pcapfile import Sieve, sieved
 
-CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".zst")
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".zst", ".zip")
 """File name endings picked up when a directory is given."""
 
 _GLOB_CHARS = frozenset("*?[")
@@ -72,7 +73,7 @@ class FrameStream:
         self.paths = expand_inputs(paths)
         if first_index != 1 and len(self.paths) != 1:
             raise ValueError("first_index is for one file; several files are numbered merged")
-        self._readers: list[CaptureReader] = []
+        self._readers: list[CaptureSource] = []
         try:
             for source, path in enumerate(self.paths):
                 self._readers.append(open_capture(path, source=source, first_index=first_index))

@@ -31,6 +31,8 @@ from numpy.typing import NDArray
 
 from capinspect.errors import InputError
 from capinspect.model import Anomaly, RawFrame, Record, RecordBatch
+from capinspect.sources import identify
+from capinspect.sources.identify import describe
 
 Sieve = Callable[[RecordBatch], "NDArray[np.intp]"]
 """A batch filter: the positions in a :class:`RecordBatch` worth yielding, in order."""
@@ -154,8 +156,19 @@ class CaptureReader:
     """
 
     def __init__(
-        self, path: str, *, source: int = 0, first_index: int = 1, digest: bool = True
+        self,
+        path: str,
+        *,
+        source: int = 0,
+        first_index: int = 1,
+        digest: bool = True,
+        stream: BinaryIO | None = None,
+        container: str = "",
+        position: Callable[[], int] | None = None,
     ) -> None:
+        """``stream``, when given, is the capture's bytes when they are not the file at
+        ``path`` itself (a zip member): ``path`` is then only hashed, in a pass of its own,
+        ``container`` is added to ``format`` and ``position()`` is what ``bytes_read`` says."""
         self.path = path
         self.source = source
         self.first_index = first_index
@@ -164,16 +177,26 @@ class CaptureReader:
         self.finished = False
         self._anomaly_counts: dict[str, int] = {}
         self._digest: str | None = None
-        try:
-            raw = open(path, "rb")  # noqa: SIM115 - closed by close()/__exit__
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise InputError(f"{path}: is a directory, not a capture file") from None
-        except OSError as exc:
-            raise InputError(f"{path}: cannot open ({exc.strerror or exc})") from None
+        self._position = position
+        if stream is not None:
+            raw = stream
+            try:
+                self.size = os.path.getsize(path)
+            except OSError:
+                raw.close()
+                raise
+            digest = False
+        else:
+            try:
+                raw = open(path, "rb")  # noqa: SIM115 - closed by close()/__exit__
+            except FileNotFoundError:
+                raise InputError(f"{path}: no such file") from None
+            except IsADirectoryError:
+                raise InputError(f"{path}: is a directory, not a capture file") from None
+            except OSError as exc:
+                raise InputError(f"{path}: cannot open ({exc.strerror or exc})") from None
+            self.size = os.fstat(raw.fileno()).st_size
         self._raw = raw
-        self.size = os.fstat(raw.fileno()).st_size
         self._hashing = _HashingFile(raw, digest)
         self._buf = b""
         self._pos = 0
@@ -184,11 +207,11 @@ class CaptureReader:
         self._batches: Iterator[RecordBatch] | None = None
         try:
             self._stream, compression = self._open_stream()
-            if compression:
+            if compression or stream is not None:
                 # Smaller reads from a decompressor: when it fails, only the last read's bytes
                 # are lost, so more of a damaged file's frames survive.
                 self._read_size = COMPRESSED_READ_SIZE
-            self.format = self._read_header() + compression
+            self.format = self._read_header() + compression + container
         except BaseException:
             raw.close()
             raise
@@ -228,7 +251,7 @@ class CaptureReader:
             return "pcapng"
         order_ns = _PCAP_MAGICS.get(magic)
         if order_ns is None:
-            raise InputError(f"{self.path}: not a pcap or pcapng file (magic 0x{magic.hex()})")
+            raise InputError(describe(self.path, self._buf[: identify.SNIFF_SIZE]))
         if len(self._buf) < 24:
             raise InputError(f"{self.path}: pcap file header cut short ({len(self._buf)} bytes)")
         order, nanoseconds = order_ns
@@ -802,13 +825,16 @@ class CaptureReader:
         if not self._raw.closed:
             try:
                 self._hashing.drain()
-                self._digest = self._hashing.sha256.hexdigest()
+                if self._hashing.digest:
+                    self._digest = self._hashing.sha256.hexdigest()
             except OSError:
                 self._digest = None
             self._raw.close()
 
     @property
     def bytes_read(self) -> int:
+        if self._position is not None:
+            return self._position()
         return self._hashing.consumed
 
     def sha256(self) -> str:

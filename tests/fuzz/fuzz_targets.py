@@ -28,7 +28,7 @@ from capinspect.protocols.http.parser import HttpMessage, HttpMessageReader, Rol
 from capinspect.protocols.upx import parse_checkin_request, parse_checkin_response
 from capinspect.report.json import dumps, report_document, timeline_document
 from capinspect.report.text import render_analyze, render_timeline
-from capinspect.sources.pcapfile import open_capture
+from capinspect.sources.capture import open_capture
 
 # Small bounds so that the fuzzer reaches "over the limit" paths with short inputs.
 SMALL = Limits(

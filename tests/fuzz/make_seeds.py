@@ -9,12 +9,17 @@ Seeds are named ``seed-*``; crash reproducers found by a fuzzer are kept next to
 from __future__ import annotations
 
 import hashlib
+import io
 import sys
+import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from netmon_files import Frame, netmon_file  # noqa: E402
 
 from capinspect.decode import Decoder  # noqa: E402
 from capinspect.model import IpProto, Packet  # noqa: E402
@@ -88,6 +93,22 @@ def main() -> None:
                 _write("checkin", exchange.response.body.data[:4000])
         _write("engine", _engine_input(packets))
     _write("reader", (LAB / "multi-phone.pcapng").read_bytes()[:3000])
+    _write("reader", _netmon_seed(3))
+    _write("reader", _zip_seed(_netmon_seed(1)))
+
+
+def _netmon_seed(minor: int) -> bytes:
+    """A Network Monitor file with every kind of media the reader tells apart."""
+    frame = (LAB / "healthy-no-update.pcap").read_bytes()[40:382]
+    media = (1, 0xFFE0, 9, 0xFFFD, 0xE001, 2)
+    return netmon_file([Frame(frame, i * 1000, media=m) for i, m in enumerate(media)], minor=minor)
+
+
+def _zip_seed(member: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("capture.cap", member)
+    return out.getvalue()
 
 
 if __name__ == "__main__":
