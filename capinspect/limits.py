@@ -14,6 +14,12 @@ from dataclasses import dataclass
 class Limits:
     max_flows: int = 20_000
     """TCP flows followed at once (only those that looked like HTTP or TLS)."""
+    max_classify_bytes: int = 256
+    """Bytes of a TCP flow's first payload looked at to decide whether it is HTTP when its first
+    segment cannot tell (a request line cut into tiny segments, an unknown method, lines before
+    the request line)."""
+    max_classify_segments: int = 32
+    """Segments held per flow while those bytes are gathered."""
     max_pending_segments: int = 512
     """Out-of-order TCP segments held per direction while waiting for a hole to fill."""
     max_stream_buffer: int = 4 * 1024 * 1024

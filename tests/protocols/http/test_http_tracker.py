@@ -189,6 +189,9 @@ STOPS_EARLY = {
     "http_261_variant-03-cl_negative.pcap": "http.bad-content-length",
 }
 
+# Requests with a method tshark (4.0) does not know: any RFC 9110 token is a method.
+UNKNOWN_TO_TSHARK = {"http_query-method.pcap": [("QUERY", "/users")]}
+
 
 def tshark_view(path: Path) -> tuple[list[tuple[str, str]], list[int]]:
     out = subprocess.run(
@@ -247,6 +250,10 @@ def test_corpus_matches_tshark(path: Path) -> None:
     requests, statuses = tshark_view(path)
     if path.name in STOPS_EARLY:
         assert ours == requests[: len(ours)] and len(ours) <= len(requests)
+    elif path.name in UNKNOWN_TO_TSHARK:
+        unknown = UNKNOWN_TO_TSHARK[path.name]
+        assert [r for r in ours if r not in unknown] == [r for r in requests if r not in unknown]
+        assert all(r in ours for r in unknown)
     else:
         assert ours == requests
     # tshark shows a status only once the response is fully reassembled; we show it as soon as
