@@ -27,6 +27,9 @@ class Limits:
     max_body_kept: int = 1024 * 1024
     """Bytes of an HTTP body kept for analysis (check-in XML, error pages). Download bodies
     are counted and hashed, never kept."""
+    max_http_exchanges_per_flow: int = 256
+    """HTTP exchanges kept from one TCP connection; beyond, only check-ins and firmware
+    downloads are kept and the rest are counted."""
     max_header_bytes: int = 64 * 1024
     """An HTTP header block longer than this is malformed."""
     max_xml_bytes: int = 512 * 1024
