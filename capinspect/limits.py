@@ -20,6 +20,9 @@ class Limits:
     the request line)."""
     max_classify_segments: int = 32
     """Segments held per flow while those bytes are gathered."""
+    max_undecided_flows: int = 4_096
+    """Flows gathering their first bytes at once; when full, the oldest is judged on what it
+    sent so far."""
     max_pending_segments: int = 512
     """Out-of-order TCP segments held per direction while waiting for a hole to fill."""
     max_stream_buffer: int = 4 * 1024 * 1024

@@ -14,9 +14,11 @@ once, on its first payload in either direction:
   ``QUERY`` or any other RFC 9110 method token, CR/LF or lines of text before the request line)
   → *undecided*: the sender's in-order bytes are gathered, with the segments that carried them,
   until :func:`classify_head` can tell — at most ``Limits.max_classify_bytes`` bytes and
-  ``Limits.max_classify_segments`` segments, or until the other side speaks, a FIN or RST, or
-  the end of the capture. Followed, the flow is replayed from its first held segment, so its
-  stream is what it would have been had it been followed from the start.
+  ``Limits.max_classify_segments`` segments, or until the other side speaks, a FIN or RST,
+  ``flow_idle_timeout``, the end of the capture, or more than ``Limits.max_undecided_flows``
+  flows gathering at once (the oldest is judged then). Followed, the flow is replayed from its
+  first held segment, so its stream is what it would have been had it been followed from the
+  start.
 * anything else → *ignored*: remembered in a bounded dict so its later segments cost one
   lookup. When that dict is full its oldest entry goes; an evicted flow's next payload is
   simply judged again.
@@ -399,9 +401,12 @@ class TcpReassembler:
             limit = self.limits.max_classify_bytes
             verdict = classify_head(pkt.payload[:limit], final=len(pkt.payload) >= limit)
             if verdict == MORE:
+                events: list[StreamEvent] = []
+                if len(self._undecided) >= self.limits.max_undecided_flows:
+                    events = self._decide_oldest()
                 undecided = _Undecided(pkt, syn)
-                self._remember(self._undecided, canonical, undecided)
-                return self._gather(undecided, canonical, pkt)
+                self._undecided[canonical] = undecided
+                return events + self._gather(undecided, canonical, pkt)
             if isinstance(verdict, bool):
                 kind_side = ("http", verdict)
         if kind_side is None:
@@ -430,6 +435,12 @@ class TcpReassembler:
         if verdict == MORE:
             return []
         return self._decide(undecided, canonical, verdict, pkt)
+
+    def _decide_oldest(self) -> list[StreamEvent]:
+        """Judge the undecided flow gathering longest on what it sent so far (final)."""
+        canonical, undecided = next(iter(self._undecided.items()))
+        head = undecided.head[: self.limits.max_classify_bytes]
+        return self._decide(undecided, canonical, classify_head(head, True), None)
 
     def _decide(
         self,
@@ -805,6 +816,10 @@ class TcpReassembler:
         """Close flows without a segment for ``flow_idle_timeout`` seconds of packet time."""
         events: list[StreamEvent] = []
         deadline = now - self.limits.flow_idle_timeout
+        # Undecided flows, oldest first: one idle since its last segment is judged on what it
+        # sent (a later one still gathering stops the walk; the table is bounded anyway).
+        while self._undecided and next(iter(self._undecided.values())).packets[-1].ts < deadline:
+            events.extend(self._decide_oldest())
         while self._active:
             oldest = next(iter(self._active.values()))
             if oldest.last_ts >= deadline:
@@ -815,9 +830,8 @@ class TcpReassembler:
     def finish(self, now: float) -> list[StreamEvent]:
         """End of capture: every open direction ends as ``eof`` after its held data."""
         events: list[StreamEvent] = []
-        for canonical, undecided in list(self._undecided.items()):
-            verdict = classify_head(undecided.head[: self.limits.max_classify_bytes], True)
-            events.extend(self._decide(undecided, canonical, verdict, None))
+        while self._undecided:
+            events.extend(self._decide_oldest())
         for flow in list(self._active.values()):
             events.extend(self._close(flow, "eof", None, now))
         if self.anomalies_dropped:

@@ -254,3 +254,27 @@ def test_corpus_split_and_unknown_method_requests_agree_with_tshark(name: str) -
     assert [(int(frame), int(code)) for frame, code in responses] == [
         (end, status) for _, _, _, _, status, end in ours
     ]
+
+
+def test_undecided_flows_are_bounded_and_the_oldest_is_judged_not_lost() -> None:
+    reassembler = TcpReassembler(Limits(max_undecided_flows=2))
+    line = b"QUERY /x HTTP/1.1"  # a whole request line, its line end not yet sent
+    opened: list[FlowOpened] = []
+    for n in range(3):
+        client = ("10.1.0.30", 40000 + n)
+        events = reassembler.feed(_pkt(n + 1, client, SERVER, line, 1000))
+        opened += [e for e in events if isinstance(e, FlowOpened)]
+        assert len(reassembler._undecided) == min(n + 1, 2)
+    # The third flow made room by judging the first on what it had sent: a request line.
+    assert [o.flow.client_port for o in opened] == [40000]
+    events = reassembler.finish(10.0)
+    assert [e.flow.client_port for e in events if isinstance(e, FlowOpened)] == [40001, 40002]
+
+
+def test_idle_undecided_flow_is_judged_at_expiry() -> None:
+    reassembler = TcpReassembler(Limits(flow_idle_timeout=60.0))
+    assert reassembler.feed(_pkt(1, CLIENT, SERVER, b"\r\nGE", 1000)) == []
+    assert reassembler.expire(30.0) == []  # not idle yet
+    assert reassembler._undecided
+    assert reassembler.expire(100.0) == []  # "GE" and no more: not HTTP
+    assert not reassembler._undecided and len(reassembler.ignored_raw) == 2
