@@ -94,7 +94,7 @@ def _format_chaddr(htype: int, hlen: int, raw: bytes) -> str:
 
 def _field_text(raw: bytes) -> str:
     """``sname``/``file``: NUL-terminated text in a fixed-size field."""
-    return raw.split(b"\x00", 1)[0].decode("utf-8", errors="backslashreplace")
+    return shown(raw.split(b"\x00", 1)[0])
 
 
 # ---------------------------------------------------------------------------------------------
