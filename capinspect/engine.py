@@ -66,6 +66,7 @@ _PHONE_AGENTS = tuple(marker.encode() for marker in PHONE_USER_AGENT_MARKERS)
 _PHONE_PATHS = (b".upx", b"deviceupdate", b"requesthandler", b".nbt", b".cat", b".cab")
 _HEAD_PEEK = 4096
 _URL_HOST = re.compile(rb"https?://([A-Za-z0-9.-]+)")
+_REQUEST_LINE_START = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+[ \t]+\S+[ \t]+HTTP/", re.MULTILINE)
 
 # How often (in frames) idle TCP flows are looked for; a cheap modulo on the hot path.
 _EXPIRE_EVERY = 4096
@@ -197,11 +198,13 @@ class _Interest:
         """From the first bytes of a connection: could this request be a phone's?"""
         if client_ip in self.ips:
             return True
-        line_end = head.find(b"\n")
+        # The request line, past any CR/LF or lines the client sent before it.
+        found = _REQUEST_LINE_START.search(head)
+        line_start = found.start() if found is not None else 0
+        line_end = head.find(b"\n", line_start)
         lowered = head.lower()
-        if any(
-            path in lowered[: line_end if line_end >= 0 else len(head)] for path in _PHONE_PATHS
-        ):
+        line = lowered[line_start : line_end if line_end >= 0 else len(head)]
+        if any(path in line for path in _PHONE_PATHS):
             return True
         return any(agent in lowered for agent in _PHONE_AGENTS)
 
@@ -345,7 +348,8 @@ class Engine:
         state.head += event.data[: _HEAD_PEEK - len(state.head)]
         flow = event.flow
         if state.opened.kind == "http":
-            complete = b"\r\n\r\n" in state.head or b"\n\n" in state.head
+            head = state.head.lstrip(b"\r\n")  # CR/LF before a request line are allowed
+            complete = b"\r\n\r\n" in head or b"\n\n" in head
             if not complete and len(state.head) < _HEAD_PEEK:
                 return True
             wanted = self.interest.http_wanted(state.head, flow.client_ip)

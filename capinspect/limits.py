@@ -14,6 +14,15 @@ from dataclasses import dataclass
 class Limits:
     max_flows: int = 20_000
     """TCP flows followed at once (only those that looked like HTTP or TLS)."""
+    max_classify_bytes: int = 256
+    """Bytes of a TCP flow's first payload looked at to decide whether it is HTTP when its first
+    segment cannot tell (a request line cut into tiny segments, an unknown method, lines before
+    the request line)."""
+    max_classify_segments: int = 32
+    """Segments held per flow while those bytes are gathered."""
+    max_undecided_flows: int = 4_096
+    """Flows gathering their first bytes at once; when full, the oldest is judged on what it
+    sent so far."""
     max_pending_segments: int = 512
     """Out-of-order TCP segments held per direction while waiting for a hole to fill."""
     max_stream_buffer: int = 4 * 1024 * 1024
@@ -21,6 +30,9 @@ class Limits:
     max_body_kept: int = 1024 * 1024
     """Bytes of an HTTP body kept for analysis (check-in XML, error pages). Download bodies
     are counted and hashed, never kept."""
+    max_http_exchanges_per_flow: int = 256
+    """HTTP exchanges kept from one TCP connection; beyond, only check-ins and firmware
+    downloads are kept and the rest are counted."""
     max_header_bytes: int = 64 * 1024
     """An HTTP header block longer than this is malformed."""
     max_xml_bytes: int = 512 * 1024

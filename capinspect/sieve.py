@@ -20,7 +20,9 @@ reading of the rules below allows. A record is dropped only when it is, without 
 
 Everything else goes on to :meth:`Decoder.decode_record`, which decides again, record by record.
 
-The ignored flows are those of the moment the buffer is looked at. A flow the engine begins
+The ignored flows are those of the moment the buffer is looked at. A flow the reassembler is
+still judging (its first bytes gathered over several segments, ``flows/tcp.py``) is not in the
+ignore table, so its segments all go on until it is judged. A flow the engine begins
 to ignore inside the buffer is dropped by ``decode_record`` instead (same counts). A flow
 that stops being ignored inside the buffer does so on a SYN, which is never dropped: every
 record of a 4-tuple that has a SYN in the buffer goes on, so a reused 4-tuple's new

@@ -413,3 +413,46 @@ def tls_from(
     if sni is not None and moved.client_hello is not None:
         moved = replace(moved, client_hello=replace(moved.client_hello, sni=sni))
     return moved
+
+
+def write_dhcp_ack_capture(path: str, option43: bytes, domain: bytes = DOMAIN.encode()) -> None:
+    """A pcap (scapy) of a phone's MS-UC-Client DHCPINFORM and the server's ACK carrying
+    ``option43`` and option 15 ``domain``: for how crafted DHCP values reach the reports."""
+    from scapy.layers.dhcp import BOOTP, DHCP
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    chaddr = bytes.fromhex(PHONE_MAC.replace(":", "")) + b"\x00" * 10
+    server_mac = "00:15:5d:00:00:05"
+    inform = (
+        Ether(src=PHONE_MAC, dst="ff:ff:ff:ff:ff:ff")
+        / IP(src=PHONE_IP, dst="255.255.255.255")
+        / UDP(sport=68, dport=67)
+        / BOOTP(op=1, chaddr=chaddr, ciaddr=PHONE_IP, xid=0x77)
+        / DHCP(
+            options=[
+                ("message-type", "inform"),
+                ("vendor_class_id", b"MS-UC-Client"),
+                ("param_req_list", [1, 15, 43, 120]),
+                "end",
+            ]
+        )
+    )
+    ack = (
+        Ether(src=server_mac, dst=PHONE_MAC)
+        / IP(src=DHCP_IP, dst=PHONE_IP)
+        / UDP(sport=67, dport=68)
+        / BOOTP(op=2, chaddr=chaddr, ciaddr=PHONE_IP, xid=0x77)
+        / DHCP(
+            options=[
+                ("message-type", "ack"),
+                ("server_id", DHCP_IP),
+                ("domain", domain),
+                (43, option43),
+                "end",
+            ]
+        )
+    )
+    inform.time, ack.time = 1_700_000_000.0, 1_700_000_000.01
+    wrpcap(path, [inform, ack])

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from locations import PCAPS, corpus_files, lab_captures
 
 from capinspect.decode import Decoder
-from capinspect.engine import Engine
+from capinspect.engine import Engine, _Interest
 from capinspect.model import RawFrame
 from capinspect.pipeline import analyze_frames, analyze_paths
 from capinspect.sources.merge import iter_frames
@@ -97,3 +97,21 @@ def test_a_live_snapshot_leaves_waiting_fragments_waiting() -> None:
     analysis = engine.finish()
     assert [lookup.qname for lookup in analysis.dns] == ["ucupdates-r2.contoso.com"]
     assert not [a for a in analysis.anomalies if a.code == "ip.fragment-incomplete"]
+
+
+@pytest.mark.parametrize(
+    ("head", "wanted"),
+    [
+        (b"POST /RequestHandler/ucdevice.upx HTTP/1.1\r\n\r\n", True),
+        (b"\r\n\r\nGET /DeviceUpdateFiles_Int/UCPhone/CPE.nbt HTTP/1.1\r\n\r\n", True),
+        (b"hello\r\nQUERY /RequestHandler/ucdevice.upx HTTP/1.1\r\n\r\n", True),
+        (b"GET /index.html HTTP/1.1\r\nReferer: http://x/RequestHandler/a.upx\r\n\r\n", False),
+        (b"hello /ucdevice.upx\r\nGET /index.html HTTP/1.1\r\n\r\n", False),
+    ],
+)
+def test_interest_reads_the_request_line_past_what_comes_before_it(
+    head: bytes, wanted: bool
+) -> None:
+    # A phone's request is kept even after CR/LF or a line of junk (the reassembler follows
+    # such flows); only the request line's path counts, not a header or the junk line.
+    assert _Interest().http_wanted(head, "10.0.0.99") is wanted

@@ -143,10 +143,43 @@ def million_flows() -> dict[str, Any]:
     }
 
 
+def undecided_flows() -> dict[str, Any]:
+    """Twice ``max_undecided_flows`` flows, each sending ``max_classify_segments`` one-byte
+    segments of text that never becomes a request line: the most the reassembler can hold
+    while it decides (flows/tcp.py, ``_Undecided``). Measured as the tracemalloc peak."""
+    from capinspect.flows.tcp import TcpReassembler
+    from capinspect.limits import DEFAULT_LIMITS
+    from capinspect.model import Packet
+
+    limits = DEFAULT_LIMITS
+    flows = 2 * limits.max_undecided_flows
+    reassembler = TcpReassembler()
+    tracemalloc.start()
+    most = 0
+    for segment in range(limits.max_classify_segments - 1):
+        for n in range(flows):
+            ip = f"10.1.{n >> 8}.{n & 0xFF}"
+            reassembler.feed(
+                Packet(n, 0.0, None, None, (), ip, "10.255.0.1", 6, 40000, 80, b"x", 1 + segment,
+                       1, 0x18)
+            )  # fmt: skip
+        most = max(most, len(reassembler._undecided))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {
+        "peak": peak,
+        "flows": flows,
+        "most_undecided": most,
+        "max_undecided_flows": limits.max_undecided_flows,
+        "segments": limits.max_classify_segments,
+    }
+
+
 SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "xml_bombs": xml_bombs,
     "endless_download": endless_download,
     "million_flows": million_flows,
+    "undecided_flows": undecided_flows,
 }
 
 
@@ -185,6 +218,12 @@ def test_endless_download_is_counted_not_kept() -> None:
     assert got["expected"] == 4 * 1024 * MB and got["complete"] is False
     assert got["kept"] <= 1 * MB and got["kept_all"] is False
     assert got["peak"] < 8 * MB  # max_body_kept (1 MiB) + one chunk + bookkeeping
+
+
+def test_flows_being_judged_hold_bounded_memory() -> None:
+    got = measure("undecided_flows")
+    assert got["most_undecided"] == got["max_undecided_flows"]
+    assert got["peak"] < 64 * MB  # measured ~36 MB (4096 flows x 31 segments held)
 
 
 @pytest.mark.slow

@@ -285,3 +285,57 @@ def test_sieve_agrees_on_random_frames(frames: list[bytes], ignore_all: bool) ->
                     key = bytes([10, 0, 0, a, 10, 0, 0, 9]) + struct.pack(">HH", sport, dport)
                     ignored.update((key, _raw_keys_swap(key)))
     _compare([batch], ignored)
+
+
+def test_flows_judged_after_several_segments_are_the_same_with_and_without_the_sieve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flows the reassembler leaves undecided for a few segments (a request line in 3-byte
+    segments, a line before it, text that turns out to be something else) are not in the ignore
+    table while undecided, so the sieve passes them; once ignored, it drops the rest. Across
+    several small read buffers the analysis must not depend on it."""
+    monkeypatch.setattr(pcapfile, "CHUNK_SIZE", 1024)
+
+    def connection(port: int, request: bytes, size: int, answer: bytes, more: int) -> list[bytes]:
+        phone, server = ("10.0.0.5", port), ("10.0.0.9", 80)
+
+        def segment(forward: bool, flags: str, seq: int, ack: int, payload: bytes = b"") -> bytes:
+            src, dst = (phone, server) if forward else (server, phone)
+            layer = TCP(sport=src[1], dport=dst[1], flags=flags, seq=seq, ack=ack)
+            return bytes(Ether() / IP(src=src[0], dst=dst[0]) / layer / payload)
+
+        frames = [segment(True, "S", 99, 0), segment(False, "SA", 9000, 100)]
+        for at in range(0, len(request), size):
+            frames.append(segment(True, "PA", 100 + at, 9001, request[at : at + size]))
+        frames.append(segment(False, "PA", 9001, 100 + len(request), answer))
+        seq = 9001 + len(answer)
+        for _ in range(more):  # later segments: dropped by the sieve once the flow is ignored
+            frames.append(segment(False, "PA", seq, 100 + len(request), b"\x00" * 40))
+            seq += 40
+        return frames
+
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    checkin = b"QUERY /RequestHandler/ucdevice.upx HTTP/1.1\r\nHost: u\r\n\r\n"
+    frames = connection(40001, b"\r\n" + checkin, 3, ok, 0)
+    frames += connection(40002, b"hello\r\n" + checkin.replace(b"QUERY", b"POST"), 5, ok, 0)
+    frames += connection(40003, b"SSH-2.0-OpenSSH_9.2\r\n", 4, b"SSH-2.0-x\r\n\x00\x01", 60)
+    path = tmp_path / "undecided.pcap"
+    wrpcap(str(path), [Ether(f) for f in frames])
+
+    dropped = [0]
+    real_sieve = Decoder.sieve
+
+    def counting(self: Decoder, batch: RecordBatch) -> np.ndarray:
+        kept = real_sieve(self, batch)
+        dropped[0] += len(batch) - len(kept)
+        return kept
+
+    monkeypatch.setattr(Decoder, "sieve", counting)
+    with_sieve = analyze_paths([str(path)])
+    assert [(ex.request.method, ex.flow.client_port) for ex in with_sieve.http] == [
+        ("QUERY", 40001),
+        ("POST", 40002),
+    ]
+    assert dropped[0] >= 40  # most of the ignored flow's 60 later segments
+    monkeypatch.setattr(Decoder, "sieve", lambda self, batch: np.arange(len(batch)))
+    assert_same_analysis(with_sieve, analyze_paths([str(path)]))

@@ -35,10 +35,16 @@ HTTP_DIFFERENCES = {
     # capinspect records http.malformed-start-line (no phone speaks HTTP/0.9).
     "mixed-vlan-mpls.pcap",
 }
+# Requests tshark (4.0) does not show and capinspect does, on purpose: a method tshark does not
+# know (RFC 9110 allows any token; QUERY is an IETF draft). Later tshark versions may show it.
+HTTP_UNKNOWN_TO_TSHARK = {"http_query-method.pcap": Counter({("QUERY", "/users"): 1})}
+# HTTP on a port tshark does not decode as HTTP unless told.
+DECODE_AS = {"tcp-http-with-padding.pcap": ["-d", "tcp.port==27272,http"]}
 
 
 def _tshark(path: Path, display: str, fields: list[str]) -> list[list[str]]:
-    cmd = ["tshark", "-n", "-r", str(path), "-Y", display, "-T", "fields", "-E", "separator=\t"]
+    cmd = ["tshark", "-n", "-r", str(path), *DECODE_AS.get(path.name, [])]
+    cmd += ["-Y", display, "-T", "fields", "-E", "separator=\t"]
     cmd += [arg for field in fields for arg in ("-e", field)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120).stdout
     return [line.split("\t") for line in out.splitlines()]
@@ -153,7 +159,8 @@ def test_http_method_uri_status_agree(path: Path) -> None:
         assert ours_requests <= requests
         assert any(a.code.startswith("http.") for a in analysis.anomalies)
         return
-    assert ours_requests == requests
+    unknown = HTTP_UNKNOWN_TO_TSHARK.get(path.name, Counter())
+    assert requests <= ours_requests and ours_requests - requests <= unknown
     # capinspect reports a response as soon as its headers are in, even when the capture cut
     # its body; tshark shows such a response only if it can reassemble it. Every status tshark
     # shows must be ours; ours may add those cut responses.

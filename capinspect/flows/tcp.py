@@ -10,9 +10,22 @@ once, on its first payload in either direction:
 * ``GET ``/``POST ``/… or ``HTTP/1.`` → ``http``; a TLS handshake record (0x16 0x03 0x00–0x04)
   → ``tls``; either port 53 → ``dns``. The flow is *followed*: :class:`FlowOpened` is emitted,
   then its bytes.
+* bytes that may still become an HTTP start line (a request line cut into small segments,
+  ``QUERY`` or any other RFC 9110 method token, CR/LF or lines of text before the request line)
+  → *undecided*: the sender's in-order bytes are gathered, with the segments that carried them,
+  until :func:`classify_head` can tell — at most ``Limits.max_classify_bytes`` bytes and
+  ``Limits.max_classify_segments`` segments, or until the other side speaks, a FIN or RST,
+  ``flow_idle_timeout``, the end of the capture, or more than ``Limits.max_undecided_flows``
+  flows gathering at once (the oldest is judged then). Followed, the flow is replayed from its
+  first held segment, so its stream is what it would have been had it been followed from the
+  start.
 * anything else → *ignored*: remembered in a bounded dict so its later segments cost one
   lookup. When that dict is full its oldest entry goes; an evicted flow's next payload is
   simply judged again.
+
+Only the first segment of a flow pays for :func:`classify_head` (one bytes scan of at most
+``max_classify_bytes``), and only undecided flows pay for gathering: followed and ignored flows
+never look at it again.
 
 A SYN is remembered (bounded the same way) before any payload, because the SYN is the only
 reliable evidence of who is the client. While it is remembered, only a segment starting right
@@ -57,8 +70,9 @@ Ends. FIN → ``StreamEnd("fin")`` once every byte before it was delivered. RST 
 from __future__ import annotations
 
 import ipaddress
+import re
 from bisect import insort
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import (
@@ -92,6 +106,14 @@ _HTTP_REQUEST_STARTS = (
     b"TRACE ",
 )
 _HTTP_RESPONSE_START = b"HTTP/1."
+_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_REQUEST_LINE = re.compile(_TOKEN + rb"[ \t]+\S+[ \t]+HTTP/1\.[0-9][ \t]*\r?")
+"""A whole request line (RFC 9112 §3: any RFC 9110 token as the method), without its LF."""
+_TEXT = bytes(b for b in range(256) if b >= 0x20 and b != 0x7F or b in b"\t\r")
+"""Bytes a line of text may hold (UTF-8 and Latin-1 included): ``line.translate(None, _TEXT)``
+leaves the control bytes that say a line is binary."""
+MORE: Final = "more"
+""":func:`classify_head`'s answer when the bytes so far may still become an HTTP start line."""
 _TLS_HANDSHAKE = 0x16
 _TLS_CLIENT_HELLO = 1
 _TLS_SERVER_HELLO = 2
@@ -124,6 +146,39 @@ def classify_payload(payload: bytes, sport: int, dport: int) -> tuple[str, bool 
     if dport == _DNS_PORT or sport == _DNS_PORT:
         return "dns", dport == _DNS_PORT if sport != dport else None
     return None
+
+
+def classify_head(head: bytes, final: bool) -> bool | None | str:
+    """Whether the first bytes a side sent start HTTP, for the flows :func:`classify_payload`
+    cannot place (a request line cut into tiny segments, an unknown method, bytes before the
+    request line).
+
+    Returns True when ``head`` is an HTTP request (its sender is the client), False when it is
+    an HTTP response, None when it cannot be HTTP, and :data:`MORE` when more bytes may tell
+    (never when ``final``: no more bytes will come). Leading CR/LF are allowed (RFC 9112 §2.2);
+    whole lines of text before a request line are skipped (the HTTP reader reports them).
+    """
+    start = len(head) - len(head.lstrip(b"\r\n"))
+    pos = start
+    while pos < len(head):
+        newline = head.find(b"\n", pos)
+        line = head[pos:] if newline < 0 else head[pos:newline]
+        if line.startswith(_HTTP_REQUEST_STARTS):
+            return True
+        if pos == start and line.startswith(_HTTP_RESPONSE_START):
+            return False
+        if newline < 0:
+            if final:
+                return _REQUEST_LINE.fullmatch(line) is not None or None
+            # An unfinished line of text may still become a request line (or a status line,
+            # or a line before the request line); anything else cannot.
+            return None if line.translate(None, _TEXT) else MORE
+        if _REQUEST_LINE.fullmatch(line):
+            return True
+        if line.translate(None, _TEXT):
+            return None  # not a line of text: not bytes before a request line either
+        pos = newline + 1
+    return None if final else MORE
 
 
 class _Half:
@@ -171,6 +226,44 @@ class _Flow:
         self.client = client
         self.halves = (_Half(), _Half())
         self.last_ts = ts
+
+
+class _Undecided:
+    """A flow whose first bytes may still become HTTP: its sender's segments, held."""
+
+    __slots__ = ("sender", "syn", "next_seq", "head", "packets", "early", "held")
+
+    def __init__(self, first: Packet, syn: _Syn | None) -> None:
+        self.sender: Endpoint = (first.src_ip, first.sport)
+        self.syn = syn
+        self.next_seq = first.tcp_seq
+        self.head = b""
+        """The sender's bytes in stream order from its first segment."""
+        self.packets: list[Packet] = []
+        """Every segment held, in arrival order, to replay if the flow is followed."""
+        self.early: list[Packet] = []
+        """Held segments beyond a hole in ``head``."""
+        self.held = 0
+        """Payload bytes held (retransmissions count too)."""
+
+    def add(self, pkt: Packet) -> None:
+        self.packets.append(pkt)
+        self.held += len(pkt.payload)
+        if pkt.payload:
+            self.early.append(pkt)
+        progress = True
+        while progress and self.early:
+            progress = False
+            for waiting in self.early:
+                offset = (waiting.tcp_seq - self.next_seq + _SEQ_HALF) % _SEQ_MOD - _SEQ_HALF
+                if offset > 0:
+                    continue
+                self.early.remove(waiting)
+                fresh = waiting.payload[-offset:]
+                self.head += fresh
+                self.next_seq = (self.next_seq + len(fresh)) % _SEQ_MOD
+                progress = True
+                break
 
 
 class _Syn:
@@ -222,6 +315,7 @@ class TcpReassembler:
         both orientations) of the flows in the ignore table. The decoder consults it so that a
         segment of an ignored flow is dropped before any object is built for it."""
         self._syns: dict[FourTuple, _Syn] = {}
+        self._undecided: dict[FourTuple, _Undecided] = {}
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -264,6 +358,10 @@ class TcpReassembler:
                 return events + self._judge(pkt, four, flags)
             return self._segment(flow, pkt, flags)
         if not pkt.payload and not flags & TCP_SYN:
+            if self._undecided and flags & (TCP_FIN | TCP_RST):
+                undecided = self._undecided.get(_canonical(four))
+                if undecided is not None:
+                    return self._gather(undecided, _canonical(four), pkt)
             return []
         return self._judge(pkt, four, flags)
 
@@ -272,6 +370,7 @@ class TcpReassembler:
         canonical = _canonical(four)
         if flags & TCP_SYN:
             self._unignore(canonical)
+            self._undecided.pop(canonical, None)
             syn = self._syns.get(canonical)
             if not flags & TCP_ACK:  # SYN without ACK: a client opening
                 if syn is None or syn.client_isn != pkt.tcp_seq:
@@ -288,6 +387,10 @@ class TcpReassembler:
                 return []
         elif canonical in self._ignored:
             return []
+        elif self._undecided:
+            undecided = self._undecided.get(canonical)
+            if undecided is not None:
+                return self._gather(undecided, canonical, pkt)
         syn = self._syns.get(canonical)
         if syn is not None and not self._starts_stream(syn, pkt):
             # A later segment overtook the first one: judging it would misjudge the flow.
@@ -295,10 +398,82 @@ class TcpReassembler:
         kind_side = classify_payload(pkt.payload, pkt.sport, pkt.dport)
         self._syns.pop(canonical, None)
         if kind_side is None:
+            limit = self.limits.max_classify_bytes
+            verdict = classify_head(pkt.payload[:limit], final=len(pkt.payload) >= limit)
+            if verdict == MORE:
+                events: list[StreamEvent] = []
+                if len(self._undecided) >= self.limits.max_undecided_flows:
+                    events = self._decide_oldest()
+                undecided = _Undecided(pkt, syn)
+                self._undecided[canonical] = undecided
+                return events + self._gather(undecided, canonical, pkt)
+            if isinstance(verdict, bool):
+                kind_side = ("http", verdict)
+        if kind_side is None:
             if not self.follow_all:
                 self._remember(self._ignored, canonical, None)
                 return []
             kind_side = ("tcp", None)
+        return self._open(pkt, four, syn, kind_side, replay=[pkt])
+
+    def _gather(
+        self, undecided: _Undecided, canonical: FourTuple, pkt: Packet
+    ) -> list[StreamEvent]:
+        """Hold one more segment of an undecided flow and decide when its bytes allow."""
+        limits = self.limits
+        if (pkt.src_ip, pkt.sport) == undecided.sender:
+            undecided.add(pkt)
+            final = bool(
+                pkt.tcp_flags & (TCP_FIN | TCP_RST)
+                or undecided.held >= limits.max_classify_bytes
+                or len(undecided.packets) >= limits.max_classify_segments
+            )
+        else:
+            # The other side spoke (or ended) first: the sender's bytes must be decisive now.
+            final = True
+        verdict = classify_head(undecided.head[: limits.max_classify_bytes], final)
+        if verdict == MORE:
+            return []
+        return self._decide(undecided, canonical, verdict, pkt)
+
+    def _decide_oldest(self) -> list[StreamEvent]:
+        """Judge the undecided flow gathering longest on what it sent so far (final)."""
+        canonical, undecided = next(iter(self._undecided.items()))
+        head = undecided.head[: self.limits.max_classify_bytes]
+        return self._decide(undecided, canonical, classify_head(head, True), None)
+
+    def _decide(
+        self,
+        undecided: _Undecided,
+        canonical: FourTuple,
+        verdict: bool | None | str,
+        pkt: Packet | None,
+    ) -> list[StreamEvent]:
+        """Follow an undecided flow from its first held segment, or ignore it."""
+        del self._undecided[canonical]
+        if not isinstance(verdict, bool):
+            if not self.follow_all:
+                self._remember(self._ignored, canonical, None)
+                return []
+            kind_side: tuple[str, bool | None] = ("tcp", None)
+        else:
+            kind_side = ("http", verdict)
+        first = undecided.packets[0]
+        four = (first.src_ip, first.sport, first.dst_ip, first.dport)
+        replay = list(undecided.packets)
+        if pkt is not None and replay[-1] is not pkt:
+            replay.append(pkt)  # the other side's segment that made the decision final
+        return self._open(first, four, undecided.syn, kind_side, replay=replay)
+
+    def _open(
+        self,
+        pkt: Packet,
+        four: FourTuple,
+        syn: _Syn | None,
+        kind_side: tuple[str, bool | None],
+        replay: list[Packet],
+    ) -> list[StreamEvent]:
+        """Follow a flow whose first payload is ``pkt``, then apply the ``replay`` segments."""
         kind, sender_is_client = kind_side
         sender = (pkt.src_ip, pkt.sport)
         receiver = (pkt.dst_ip, pkt.dport)
@@ -334,7 +509,10 @@ class TcpReassembler:
         events.append(
             FlowOpened(key, pkt.frame, pkt.ts, client_mac, pkt.vlans, kind, syn is not None)
         )
-        events.extend(self._segment(flow, pkt, flags))
+        for segment in replay:
+            if self._active.get(key) is not flow:
+                break  # ended (a FIN both ways, an RST) by a segment replayed before
+            events.extend(self._segment(flow, segment, segment.tcp_flags))
         return events
 
     @staticmethod
@@ -638,6 +816,10 @@ class TcpReassembler:
         """Close flows without a segment for ``flow_idle_timeout`` seconds of packet time."""
         events: list[StreamEvent] = []
         deadline = now - self.limits.flow_idle_timeout
+        # Undecided flows, oldest first: one idle since its last segment is judged on what it
+        # sent (a later one still gathering stops the walk; the table is bounded anyway).
+        while self._undecided and next(iter(self._undecided.values())).packets[-1].ts < deadline:
+            events.extend(self._decide_oldest())
         while self._active:
             oldest = next(iter(self._active.values()))
             if oldest.last_ts >= deadline:
@@ -648,6 +830,8 @@ class TcpReassembler:
     def finish(self, now: float) -> list[StreamEvent]:
         """End of capture: every open direction ends as ``eof`` after its held data."""
         events: list[StreamEvent] = []
+        while self._undecided:
+            events.extend(self._decide_oldest())
         for flow in list(self._active.values()):
             events.extend(self._close(flow, "eof", None, now))
         if self.anomalies_dropped:

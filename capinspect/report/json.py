@@ -17,7 +17,16 @@ from capinspect import __version__
 from capinspect.checks.base import Finding
 from capinspect.devices import Checkin, DeviceSession, Download, OtherClient
 from capinspect.engine import Analysis
-from capinspect.protocols.dhcp.messages import DhcpExchange, DhcpMessage, DhcpSeen
+from capinspect.protocols.dhcp.messages import (
+    URL_FIELDS,
+    DhcpExchange,
+    DhcpMessage,
+    DhcpOption,
+    DhcpSeen,
+    Option43,
+    value_text,
+)
+from capinspect.protocols.dhcp.options import option_kind
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.messages import HttpBody, HttpExchange, HttpRequest, HttpResponse
 from capinspect.protocols.tls.messages import TlsConnection, suite_name, version_name
@@ -64,6 +73,47 @@ def plain(value: Any) -> Any:
 # -- DHCP -------------------------------------------------------------------------------------
 
 
+def _option_value(option: DhcpOption) -> Any:
+    """A text option's value only when its bytes are text: else null, the bytes being in
+    ``raw_hex`` (the model's ``01 BB (hex)`` display form could be mistaken for text)."""
+    if option_kind(option.code) == "text" and value_text(option.raw) is None:
+        return None
+    return plain(option.value)
+
+
+def _vendor_class(msg: DhcpMessage) -> str | None:
+    option = msg.option(60)
+    return None if option is None or value_text(option.raw) is None else msg.vendor_class
+
+
+def _option43(o43: Option43) -> dict[str, Any]:
+    """Option 43 with each named field the sub-option's text, or null and its bytes in
+    ``hex`` (``{"web_server_port": "01bb"}``) when they are not text."""
+    binary = set(o43.binary)
+
+    def text(name: str, value: str | None) -> str | None:
+        return None if name in binary else value
+
+    return {
+        "vendor_class": o43.vendor_class,
+        "complete": o43.complete,
+        "problems": list(o43.problems),
+        "url": None if binary.intersection(URL_FIELDS) else o43.url,
+        "uc_identifier": text("uc_identifier", o43.uc_identifier),
+        "url_scheme": text("url_scheme", o43.url_scheme),
+        "web_server_fqdn": text("web_server_fqdn", o43.web_server_fqdn),
+        "web_server_port": text("web_server_port", o43.web_server_port),
+        "cert_prov_path": text("cert_prov_path", o43.cert_prov_path),
+        "vlan_id": text("vlan_id", o43.vlan_id),
+        "hex": {name: (o43.field_raw(name) or b"").hex() for name in o43.binary},
+        "suboptions": [
+            {"code": s.code, "name": s.name, "text": s.text, "raw_hex": s.raw.hex()}
+            for s in o43.suboptions
+        ],
+        "raw_hex": o43.raw.hex(),
+    }
+
+
 def dhcp_message(msg: DhcpMessage) -> dict[str, Any]:
     out: dict[str, Any] = {
         "op": msg.op,
@@ -76,31 +126,14 @@ def dhcp_message(msg: DhcpMessage) -> dict[str, Any]:
         "giaddr": msg.giaddr,
         "flags": msg.flags,
         "server_id": msg.server_id,
-        "vendor_class": msg.vendor_class,
+        "vendor_class": _vendor_class(msg),
         "options": [
-            {"code": o.code, "name": o.name, "value": plain(o.value), "raw_hex": o.raw.hex()}
+            {"code": o.code, "name": o.name, "value": _option_value(o), "raw_hex": o.raw.hex()}
             for o in msg.options
         ],
     }
     if msg.option43 is not None:
-        o43 = msg.option43
-        out["option43"] = {
-            "vendor_class": o43.vendor_class,
-            "complete": o43.complete,
-            "problems": list(o43.problems),
-            "url": o43.url,
-            "uc_identifier": o43.uc_identifier,
-            "url_scheme": o43.url_scheme,
-            "web_server_fqdn": o43.web_server_fqdn,
-            "web_server_port": o43.web_server_port,
-            "cert_prov_path": o43.cert_prov_path,
-            "vlan_id": o43.vlan_id,
-            "suboptions": [
-                {"code": s.code, "name": s.name, "text": s.text, "raw_hex": s.raw.hex()}
-                for s in o43.suboptions
-            ],
-            "raw_hex": o43.raw.hex(),
-        }
+        out["option43"] = _option43(msg.option43)
     if msg.option120 is not None:
         o120 = msg.option120
         out["option120"] = {

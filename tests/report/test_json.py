@@ -3,9 +3,11 @@ import json
 from pathlib import Path
 
 import pytest
-from factories import healthy_boot
+from click.testing import CliRunner
+from factories import GOOD_OPTION43, healthy_boot, write_dhcp_ack_capture
 from locations import lab_captures
 
+from capinspect.cli import main
 from capinspect.expectations import Expectations
 from capinspect.pipeline import analyze_frames, analyze_paths, evaluate
 from capinspect.report.json import (
@@ -74,3 +76,32 @@ def test_streamed_report_without_devices() -> None:
     write_report(report, out)
     assert out.getvalue() == dumps(report_document(report))
     assert json.loads(out.getvalue())["devices"] == []
+
+
+def test_binary_dhcp_values_are_exact_hex_never_half_escaped(tmp_path: Path) -> None:
+    # Sub-option 4 (port) sent as the 16-bit number 443 (01 BB) instead of the text "443".
+    capture = tmp_path / "binary-port.pcap"
+    option43 = GOOD_OPTION43.replace(b"\x04\x03443", b"\x04\x02\x01\xbb")
+    write_dhcp_ack_capture(str(capture), option43, domain=b"contoso\x01.com")
+    for command in ("analyze", "timeline"):
+        result = CliRunner().invoke(main, [command, "--format", "json", str(capture)])
+        assert result.exit_code in (0, 1), result.output
+        assert "\\\\x" not in result.stdout and "\\u0001" not in result.stdout
+        doc = json.loads(result.stdout)
+        ack = doc["devices"][0]["dhcp"][0]["messages"][1]["message"]
+        o43 = ack["option43"]
+        assert o43["web_server_port"] is None and o43["hex"] == {"web_server_port": "01bb"}
+        assert o43["url"] is None  # a URL with a port that is not text is not a URL
+        assert o43["web_server_fqdn"] == "ocs.contoso.com" and o43["url_scheme"] == "https"
+        port = next(s for s in o43["suboptions"] if s["code"] == 4)
+        assert (port["text"], port["raw_hex"]) == (None, "01bb")
+        domain = next(o for o in ack["options"] if o["code"] == 15)
+        assert (domain["value"], domain["raw_hex"]) == (None, b"contoso\x01.com".hex())
+    # Text values are unchanged.
+    write_dhcp_ack_capture(str(capture), GOOD_OPTION43)
+    doc = json.loads(
+        CliRunner().invoke(main, ["timeline", "--format", "json", str(capture)]).stdout
+    )
+    o43 = doc["devices"][0]["dhcp"][0]["messages"][1]["message"]["option43"]
+    assert (o43["web_server_port"], o43["hex"]) == ("443", {})
+    assert o43["url"] == "https://ocs.contoso.com:443/CertProv/CertProvisioningService.svc"

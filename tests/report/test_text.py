@@ -1,5 +1,9 @@
-from factories import Capture, checkin, healthy_boot
+from pathlib import Path
 
+from click.testing import CliRunner
+from factories import GOOD_OPTION43, Capture, checkin, healthy_boot, write_dhcp_ack_capture
+
+from capinspect.cli import main
 from capinspect.expectations import Expectations
 from capinspect.pipeline import evaluate
 from capinspect.report.text import render_analyze, render_timeline, safe
@@ -33,3 +37,14 @@ def test_hostile_values_from_the_capture_never_reach_the_terminal_raw() -> None:
 def test_color_only_when_asked() -> None:
     report = evaluate(healthy_boot().analysis(), Expectations())
     assert "\x1b[" in render_analyze(report, color=True)
+
+
+def test_binary_dhcp_values_show_as_hex_in_the_terminal(tmp_path: Path) -> None:
+    capture = tmp_path / "binary-port.pcap"
+    option43 = GOOD_OPTION43.replace(b"\x04\x03443", b"\x04\x02\x01\xbb")
+    write_dhcp_ack_capture(str(capture), option43)
+    for command in ("analyze", "timeline"):
+        result = CliRunner().invoke(main, [command, str(capture)])
+        assert result.exit_code in (0, 1), result.output
+        assert "01 BB (hex)" in result.stdout
+        assert "\\x" not in result.stdout and "\\u0001" not in result.stdout

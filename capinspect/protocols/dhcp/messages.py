@@ -29,12 +29,39 @@ MESSAGE_TYPE_NAMES: dict[int, str] = {
 }
 
 
+def value_text(raw: bytes) -> str | None:
+    """A value's bytes as text when they are text (UTF-8, every character printable; trailing
+    NULs dropped because many stacks NUL-terminate strings), else ``None``.
+
+    Why not a lenient decode: ``\\x01\\xbb`` decoded with escapes becomes a mix of real control
+    characters and backslash sequences that reads like text and cannot be told from it.
+    """
+    try:
+        text = raw.rstrip(b"\x00").decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if text.isprintable() else None
+
+
+def hex_shown(raw: bytes) -> str:
+    """Bytes that are not text, as a person reads them: ``01 BB (hex)``."""
+    return f"{raw.hex(' ').upper()} (hex)"
+
+
+def shown(raw: bytes) -> str:
+    """A value for display and comparison: its text (:func:`value_text`), else
+    :func:`hex_shown`. Exact either way: a value is hex only when it is not text."""
+    text = value_text(raw)
+    return text if text is not None else hex_shown(raw)
+
+
 @dataclass(frozen=True, slots=True)
 class DhcpOption:
     """One option as it appeared in the message.
 
     ``value`` is the decoded form for display and checks: ``str`` for text options (15, 60,
-    12…), ``list[str]`` for address lists (3, 6, 42, 4), ``int`` for numbers (51, 53, 2),
+    12…; :func:`shown`: the text, or ``01 BB (hex)`` when the bytes are not text),
+    ``list[str]`` for address lists (3, 6, 42, 4), ``int`` for numbers (51, 53, 2),
     ``list[int]`` for option 55, ``list[str]`` of names for 119; ``None`` when undecodable (the
     message's anomalies say why). Options 43 and 120 are in ``DhcpMessage.option43/option120``.
     """
@@ -47,12 +74,30 @@ class DhcpOption:
 
 @dataclass(frozen=True, slots=True)
 class VendorSubOption:
-    """One TLV inside option 43. ``text`` is the value as ASCII when printable, else ``None``."""
+    """One TLV inside option 43. ``text`` is the value when it is text (:func:`value_text`),
+    else ``None``; ``raw`` is always the bytes as sent."""
 
     code: int
     name: str
     raw: bytes
     text: str | None
+
+    @property
+    def hex(self) -> str:
+        return self.raw.hex()
+
+
+OPTION43_FIELDS = {
+    "uc_identifier": 1,
+    "url_scheme": 2,
+    "web_server_fqdn": 3,
+    "web_server_port": 4,
+    "cert_prov_path": 5,
+    "vlan_id": 10,
+}
+"""Option43's named fields and the sub-option codes they come from (MS-UC-Client 1-5,
+CPE-OCPHONE 10)."""
+URL_FIELDS = ("url_scheme", "web_server_fqdn", "web_server_port", "cert_prov_path")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +128,17 @@ class Option43:
     """Sub-option 5 (e.g. ``/CertProv/CertProvisioningService.svc``)."""
     vlan_id: str | None = None
     """CPE-OCPHONE sub-option 10, shown as sent (its encoding is not published)."""
+    binary: tuple[str, ...] = ()
+    """The fields above whose sub-option is not text: they hold :func:`hex_shown` (``01 BB
+    (hex)``), and :meth:`field_raw` gives their bytes."""
+
+    def field_raw(self, name: str) -> bytes | None:
+        """The bytes of the sub-option behind field ``name`` (the first with its code)."""
+        code = OPTION43_FIELDS.get(name)
+        for sub in self.suboptions:
+            if sub.code == code:
+                return sub.raw
+        return None
 
     @property
     def url(self) -> str | None:

@@ -29,11 +29,14 @@ from dataclasses import dataclass, field
 from capinspect.errors import Malformed, Truncated
 from capinspect.model import Anomaly
 from capinspect.protocols.dhcp.messages import (
+    OPTION43_FIELDS,
     DhcpMessage,
     DhcpOption,
     Option43,
     Option120,
     VendorSubOption,
+    shown,
+    value_text,
 )
 from capinspect.protocols.dhcp.options import (
     END,
@@ -76,15 +79,9 @@ def _ipv4(raw: bytes) -> str:
 
 
 def _text(raw: bytes) -> str:
-    """Option text as sent; trailing NULs dropped because many stacks NUL-terminate strings."""
-    return raw.rstrip(b"\x00").decode("utf-8", errors="backslashreplace")
-
-
-def _printable(raw: bytes) -> str | None:
-    """The bytes as ASCII when every byte is printable, else ``None``."""
-    if raw and all(0x20 <= b < 0x7F for b in raw):
-        return raw.decode("ascii")
-    return None
+    """Option text as sent (trailing NULs dropped), or ``01 BB (hex)`` when it is not text:
+    never a mix of characters and escapes (:func:`~capinspect.protocols.dhcp.messages.shown`)."""
+    return shown(raw)
 
 
 def _format_chaddr(htype: int, hlen: int, raw: bytes) -> str:
@@ -97,7 +94,7 @@ def _format_chaddr(htype: int, hlen: int, raw: bytes) -> str:
 
 def _field_text(raw: bytes) -> str:
     """``sname``/``file``: NUL-terminated text in a fixed-size field."""
-    return raw.split(b"\x00", 1)[0].decode("utf-8", errors="backslashreplace")
+    return shown(raw.split(b"\x00", 1)[0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,7 +132,7 @@ def _guess_vendor_class(suboptions: list[tuple[int, bytes]]) -> str | None:
     """Best guess when the vendor class is not known: sub-option 1 ``MS-UC-Client`` means the
     MS-UC-Client layout; a lone sub-option 10 is the CPE-OCPHONE VLAN answer."""
     for code, raw in suboptions:
-        if code == 1 and (_printable(raw) or "").lower() == VENDOR_MS_UC_CLIENT.lower():
+        if code == 1 and (value_text(raw) or "").lower() == VENDOR_MS_UC_CLIENT.lower():
             return VENDOR_MS_UC_CLIENT
     if suboptions and {code for code, _ in suboptions} == {10}:
         return VENDOR_CPE_OCPHONE
@@ -197,7 +194,7 @@ def decode_option43(raw: bytes, vendor_class: str | None) -> Option43:
     vendor = vendor_class if vendor_class is not None else _guess_vendor_class(found)
     suboptions = tuple(
         VendorSubOption(
-            code=code, name=vendor_suboption_name(vendor, code), raw=value, text=_printable(value)
+            code=code, name=vendor_suboption_name(vendor, code), raw=value, text=value_text(value)
         )
         for code, value in found
     )
@@ -207,35 +204,29 @@ def decode_option43(raw: bytes, vendor_class: str | None) -> Option43:
             problems.append(f"sub-option {sub.code} appears more than once; the first is used")
         seen_codes.add(sub.code)
 
-    def first(code: int) -> str | None:
-        for sub in suboptions:
-            if sub.code == code:
-                return sub.text if sub.text is not None else _text(sub.raw)
-        return None
-
-    fields: dict[str, str | None] = {}
     family = (vendor or "").lower()
+    names: tuple[str, ...] = ()
     if family == VENDOR_MS_UC_CLIENT.lower():
-        fields = {
-            "uc_identifier": first(1),
-            "url_scheme": first(2),
-            "web_server_fqdn": first(3),
-            "web_server_port": first(4),
-            "cert_prov_path": first(5),
-        }
+        names = ("uc_identifier", "url_scheme", "web_server_fqdn", "web_server_port")
+        names += ("cert_prov_path",)
     elif family == VENDOR_CPE_OCPHONE.lower():
-        # Sub-option 10's encoding is not published (protocol.md §1.3): show it as sent,
-        # ASCII when printable, else hex.
-        for sub in suboptions:
-            if sub.code == 10:
-                fields["vlan_id"] = sub.text if sub.text is not None else "0x" + sub.raw.hex()
-                break
+        # Sub-option 10's encoding is not published (protocol.md §1.3): shown as sent.
+        names = ("vlan_id",)
+    fields: dict[str, str] = {}
+    binary: list[str] = []
+    for name in names:
+        chosen = next((s for s in suboptions if s.code == OPTION43_FIELDS[name]), None)
+        if chosen is not None:
+            fields[name] = chosen.text if chosen.text is not None else shown(chosen.raw)
+            if chosen.text is None:
+                binary.append(name)
     return Option43(
         raw=raw,
         vendor_class=vendor,
         suboptions=suboptions,
         complete=complete,
         problems=tuple(problems),
+        binary=tuple(binary),
         **fields,
     )
 

@@ -199,6 +199,9 @@ class HttpMessageReader:
         self._ts = 0.0
         self._chunk_start = True
         """Whether the next byte of the buffer is the first byte of the current feed."""
+        self._skipping: Anomaly | None = None
+        """A malformed start line whose anomaly waits for the count of bytes skipped after it."""
+        self._skipped = 0
 
     # -- public interface --------------------------------------------------------------------
 
@@ -259,6 +262,7 @@ class HttpMessageReader:
         if self._state in (_State.STOPPED, _State.OPAQUE, _State.CLOSED) or size <= 0:
             return out
         self._frame, self._first_frame, self._ts = frame, frame, ts
+        self._end_skipping(f"then {size} bytes missing from the capture")
         state = self._state
         if state is _State.BODY_LENGTH and self._body is not None and not self._buf:
             # The count goes on: the next message starts where the length says.
@@ -299,6 +303,8 @@ class HttpMessageReader:
         if frame is not None:
             self._frame = self._first_frame = frame
         self._ts = ts
+        self._skipped += len(self._buf)
+        self._end_skipping(f"and no {self.role} line before the end ({reason})")
         state = self._state
         if state is _State.UNTIL_CLOSE:
             self._finish_message(
@@ -356,6 +362,8 @@ class HttpMessageReader:
         del self._buf[:count]
         if count:
             self._chunk_start = False
+            if self._skipping is not None:
+                self._skipped += count
         return taken
 
     def _message_frame(self) -> int:
@@ -375,10 +383,14 @@ class HttpMessageReader:
             first_line = bytes(self._buf[:first_newline]).rstrip(b"\r")
             head = self._parse_start_line(first_line, frame, self._ts)
             if head is None:
-                self._note(
+                # Reported once the next start line is found, with the bytes skipped to it.
+                self._skipping = Anomaly(
                     "http.malformed-start-line",
                     f"not an HTTP/1.x {self.role} line: {first_line[:80]!r}",
+                    self._frame or None,
+                    self._ts,
                 )
+                self._skipped = 0
                 self._consume(first_newline + 1)
                 self._state = _State.RESYNC
                 self._line_start = True
@@ -648,6 +660,7 @@ class HttpMessageReader:
             match = pattern.search(self._buf, match.end())
         if match is not None:
             self._consume(match.start())
+            self._end_skipping(f"and the next {self.role} line")
             self._state = _State.HEAD
             return True
         # Keep only the last, unfinished line: it may still become a start line.
@@ -660,6 +673,7 @@ class HttpMessageReader:
 
     def _drop_partial_line(self) -> None:
         if len(self._buf) > self.limits.max_header_bytes:
+            self._skipped += len(self._buf)
             self._buf.clear()
             self._line_start = False
 
@@ -681,7 +695,17 @@ class HttpMessageReader:
         self._state = _State.RESYNC
         self._line_start = True
 
+    def _end_skipping(self, until: str) -> None:
+        """Report the malformed start line with the bytes skipped from it (the line included)
+        to ``until``: a start line found, a gap, the end of the direction."""
+        if self._skipping is not None:
+            anomaly, self._skipping = self._skipping, None
+            detail = f"{anomaly.detail}; {self._skipped} bytes skipped from it {until}"
+            self.anomalies.append(Anomaly(anomaly.code, detail, anomaly.frame, anomaly.ts))
+
     def _stop(self) -> None:
+        self._skipped += len(self._buf)
+        self._end_skipping("when parsing stopped")
         self._buf.clear()
         self._state = _State.STOPPED
 

@@ -5,10 +5,16 @@ then delivers ``StreamData``/``StreamGap``/``StreamEnd`` per direction. For flow
 as ``http`` the tracker runs one :class:`HttpMessageReader` per direction and pairs messages in
 order (HTTP/1.x answers requests in the order they were sent, pipelined or not).
 
-An exchange is returned as soon as its response is complete. A request that will never get a
-response is returned once the server's direction has ended (nothing more can come) or at
-:meth:`HttpTracker.finish`, with ``response=None``. A flow is forgotten when both directions
-have ended, so memory follows the number of open connections, not the length of the capture.
+An exchange is returned as soon as its response is complete. One connection returns at most
+``Limits.max_http_exchanges_per_flow`` exchanges, and after those only the ones a phone's update
+depends on (check-ins, firmware files: :func:`always_kept`): a keep-alive connection carrying
+thousands of requests must not grow memory without bound. What was left out is counted in one
+``limit.max_http_exchanges_per_flow`` anomaly when the connection ends.
+
+A request that will never get a response is returned once the server's direction has ended
+(nothing more can come) or at :meth:`HttpTracker.finish`, with ``response=None``. A flow is
+forgotten when both directions have ended, so memory follows the number of open connections,
+not the length of the capture.
 """
 
 from __future__ import annotations
@@ -33,6 +39,17 @@ from capinspect.protocols.http.parser import HttpMessage, HttpMessageReader
 MAX_ANOMALIES = 1000
 """Capture-level HTTP anomalies kept; the rest are counted (as in decode and flows/tcp)."""
 
+_UPDATE_PATHS = (".upx", "deviceupdate", "requesthandler", ".nbt", ".cat", ".cab")
+"""Request paths a phone's update depends on: the check-in (``/RequestHandler/ucdevice.upx``)
+and the firmware files (``/DeviceUpdateFiles_Int/…/CPE.nbt``, ``.cat``, ``.cab``)."""
+
+
+def always_kept(request: HttpRequest) -> bool:
+    """Whether an exchange is kept beyond ``max_http_exchanges_per_flow``: a check-in or a
+    firmware download is the evidence a verdict rests on."""
+    path = request.path.lower()
+    return any(part in path for part in _UPDATE_PATHS)
+
 
 @dataclass(slots=True)
 class _Flow:
@@ -50,6 +67,10 @@ class _Flow:
     next_index: int = 0
     anomalies: list[Anomaly] = field(default_factory=list)
     """Anomalies not yet attached to an exchange of this flow."""
+    left_out: int = 0
+    """Exchanges beyond ``max_http_exchanges_per_flow`` not returned."""
+    first_left_out: tuple[int, float] | None = None
+    """(frame, ts) of the first exchange left out."""
 
 
 def _describe(flow: FlowKey) -> str:
@@ -165,6 +186,10 @@ class HttpTracker:
                     self._emit(state, message, state.early.popleft(), out)
                 else:
                     state.waiting.append(message)
+                    if len(state.waiting) > self.limits.max_http_exchanges_per_flow:
+                        # Requests the server never answers must not pile up either: the
+                        # oldest is given up as unanswered.
+                        self._emit(state, state.waiting.popleft(), None, out)
                 continue
             if message.status == 101 or (
                 200 <= message.status < 300
@@ -204,6 +229,12 @@ class HttpTracker:
         response: HttpResponse | None,
         out: list[HttpExchange],
     ) -> None:
+        if state.next_index >= self.limits.max_http_exchanges_per_flow and not always_kept(request):
+            state.left_out += 1
+            if state.first_left_out is None:
+                state.first_left_out = (request.frame, request.ts)
+            state.next_index += 1  # the indices of the exchanges kept show the hole
+            return
         out.append(
             HttpExchange(
                 flow=state.opened.flow,
@@ -223,8 +254,24 @@ class HttpTracker:
             self._emit(state, state.waiting.popleft(), None, out)
 
     def _drop_orphans(self, state: _Flow) -> None:
-        """Responses whose request the capture never held cannot form an exchange: say so."""
+        """Responses whose request the capture never held cannot form an exchange: say so.
+        Called once per connection as it is forgotten: also says what the bound left out."""
         self._collect_anomalies(state)
+        if state.left_out:
+            frame, ts = state.first_left_out or (None, state.opened.ts)
+            limit = self.limits.max_http_exchanges_per_flow
+            self._record(
+                None,
+                Anomaly(
+                    "limit.max_http_exchanges_per_flow",
+                    f"{_describe(state.opened.flow)}: {state.left_out} HTTP exchanges after the"
+                    f" first {limit} of this connection were counted, not kept (check-ins and"
+                    " firmware downloads are always kept)",
+                    frame,
+                    ts,
+                ),
+            )
+            state.left_out = 0
         for response in state.early:
             self._orphan(state, response)
         state.early.clear()

@@ -8,12 +8,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from factories import GOOD_OPTION43, dhcp_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.all import BOOTP, DHCP, UDP, rdpcap
 
 from capinspect.errors import Malformed
-from capinspect.protocols.dhcp.messages import ACK, INFORM
+from capinspect.protocols.dhcp.messages import ACK, INFORM, shown, value_text
 from capinspect.protocols.dhcp.parser import decode_option43, decode_option120, parse_dhcp
 
 CORPUS = Path("/work/shared/corpus/zeek-traces")
@@ -104,7 +105,7 @@ def test_cpe_ocphone_vlan_suboption_shown_as_sent() -> None:
     assert ascii_vlan.suboptions[0].name == "VLAN ID"
     binary_vlan = decode_option43(b"\x0a\x02\x00\x64", None)
     assert binary_vlan.vendor_class == "CPE-OCPHONE"  # a lone sub-option 10
-    assert binary_vlan.vlan_id == "0x0064"
+    assert binary_vlan.vlan_id == "00 64 (hex)" and binary_vlan.binary == ("vlan_id",)
 
 
 def test_unknown_vendor_class_gets_generic_names_and_no_fields() -> None:
@@ -445,3 +446,34 @@ def test_trailing_junk_after_end_changes_no_option(junk: bytes) -> None:
     with_junk = parse_dhcp(payload + junk)
     assert with_junk.options == whole.options
     assert with_junk.option43 == whole.option43 and with_junk.option120 == whole.option120
+
+
+@pytest.mark.parametrize(
+    ("raw", "text", "display"),
+    [
+        (b"443", "443", "443"),
+        (b"contoso.com\x00", "contoso.com", "contoso.com"),  # NUL-terminated by many stacks
+        ("müller.example".encode(), "müller.example", "müller.example"),
+        (b"\x01\xbb", None, "01 BB (hex)"),  # 443 as a 16-bit number: not text
+        (b"ab\x1b[2Jcd", None, "61 62 1B 5B 32 4A 63 64 (hex)"),
+        (b"\xff\xfe", None, "FF FE (hex)"),
+    ],
+)
+def test_values_are_text_or_hex_never_a_mix(raw: bytes, text: str | None, display: str) -> None:
+    assert value_text(raw) == text
+    assert shown(raw) == display
+    assert "\\x" not in shown(raw)
+
+
+def test_option43_binary_port_keeps_its_bytes_and_says_so() -> None:
+    raw = GOOD_OPTION43.replace(b"\x04\x03443", b"\x04\x02\x01\xbb")
+    decoded = decode_option43(raw, "MS-UC-Client")
+    assert decoded.complete
+    assert decoded.web_server_port == "01 BB (hex)" and decoded.binary == ("web_server_port",)
+    assert decoded.field_raw("web_server_port") == b"\x01\xbb"
+    port = next(s for s in decoded.suboptions if s.code == 4)
+    assert (port.text, port.raw, port.hex) == (None, b"\x01\xbb", "01bb")
+    assert decoded.url is not None and ":01 BB (hex)/" in decoded.url
+    # A text option that is not text: option 15 as bytes.
+    msg = parse_dhcp(dhcp_bytes(5, options=[(15, b"\x01\xbb")]))
+    assert msg.domain_name == "01 BB (hex)"
