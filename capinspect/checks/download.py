@@ -300,7 +300,9 @@ def check_not_attempted(device: DeviceSession, ctx: CheckContext) -> Iterator[Fi
     ignored: list[tuple[Checkin, list[FirmwareModule], tuple[float, int, str] | None]] = []
     for checkin in device.checkins:
         resp = checkin.response
-        if resp is None or resp.server_version is None or resp.service_version is None:
+        if checkin.status != 200 or resp is None:
+            continue
+        if resp.server_version is None or resp.service_version is None:
             continue  # checkin.missing-server-/service-version is the root cause
         contact = _next_contact(device, checkin)
         until = contact[0] if contact is not None else float("inf")

@@ -309,6 +309,8 @@ def unusable_reasons(
 def check_offered_url_unusable(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
     reported: set[tuple[str, str, str]] = set()
     for checkin in device.checkins:
+        if checkin.status != 200:
+            continue  # an error answer offers nothing (checkin.http-error)
         for module in checkin.offered:
             name = module.file_name or "the offered file"
             for reason in unusable_reasons(device, checkin, module, ctx):

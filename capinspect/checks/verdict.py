@@ -3,8 +3,8 @@
 * ``fail`` — at least one fail finding: the phone will not update until it is fixed.
 * ``warn`` — at least one warn finding and no fail.
 * ``inconclusive`` — nothing wrong was seen, but the capture does not reach the stage that
-  decides (no check-in, or an encrypted one): the verdict says which stage and what capture to
-  take instead.
+  decides (no check-in, or an encrypted one; or it ends right after an offer, or the download
+  may be inside TLS): the verdict says which stage and what capture to take instead.
 * ``pass`` — the boot reached a healthy end: a check-in answered 200 with nothing wrong, and
   every offered file downloaded whole.
 """
@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 from capinspect.checks.base import Finding, Severity, Verdict
 from capinspect.devices import DeviceSession
+
+UNDECIDED_ID = "download.not-attempted"
+"""Its info findings mean the capture cannot tell whether the phone fetches the offer."""
 
 CAPTURE_ADVICE = (
     "Start the capture before powering the phone on (or rebooting it), capture on its switch "
@@ -81,6 +84,15 @@ def judge(device: DeviceSession, findings: list[Finding]) -> DeviceVerdict:
         return DeviceVerdict(Verdict.FAIL, "; ".join(sorted({f.check_id for f in fails})), stages)
     if warns:
         return DeviceVerdict(Verdict.WARN, "; ".join(sorted({f.check_id for f in warns})), stages)
+    undecided = [f for f in findings if f.check_id == UNDECIDED_ID and f.severity == Severity.INFO]
+    if undecided:
+        # An offered file not fetched, and the capture cannot say whether it would have been
+        # (it ended within seconds of the offer, or the download may be inside TLS).
+        reason = (
+            "an offered file was not fetched and the capture cannot tell whether it would be "
+            "(see download.not-attempted)"
+        )
+        return DeviceVerdict(Verdict.INCONCLUSIVE, reason, stages, CAPTURE_ADVICE)
     if not device.checkins:
         encrypted = any(f.flow.server_port == 443 for f in device.other_flows)
         missing = [s.stage for s in stages if not s.seen]

@@ -135,8 +135,11 @@ def test_a_restart_without_fetching_is_a_fail_but_a_renewal_is_not_a_restart() -
 def test_a_capture_that_ends_right_after_the_offer_is_only_info_and_says_how_long_to_capture() -> (
     None
 ):
-    (finding,) = _found(_report(_offered(end=1020.0)), "download.not-attempted")
+    report = _report(_offered(end=1020.0))
+    (finding,) = _found(report, "download.not-attempted")
     assert finding.severity == Severity.INFO
+    verdict = report.devices[0].verdict
+    assert verdict.verdict == Verdict.INCONCLUSIVE and "not fetched" in verdict.reason
     assert "the capture ended 17.0 s after the offer" in finding.summary
     assert "2 min 18 s, 2 min 51 s in the article's IIS log" in finding.summary
     assert "8 min 51 s" in finding.remediation  # 60 s + 170.7 s + five idle minutes
@@ -153,11 +156,14 @@ def test_an_https_url_and_a_tls_connection_after_the_offer_may_hide_the_download
         response=checkin_response_xml(files=[("3.5.6907.0", URL.replace("http:", "https:"))])
     )
     real = analyze_paths([str(PCAPS / "https-healthy.pcap")]).tls[0]
-    tls = replace(real, flow=FlowKey(PHONE_IP, 50999, SERVER_IP, 443), frame=35, ts=1003.5)
+    # The lab's handshake, moved into this session (its certificates are judged by tls.* checks).
+    flow = FlowKey(PHONE_IP, 50999, SERVER_IP, 443)
+    tls = replace(real, flow=flow, frame=35, ts=1003.5, certificates=())
     report = _report(replace(cap.analysis(), tls=(tls,)))
     (finding,) = _found(report, "download.not-attempted")
     assert finding.severity == Severity.INFO
     assert 35 in finding.frames and "inside them" in finding.summary
+    assert report.devices[0].verdict.verdict == Verdict.INCONCLUSIVE
 
 
 def test_a_fetch_under_another_spelling_counts_as_acting_on_the_offer() -> None:
@@ -179,6 +185,7 @@ def test_lab_capture_cut_before_the_get_is_too_soon_to_tell(tmp_path: Path) -> N
     (finding,) = _found(report, "download.not-attempted")
     assert finding.severity == Severity.INFO and "too soon" in finding.summary
     assert "OCInterim/ENU/CPE.nbt" in finding.summary and finding.frames == (14,)
+    assert report.devices[0].verdict.verdict == Verdict.INCONCLUSIVE  # not "pass"
 
 
 def test_lab_capture_without_the_download_is_an_ignored_offer(tmp_path: Path) -> None:
