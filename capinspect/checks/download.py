@@ -218,6 +218,13 @@ _WEB_PAGE_TYPES = ("text/html", "application/xhtml+xml")
 _PAGE_STARTS = (b"<!doctype", b"<html")
 
 
+def _textual(head: bytes) -> bool:
+    """The first bytes of a body read as text (or there are none). A real image served under a
+    wrong text Content-Type is binary and is judged by its size alone."""
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    return printable >= 0.95 * len(head)
+
+
 def not_firmware(download: Download) -> list[str]:
     """Why a 200 answer to a firmware GET is not a firmware image (empty when it may be one):
     a web page by type or by its first bytes, text where an image belongs, or an image far
@@ -229,11 +236,11 @@ def not_firmware(download: Download) -> list[str]:
     ctype = (resp.header("content-type") or "").split(";", 1)[0].strip().lower()
     head = resp.body.data[:256].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     image = download.file_name.lower().endswith(IMAGE_SUFFIXES)
-    if ctype in _WEB_PAGE_TYPES or head.startswith(_PAGE_STARTS):
+    if head.startswith(_PAGE_STARTS) or (ctype in _WEB_PAGE_TYPES and _textual(head)):
         reasons.append(f"a web page ({ctype or 'no Content-Type'}, body starts {head[:15]!r})")
-    elif image and ctype.startswith("text/"):
+    elif image and ctype.startswith("text/") and _textual(head):
         reasons.append(f"text ({ctype}) where the image belongs")
-    size = download.expected if download.expected is not None else None
+    size = download.expected
     if size is None and download.complete:
         size = download.bytes_received
     if image and size is not None and size < MIN_IMAGE_BYTES:

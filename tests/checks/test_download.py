@@ -224,6 +224,17 @@ def test_an_html_body_under_a_binary_or_no_type_is_a_page() -> None:
     assert "bytes" not in finding.observed  # big enough: the page is the only reason
 
 
+def test_a_text_type_is_judged_by_the_bytes_under_it() -> None:
+    text = _get(40, 1004.0, b"Under construction\r\n" * 10_000, content_type="text/plain")
+    (finding,) = _found(_downloaded(text), "download.not-firmware")
+    assert finding.observed == "text (text/plain) where the image belongs"
+    # A real image under a wrong text type is binary: only its size could fail it.
+    mislabelled = _get(40, 1004.0, IMAGE, content_type="text/plain")
+    assert _found(_downloaded(mislabelled), "download.not-firmware") == []
+    mislabelled = _get(40, 1004.0, IMAGE, content_type="text/html")
+    assert _found(_downloaded(mislabelled), "download.not-firmware") == []
+
+
 def test_a_tiny_binary_image_is_not_firmware() -> None:
     (finding,) = _found(_downloaded(_get(40, 1004.0, b"\x00" * 7)), "download.not-firmware")
     assert finding.observed.startswith("7 bytes")
