@@ -40,8 +40,9 @@ OFFERED_URL_UNUSABLE = CheckSpec(
         "the phone looked it up, its path is for another model, revision or locale than the "
         "phone reported (update files are per vendor/model/revision/locale: an article reader's "
         "English phones and Dutch update files), or it offers the version the phone already "
-        "runs. The phone then never asks for the file, and the capture shows nothing after the "
-        "check-in."
+        "runs (an older one is not a fault: devices take any approved version other than "
+        "theirs, which is how roll-back works). The phone then never asks for the file, and the "
+        "capture shows nothing after the check-in; or it fetches a file that is not for it."
     ),
     remediation=(
         "Each finding names its reason and the fix: correct the service's internal/external "
@@ -49,8 +50,9 @@ OFFERED_URL_UNUSABLE = CheckSpec(
         "for the phone's own vendor/model/revision/locale; then restart the phone."
     ),
     source=(
-        "the article (update flow steps 3-5, its audit log and IIS log, the readers' locale "
-        "and blank-page reports); Microsoft's file store layout (Get-CsDeviceUpdate); inference"
+        "the article (update flow steps 3-5, its audit log and IIS log, a reader's locale "
+        "report); Microsoft's file store layout (Get-CsDeviceUpdate) and Lync Server 2010 "
+        "'Approve an update' (roll-back); inference"
     ),
 )
 
