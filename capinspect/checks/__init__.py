@@ -6,7 +6,7 @@ and docs/checks.md.
 
 from __future__ import annotations
 
-from capinspect.checks import capture, checkin, device, dhcp, dns, download, logs, tls
+from capinspect.checks import capture, checkin, device, dhcp, dns, download, logs, offers, tls
 from capinspect.checks.base import Check, CheckSpec
 
 ALL_CHECKS: tuple[Check, ...] = (
@@ -14,6 +14,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     *dns.CHECKS,
     *tls.CHECKS,
     *checkin.CHECKS,
+    *offers.CHECKS,
     *download.CHECKS,
     *device.CHECKS,
 )

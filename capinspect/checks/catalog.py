@@ -16,8 +16,9 @@ few checks lower it where the evidence is weaker (noted in the text). IDs never 
 a retired ID is never reused. `capinspect explain <id>` prints the same text.
 
 Verdict per phone: **fail** if any fail finding, **warn** if any warn finding, **inconclusive**
-when nothing is wrong but the capture does not reach the check-in (the verdict says which stage
-is missing and what capture to take), **pass** otherwise.
+when nothing is wrong but the capture does not reach the check-in or ends before an offered file
+could be fetched (the verdict says which stage is missing and what capture to take), **pass**
+otherwise.
 
 Sources: *seed* is the troubleshooting article capinspect is built from (Rui Silva, "Troubleshooting
 OCS 2007 R2 Device Update Service for Communicator Phone Edition", 2009: its update flow,

@@ -21,6 +21,7 @@ from capinspect.checks.base import (
     Finding,
     Severity,
 )
+from capinspect.checks.download import not_firmware
 from capinspect.devices import Checkin, DeviceSession
 from capinspect.knowledge.firmware import (
     INTERIM_PATH_MARKER,
@@ -461,8 +462,8 @@ def check_unexpected_response(device: DeviceSession, ctx: CheckContext) -> Itera
 
 def check_update_not_applied(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
     for download in device.downloads:
-        if not download.ok or download.offered_version is None:
-            continue
+        if not download.ok or download.offered_version is None or not_firmware(download):
+            continue  # a page that is not an image is download.not-firmware's business
         new = parse_version(download.offered_version)
         before = [c for c in device.checkins if c.ts < download.ts]
         after = [c for c in device.checkins if c.ts > download.ts]

@@ -8,11 +8,19 @@ folder's ACL), 403.4 (the vdir requires SSL) and 404 (the file is not in the sto
 from __future__ import annotations
 
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 from capinspect.checks.base import Check, CheckContext, CheckSpec, Finding, Severity
-from capinspect.devices import DeviceSession, Download, seconds
+from capinspect.checks.offers import module_urls, unusable_reasons, was_fetched
+from capinspect.devices import Checkin, DeviceSession, Download, seconds
+from capinspect.knowledge.firmware import (
+    DOWNLOAD_TIMES_SEEN,
+    FETCH_START_WINDOW,
+    IMAGE_SUFFIXES,
+    MIN_IMAGE_BYTES,
+    UPDATE_CYCLE,
+)
 from capinspect.knowledge.iis import describe_iis
+from capinspect.protocols.checkin import FirmwareModule
 
 ACL_DENIED = CheckSpec(
     id="download.acl-denied",
@@ -80,14 +88,21 @@ NOT_ATTEMPTED = CheckSpec(
     title="An offered file was never fetched in the capture",
     explanation=(
         "The check-in response offered firmware, but the phone did not request it while the "
-        "capture ran. The phone may not accept the URL (a reader's phone ignored an https "
-        "update URL), or the capture stopped too early."
+        "capture ran. A phone that accepts an offer asks for the file within seconds (the "
+        "article's IIS log). When the response lacks its Server or Service Version, or the "
+        "offered URL is unusable, those findings say why and this one stays silent. Otherwise "
+        "it says which of the rest it is: the phone checked in again or restarted without "
+        "fetching (fail: it received the offer and ignored it), the capture ended too soon "
+        "after the offer (info), or the capture went on and the phone simply did not ask "
+        "(warn)."
     ),
     remediation=(
-        "Keep capturing a few minutes after the check-in; check that the offered URL's host "
-        "resolves from the phone and that the phone's firmware understands its scheme."
+        "Check the phone's Last Update Status on its About screen (capinspect explain 0x…/…), "
+        "whether its firmware follows this kind of URL (an article reader's old phone, given an "
+        "https URL, never started the download), and browse to the URL from the phone's "
+        "network (troubleshooting step 5)."
     ),
-    source="seed (comments 1 and 13); inference",
+    source="the article (update flow steps 3-5, its IIS log, readers' reports); inference",
 )
 
 INCOMPLETE = CheckSpec(
@@ -103,6 +118,28 @@ INCOMPLETE = CheckSpec(
         "balancer idle timeout); a capture that simply ended needs to run longer."
     ),
     source="inference",
+)
+
+NOT_FIRMWARE = CheckSpec(
+    id="download.not-firmware",
+    severity=Severity.FAIL,
+    title="A firmware GET answered 200 with something that is not firmware",
+    explanation=(
+        "The server answered the file request with 200 OK, but the body is a web page (HTML or "
+        "text) or far smaller than any phone image: real CPE.nbt images are megabytes, and "
+        "capinspect takes anything under 100 KB as not an image (an inference, kept far below "
+        "any real image). An article reader's phone 'downloaded' the interim CPE.nbt in 7 ms "
+        "(IIS: 200 0 0 7) and a browser showed a blank page at that URL: the phone gets nothing "
+        "it can install and keeps its old firmware."
+    ),
+    remediation=(
+        "Browse to the file URL (troubleshooting step 5) and compare what comes back with the "
+        "CPE.nbt in the DeviceUpdateFiles folder: a page instead of the file means something "
+        "else answers that URL (a default document, a redirect to a login or error page, a "
+        "proxy, an empty file left by an incomplete upload). Fix the virtual directory or "
+        "re-upload the .cab, then restart the phone."
+    ),
+    source="the article (a reader's IIS log and blank page; 'the file has a few megs'); inference",
 )
 
 DOWNLOAD_OK = CheckSpec(
@@ -151,6 +188,8 @@ def _classify(download: Download) -> str:
         return "not-found"
     if status >= 400:
         return "http-error"
+    if status == 200 and not_firmware(download):
+        return "not-firmware"
     if status == 200 and not download.complete:
         return "incomplete"
     if status == 200:
@@ -175,41 +214,190 @@ def _error_check(spec: CheckSpec, kind: str) -> Check:
     return Check(spec, run)
 
 
-def _url_path(url: str) -> str | None:
-    """Lower-case path of a URL from the capture; None when it cannot be split (``http://[``)."""
-    try:
-        return urlsplit(url).path.lower()
-    except ValueError:
-        return None
+_WEB_PAGE_TYPES = ("text/html", "application/xhtml+xml")
+_PAGE_STARTS = (b"<!doctype", b"<html")
+
+
+def _textual(head: bytes) -> bool:
+    """The first bytes of a body read as text (or there are none). A real image served under a
+    wrong text Content-Type is binary and is judged by its size alone."""
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    return printable >= 0.95 * len(head)
+
+
+def not_firmware(download: Download) -> list[str]:
+    """Why a 200 answer to a firmware GET is not a firmware image (empty when it may be one):
+    a web page by type or by its first bytes, text where an image belongs, or an image far
+    smaller than :data:`MIN_IMAGE_BYTES`. A HEAD has no body to judge."""
+    resp = download.exchange.response
+    if resp is None or download.status != 200 or download.exchange.request.method != "GET":
+        return []
+    reasons: list[str] = []
+    ctype = (resp.header("content-type") or "").split(";", 1)[0].strip().lower()
+    head = resp.body.data[:256].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    image = download.file_name.lower().endswith(IMAGE_SUFFIXES)
+    if head.startswith(_PAGE_STARTS) or (ctype in _WEB_PAGE_TYPES and _textual(head)):
+        reasons.append(f"a web page ({ctype or 'no Content-Type'}, body starts {head[:15]!r})")
+    elif image and ctype.startswith("text/") and _textual(head):
+        reasons.append(f"text ({ctype}) where the image belongs")
+    size = download.expected
+    if size is None and download.complete:
+        size = download.bytes_received
+    if image and size is not None and size < MIN_IMAGE_BYTES:
+        reasons.append(
+            f"{size} bytes, far smaller than any firmware image (at least "
+            f"{MIN_IMAGE_BYTES // 1024} KB)"
+        )
+    return reasons
+
+
+def check_not_firmware(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+    for download in _errors(device, "not-firmware"):
+        reasons = not_firmware(download)
+        took = f" in {seconds(download.duration)}" if download.duration is not None else ""
+        yield NOT_FIRMWARE.finding(
+            f"GET {download.url} → 200{took}, but the body is " + " and ".join(reasons),
+            device=device.key,
+            expected=f"a firmware image (at least {MIN_IMAGE_BYTES // 1024} KB, binary)"
+            if download.file_name.lower().endswith(IMAGE_SUFFIXES)
+            else "the file, not a web page",
+            observed="; ".join(reasons),
+            frames=_frames(download),
+            ts=download.ts,
+        )
+
+
+def _boot_frame(device: DeviceSession, after: float) -> tuple[float, int] | None:
+    """The first restart after ``after``: a DHCP lease exchange (``DeviceSession.boots``) that
+    starts with a DISCOVER or a REQUEST from no address; a renewal (REQUEST from the phone's
+    own address, at half the lease) is not a restart."""
+    for exchange in device.dhcp:
+        if exchange.first_ts <= after or exchange.first_ts not in device.boots:
+            continue
+        discovers = exchange.of_type(1)
+        requests = [r for r in exchange.of_type(3) if r.message.ciaddr in ("", "0.0.0.0")]
+        first = (discovers or requests or (None,))[0]
+        if first is not None:
+            return first.ts, first.frame
+    return None
+
+
+def _next_contact(device: DeviceSession, checkin: Checkin) -> tuple[float, int, str] | None:
+    """When, in which frame and how the phone next showed it had moved on from this offer:
+    another check-in, or a restart."""
+    later = [c for c in device.checkins if c.ts > checkin.ts]
+    events: list[tuple[float, int, str]] = []
+    if later:
+        events.append((later[0].ts, later[0].frame, "checked in again"))
+    boot = _boot_frame(device, checkin.ts)
+    if boot is not None:
+        events.append((boot[0], boot[1], "restarted (a new DHCP lease exchange)"))
+    return min(events) if events else None
+
+
+def _tls_after(device: DeviceSession, start: float, end: float) -> list[int]:
+    """Frames of TLS connections to port 443 the phone opened in [start, end): an https file
+    fetched inside one is invisible without keys."""
+    return [
+        conn.frame for conn in device.tls if start <= conn.ts < end and conn.flow.server_port == 443
+    ]
 
 
 def check_not_attempted(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
-    fetched = {_url_path(d.url) for d in device.downloads} - {None}
+    ignored: list[tuple[Checkin, list[FirmwareModule], tuple[float, int, str] | None]] = []
     for checkin in device.checkins:
-        for module in checkin.offered:
-            url = module.internal_url or module.url or module.external_url
-            if not url:
-                continue
-            paths = {
-                _url_path(u) for u in (module.internal_url, module.external_url, module.url) if u
-            } - {None}
-            if paths & fetched:
-                continue
-            later = [d for d in device.downloads if d.ts >= checkin.ts]
-            if later:
-                continue
-            after = (ctx.capture_end - checkin.ts) if ctx.capture_end is not None else None
-            note = f"; the capture ran {after:.0f} s more" if after is not None else ""
-            yield NOT_ATTEMPTED.finding(
-                f"offered {module.file_name or url} {module.version or ''} at {url}, never "
-                f"requested{note}".replace("  ", " "),
-                device=device.key,
-                expected=f"GET {url}",
-                observed="no request",
-                frames=[checkin.frame],
-                ts=checkin.ts,
+        resp = checkin.response
+        if checkin.status != 200 or resp is None:
+            continue
+        if resp.server_version is None or resp.service_version is None:
+            continue  # checkin.missing-server-/service-version is the root cause
+        contact = _next_contact(device, checkin)
+        until = contact[0] if contact is not None else float("inf")
+        if any(checkin.ts <= d.ts < until for d in device.downloads):
+            continue  # the phone acted on this offer (a path spelled differently counts)
+        missed = [
+            m
+            for m in checkin.offered
+            if module_urls(m)
+            and not was_fetched(device, checkin, m)
+            and not any(
+                r.severity == Severity.FAIL for r in unusable_reasons(device, checkin, m, ctx)
             )
-            return
+        ]
+        if missed:
+            ignored.append((checkin, missed, contact))
+    if not ignored:
+        return
+    checkin, missed, contact = ignored[0]
+    module = missed[0]
+    url = module_urls(module)[0][1]
+    what = f"{module.file_name or 'the file'} {module.version or ''}".replace("  ", " ").strip()
+    offered = f"offered {what} at {url} (frame {checkin.frame})"
+    more = [c.frame for c, _, _ in ignored[1:]]
+    again = f"; offered again in {len(more)} later check-in(s), never fetched" if more else ""
+    frames = [checkin.frame, *more]
+    after = (ctx.capture_end - checkin.ts) if ctx.capture_end is not None else None
+    https = [u for _, u in module_urls(module) if u.lower().startswith("https:")]
+    tls = _tls_after(device, checkin.ts, contact[0] if contact else float("inf"))
+    if https and tls:
+        yield NOT_ATTEMPTED.finding(
+            f"{offered}: no plain-text request, but the phone opened {len(tls)} TLS "
+            f"connection(s) to port 443 right after: the download may be inside them{again}",
+            device=device.key,
+            severity=Severity.INFO,
+            expected=f"GET {url}",
+            observed="TLS connection(s), contents unknown",
+            frames=[*frames, *tls],
+            ts=checkin.ts,
+            remediation=(
+                "Decrypt the TLS connections (--tls-key with the server's RSA key, or --keylog) "
+                "or read the server's IIS log for the GET of this file."
+            ),
+        )
+        return
+    if contact is not None:
+        when, frame, how = contact
+        yield NOT_ATTEMPTED.finding(
+            f"{offered}; the phone {how} {seconds(when - checkin.ts)} later (frame {frame}) "
+            f"without asking for it: it received the offer and ignored it{again}",
+            device=device.key,
+            severity=Severity.FAIL,
+            expected=f"GET {url} within seconds of the check-in",
+            observed=f"no request; {how} at frame {frame}",
+            frames=[*frames, frame],
+            ts=checkin.ts,
+        )
+        return
+    if after is None or after < FETCH_START_WINDOW:
+        ran = f"{seconds(after)}" if after is not None else "an unknown time"
+        yield NOT_ATTEMPTED.finding(
+            f"{offered}; the capture ended {ran} after the offer, too soon to tell: a phone "
+            f"asks for the file within seconds (allowed: {seconds(FETCH_START_WINDOW)}), the "
+            f"download takes 2-3 minutes ({', '.join(seconds(t) for t in DOWNLOAD_TIMES_SEEN)} "
+            "in the article's IIS log), then the phone idles five minutes and restarts",
+            device=device.key,
+            severity=Severity.INFO,
+            expected=f"a capture running at least {seconds(FETCH_START_WINDOW)} after the "
+            f"check-in, {seconds(UPDATE_CYCLE)} to see the whole update",
+            observed=f"the capture ended {ran} after the offer",
+            frames=frames,
+            ts=checkin.ts,
+            remediation=(
+                "Capture again and keep capturing at least "
+                f"{seconds(UPDATE_CYCLE)} after the check-in: the GET, the download, the five "
+                "idle minutes and the restart into the new firmware."
+            ),
+        )
+        return
+    yield NOT_ATTEMPTED.finding(
+        f"{offered}, never requested although the capture ran {seconds(after)} more (a phone "
+        f"asks within seconds){again}",
+        device=device.key,
+        expected=f"GET {url} within {seconds(FETCH_START_WINDOW)} of the check-in",
+        observed=f"no request in {seconds(after)}",
+        frames=frames,
+        ts=checkin.ts,
+    )
 
 
 def check_incomplete(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
@@ -256,5 +444,6 @@ CHECKS: tuple[Check, ...] = (
     _error_check(HTTP_ERROR, "http-error"),
     Check(NOT_ATTEMPTED, check_not_attempted),
     Check(INCOMPLETE, check_incomplete),
+    Check(NOT_FIRMWARE, check_not_firmware),
     Check(DOWNLOAD_OK, check_ok),
 )

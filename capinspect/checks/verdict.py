@@ -8,8 +8,8 @@ The policy (docs/verdicts.md):
 * ``warn`` — at least one warn finding and no fail: the phone completes, but something is risky
   or unproven.
 * ``inconclusive`` — nothing wrong was seen, but the capture does not reach the stage that
-  decides (no check-in, an encrypted one, or an offered file the capture ended before): the
-  verdict says which stage and what capture to take instead.
+  decides (no check-in, or an encrypted one; or it ends right after an offer, or the download
+  may be inside TLS): the verdict says which stage and what capture to take instead.
 * ``pass`` — the boot reached a healthy end: a check-in answered 200 with nothing wrong, and
   every offered file downloaded whole.
 
@@ -28,6 +28,9 @@ from capinspect.checks.checkin import offered_not_fetched
 from capinspect.devices import DeviceSession
 from capinspect.knowledge.capturing import capture_advice
 from capinspect.knowledge.phone import is_update_name
+
+UNDECIDED_ID = "download.not-attempted"
+"""Its info findings mean the capture cannot tell whether the phone fetches the offer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,18 @@ def judge(device: DeviceSession, findings: list[Finding]) -> DeviceVerdict:
             if rest:
                 reason += f" (then {', '.join(dict.fromkeys(f.check_id for f in rest))})"
             return DeviceVerdict(verdict, reason, stages, root_cause=primary, consequences=rest)
+    undecided = [f for f in findings if f.check_id == UNDECIDED_ID and f.severity == Severity.INFO]
+    if undecided:
+        # An offered file not fetched, and the capture cannot say whether it would have been
+        # (it ended within seconds of the offer, or the download may be inside TLS).
+        reason = (
+            "an offered file was not fetched and the capture cannot tell whether it would be "
+            f"({undecided[0].summary})"
+        )
+        encrypted = (undecided[0].observed or "").startswith("TLS")
+        return DeviceVerdict(
+            Verdict.INCONCLUSIVE, reason, stages, capture_advice(["download"], encrypted)
+        )
     if not device.checkins:
         encrypted = any(f.flow.server_port == 443 for f in device.other_flows)
         missing = [s.stage for s in stages if not s.seen]

@@ -50,6 +50,41 @@ UNKNOWN_VERSION_TIMESTAMP = "1601"
 epoch) means the phone reports nothing the server knows (seed, audit log row 1)."""
 
 
+IMAGE_SUFFIXES = (".nbt",)
+"""The firmware image itself (``CPE.nbt``); the ``.cat`` catalog and ``.xml`` description of an
+update package are small by nature (protocol reference §3.3, S42), so only images have a
+minimum size."""
+
+MIN_IMAGE_BYTES = 100 * 1024
+"""Smallest body capinspect accepts as a firmware image: an inference, not a published number.
+
+The article says the interim CPE.nbt "has a few megs" (its download took 137810 ms); a reader's
+"download" of the same file took 7 ms (``GET …/OCInterim/ENU/CPE.nbt … 200 0 0 7``) and the
+browser showed a blank page. No phone image can fit in 100 KB, so a 200 under it is a page or a
+placeholder, not firmware; the floor stays far below any real image (and below the lab's
+150-300 KB stand-in images) so that it never fails a real one."""
+
+FETCH_START_WINDOW = 60.0
+"""Seconds after the check-in by which a phone that accepts an offer has asked for the file.
+
+The article's IIS log shows the phone starting each GET within a second of its check-in
+(17:10:39 check-in, GET logged at 17:12:57 after 137810 ms; 17:18:54 check-in, GET logged at
+17:21:45 after 170679 ms; IIS logs a request when it ends); a reader's GET came in the same
+second as the check-in. 60 s is that with a wide margin (inference)."""
+
+DOWNLOAD_TIMES_SEEN = (137.810, 170.679)
+"""Seconds the two downloads in the article's IIS log took (time-taken 137810 and 170679 ms)."""
+
+IDLE_BEFORE_RESTART = 300.0
+"""The phone installs after five minutes without use, then restarts (article, update flow step 6
+and troubleshooting step 12)."""
+
+UPDATE_CYCLE = FETCH_START_WINDOW + max(DOWNLOAD_TIMES_SEEN) + IDLE_BEFORE_RESTART
+"""How long a capture must run after an offer to see the whole update: the fetch, the download,
+the idle wait and the restart (about 9 minutes; the article's audit log shows the next check-in
+8 minutes after the offer)."""
+
+
 @dataclass(frozen=True, slots=True)
 class FirmwareFamily:
     """A family of phones that share firmware images, and the newest build capinspect knows."""

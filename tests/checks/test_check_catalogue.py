@@ -33,6 +33,9 @@ from capinspect.model import Anomaly, CaptureStats, FlowKey
 from capinspect.pipeline import evaluate
 from capinspect.report.model import Report
 
+IMAGE = bytes(range(256)) * 800
+"""A 200 KB stand-in firmware image (the lab's are 150-300 KB): above download.not-firmware's
+100 KB floor."""
 INTERIM_URL = "http://ocs.contoso.com/DeviceUpdateFiles_Int/OCInterim/ENU/CPE.nbt"
 TARGET_URL = (
     "http://ocs.contoso.com/DeviceUpdateFiles_Int/UCPhone/LG-Nortel/IP8540/A/ENU/3.5.6907.0/"
@@ -200,7 +203,7 @@ def case_interim() -> Capture:
             1004.0,
             "GET",
             "/DeviceUpdateFiles_Int/OCInterim/ENU/CPE.nbt",
-            resp_body=b"\x00" * 5000,
+            resp_body=IMAGE,
             content_type="application/octet-stream",
             host="ocs.contoso.com",
         ),
@@ -212,6 +215,38 @@ def case_unexpected_response() -> Capture:
     return healthy_boot()
 
 
+def case_offered_url_unusable() -> Capture:
+    # An article reader's case: update files of another locale (Dutch) offered to an English phone.
+    cap = healthy_boot()
+    cap.http = [
+        checkin(
+            30,
+            1003.0,
+            "1.0.522.103",
+            response=_offer("3.5.6907.0", TARGET_URL.replace("/ENU/", "/NLD/")),
+        )
+    ]
+    return cap
+
+
+def case_not_firmware() -> Capture:
+    # An article reader's IIS log: GET …/OCInterim/ENU/CPE.nbt … 200 0 0 7, a blank page.
+    cap = healthy_boot()
+    cap.http = [
+        checkin(30, 1003.0, "1.0.522.34", response=_offer("1.0.522.103", INTERIM_URL)),
+        http(
+            40,
+            1004.0,
+            "GET",
+            "/DeviceUpdateFiles_Int/OCInterim/ENU/CPE.nbt",
+            resp_body=b"",
+            content_type="text/html",
+            host="ocs.contoso.com",
+        ),
+    ]
+    return cap
+
+
 def case_update_not_applied() -> Capture:
     cap = healthy_boot()
     cap.http = [
@@ -221,7 +256,7 @@ def case_update_not_applied() -> Capture:
             1004.0,
             "GET",
             TARGET_URL.split("ocs.contoso.com", 1)[1],
-            resp_body=b"\x00" * 5000,
+            resp_body=IMAGE,
             content_type="application/octet-stream",
             host="ocs.contoso.com",
         ),
@@ -231,7 +266,7 @@ def case_update_not_applied() -> Capture:
             1401.0,
             "GET",
             TARGET_URL.split("ocs.contoso.com", 1)[1],
-            resp_body=b"\x00" * 5000,
+            resp_body=IMAGE,
             content_type="application/octet-stream",
             host="ocs.contoso.com",
         ),
@@ -356,6 +391,7 @@ CASES: dict[str, tuple[Callable[[], Capture], Expectations | None]] = {
     "checkin.no-update-offered": (case_no_update_offered, None),
     "checkin.interim-step": (case_interim, None),
     "checkin.unexpected-response": (case_unexpected_response, EXPECT_VERSIONS),
+    "checkin.offered-url-unusable": (case_offered_url_unusable, None),
     "checkin.update-not-applied": (case_update_not_applied, None),
     "checkin.unreadable-body": (case_unreadable_body, None),
     "download.acl-denied": (_download_case(500, "19", "Internal Server Error"), None),
@@ -364,6 +400,7 @@ CASES: dict[str, tuple[Callable[[], Capture], Expectations | None]] = {
     "download.http-error": (case_download_http_error, None),
     "download.not-attempted": (case_not_attempted, None),
     "download.incomplete": (case_incomplete, None),
+    "download.not-firmware": (case_not_firmware, None),
     "download.ok": (case_download_ok, None),
     "device.unsupported": (case_unsupported, None),
     "capture.no-phone-traffic": (case_no_phone, None),
