@@ -93,7 +93,7 @@ def plainly_droppable(data: bytes, orig_len: int, ignored: set[bytes]) -> bool:
     """The sieve's rules, record by record: a whole Ethernet frame (any VLAN tags) carrying
     IPv4 without options or fragmentation, and then UDP not to or from 53/67/68, a pure TCP
     ACK, a TCP segment with payload, FIN or RST (no SYN) of an ignored flow, or another
-    protocol."""
+    protocol — except tunnels (UDP to 4789 or 6081, GRE, IP in IP), which the decoder opens."""
     if len(data) < 54 or orig_len != len(data):
         return False
     ethertype, ip = struct.unpack_from(">H", data, 12)[0], 14
@@ -113,7 +113,9 @@ def plainly_droppable(data: bytes, orig_len: int, ignored: set[bytes]) -> bool:
         return False
     sport, dport = struct.unpack_from(">HH", data, transport)
     if proto == 17:
-        return not {sport, dport} & {53, 67, 68}
+        return not {sport, dport} & {53, 67, 68} and dport not in (4789, 6081)
+    if proto in (4, 41, 47):
+        return False
     if proto != 6:
         return True
     header_len, flags = (data[transport + 12] >> 4) * 4, data[transport + 13]
