@@ -14,6 +14,13 @@ raw IP, BSD loopback. Network: IPv4 (options skipped, checksum not verified, fra
 reassembled by :mod:`capinspect.ipfrag`) and IPv6 (hop-by-hop, routing and destination-options
 headers skipped, fragment header reassembled). Anything else is counted and dropped.
 
+Tunnels: a remote mirror delivers the phone's frames inside GRE (transparent Ethernet, IPv4,
+IPv6), Cisco ERSPAN type I, II or III (over GRE) or VXLAN (UDP 4789), and IP in IP (protocols
+4 and 41) carries packets too. They are opened, at most ``Limits.max_tunnel_depth`` deep, and
+the packet inside is decoded as if captured locally, its envelope kept as ``Packet.tunnel``.
+Encapsulations not opened (Geneve, GRE of another protocol) are counted per kind
+(``CaptureStats.tunnels_not_decoded``) and reported once each as ``tunnel.not-decoded``.
+
 Damage never raises: a header cut short becomes a ``decode.truncated`` anomaly, an impossible
 header length ``decode.bad-header``. Anomalies are bounded: the first
 :data:`MAX_ANOMALIES` are kept and the rest counted.
