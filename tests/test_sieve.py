@@ -254,11 +254,11 @@ _FRAME_HEADS = st.sampled_from(
 @st.composite
 def _frames(draw: st.DrawFn) -> bytes:
     head = draw(_FRAME_HEADS)
-    proto = draw(st.sampled_from([6, 6, 17, 1]))
+    proto = draw(st.sampled_from([6, 6, 17, 1, 47, 4]))  # GRE and IP in IP: tunnels
     ihl = draw(st.sampled_from([0x45, 0x45, 0x46]))
     payload = draw(st.binary(max_size=30))
     sport = draw(st.sampled_from([53, 67, 80, 443, 5060, 40000]))
-    dport = draw(st.sampled_from([53, 68, 80, 443, 5060, 40001]))
+    dport = draw(st.sampled_from([53, 68, 80, 443, 5060, 40001, 4789, 6081]))
     if proto == 6:
         offset = draw(st.sampled_from([0x50, 0x50, 0x40, 0xF0]))
         flags = draw(st.sampled_from([0x10, 0x18, 0x02, 0x12, 0x11, 0x04, 0x00]))
