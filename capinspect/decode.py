@@ -14,6 +14,13 @@ raw IP, BSD loopback. Network: IPv4 (options skipped, checksum not verified, fra
 reassembled by :mod:`capinspect.ipfrag`) and IPv6 (hop-by-hop, routing and destination-options
 headers skipped, fragment header reassembled). Anything else is counted and dropped.
 
+Tunnels: a remote mirror delivers the phone's frames inside GRE (transparent Ethernet, IPv4,
+IPv6), Cisco ERSPAN type I, II or III (over GRE) or VXLAN (UDP 4789), and IP in IP (protocols
+4 and 41) carries packets too. They are opened, at most ``Limits.max_tunnel_depth`` deep, and
+the packet inside is decoded as if captured locally, its envelope kept as ``Packet.tunnel``.
+Encapsulations not opened (Geneve, GRE of another protocol) are counted per kind
+(``CaptureStats.tunnels_not_decoded``) and reported once each as ``tunnel.not-decoded``.
+
 Damage never raises: a header cut short becomes a ``decode.truncated`` anomaly, an impossible
 header length ``decode.bad-header``. Anomalies are bounded: the first
 :data:`MAX_ANOMALIES` are kept and the rest counted.
@@ -29,7 +36,15 @@ from numpy.typing import NDArray
 
 from capinspect.ipfrag import FragmentKey, IpDefragmenter
 from capinspect.limits import DEFAULT_LIMITS, Limits
-from capinspect.model import Anomaly, ArpPacket, CaptureStats, Packet, RawFrame, RecordBatch
+from capinspect.model import (
+    Anomaly,
+    ArpPacket,
+    CaptureStats,
+    Packet,
+    RawFrame,
+    RecordBatch,
+    Tunnel,
+)
 from capinspect.sieve import sieve
 
 MAX_ANOMALIES = 1000
@@ -46,6 +61,23 @@ _LLC_SNAP = b"\xaa\xaa\x03"
 
 _PROTO_TCP = 6
 _PROTO_UDP = 17
+_PROTO_IPIP = 4
+_PROTO_IPV6_IN_IP = 41
+_PROTO_GRE = 47
+_TUNNEL_PROTOS = frozenset((_PROTO_IPIP, _PROTO_IPV6_IN_IP, _PROTO_GRE))
+"""IP protocols that carry another packet: decapsulated (GRE, IPv4 and IPv6 in IP)."""
+_VXLAN_PORT = 4789
+_GENEVE_PORT = 6081
+_TUNNEL_UDP_PORTS = frozenset((_VXLAN_PORT, _GENEVE_PORT))
+"""UDP destination ports of encapsulations: VXLAN (decapsulated) and Geneve (counted)."""
+_GRE_CHECKSUM = 0x8000
+_GRE_ROUTING = 0x4000
+_GRE_KEY = 0x2000
+_GRE_SEQUENCE = 0x1000
+_GRE_TRANSPARENT_ETHERNET = 0x6558
+_GRE_ERSPAN_II = 0x88BE
+"""ERSPAN type II; type I when the GRE header has no sequence number."""
+_GRE_ERSPAN_III = 0x22EB
 _IPV6_SKIPPED_HEADERS = frozenset((0, 43, 60))  # hop-by-hop, routing, destination options
 _IPV6_FRAGMENT = 44
 _KEPT_UDP_PORTS = frozenset((53, 67, 68))
@@ -98,6 +130,10 @@ class Decoder:
         self.dhcp_frames = 0
         self.dns_frames = 0
         self.other_frames = 0
+        self.tunnels: dict[str, int] = {}
+        """Frames decapsulated, per ``Tunnel.kind``."""
+        self.tunnels_not_decoded: dict[str, int] = {}
+        """Frames inside an encapsulation that is not opened, per kind (one anomaly each)."""
 
     # -- bookkeeping ----------------------------------------------------------------------
 
@@ -170,6 +206,8 @@ class Decoder:
             dhcp_frames=self.dhcp_frames,
             dns_frames=self.dns_frames,
             other_frames=self.other_frames,
+            tunnels=tuple(sorted(self.tunnels.items())),
+            tunnels_not_decoded=tuple(sorted(self.tunnels_not_decoded.items())),
         )
 
     # -- link layer -----------------------------------------------------------------------
@@ -261,10 +299,14 @@ class Decoder:
         if proto == _PROTO_UDP:
             sport = (data[t] << 8) | data[t + 1]
             dport = (data[t + 2] << 8) | data[t + 3]
+            if sport not in _KEPT_UDP_PORTS and dport not in _KEPT_UDP_PORTS:
+                if dport in _TUNNEL_UDP_PORTS:
+                    return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+                self._count(ts, orig_len, linktype, vlans)
+                self.udp_frames += 1
+                return None
             self._count(ts, orig_len, linktype, vlans)
             self.udp_frames += 1
-            if sport not in _KEPT_UDP_PORTS and dport not in _KEPT_UDP_PORTS:
-                return None
             if sport in _DHCP_PORTS or dport in _DHCP_PORTS:
                 self.dhcp_frames += 1
             else:
@@ -298,48 +340,8 @@ class Decoder:
         dst_mac: bytes | None = None
         vlans: tuple[int, ...] = ()
         if linktype == 1:
-            if len(data) < 14:
-                self._truncated("Ethernet header", frame)
-                return None
-            ethertype = (data[12] << 8) | data[13]
-            offset = 14
-            if ethertype in _VLAN_TPIDS:
-                tags: list[int] = []
-                while ethertype in _VLAN_TPIDS:
-                    if len(data) < offset + 4:
-                        self._truncated("VLAN tag", frame)
-                        return None
-                    tags.append(_u16(data, offset)[0] & 0x0FFF)
-                    ethertype = _u16(data, offset + 2)[0]
-                    offset += 4
-                vlans = tuple(tags)
-                self.vlans.update(tags)
-            if ethertype in _ETH_MPLS:
-                # MPLS (a carrier's or a WAN mirror): skip the label stack down to the bottom
-                # label; the payload is IPv4 or IPv6, told by its version nibble (RFC 3032).
-                for _ in range(_MAX_MPLS_LABELS):
-                    if len(data) < offset + 5:
-                        self._truncated("MPLS label", frame)
-                        return None
-                    bottom = data[offset + 2] & 0x01
-                    offset += 4
-                    if bottom:
-                        break
-                version = data[offset] >> 4
-                ethertype = _ETH_IPV4 if version == 4 else _ETH_IPV6 if version == 6 else 0
-            if ethertype <= 1500 and data[offset : offset + 3] == _LLC_SNAP:
-                # 802.3 length field + LLC/SNAP: the real EtherType follows the SNAP OUI.
-                if len(data) < offset + 8:
-                    self._truncated("LLC/SNAP header", frame)
-                    return None
-                ethertype = _u16(data, offset + 6)[0]
-                offset += 8
-            if ethertype != _ETH_IPV4 and ethertype != _ETH_IPV6 and ethertype != _ETH_ARP:
-                self.other_frames += 1
-                return None
-            dst_mac = data[0:6]
-            src_mac = data[6:12]
-        elif linktype == 113 or linktype == 276:
+            return self._ethernet(frame, data, 0, None)
+        if linktype == 113 or linktype == 276:
             if linktype == 113:
                 if len(data) < 16:
                     self._truncated("Linux cooked header", frame)
@@ -413,6 +415,58 @@ class Decoder:
         self.other_frames += 1
         return None
 
+    def _ethernet(
+        self, frame: RawFrame, data: bytes, start: int, tunnel: Tunnel | None
+    ) -> Packet | ArpPacket | None:
+        """An Ethernet frame from ``start``: the captured frame, or one found in a tunnel."""
+        if len(data) < start + 14:
+            self._truncated("Ethernet header", frame)
+            return None
+        ethertype = (data[start + 12] << 8) | data[start + 13]
+        offset = start + 14
+        vlans: tuple[int, ...] = ()
+        if ethertype in _VLAN_TPIDS:
+            tags: list[int] = []
+            while ethertype in _VLAN_TPIDS:
+                if len(data) < offset + 4:
+                    self._truncated("VLAN tag", frame)
+                    return None
+                tags.append(_u16(data, offset)[0] & 0x0FFF)
+                ethertype = _u16(data, offset + 2)[0]
+                offset += 4
+            vlans = tuple(tags)
+            self.vlans.update(tags)
+        if ethertype in _ETH_MPLS:
+            # MPLS (a carrier's or a WAN mirror): skip the label stack down to the bottom
+            # label; the payload is IPv4 or IPv6, told by its version nibble (RFC 3032).
+            for _ in range(_MAX_MPLS_LABELS):
+                if len(data) < offset + 5:
+                    self._truncated("MPLS label", frame)
+                    return None
+                bottom = data[offset + 2] & 0x01
+                offset += 4
+                if bottom:
+                    break
+            version = data[offset] >> 4
+            ethertype = _ETH_IPV4 if version == 4 else _ETH_IPV6 if version == 6 else 0
+        if ethertype <= 1500 and data[offset : offset + 3] == _LLC_SNAP:
+            # 802.3 length field + LLC/SNAP: the real EtherType follows the SNAP OUI.
+            if len(data) < offset + 8:
+                self._truncated("LLC/SNAP header", frame)
+                return None
+            ethertype = _u16(data, offset + 6)[0]
+            offset += 8
+        dst_mac = data[start : start + 6]
+        src_mac = data[start + 6 : start + 12]
+        if ethertype == _ETH_IPV4:
+            return self._ipv4(frame, data, offset, src_mac, dst_mac, vlans, tunnel)
+        if ethertype == _ETH_IPV6:
+            return self._ipv6(frame, data, offset, src_mac, dst_mac, vlans, tunnel)
+        if ethertype == _ETH_ARP:
+            return self._arp(frame, data, offset, vlans)
+        self.other_frames += 1
+        return None
+
     # -- network layer --------------------------------------------------------------------
 
     def _ipv4(
@@ -423,7 +477,8 @@ class Decoder:
         src_mac: bytes | None,
         dst_mac: bytes | None,
         vlans: tuple[int, ...],
-    ) -> Packet | None:
+        tunnel: Tunnel | None = None,
+    ) -> Packet | ArpPacket | None:
         if len(data) < offset + 20:
             self._truncated("IPv4 header", frame)
             return None
@@ -439,7 +494,7 @@ class Decoder:
             )
             self.other_frames += 1
             return None
-        if proto != _PROTO_TCP and proto != _PROTO_UDP:
+        if proto != _PROTO_TCP and proto != _PROTO_UDP and proto not in _TUNNEL_PROTOS:
             self.other_frames += 1
             return None
         start = offset + header_len
@@ -456,7 +511,7 @@ class Decoder:
             )
             self.other_frames += 1
             return None
-        truncated = end > len(data) or frame.orig_len > len(data)
+        truncated = end > len(data) or frame.orig_len > len(frame.data)
         fragment_offset = (flags_fragment & 0x1FFF) * 8
         more_fragments = bool(flags_fragment & 0x2000)
         if fragment_offset or more_fragments:
@@ -468,10 +523,11 @@ class Decoder:
                 data[start:end],
                 truncated,
                 (src, dst, proto, src_mac, dst_mac, vlans),
+                tunnel,
             )
         return self._transport(
             frame, proto, data, start, min(end, len(data)), src, dst, src_mac, dst_mac, vlans,
-            truncated, (),
+            truncated, (), tunnel,
         )  # fmt: skip
 
     def _ipv6(
@@ -482,7 +538,8 @@ class Decoder:
         src_mac: bytes | None,
         dst_mac: bytes | None,
         vlans: tuple[int, ...],
-    ) -> Packet | None:
+        tunnel: Tunnel | None = None,
+    ) -> Packet | ArpPacket | None:
         if len(data) < offset + 40:
             self._truncated("IPv6 header", frame)
             return None
@@ -513,14 +570,18 @@ class Decoder:
                 following, length = data[start], (data[start + 1] + 1) * 8
             next_header = following
             start += length
-        if next_header != _PROTO_TCP and next_header != _PROTO_UDP:
+        if (
+            next_header != _PROTO_TCP
+            and next_header != _PROTO_UDP
+            and next_header not in _TUNNEL_PROTOS
+        ):
             self.other_frames += 1
             return None
         if start > end:
             self._note("decode.bad-header", "IPv6 extension headers run past the payload", frame)
             self.other_frames += 1
             return None
-        truncated = end > len(data) or frame.orig_len > len(data)
+        truncated = end > len(data) or frame.orig_len > len(frame.data)
         if fragment is not None and (fragment[0] or fragment[1]):
             fragment_offset, more_fragments, ident = fragment
             return self._fragment(
@@ -531,10 +592,11 @@ class Decoder:
                 data[start:end],
                 truncated,
                 (src, dst, next_header, src_mac, dst_mac, vlans),
+                tunnel,
             )
         return self._transport(
             frame, next_header, data, start, min(end, len(data)), src, dst, src_mac, dst_mac,
-            vlans, truncated, (),
+            vlans, truncated, (), tunnel,
         )  # fmt: skip
 
     def _fragment(
@@ -546,7 +608,8 @@ class Decoder:
         piece: bytes,
         truncated: bool,
         context: tuple[bytes, bytes, int, bytes | None, bytes | None, tuple[int, ...]],
-    ) -> Packet | None:
+        tunnel: Tunnel | None,
+    ) -> Packet | ArpPacket | None:
         """Hand a fragment to the defragmenter; decode the datagram when it completes."""
         if truncated:
             # Its missing bytes would leave a hole; the datagram ends as incomplete.
@@ -565,7 +628,7 @@ class Decoder:
         payload = complete.payload
         return self._transport(
             frame, proto, payload, 0, len(payload), src, dst, src_mac, dst_mac, vlans, False,
-            complete.frames,
+            complete.frames, tunnel,
         )  # fmt: skip
 
     # -- transport layer ------------------------------------------------------------------
@@ -584,15 +647,23 @@ class Decoder:
         vlans: tuple[int, ...],
         truncated: bool,
         fragments: tuple[int, ...],
-    ) -> Packet | None:
+        tunnel: Tunnel | None = None,
+    ) -> Packet | ArpPacket | None:
         if proto == _PROTO_UDP:
             if end - start < 8:
                 self._truncated("UDP header", frame)
                 return None
             sport, dport, udp_length = _udp_header(data, start)
-            self.udp_frames += 1
             if sport not in _KEPT_UDP_PORTS and dport not in _KEPT_UDP_PORTS:
+                if dport == _VXLAN_PORT:
+                    if 8 <= udp_length <= end - start:
+                        end = start + udp_length
+                    return self._vxlan(frame, data, start + 8, end, src, dst, tunnel)
+                self.udp_frames += 1
+                if dport == _GENEVE_PORT:
+                    self._not_decoded("Geneve", "Geneve (UDP 6081)", frame, src, dst)
                 return None
+            self.udp_frames += 1
             if sport in _DHCP_PORTS or dport in _DHCP_PORTS:
                 self.dhcp_frames += 1
             else:
@@ -602,8 +673,14 @@ class Decoder:
             return Packet(
                 frame.index, frame.ts, self._mac_text(src_mac), self._mac_text(dst_mac), vlans,
                 self._ip_text(src), self._ip_text(dst), _PROTO_UDP, sport, dport,
-                data[start + 8 : end], truncated=truncated, frames=fragments,
+                data[start + 8 : end], truncated=truncated, frames=fragments, tunnel=tunnel,
             )  # fmt: skip
+        if proto != _PROTO_TCP:
+            if proto == _PROTO_GRE:
+                return self._gre(frame, data, start, end, src, dst, tunnel)
+            # IP in IP (RFC 2003, RFC 4213): the payload is the inner packet itself.
+            inner = "ipv4" if proto == _PROTO_IPIP else "ipv6"
+            return self._open(frame, data[start:end], inner, "ip-in-ip", src, dst, None, tunnel)
         if end - start < 20:
             self._truncated("TCP header", frame)
             return None
@@ -637,8 +714,191 @@ class Decoder:
         return Packet(
             frame.index, frame.ts, self._mac_text(src_mac), self._mac_text(dst_mac), vlans,
             self._ip_text(src), self._ip_text(dst), _PROTO_TCP, sport, dport,
-            data[start + header_len : end], seq, ack, flags, truncated, fragments,
+            data[start + header_len : end], seq, ack, flags, truncated, fragments, tunnel,
         )  # fmt: skip
+
+    # -- tunnels --------------------------------------------------------------------------
+
+    def _gre(
+        self,
+        frame: RawFrame,
+        data: bytes,
+        start: int,
+        end: int,
+        src: bytes,
+        dst: bytes,
+        tunnel: Tunnel | None,
+    ) -> Packet | ArpPacket | None:
+        """GRE (RFC 2784, RFC 2890): bridged Ethernet, IPv4, IPv6 or ERSPAN inside.
+
+        Why: a remote mirror (Cisco ERSPAN, a GRE tap) delivers the phone's frames wrapped;
+        unwrapped, they are judged as if the capture had been taken on the phone's switch."""
+        if end - start < 4:
+            self._truncated("GRE header", frame)
+            return None
+        flags, protocol = _u16(data, start)[0], _u16(data, start + 2)[0]
+        version = flags & 0x07
+        if version or flags & _GRE_ROUTING:
+            # Version 1 is PPTP's enhanced GRE; source routing (RFC 1701) is obsolete.
+            what = f"GRE version {version}" if version else "GRE with source routing"
+            self._not_decoded(what, what, frame, src, dst)
+            self.other_frames += 1
+            return None
+        at = start + 4
+        if flags & (_GRE_CHECKSUM | _GRE_ROUTING):
+            at += 4
+        key: int | None = None
+        if flags & _GRE_KEY:
+            if end < at + 4:
+                self._truncated("GRE header", frame)
+                return None
+            key = _u32_be(data, at)[0]
+            at += 4
+        if flags & _GRE_SEQUENCE:
+            at += 4
+        if end < at:
+            self._truncated("GRE header", frame)
+            return None
+        if protocol == _GRE_TRANSPARENT_ETHERNET:
+            return self._open(frame, data[at:end], "ethernet", "gre", src, dst, key, tunnel)
+        if protocol == _ETH_IPV4 or protocol == _ETH_IPV6:
+            inner = "ipv4" if protocol == _ETH_IPV4 else "ipv6"
+            return self._open(frame, data[at:end], inner, "gre", src, dst, key, tunnel)
+        if protocol == _GRE_ERSPAN_II and not flags & _GRE_SEQUENCE:
+            # ERSPAN type I: no ERSPAN header, the mirrored frame follows GRE.
+            return self._open(frame, data[at:end], "ethernet", "erspan-i", src, dst, None, tunnel)
+        if protocol == _GRE_ERSPAN_II or protocol == _GRE_ERSPAN_III:
+            return self._erspan(frame, data, at, end, protocol, src, dst, tunnel)
+        self._not_decoded(
+            f"GRE protocol 0x{protocol:04x}", f"GRE carrying protocol 0x{protocol:04x}",
+            frame, src, dst,
+        )  # fmt: skip
+        self.other_frames += 1
+        return None
+
+    def _erspan(
+        self,
+        frame: RawFrame,
+        data: bytes,
+        at: int,
+        end: int,
+        protocol: int,
+        src: bytes,
+        dst: bytes,
+        tunnel: Tunnel | None,
+    ) -> Packet | ArpPacket | None:
+        """Cisco ERSPAN type II (8-byte header) and type III (12 bytes, and an 8-byte platform
+        sub-header when its O flag is set): the mirrored frame follows."""
+        kind, size, version = (
+            ("erspan-ii", 8, 1) if protocol == _GRE_ERSPAN_II else ("erspan-iii", 12, 2)
+        )
+        if end < at + size:
+            self._truncated(f"ERSPAN type {kind[7:].upper()} header", frame)
+            return None
+        if data[at] >> 4 != version:
+            self._note(
+                "tunnel.bad-header",
+                f"ERSPAN version {data[at] >> 4} in a GRE packet of protocol 0x{protocol:04x} "
+                f"(type {kind[7:].upper()} is version {version})",
+                frame,
+            )
+            self.other_frames += 1
+            return None
+        session = ((data[at + 2] & 0x03) << 8) | data[at + 3]
+        inner = "ethernet"
+        if version == 2:
+            frame_type = (data[at + 10] >> 2) & 0x1F
+            if data[at + 11] & 0x01:  # O: a platform-specific sub-header follows
+                size += 8
+                if end < at + size:
+                    self._truncated("ERSPAN type III platform sub-header", frame)
+                    return None
+            if frame_type == 2:  # an IP packet without its Ethernet header
+                version_nibble = data[at + size] >> 4 if end > at + size else 0
+                inner = "ipv6" if version_nibble == 6 else "ipv4"
+            elif frame_type != 0:
+                self._note(
+                    "tunnel.bad-header",
+                    f"ERSPAN type III frame type {frame_type} (0 is Ethernet, 2 is IP)",
+                    frame,
+                )
+                self.other_frames += 1
+                return None
+        return self._open(frame, data[at + size : end], inner, kind, src, dst, session, tunnel)
+
+    def _vxlan(
+        self,
+        frame: RawFrame,
+        data: bytes,
+        start: int,
+        end: int,
+        src: bytes,
+        dst: bytes,
+        tunnel: Tunnel | None,
+    ) -> Packet | ArpPacket | None:
+        """VXLAN (RFC 7348, UDP 4789): a virtual switch's tap or a cloud traffic mirror."""
+        if end - start < 8:
+            self._truncated("VXLAN header", frame)
+            return None
+        flags = data[start]
+        if not flags & 0x08:
+            self._note(
+                "tunnel.bad-header",
+                f"VXLAN flags 0x{flags:02x} without the I flag (no valid network identifier)",
+                frame,
+            )
+            self.other_frames += 1
+            return None
+        vni = int.from_bytes(data[start + 4 : start + 7], "big")
+        return self._open(frame, data[start + 8 : end], "ethernet", "vxlan", src, dst, vni, tunnel)
+
+    def _open(
+        self,
+        frame: RawFrame,
+        inner: bytes,
+        layer: str,
+        kind: str,
+        src: bytes,
+        dst: bytes,
+        ident: int | None,
+        tunnel: Tunnel | None,
+    ) -> Packet | ArpPacket | None:
+        """Decode the packet found in a tunnel (``layer``: ethernet, ipv4 or ipv6) as if it had
+        been captured locally, noting its envelope; at most ``max_tunnel_depth`` deep."""
+        depth = 1
+        outer = tunnel
+        while outer is not None:
+            depth += 1
+            outer = outer.outer
+        if depth > self.limits.max_tunnel_depth:
+            self._note(
+                "tunnel.too-deep",
+                f"a {kind} tunnel nested {depth} deep (at most {self.limits.max_tunnel_depth} "
+                "are opened); the frame is counted, not analysed",
+                frame,
+            )
+            self.other_frames += 1
+            return None
+        self.tunnels[kind] = self.tunnels.get(kind, 0) + 1
+        envelope = Tunnel(kind, self._ip_text(src), self._ip_text(dst), ident, tunnel)
+        if layer == "ethernet":
+            return self._ethernet(frame, inner, 0, envelope)
+        if layer == "ipv4":
+            return self._ipv4(frame, inner, 0, None, None, (), envelope)
+        return self._ipv6(frame, inner, 0, None, None, (), envelope)
+
+    def _not_decoded(self, kind: str, what: str, frame: RawFrame, src: bytes, dst: bytes) -> None:
+        """Count a frame of an encapsulation that is not opened; the first of each kind is an
+        anomaly, so the report says that traffic went unseen."""
+        seen = self.tunnels_not_decoded.get(kind, 0)
+        self.tunnels_not_decoded[kind] = seen + 1
+        if not seen:
+            self._note(
+                "tunnel.not-decoded",
+                f"{what} from {self._ip_text(src)} to {self._ip_text(dst)}: frames inside are "
+                "counted, not analysed (the first of them)",
+                frame,
+            )
 
     # -- ARP ------------------------------------------------------------------------------
 

@@ -41,6 +41,8 @@ class Limits:
     max_xml_fields: int = 5_000
     max_ip_fragments: int = 4_096
     """IPv4 datagrams held in reassembly at once."""
+    max_tunnel_depth: int = 4
+    """Tunnels opened one inside another (ERSPAN, VXLAN, GRE, IP in IP) for one frame."""
     fragment_timeout: float = 30.0
     """Seconds (packet time) an incomplete IPv4 datagram waits for its fragments."""
     flow_idle_timeout: float = 600.0

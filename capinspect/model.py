@@ -150,6 +150,24 @@ TCP_ACK = 0x10
 
 
 @dataclass(frozen=True, slots=True)
+class Tunnel:
+    """The envelope a packet was found in: a remote mirror (ERSPAN, VXLAN, GRE) or IP in IP.
+
+    Kept on the decoded packet so that what is reported from inside a tunnel can say where it
+    came from; the packet itself is analysed as if it had been captured locally.
+    """
+
+    kind: str
+    """``gre``, ``erspan-i``, ``erspan-ii``, ``erspan-iii``, ``vxlan`` or ``ip-in-ip``."""
+    outer_src: str
+    outer_dst: str
+    ident: int | None = None
+    """The VXLAN VNI, the ERSPAN session ID or the GRE key; ``None`` when the header has none."""
+    outer: Tunnel | None = None
+    """The envelope this one was itself found in (a tunnel inside a tunnel)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Packet:
     """A decoded IPv4/IPv6 UDP or TCP packet (after IPv4 fragment reassembly).
 
@@ -176,6 +194,8 @@ class Packet:
     """The capture holds fewer bytes than the packet had on the wire (snap length)."""
     frames: tuple[int, ...] = ()
     """For a reassembled IPv4 datagram, every fragment's frame number; else empty."""
+    tunnel: Tunnel | None = None
+    """The envelope the packet was decapsulated from; ``None`` for a packet captured as is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +312,12 @@ class CaptureStats:
     dhcp_frames: int = 0
     dns_frames: int = 0
     other_frames: int = 0
+    tunnels: tuple[tuple[str, int], ...] = ()
+    """Frames decapsulated, per tunnel kind (``Tunnel.kind``), by kind; a frame inside two
+    tunnels counts for both."""
+    tunnels_not_decoded: tuple[tuple[str, int], ...] = ()
+    """Frames of an encapsulation capinspect does not open (Geneve, GRE of another protocol…),
+    per kind: counted, not analysed."""
 
 
 @dataclass(frozen=True, slots=True)

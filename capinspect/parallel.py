@@ -26,7 +26,7 @@ import multiprocessing
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from itertools import accumulate
@@ -219,7 +219,19 @@ def merge_stats(parts: Sequence[CaptureStats]) -> CaptureStats:
         dhcp_frames=sum(s.dhcp_frames for s in parts),
         dns_frames=sum(s.dns_frames for s in parts),
         other_frames=sum(s.other_frames for s in parts),
+        tunnels=_merge_counts(s.tunnels for s in parts),
+        tunnels_not_decoded=_merge_counts(s.tunnels_not_decoded for s in parts),
     )
+
+
+def _merge_counts(
+    parts: Iterable[tuple[tuple[str, int], ...]],
+) -> tuple[tuple[str, int], ...]:
+    """Per-kind counts added, in the decoder's order (by kind)."""
+    total: Counter[str] = Counter()
+    for part in parts:
+        total.update(dict(part))
+    return tuple(sorted(total.items()))
 
 
 def _merge_arp(parts: Sequence[tuple[ArpBinding, ...]]) -> tuple[ArpBinding, ...]:

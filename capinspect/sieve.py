@@ -14,9 +14,13 @@ reading of the rules below allows. A record is dropped only when it is, without 
 
 * Ethernet, not cut by the snap length, at least 54 bytes, behind any depth of VLAN tags;
 * IPv4 without options or fragmentation, its total length inside the record;
-* and then UDP to and from ports other than 53, 67 and 68; or a TCP segment that is a pure
-  acknowledgement (no payload, no SYN, FIN or RST), or carries payload, FIN or RST for a flow
-  the reassembler has decided to ignore; or an IPv4 protocol other than TCP and UDP.
+* and then UDP to and from ports other than 53, 67 and 68 (and not to VXLAN's 4789 or
+  Geneve's 6081); or a TCP segment that is a pure acknowledgement (no payload, no SYN, FIN or
+  RST), or carries payload, FIN or RST for a flow the reassembler has decided to ignore; or an
+  IPv4 protocol other than TCP, UDP and the tunnels' (GRE 47, IP in IP 4 and 41).
+
+Tunnels (a remote mirror's ERSPAN, GRE or VXLAN) all go on: the decoder opens them and judges
+the frame inside by the same rules, one record at a time.
 
 Everything else goes on to :meth:`Decoder.decode_record`, which decides again, record by record.
 
@@ -49,6 +53,11 @@ _ETHERNET = 1
 _ETH_IPV4 = 0x0800
 _PROTO_TCP = 6
 _PROTO_UDP = 17
+_PROTO_IPIP = 4
+_PROTO_IPV6_IN_IP = 41
+_PROTO_GRE = 47
+_VXLAN_PORT = 4789
+_GENEVE_PORT = 6081
 _SYN = 0x02
 _KEY_BYTES = np.arange(12, 24, dtype=np.int64)
 """Offsets of the raw flow key from the IPv4 header: addresses, then the TCP ports."""
@@ -108,7 +117,9 @@ def sieve(decoder: Decoder, batch: RecordBatch) -> NDArray[np.intp]:
 
     udp = proto == _PROTO_UDP
     udp_dropped = udp & ~_kept_udp(sport) & ~_kept_udp(dport)
+    udp_dropped &= (dport != _VXLAN_PORT) & (dport != _GENEVE_PORT)
     other = (proto != _PROTO_UDP) & (proto != _PROTO_TCP)
+    other &= (proto != _PROTO_GRE) & (proto != _PROTO_IPIP) & (proto != _PROTO_IPV6_IN_IP)
 
     tcp_dropped = np.zeros(len(at), dtype=bool)
     tcp = np.flatnonzero(proto == _PROTO_TCP)
