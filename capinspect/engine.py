@@ -450,6 +450,9 @@ class Engine:
             if state.opened.kind not in ("http", "dns"):
                 self._other_flows.append(self._flow_seen(state))
         self._flows.clear()
+        # The stats first: ending the decoder adds its last anomalies (fragments never
+        # completed, anomalies dropped over the limit), which must be in the list below.
+        stats = self.decoder.capture_stats()
         anomalies = [
             *source_anomalies,
             *self.decoder.anomalies,
@@ -463,7 +466,7 @@ class Engine:
         http = sorted(self._http_done, key=lambda ex: (ex.request.frame, ex.index))
         return Analysis(
             inputs=inputs,
-            stats=self.decoder.capture_stats(),
+            stats=stats,
             dhcp=self.dhcp.finish(),
             dns=self.dns.finish(),
             http=tuple(http),

@@ -455,6 +455,8 @@ def inputs_and_stats(analysis: Analysis) -> dict[str, Any]:
             "dns_frames": stats.dns_frames,
             "tcp80_frames": stats.tcp80_frames,
             "tcp443_frames": stats.tcp443_frames,
+            "tunnels": dict(stats.tunnels),
+            "tunnels_not_decoded": dict(stats.tunnels_not_decoded),
             "dhcp_background": {
                 "clients": analysis.dhcp_background.clients,
                 "exchanges": analysis.dhcp_background.exchanges,
