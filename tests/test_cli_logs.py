@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from click.testing import CliRunner
 from locations import PCAPS, ROOT
 
@@ -153,9 +152,7 @@ def test_a_script_reads_the_articles_lines_as_fields() -> None:
     assert doc["schema"] == "capinspect/logs@1"
     records = _records(doc)
     iis = {(r["source"]["file"], r["source"]["line"]): r for r in records if r["kind"] == "iis"}
-    audit = sorted(
-        (r for r in records if r["kind"] == "audit"), key=lambda r: r["source"]["line"]
-    )
+    audit = sorted((r for r in records if r["kind"] == "audit"), key=lambda r: r["source"]["line"])
     assert len(iis) == 8 and len(audit) == 3
 
     denied = iis[("seed-acl-denied.txt", 1)]
@@ -360,10 +357,7 @@ def test_each_device_carries_its_merged_timeline(
     r = downloads[0]
     assert (r["status"], r["substatus"], r["win32_status"]) == status
     offered = [
-        m["version"]
-        for s in logs
-        if s["source"] == "audit-log"
-        for m in s["record"]["offered"]
+        m["version"] for s in logs if s["source"] == "audit-log" for m in s["record"]["offered"]
     ]
     assert "3.5.6907.0" in offered
 
