@@ -630,7 +630,8 @@ def _md_sections(result: LogsResult, level: int) -> list[str]:
             f"{'#' * level} {number}. {md(_phone_title(rep))} — {str(rep.verdict).upper()}",
             "",
         ]
-        lines += _md_table(_identity_table(rep, cap), level=level + 1)
+        if rep.phone.key != UNIDENTIFIED:  # nothing to identify: no address, no audit row
+            lines += _md_table(_identity_table(rep, cap), level=level + 1)
         lines += [f"{'#' * (level + 1)} Findings", ""]
         if rep.findings:
             for item in rep.findings:
@@ -655,13 +656,7 @@ def render_logs_markdown_document(result: LogsResult) -> str:
     from capinspect.report.markdown import md
 
     names = ", ".join(md(file_label(p)) for p in _paths(result)) or "(none)"
-    counts = _tally(result)
-    lines = [
-        f"# capinspect server logs: {names}",
-        "",
-        f"{len(result.phones)} phone(s){counts}.",
-        "",
-    ]
+    lines = [f"# capinspect server logs: {names}", "", f"{md(_tally(result))}.", ""]
     lines += _md_sections(result, 2)
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -672,10 +667,16 @@ def _paths(result: LogsResult) -> list[str]:
 
 
 def _tally(result: LogsResult) -> str:
+    """``2 phone(s): 1 fail, 1 pass; 3 line(s) not tied to a phone``."""
     order = ("fail", "warn", "inconclusive", "pass")
-    seen = [str(r.verdict) for r in result.phones if r.phone.key != UNIDENTIFIED]
+    phones = [r for r in result.phones if r.phone.key != UNIDENTIFIED]
+    seen = [str(r.verdict) for r in phones]
     parts = [f"{seen.count(v)} {v}" for v in order if seen.count(v)]
-    return (": " + ", ".join(parts)) if parts else ""
+    out = f"{len(phones)} phone(s)" + ((": " + ", ".join(parts)) if parts else "")
+    loose = sum(len(r.phone.iis) + len(r.phone.audit) for r in result.phones) - sum(
+        len(r.phone.iis) + len(r.phone.audit) for r in phones
+    )
+    return out + (f"; {loose} line(s) not tied to a phone" if loose else "")
 
 
 def _html_log_finding(item: LogFinding) -> str:
@@ -714,9 +715,10 @@ def _html_sections(result: LogsResult, level: int) -> list[str]:
             f'<section class="phone" id="log-phone-{number}">',
             f"<h{level}>{number}. {h(_phone_title(rep))} "
             f'<span class="verdict v-{h(verdict)}">{h(verdict.upper())}</span></h{level}>',
-            _table(_identity_table(rep, cap), level=level + 1),
-            f"<h{level + 1}>Findings</h{level + 1}>",
         ]
+        if rep.phone.key != UNIDENTIFIED:
+            out.append(_table(_identity_table(rep, cap), level=level + 1))
+        out.append(f"<h{level + 1}>Findings</h{level + 1}>")
         out += [_html_log_finding(item) for item in rep.findings] or ["<p>No finding.</p>"]
         out += [_table(_ladder_table(rep, corr, cap), level=level + 1), "</section>"]
     problems = _problems_table(result)
@@ -742,7 +744,7 @@ def render_logs_html(result: LogsResult) -> str:
         "</head>",
         "<body>",
         f"<h1>capinspect server logs: {h(names)}</h1>",
-        f"<p>{len(result.phones)} phone(s){h(_tally(result))}.</p>",
+        f"<p>{h(_tally(result))}.</p>",
         *_html_sections(result, 2),
         "</body>",
         "</html>",
