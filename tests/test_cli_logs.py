@@ -282,20 +282,15 @@ def test_logs_redact_leaves_no_identifier_of_the_logs(fmt: str) -> None:
 
 
 def test_analyze_redact_covers_the_logs_with_the_reports_pseudonyms() -> None:
-    code, out, err = run(
-        "analyze",
-        str(PCAPS / "acl-denied.pcap"),
-        "--iis-log",
-        str(PCAPS / "acl-denied.iis.log"),
-        "--audit-log",
-        str(PCAPS / "acl-denied.audit.log"),
-        "--format",
-        "json",
-        "--redact",
-    )
-    assert code == 1, err
-    for identifier in ACL_IDENTIFIERS:
-        assert identifier not in out.lower(), identifier
+    args = ["analyze", str(PCAPS / "acl-denied.pcap"), "--redact"]
+    args += ["--iis-log", str(PCAPS / "acl-denied.iis.log")]
+    args += ["--audit-log", str(PCAPS / "acl-denied.audit.log")]
+    for fmt in ("text", "markdown", "html", "json"):
+        code, out, err = run(*args, "--format", fmt)
+        assert code == 1, err
+        assert "acl-denied.iis.log:6" in out, fmt
+        for identifier in ACL_IDENTIFIERS:
+            assert identifier not in out.lower(), (identifier, fmt)
     doc = json.loads(out)
     (device,) = doc["devices"]
     (phone,) = doc["logs"]["phones"]
