@@ -808,6 +808,8 @@ def with_logs(text: str, fmt: str, result: LogsResult) -> str:
         from capinspect.report.json import dumps
 
         document = json.loads(text)
+        for device in document.get("devices", []):
+            device["log_timeline"] = merged_timeline_json(result, device.get("key", ""))
         document["logs"] = logs_document(result)
         return dumps(document)
     if fmt == "markdown":

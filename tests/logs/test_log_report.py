@@ -97,3 +97,30 @@ def test_redaction_covers_a_domain_user_of_the_iis_log(tmp_path: Path) -> None:
     (step,) = phone["timeline"]
     assert step["record"]["username"] == "user1"
     assert step["record"]["client_ip"] == phone["ips"][0] != "10.77.0.102"
+
+
+def test_the_streamed_and_the_whole_json_document_carry_the_same_merged_timelines() -> None:
+    """``analyze`` writes one device at a time (report/json.py ``device_extra``); ``with_logs``
+    edits a whole document: a device's ``log_timeline`` must not depend on the path taken."""
+    import io
+    import json
+
+    from locations import PCAPS
+
+    from capinspect.logs.report import device_logs, logs_document, with_logs
+    from capinspect.pipeline import analyze_paths, evaluate
+    from capinspect.report.json import dumps, report_document, write_report
+
+    report = evaluate(analyze_paths([str(PCAPS / "acl-denied.pcap")]), DEFAULT_EXPECTATIONS)
+    result = load_logs(
+        [str(PCAPS / "acl-denied.iis.log")],
+        [str(PCAPS / "acl-denied.audit.log")],
+        DEFAULT_EXPECTATIONS,
+        tuple(d.session for d in report.devices),
+    )
+    streamed = io.StringIO()
+    write_report(report, streamed, {"logs": logs_document(result)}, device_logs(result))
+    whole = with_logs(dumps(report_document(report)), "json", result)
+    assert json.loads(streamed.getvalue()) == json.loads(whole)
+    (device,) = json.loads(whole)["devices"]
+    assert len(device["log_timeline"]["steps"]) > len(device["timeline"])
