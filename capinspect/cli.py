@@ -153,8 +153,6 @@ def analyze(
     if iis_logs or audit_logs:
         from capinspect.logs.report import load_logs
 
-        if redact:
-            raise CapinspectError("--redact does not cover --iis-log/--audit-log (yet)")
         sessions = tuple(d.session for d in report.devices)
         server_logs = load_logs(iis_logs, audit_logs, expect, sessions)
     shown, pseudonyms = report, None
@@ -162,6 +160,10 @@ def analyze(
         from capinspect.report.redact import redact_report
 
         shown, pseudonyms = redact_report(report, keep_names)
+        if server_logs is not None:
+            from capinspect.logs.report import redact_logs
+
+            server_logs = redact_logs(server_logs, pseudonyms)
     if evidence:
         from capinspect.report.evidence import write_evidence
 
@@ -176,13 +178,15 @@ def analyze(
         from capinspect.report.json import write_report
 
         extra = None
+        device_extra = None
         if server_logs is not None:
-            from capinspect.logs.report import logs_document
+            from capinspect.logs.report import device_logs, logs_document
 
             extra = {"logs": logs_document(server_logs)}
+            device_extra = device_logs(server_logs)
 
         def write_json(out: TextIO) -> None:
-            write_report(report, out, extra)
+            write_report(report, out, extra, device_extra)
 
         output_text = write_json
     else:

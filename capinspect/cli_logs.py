@@ -18,7 +18,6 @@ from capinspect.cli_common import (
     audit_log_option,
     expect_option,
     expectations_from,
-    format_option,
     guarded,
     iis_log_option,
     output_option,
@@ -30,8 +29,26 @@ from capinspect.cli_common import (
 @iis_log_option
 @audit_log_option
 @expect_option
-@format_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "html"]),
+    default="text",
+    show_default=True,
+    help="Output format (markdown and html: ticket-ready, see docs/logs.md).",
+)
 @output_option
+@click.option(
+    "--redact",
+    is_flag=True,
+    help="Replace MACs (OUI kept), IPs, serials, users and host/domain names by pseudonyms.",
+)
+@click.option(
+    "--keep-names",
+    metavar="NAME",
+    multiple=True,
+    help="With --redact: a host or domain name (and the names under it) to keep; repeatable.",
+)
 @guarded
 def logs(
     iis_logs: tuple[str, ...],
@@ -39,19 +56,19 @@ def logs(
     expect_path: str | None,
     fmt: str,
     output: str | None,
+    redact: bool,
+    keep_names: tuple[str, ...],
 ) -> None:
     """Check the server's IIS and audit logs without a capture (see docs/logs.md)."""
     from capinspect.errors import CapinspectError
-    from capinspect.logs.report import load_logs, render_logs_text, standalone_document
+    from capinspect.logs.report import load_logs, redact_logs, render_logs
 
     if not iis_logs and not audit_logs:
         raise CapinspectError("give at least one --iis-log or --audit-log")
     result = load_logs(iis_logs, audit_logs, expectations_from(expect_path))
-    if fmt == "json":
-        from capinspect.report.json import dumps
+    if redact:
+        from capinspect.report.redact import Pseudonyms
 
-        text = dumps(standalone_document(result))
-    else:
-        text = render_logs_text(result).lstrip("\n")
-    write_output(text, output, [*iis_logs, *audit_logs])
+        result = redact_logs(result, Pseudonyms(keep_names))
+    write_output(render_logs(result, fmt), output, [*iis_logs, *audit_logs])
     sys.exit(EXIT_FAIL if result.has_fail else EXIT_OK)

@@ -209,3 +209,89 @@ def test_the_crafted_values_reach_analysis_and_json_escapes_them(crafted: Path) 
         json.loads(out)
     analyze = json.loads(_run("analyze", "--format", "json", str(crafted)))
     assert [d["mac"] for d in analyze["devices"]] == [PHONE_MAC]
+
+
+# -- server logs: what a log line holds is as untrusted as what a capture holds --------------
+
+LOG_HOSTILE = "\x1b[2J\x1b]0;owned\x07\x9b31m\u202egnp.exe\u2066\u200f"
+"""HOSTILE without the carriage return: a CR ends a line in a log file, so it cannot be inside
+a value (the file would just have one more line)."""
+LOG_RAW = tuple(ch for ch in RAW if ch != "\r")
+LINK = "[click](http://evil.example/x)"
+
+
+@pytest.fixture(scope="module")
+def crafted_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("hostile-logs")
+    iis = folder / "u_ex_hostile.log"
+    agent = "Microsoft+UCPhone+Device<script>alert(1)</script>" + LOG_HOSTILE.replace(" ", "+")
+    iis.write_text(
+        "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+        "cs(User-Agent) sc-status sc-substatus sc-win32-status time-taken\n"
+        f"2009-03-06 17:21:45 10.9.0.5 GET /DeviceUpdateFiles_Int/{LINK}<b>x</b>/CPE.nbt "
+        f"q=<img> 80 - {PHONE_IP} {agent} 500 19 5 62\n",
+        encoding="utf-8",
+    )
+    audit = folder / "audit_hostile.log"
+    audit.write_text(
+        "03-06-2009 17:21:44,<script>@evil.example,10.9.0.23,UCPhone,06-03-2009 17:21:44,"
+        f'"0021630FAA01","C1{LOG_HOSTILE}","LG-Nortel<script>","IP8540 {LINK}","A","ENU",'
+        "cpe.nbt;1.0.522.103;16-12-2008 04:43:58,"
+        f"http://evil.example/<script>/{LINK}/CPE.nbt;3.5.6907.0;16-12-2008 04:43:58\n",
+        encoding="utf-8",
+    )
+    return iis, audit
+
+
+def _without_code_spans(markdown: str) -> str:
+    return re.sub(r"`[^`\n]*`", "", markdown)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "html"])
+def test_nothing_from_a_server_log_becomes_markup_or_a_control(
+    crafted_logs: tuple[Path, Path], fmt: str
+) -> None:
+    iis, audit = crafted_logs
+    out = _run("logs", "--iis-log", str(iis), "--audit-log", str(audit), "--format", fmt)
+    for char in LOG_RAW:
+        assert char not in out, (repr(char), fmt)
+    if fmt == "json":
+        doc = json.loads(out)
+        records = [s["record"] for p in doc["phones"] for s in p["timeline"]]
+        agents = [r["user_agent"] for r in records if r["kind"] == "iis"]
+        assert agents and "<script>" in agents[0]  # data stays data in JSON, only escaped
+        assert "\\u001b[2J" in out
+        return
+    if fmt == "text":  # a terminal shows markup as text; controls only escaped
+        assert "\\x1b" in out and "<script>" in out
+        return
+    assert "<script" not in out and "<b>" not in out and "<img" not in out
+    if fmt == "markdown":
+        assert "&lt;script" in out  # the values reached the report, escaped
+        inert = _without_code_spans(out)
+        assert "](" not in inert
+        assert re.search(r"(?<![\\`])https?://", inert) is None  # no autolink
+    if fmt == "html":
+        assert "&lt;script" in out
+        assert re.findall(r'href="(?!#)', out) == [] and "src=" not in out
+        assert "Content-Security-Policy" in out and "default-src 'none'" in out
+
+
+def test_analyze_with_hostile_logs_stays_inert(
+    crafted: Path, crafted_logs: tuple[Path, Path]
+) -> None:
+    iis, audit = crafted_logs
+    for fmt in ("markdown", "html"):
+        out = _run(
+            "analyze",
+            str(crafted),
+            "--iis-log",
+            str(iis),
+            "--audit-log",
+            str(audit),
+            "--format",
+            fmt,
+        )
+        for char in RAW:
+            assert char not in out, (repr(char), fmt)
+        assert "<script" not in out and "<b>" not in out

@@ -129,6 +129,8 @@ class AuditRecord:
     requested: tuple[AuditModule, ...]
     response: tuple[AuditModule, ...]
     extra: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    raw: str = ""
+    """The row's physical lines as read (joined by ``\\n`` when a blog had wrapped it)."""
 
     @property
     def firmware(self) -> str | None:
@@ -164,6 +166,7 @@ class _Row:
     lines: int
     values: dict[str, str]
     extra: dict[str, str]
+    raw: str = ""
 
 
 def _key(name: str) -> str:
@@ -389,7 +392,7 @@ class _Parser:
             return
         values = best[2]
         extra = {k: v for k, v in values.items() if k not in SEED_COLUMNS and k != "_inner"}
-        self.rows.append(_Row(first, used, values, extra))
+        self.rows.append(_Row(first, used, values, extra, "\n".join(fragments[:used])))
 
     @staticmethod
     def _date_score(values: dict[str, str]) -> int:
@@ -497,6 +500,7 @@ class _Parser:
             requested=modules("requested"),
             response=modules("response"),
             extra=row.extra,
+            raw=row.raw,
         )
 
 

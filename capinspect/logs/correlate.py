@@ -16,7 +16,7 @@ with its captured ladder: one timeline per phone, each line citing a frame or a 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from capinspect.devices import DeviceSession, TimelineStep
 from capinspect.logs.audit import AuditRecord
@@ -47,6 +47,14 @@ class MergedStep:
     """``file:line`` for a log step."""
     stage: str
     summary: str
+    log_ts: float | None = None
+    """A log step's time on its log's clock (the IIS log's for both logs), before the shift."""
+    shift: float | None = None
+    """Seconds added to ``log_ts`` to put it on the capture's clock (None: no offset known)."""
+    record: IisRecord | AuditRecord | None = field(default=None, hash=False, compare=False)
+    """A log step's parsed line."""
+    capture: TimelineStep | None = field(default=None, hash=False, compare=False)
+    """A capture step's own step (direction, peer, details)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +211,7 @@ def _log_step(
     step: LogStep, evidence: LogEvidence, iis: ClockOffset, audit: ClockOffset
 ) -> MergedStep:
     """A log step on the capture's clock (unshifted when no offset could be estimated)."""
+    original = step
     logged_at = step.details.get("logged_time")
     whole = logged_at if isinstance(logged_at, float) else step.ts
     if whole == int(whole) and (iis.offset is not None or audit.offset is not None):
@@ -220,8 +229,19 @@ def _log_step(
             ts = step.ts - (evidence.audit_to_iis or 0.0) + audit.offset
         else:
             ts = step.ts
-    return MergedStep(ts, step.source, None, step.where, step.stage, step.summary)
+    known = iis.offset is not None or audit.offset is not None
+    return MergedStep(
+        ts,
+        step.source,
+        None,
+        step.where,
+        step.stage,
+        step.summary,
+        log_ts=original.ts,
+        shift=ts - original.ts if known else None,
+        record=original.record,
+    )
 
 
 def _capture_step(step: TimelineStep) -> MergedStep:
-    return MergedStep(step.ts, "capture", step.frame, None, step.stage, step.summary)
+    return MergedStep(step.ts, "capture", step.frame, None, step.stage, step.summary, capture=step)

@@ -134,6 +134,11 @@ class IisRecord:
     host: str | None
     missing: tuple[str, ...] = ()
     """Fields of the header the line did not have (removed by whoever pasted it)."""
+    raw: str = ""
+    """The record's physical lines as read (joined by ``\\n`` when it had been wrapped), so a
+    JSON reader can quote the line itself next to its parsed fields."""
+    logged_text: str = ""
+    """``date time`` as written in the line (or with ``#Date``'s date), before any parsing."""
 
     @property
     def start_ts(self) -> float:
@@ -350,9 +355,11 @@ class _Parser:
             )
             return
         _, (skipped, values) = joined
-        self.record(first, len(fragments), values, skipped)
+        self.record(first, len(fragments), values, skipped, "\n".join(fragments))
 
-    def record(self, line: int, lines: int, values: dict[str, str], skipped: int) -> None:
+    def record(
+        self, line: int, lines: int, values: dict[str, str], skipped: int, raw: str = ""
+    ) -> None:
         date = values.get("date") or self.default_date
         clock = values.get("time")
         ts = _epoch(date, clock) if date and clock else None
@@ -389,6 +396,8 @@ class _Parser:
                 time_taken_ms=_int(values.get("time-taken")),
                 host=_dash(values.get("cs-host")),
                 missing=missing,
+                raw=raw,
+                logged_text=f"{date} {clock}",
             )
         )
 

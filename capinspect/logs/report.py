@@ -9,20 +9,27 @@ stays exactly as it was.
 
 from __future__ import annotations
 
-import html
+import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capinspect.checks.base import Severity
 from capinspect.checks.logs import LogFinding, LogPhoneReport, evaluate_logs
 from capinspect.devices import DeviceSession, seconds
 from capinspect.errors import CapinspectError
 from capinspect.expectations import Expectations
-from capinspect.logs.audit import AuditLog, read_audit_log
+from capinspect.logs.audit import AuditLog, AuditModule, AuditRecord, read_audit_log
 from capinspect.logs.correlate import ClockOffset, Correlation, MergedStep, correlate
-from capinspect.logs.files import LogFileError, LogProblem, expand_paths
-from capinspect.logs.iis import IisLog, read_iis_log
-from capinspect.logs.timeline import LogEvidence, LogStep, build_evidence
+from capinspect.logs.files import LogFileError, LogProblem, expand_paths, file_label
+from capinspect.logs.iis import IisLog, IisRecord, read_iis_log
+from capinspect.logs.timeline import UNIDENTIFIED, LogEvidence, LogStep, build_evidence
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from capinspect.report.markdown import Table
+    from capinspect.report.model import DeviceReport
+    from capinspect.report.redact import Pseudonyms
 
 LOGS_SCHEMA = "capinspect/logs@1"
 
@@ -212,8 +219,102 @@ def _finding_json(item: LogFinding) -> dict[str, Any]:
     return out
 
 
-def _merged_json(step: MergedStep) -> dict[str, Any]:
+IIS_CLOCK = "UTC (IIS writes W3C log times in UTC)"
+AUDIT_CLOCK = "the server's local time (the audit log writes no time zone)"
+
+
+def _source_json(path: str, line: int, lines: int) -> dict[str, Any]:
+    return {"file": file_label(path), "path": path, "line": line, "lines": lines}
+
+
+def module_json(module: AuditModule) -> dict[str, Any]:
+    """A requested (installed) or offered file of an audit row, as data.
+
+    The Response column's file name is the URL the phone is told to fetch: ``name`` is then
+    the URL's last path segment and ``url`` the whole URL; a requested module has no URL."""
+    text = module.file_name.strip()
+    url = text if "://" in text else None
+    name = text.rsplit("/", 1)[-1] if url else text
     return {
+        "name": name or None,
+        "version": module.version,
+        "timestamp": _iso(module.timestamp),
+        "timestamp_text": module.timestamp_text or None,
+        "url": url,
+        "nothing_installed": module.unknown_install,
+    }
+
+
+def iis_line_json(rec: IisRecord) -> dict[str, Any]:
+    """One IIS log line with its own fields (None where the line had no value or no column)."""
+    return {
+        "kind": "iis",
+        "source": _source_json(rec.source, rec.line, rec.lines),
+        "raw": rec.raw,
+        "logged": rec.logged_text or None,
+        "time": _iso(rec.ts),
+        "start_time": _iso(rec.start_ts),
+        "clock": IIS_CLOCK,
+        "method": rec.method,
+        "uri_stem": rec.stem,
+        "uri_query": rec.query,
+        "server_ip": rec.server_ip,
+        "port": rec.server_port,
+        "username": rec.username,
+        "client_ip": rec.client_ip,
+        "user_agent": rec.user_agent,
+        "host": rec.host,
+        "status": rec.status,
+        "substatus": rec.substatus,
+        "win32_status": rec.win32_status,
+        "iis_status": rec.iis_status,
+        "time_taken_ms": rec.time_taken_ms,
+        "missing_fields": list(rec.missing),
+    }
+
+
+def audit_row_json(rec: AuditRecord) -> dict[str, Any]:
+    """One audit-log row with its own fields; requested and offered files as objects."""
+    return {
+        "kind": "audit",
+        "source": _source_json(rec.source, rec.line, rec.lines),
+        "raw": rec.raw,
+        "logging_time": _iso(rec.logged_ts),
+        "logging_time_text": rec.logged_text or None,
+        "request_time": _iso(rec.request_ts),
+        "request_time_text": rec.request_text or None,
+        "clock": AUDIT_CLOCK,
+        "user": rec.user,
+        "host_address": rec.client_ip,
+        "device_type": rec.device_type,
+        "mac": rec.mac,
+        "mac_text": rec.mac_text or None,
+        "serial": rec.serial,
+        "vendor": rec.vendor,
+        "model": rec.model,
+        "revision": rec.revision,
+        "locale": rec.locale,
+        "reported_version": rec.firmware,
+        "reports_nothing_known": rec.reports_nothing_known,
+        "requested": [module_json(m) for m in rec.requested],
+        "offered": [module_json(m) for m in rec.response],
+        "offered_versions": [m.version for m in rec.response if m.version],
+        "extra_columns": dict(rec.extra),
+    }
+
+
+def record_json(record: IisRecord | AuditRecord | None) -> dict[str, Any] | None:
+    if isinstance(record, IisRecord):
+        return iis_line_json(record)
+    if isinstance(record, AuditRecord):
+        return audit_row_json(record)
+    return None
+
+
+def _merged_json(step: MergedStep) -> dict[str, Any]:
+    from capinspect.report.json import plain
+
+    out: dict[str, Any] = {
         "time": _iso(step.ts),
         "source": step.source,
         "frame": step.frame,
@@ -221,6 +322,16 @@ def _merged_json(step: MergedStep) -> dict[str, Any]:
         "stage": step.stage,
         "summary": step.summary,
     }
+    if step.source == "capture":
+        cap = step.capture
+        out["direction"] = cap.direction if cap is not None else None
+        out["peer"] = cap.peer if cap is not None else None
+        out["details"] = plain(cap.details) if cap is not None else {}
+    else:
+        out["log_time"] = _iso(step.log_ts)
+        out["shift_seconds"] = None if step.shift is None else round(step.shift, 3)
+        out["record"] = record_json(step.record)
+    return out
 
 
 def _step_json(step: LogStep) -> dict[str, Any]:
@@ -233,6 +344,23 @@ def _step_json(step: LogStep) -> dict[str, Any]:
         "stage": step.stage,
         "summary": step.summary,
         "details": plain(step.details),
+        "record": record_json(step.record),
+    }
+
+
+def merged_timeline_json(result: LogsResult, device_key: str) -> dict[str, Any] | None:
+    """A capture device's merged ladder (capture steps and log lines) with the offsets used.
+
+    ``analyze --iis-log/--audit-log --format json`` puts this object in each device it has a
+    log line for, so a script reads one device's whole story in one place."""
+    corr = result.correlation
+    if corr is None or device_key not in corr.timelines:
+        return None
+    return {
+        "clock": "the capture's",
+        "clock_offset": {"iis_log": _offset_json(corr.iis), "audit_log": _offset_json(corr.audit)},
+        "log_phones": [log for log, cap in corr.devices if cap == device_key],
+        "steps": [_merged_json(s) for s in corr.timelines[device_key]],
     }
 
 
@@ -242,6 +370,16 @@ def _offset_json(off: ClockOffset) -> dict[str, Any]:
         "matches": off.matches,
         "how": off.how,
     }
+
+
+def device_logs(result: LogsResult) -> Callable[[DeviceReport], dict[str, Any]]:
+    """What ``analyze --format json`` adds to each device: ``log_timeline`` (null when no log
+    line was tied to the device)."""
+
+    def add(item: DeviceReport) -> dict[str, Any]:
+        return {"log_timeline": merged_timeline_json(result, item.session.key)}
+
+    return add
 
 
 def logs_document(result: LogsResult) -> dict[str, Any]:
@@ -324,22 +462,342 @@ def standalone_document(result: LogsResult) -> dict[str, Any]:
 
 
 # -- Markdown / HTML --------------------------------------------------------------------------
+#
+# The tables are built once (``Table`` of report/markdown.py, raw strings from the logs) and each
+# format escapes them with its own renderer (``_md_table`` / ``md`` and ``_table`` / ``h``), so
+# nothing a log line holds (a crafted user agent, a URL, ``<script>``) becomes markup or a link.
+
+
+def _day_clock(ts: float | None) -> str:
+    """``2009-03-06 17:10:39.000``: a ladder spanning days still reads in order."""
+    text = _iso(ts)
+    if text is None:
+        return "—"
+    return text.replace("T", " ").rstrip("Z")[:23] if "T" in text else text
+
+
+def _files_table(result: LogsResult) -> Table:
+    from capinspect.report.markdown import Table
+
+    rows: list[tuple[str, ...]] = []
+    for iis in result.evidence.iis_logs:
+        missing = ", ".join(f"{k} ×{n}" for k, n in sorted(iis.missing_fields.items()))
+        rows.append(
+            (
+                iis.source,
+                "IIS W3C",
+                str(len(iis.records)),
+                f"{iis.header_blocks} header block(s), {iis.other_records} other line(s)"
+                + (f"; columns absent: {missing}" if missing else ""),
+            )
+        )
+    for audit in result.evidence.audit_logs:
+        sep = "comma" if audit.delimiter == "," else "semicolon"
+        rows.append(
+            (
+                audit.source,
+                "audit",
+                str(len(audit.records)),
+                f"{sep}-delimited; dates {audit.date_orders.get('logged')} (logged), "
+                f"{audit.date_orders.get('culture')} (request, timestamps)",
+            )
+        )
+    for bad in result.unreadable:
+        rows.append((bad.source, "unreadable", "0", bad.detail))
+    return Table("Log files", ("file", "kind", "lines used", "notes"), tuple(rows))
+
+
+def _clock_table(result: LogsResult) -> Table | None:
+    from capinspect.report.markdown import Table
+
+    ev, corr = result.evidence, result.correlation
+    rows: list[tuple[str, ...]] = []
+    if ev.audit_to_iis is not None and ev.has_iis:
+        rows.append(
+            (
+                "audit log vs IIS log",
+                f"{ev.audit_to_iis:+.0f} s ({ev.audit_to_iis_matches} agreeing row/line pair(s))",
+            )
+        )
+    if corr is not None:
+        rows.append(("IIS log", _offset_text(corr.iis)))
+        rows.append(("audit log", _offset_text(corr.audit)))
+    if not rows:
+        return None
+    return Table("Clocks", ("", ""), tuple(rows))
+
+
+def _problems_table(result: LogsResult) -> Table | None:
+    from capinspect.report.markdown import Table
+
+    problems = result.evidence.problems
+    if not problems:
+        return None
+    shown = problems[:50]
+    note = f"{len(problems) - len(shown)} more not shown." if len(problems) > len(shown) else ""
+    rows = tuple(
+        (f"{file_label(p.source)}:{p.line}" if p.line else file_label(p.source), p.code, p.detail)
+        for p in shown
+    )
+    return Table("Lines not used", ("line", "problem", "detail"), rows, note)
+
+
+def _phone_title(rep: LogPhoneReport) -> str:
+    if rep.phone.key == UNIDENTIFIED:
+        return "Lines not tied to a phone"
+    return rep.phone.label
+
+
+def _identity_table(rep: LogPhoneReport, cap: str | None) -> Table:
+    from capinspect.report.markdown import Table
+
+    phone = rep.phone
+    rows = [
+        ("MAC", phone.mac or "—"),
+        ("IP addresses", ", ".join(phone.ips) or "—"),
+        ("device", " ".join(p for p in (phone.device_type, phone.vendor, phone.model) if p) or "—"),
+        ("revision / locale", " / ".join(p for p in (phone.revision, phone.locale) if p) or "—"),
+        ("serial", phone.serial or "—"),
+        ("user", phone.user or "—"),
+        ("lines", f"{len(phone.iis)} IIS line(s), {len(phone.audit)} audit row(s)"),
+        ("verdict", str(rep.verdict).upper()),
+    ]
+    if cap is not None:
+        rows.append(("capture phone", cap))
+    return Table("Phone", ("", ""), tuple(rows))
+
+
+def _ladder_table(rep: LogPhoneReport, corr: Correlation | None, cap: str | None) -> Table:
+    from capinspect.report.markdown import Table
+
+    if corr is not None and cap is not None:
+        merged = corr.timelines.get(cap, ())
+        merged_rows = tuple(
+            (
+                _day_clock(s.ts),
+                s.source,
+                f"#{s.frame}" if s.frame is not None else s.where or "",
+                s.stage,
+                s.summary,
+                "" if s.shift is None else f"{s.shift:+.3f}",
+            )
+            for s in merged
+        )
+        return Table(
+            "Merged ladder (capture clock, UTC)",
+            ("time", "source", "frame / line", "stage", "what", "shift (s)"),
+            merged_rows,
+            "Log lines are moved onto the capture's clock by the shift shown (the measured clock "
+            "offset; a whole-second log time counts as the middle of its second).",
+        )
+    rows = tuple((_day_clock(s.ts), s.source, s.where, s.stage, s.summary) for s in rep.phone.steps)
+    return Table(
+        "Log ladder (IIS log's clock)",
+        ("time", "source", "line", "stage", "what"),
+        rows,
+        "Downloads are shown when they started (logged time minus time-taken)."
+        if any(s.stage == "download" for s in rep.phone.steps)
+        else "",
+    )
+
+
+def _md_log_finding(item: LogFinding) -> list[str]:
+    from capinspect.report.markdown import finding_rows, md
+
+    f = item.finding
+    lines = [f"- **{str(f.severity).upper()}** `{f.check_id}`: {md(f.title)}"]
+    for label, value in finding_rows(f):
+        lines.append(f"  - *{label}:* {md(value)}")
+    if item.lines:
+        lines.append(f"  - *log lines:* {md(', '.join(item.lines))}")
+    return lines
+
+
+def _md_sections(result: LogsResult, level: int) -> list[str]:
+    """Files, clocks, one section per phone (findings, identity, ladder), lines not used."""
+    from capinspect.report.markdown import _md_table, md
+
+    corr = result.correlation
+    lines = _md_table(_files_table(result), level=level)
+    clocks = _clock_table(result)
+    if clocks is not None:
+        lines += _md_table(clocks, level=level)
+    number = 0
+    for rep in result.phones:
+        number += 1
+        cap = corr.capture_key(rep.phone.key) if corr is not None else None
+        lines += [
+            f"{'#' * level} {number}. {md(_phone_title(rep))} — {str(rep.verdict).upper()}",
+            "",
+        ]
+        if rep.phone.key != UNIDENTIFIED:  # nothing to identify: no address, no audit row
+            lines += _md_table(_identity_table(rep, cap), level=level + 1)
+        lines += [f"{'#' * (level + 1)} Findings", ""]
+        if rep.findings:
+            for item in rep.findings:
+                lines += _md_log_finding(item)
+        else:
+            lines.append("No finding.")
+        lines.append("")
+        lines += _md_table(_ladder_table(rep, corr, cap), level=level + 1)
+    problems = _problems_table(result)
+    if problems is not None:
+        lines += _md_table(problems, level=level)
+    return lines
 
 
 def render_logs_markdown(result: LogsResult) -> str:
-    """The server-log section for a ticket: the text section in a code block."""
-    return "\n## Server logs\n\n```text\n" + render_logs_text(result).strip("\n") + "\n```\n"
+    """The server-log section of ``analyze --format markdown``."""
+    return "\n## Server logs\n\n" + "\n".join(_md_sections(result, 3)).rstrip("\n") + "\n"
+
+
+def render_logs_markdown_document(result: LogsResult) -> str:
+    """``capinspect logs --format markdown``: the logs alone, ready for a ticket."""
+    from capinspect.report.markdown import md
+
+    names = ", ".join(md(file_label(p)) for p in _paths(result)) or "(none)"
+    lines = [f"# capinspect server logs: {names}", "", f"{md(_tally(result))}.", ""]
+    lines += _md_sections(result, 2)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _paths(result: LogsResult) -> list[str]:
+    ev = result.evidence
+    return [*(log.source for log in ev.iis_logs), *(log.source for log in ev.audit_logs)]
+
+
+def _tally(result: LogsResult) -> str:
+    """``2 phone(s): 1 fail, 1 pass; 3 line(s) not tied to a phone``."""
+    order = ("fail", "warn", "inconclusive", "pass")
+    phones = [r for r in result.phones if r.phone.key != UNIDENTIFIED]
+    seen = [str(r.verdict) for r in phones]
+    parts = [f"{seen.count(v)} {v}" for v in order if seen.count(v)]
+    out = f"{len(phones)} phone(s)" + ((": " + ", ".join(parts)) if parts else "")
+    loose = sum(len(r.phone.iis) + len(r.phone.audit) for r in result.phones) - sum(
+        len(r.phone.iis) + len(r.phone.audit) for r in phones
+    )
+    return out + (f"; {loose} line(s) not tied to a phone" if loose else "")
+
+
+def _html_log_finding(item: LogFinding) -> str:
+    from capinspect.report.html import h
+    from capinspect.report.markdown import finding_rows
+
+    f = item.finding
+    sev = str(f.severity)
+    out = [
+        f'<div class="finding {h(sev)}">',
+        f'<p><span class="sev sev-{h(sev)}">{h(sev.upper())}</span> '
+        f"<code>{h(f.check_id)}</code> — <strong>{h(f.title)}</strong></p>",
+        "<table>",
+    ]
+    rows = finding_rows(f)
+    if item.lines:
+        rows.append(("log lines", ", ".join(item.lines)))
+    for label, value in rows:
+        out.append(f'<tr><td class="k">{h(label)}</td><td>{h(value)}</td></tr>')
+    out += ["</table>", "</div>"]
+    return "\n".join(out)
+
+
+def _html_sections(result: LogsResult, level: int) -> list[str]:
+    from capinspect.report.html import _table, h
+
+    corr = result.correlation
+    out = [_table(_files_table(result), level=level)]
+    clocks = _clock_table(result)
+    if clocks is not None:
+        out.append(_table(clocks, level=level))
+    for number, rep in enumerate(result.phones, 1):
+        cap = corr.capture_key(rep.phone.key) if corr is not None else None
+        verdict = str(rep.verdict)
+        out += [
+            f'<section class="phone" id="log-phone-{number}">',
+            f"<h{level}>{number}. {h(_phone_title(rep))} "
+            f'<span class="verdict v-{h(verdict)}">{h(verdict.upper())}</span></h{level}>',
+        ]
+        if rep.phone.key != UNIDENTIFIED:
+            out.append(_table(_identity_table(rep, cap), level=level + 1))
+        out.append(f"<h{level + 1}>Findings</h{level + 1}>")
+        out += [_html_log_finding(item) for item in rep.findings] or ["<p>No finding.</p>"]
+        out += [_table(_ladder_table(rep, corr, cap), level=level + 1), "</section>"]
+    problems = _problems_table(result)
+    if problems is not None:
+        out.append(_table(problems, level=level))
+    return out
+
+
+def render_logs_html(result: LogsResult) -> str:
+    """``capinspect logs --format html``: one self-contained page, the analyze report's CSP."""
+    from capinspect.report.html import _CSP, _CSS, h
+
+    names = ", ".join(file_label(p) for p in _paths(result)) or "(none)"
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>capinspect server logs: {h(names)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>capinspect server logs: {h(names)}</h1>",
+        f"<p>{h(_tally(result))}.</p>",
+        *_html_sections(result, 2),
+        "</body>",
+        "</html>",
+    ]
+    return "\n".join(out) + "\n"
 
 
 def append_to_html(page: str, result: LogsResult) -> str:
-    """Insert the server-log section before ``</body>`` (escaped, preformatted)."""
+    """Insert the server-log section before ``</body>`` (every value escaped by ``h``)."""
     block = (
-        '<section id="server-logs"><h2>Server logs</h2><pre>'
-        + html.escape(render_logs_text(result))
-        + "</pre></section>\n"
+        '<section id="server-logs"><h2>Server logs</h2>\n'
+        + "\n".join(_html_sections(result, 3))
+        + "\n</section>\n"
     )
     idx = page.rfind("</body>")
     return page[:idx] + block + page[idx:] if idx >= 0 else page + block
+
+
+def render_logs(result: LogsResult, fmt: str) -> str:
+    """``capinspect logs`` in any of its formats."""
+    if fmt == "json":
+        from capinspect.report.json import dumps
+
+        return dumps(standalone_document(result))
+    if fmt == "markdown":
+        return render_logs_markdown_document(result)
+    if fmt == "html":
+        return render_logs_html(result)
+    return render_logs_text(result).lstrip("\n")
+
+
+def redact_logs(result: LogsResult, names: Pseudonyms) -> LogsResult:
+    """``result`` with every identifier replaced, with the pseudonyms of ``names``.
+
+    The same walk as the capture report's (report/redact.py), so a phone has the same
+    pseudonym in the capture's sections and in the logs'. What only the logs say is registered
+    first: IIS ``cs-username`` (often ``DOMAIN\\user``, which free-text scanning does not
+    recognise as a user). The merged ladders are keyed by capture device: the keys are
+    rewritten too, so the redacted report still finds each phone's ladder."""
+    from capinspect.report.redact import redact_also
+
+    for log in result.evidence.iis_logs:
+        for rec in log.records:
+            if rec.username:
+                names.user(rec.username)
+    redacted: LogsResult = redact_also(result, names)
+    corr = redacted.correlation
+    if corr is not None:
+        timelines = {names.text(k): v for k, v in corr.timelines.items()}
+        redacted = dataclasses.replace(
+            redacted, correlation=dataclasses.replace(corr, timelines=timelines)
+        )
+    return redacted
 
 
 def with_logs(text: str, fmt: str, result: LogsResult) -> str:
@@ -350,6 +808,8 @@ def with_logs(text: str, fmt: str, result: LogsResult) -> str:
         from capinspect.report.json import dumps
 
         document = json.loads(text)
+        for device in document.get("devices", []):
+            device["log_timeline"] = merged_timeline_json(result, device.get("key", ""))
         document["logs"] = logs_document(result)
         return dumps(document)
     if fmt == "markdown":

@@ -42,6 +42,8 @@ class LogStep:
     """``checkin``, ``download`` or ``http``."""
     summary: str
     details: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+    record: IisRecord | AuditRecord | None = field(default=None, hash=False, compare=False)
+    """The parsed line itself, so reports can give its fields as data (``logs/report.py``)."""
 
     @property
     def where(self) -> str:
@@ -161,6 +163,7 @@ def _audit_step(row: AuditRecord, ts: float) -> LogStep:
             "requested": [module_text(m) for m in row.requested],
             "response": [module_text(m) for m in row.response],
         },
+        record=row,
     )
 
 
@@ -187,6 +190,7 @@ def _iis_step(rec: IisRecord) -> LogStep:
             "client_ip": rec.client_ip,
             "port": rec.server_port,
         },
+        record=rec,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -530,18 +531,27 @@ def report_document(report: Report) -> dict[str, Any]:
     return {**report_head(report), "devices": [device_report(d) for d in report.devices]}
 
 
-def write_report(report: Report, out: TextIO, extra: dict[str, Any] | None = None) -> None:
+def write_report(
+    report: Report,
+    out: TextIO,
+    extra: dict[str, Any] | None = None,
+    device_extra: Callable[[DeviceReport], dict[str, Any]] | None = None,
+) -> None:
     """Write ``dumps(report_document(report) | extra)`` to ``out``, one device at a time.
 
     Why: on a capture with many phones the document and its text are tens of megabytes, and
     building both before writing was the largest part of a run's peak memory. Each device's
     dict is built, written and dropped; the text is the same to the byte (tests/report).
+    ``device_extra`` adds keys to each device's object (the server logs' merged timeline).
     """
     head = dumps(report_head(report)).rstrip("\n")
     out.write(head[: -len("\n}")])
     out.write(',\n  "devices": [')
     for number, device in enumerate(report.devices):
-        text = dumps(device_report(device)).rstrip("\n")
+        entry = device_report(device)
+        if device_extra is not None:
+            entry.update(device_extra(device))
+        text = dumps(entry).rstrip("\n")
         out.write(",\n" if number else "\n")
         out.write("\n".join("    " + line for line in text.split("\n")))
     out.write("\n  ]" if report.devices else "]")

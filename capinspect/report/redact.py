@@ -37,12 +37,14 @@ import dataclasses
 import ipaddress
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from capinspect.protocols.dhcp.messages import DhcpOption
 from capinspect.protocols.dns.messages import DnsRecord
 from capinspect.protocols.http.messages import HttpBody, HttpRequest
 from capinspect.report.model import Report
+
+_T = TypeVar("_T")
 
 REDACTED_BODY_NOTE = b"[body removed by --redact: not UTF-8 text, it cannot be rewritten safely]"
 """What an HTTP body that cannot be rewritten becomes."""
@@ -516,3 +518,13 @@ def redact_report(report: Report, keep_names: Iterable[str] = ()) -> tuple[Repor
     _collect(report, names, set())
     redacted: Report = _rewrite(report, names, {})
     return redacted, names
+
+
+def redact_also(value: _T, names: Pseudonyms) -> _T:
+    """``value``, an object shown beside a report (the server logs), with the same pseudonyms.
+
+    Collected and rewritten by the same walks as :func:`redact_report`, with ``names`` shared,
+    so an identifier met in both gets the same pseudonym in both."""
+    _collect(value, names, set())
+    out: _T = _rewrite(value, names, {})
+    return out

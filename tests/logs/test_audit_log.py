@@ -95,3 +95,11 @@ def test_rows_that_do_not_fit_are_problems() -> None:
     log = parse_audit_text("Logging DateTime,User Name\n01-02-2009 10:00:00,a,b,c,d\nhello")
     assert not log.records
     assert {p.code for p in log.problems} == {"audit-log.unparsed-row", "audit-log.stray-text"}
+
+
+def test_a_wrapped_row_keeps_both_of_its_lines_as_read() -> None:
+    log = read_audit_log(str(FIXTURES / "comment1.txt"))
+    (row,) = log.records
+    assert row.lines == 2
+    assert row.raw.startswith("06/30/2009 16:47:51,tanjay@")
+    assert row.raw.endswith(";1.0.522.103;5/20/2009\n2:03:46 AM")

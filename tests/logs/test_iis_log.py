@@ -97,3 +97,21 @@ def test_align_prefers_leaving_out_addresses() -> None:
     placed = align(tokens, fields)
     assert placed is not None
     assert set(fields) - set(placed[1]) == {"s-ip", "c-ip"}
+
+
+def test_each_record_keeps_its_lines_as_read_and_its_logged_time() -> None:
+    log = read_iis_log(str(FIXTURES / "seed-iis-wrapped.txt"))
+    first, second = log.records
+    assert first.raw == (
+        "2009-03-06 17:12:57 GET /DeviceUpdateFiles_Int/OCInterim/ENU/\n"
+        "CPE.nbt - 80 - Microsoft+UCPhone+Device 200 0 0 137810"
+    )
+    assert second.raw.count("\n") == 2 and second.raw.endswith("200 0 0 170679")
+    assert first.logged_text == "2009-03-06 17:12:57"
+    headerless = parse_iis_text(
+        "#Date: 2009-03-06 16:00:51\n#Fields: time cs-method cs-uri-stem sc-status\n"
+        "17:07:20 POST /RequestHandler/ucdevice.upx 200\n"
+    )
+    (only,) = headerless.records
+    assert only.logged_text == "2009-03-06 17:07:20"  # the date from #Date, as IIS meant it
+    assert only.raw == "17:07:20 POST /RequestHandler/ucdevice.upx 200"

@@ -1,0 +1,126 @@
+"""The server-log report: each line's fields as data, Markdown/HTML sections, redaction."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from capinspect.expectations import DEFAULT_EXPECTATIONS
+from capinspect.logs.audit import AuditModule, read_audit_log
+from capinspect.logs.iis import parse_iis_text
+from capinspect.logs.report import (
+    iis_line_json,
+    load_logs,
+    module_json,
+    redact_logs,
+    render_logs,
+    standalone_document,
+)
+from capinspect.report.redact import Pseudonyms
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_an_offered_file_is_named_by_its_url_and_a_requested_one_by_its_name() -> None:
+    offered = AuditModule(
+        "http://ocs.demo.local/DeviceUpdateFiles_Int/OCInterim/ENU/CPE.nbt",
+        "1.0.522.103",
+        "16-12-2008 04:43:58",
+        1229402638.0,
+    )
+    assert module_json(offered) == {
+        "name": "CPE.nbt",
+        "version": "1.0.522.103",
+        "timestamp": "2008-12-16T04:43:58.000000Z",
+        "timestamp_text": "16-12-2008 04:43:58",
+        "url": "http://ocs.demo.local/DeviceUpdateFiles_Int/OCInterim/ENU/CPE.nbt",
+        "nothing_installed": False,
+    }
+    row = read_audit_log(str(FIXTURES / "seed-audit.log")).records[0]
+    (requested,) = row.requested
+    out = module_json(requested)
+    assert (out["name"], out["version"], out["url"]) == ("cpe.nbt", None, None)
+    assert out["nothing_installed"] is True and out["timestamp_text"] == "01-01-1601 00:00:00"
+
+
+def test_an_iis_line_with_every_default_field() -> None:
+    log = parse_iis_text(
+        "2026-11-29 06:39:44 10.77.0.1 GET /DeviceUpdateFiles_Int/x/CPE.nbt a=1&b=2 80 "
+        "CONTOSO\\jdoe 10.77.0.102 Microsoft+UCPhone+Device 404 3 50 17\n",
+        "u_ex261129.log",
+    )
+    (rec,) = log.records
+    out = iis_line_json(rec)
+    assert out["source"] == {
+        "file": "u_ex261129.log",
+        "path": "u_ex261129.log",
+        "line": 1,
+        "lines": 1,
+    }
+    assert (out["method"], out["uri_stem"], out["uri_query"]) == (
+        "GET",
+        "/DeviceUpdateFiles_Int/x/CPE.nbt",
+        "a=1&b=2",
+    )
+    assert (out["server_ip"], out["port"], out["username"], out["client_ip"]) == (
+        "10.77.0.1",
+        80,
+        "CONTOSO\\jdoe",
+        "10.77.0.102",
+    )
+    assert (out["status"], out["substatus"], out["win32_status"], out["iis_status"]) == (
+        404,
+        3,
+        50,
+        "404.3",
+    )
+    assert out["time"] == "2026-11-29T06:39:44.000000Z" and out["time_taken_ms"] == 17
+    assert out["start_time"] == "2026-11-29T06:39:43.983000Z"
+    assert out["missing_fields"] == [] and out["raw"].startswith("2026-11-29 06:39:44 10.77.0.1")
+
+
+def test_redaction_covers_a_domain_user_of_the_iis_log(tmp_path: Path) -> None:
+    path = tmp_path / "u_ex.log"
+    path.write_text(
+        "2026-11-29 06:39:44 10.77.0.1 GET /DeviceUpdateFiles_Int/x/CPE.nbt - 80 "
+        "CONTOSO\\jdoe 10.77.0.102 Microsoft+UCPhone+Device 500 19 5 2\n"
+    )
+    result = load_logs([str(path)], [], DEFAULT_EXPECTATIONS)
+    assert "jdoe" in render_logs(result, "json").lower()
+    redacted = redact_logs(result, Pseudonyms())
+    for fmt in ("text", "json", "markdown", "html"):
+        out = render_logs(redacted, fmt).lower()
+        for identifier in ("jdoe", "contoso", "10.77.0.102"):
+            assert identifier not in out, (identifier, fmt)
+        assert re.search(r"10\.77\.0\.1(?!\d)", out) is None, fmt
+    (phone,) = standalone_document(redacted)["phones"]
+    (step,) = phone["timeline"]
+    assert step["record"]["username"] == "user1"
+    assert step["record"]["client_ip"] == phone["ips"][0] != "10.77.0.102"
+
+
+def test_the_streamed_and_the_whole_json_document_carry_the_same_merged_timelines() -> None:
+    """``analyze`` writes one device at a time (report/json.py ``device_extra``); ``with_logs``
+    edits a whole document: a device's ``log_timeline`` must not depend on the path taken."""
+    import io
+    import json
+
+    from locations import PCAPS
+
+    from capinspect.logs.report import device_logs, logs_document, with_logs
+    from capinspect.pipeline import analyze_paths, evaluate
+    from capinspect.report.json import dumps, report_document, write_report
+
+    report = evaluate(analyze_paths([str(PCAPS / "acl-denied.pcap")]), DEFAULT_EXPECTATIONS)
+    result = load_logs(
+        [str(PCAPS / "acl-denied.iis.log")],
+        [str(PCAPS / "acl-denied.audit.log")],
+        DEFAULT_EXPECTATIONS,
+        tuple(d.session for d in report.devices),
+    )
+    streamed = io.StringIO()
+    write_report(report, streamed, {"logs": logs_document(result)}, device_logs(result))
+    whole = with_logs(dumps(report_document(report)), "json", result)
+    assert json.loads(streamed.getvalue()) == json.loads(whole)
+    (device,) = json.loads(whole)["devices"]
+    assert len(device["log_timeline"]["steps"]) > len(device["timeline"])
