@@ -94,13 +94,13 @@ NOT_ATTEMPTED = CheckSpec(
     title="An offered file was never fetched in the capture",
     explanation=(
         "The check-in response offered firmware, but the phone did not request it while the "
-        "capture ran. A phone that accepts an offer asks for the file within seconds (the "
-        "article's IIS log). When the response lacks its Server or Service Version, or the "
-        "offered URL is unusable, those findings say why and this one stays silent. Otherwise "
-        "it says which of the rest it is: the phone checked in again or restarted without "
-        "fetching (fail: it received the offer and ignored it), the capture ended too soon "
-        "after the offer (info), or the capture went on and the phone simply did not ask "
-        "(warn)."
+        "capture ran. A phone that accepts an offer asks for the file within seconds (the IIS log "
+        "of the Device Update troubleshooting article). When the response lacks its Server or "
+        "Service Version, or the offered URL is unusable, those findings say why and this one "
+        "stays silent. Otherwise it says which of the rest it is: the phone checked in again or "
+        "restarted without fetching (fail: it received the offer and ignored it), the capture "
+        "ended too soon after the offer (info), or the capture went on and the phone simply did "
+        "not ask (warn)."
     ),
     remediation=(
         "Check the phone's Last Update Status on its About screen (capinspect explain 0x…/…), "
@@ -380,7 +380,8 @@ def check_not_attempted(device: DeviceSession, ctx: CheckContext) -> Iterator[Fi
             f"{offered}; the capture ended {ran} after the offer, too soon to tell: a phone "
             f"asks for the file within seconds (allowed: {seconds(FETCH_START_WINDOW)}), the "
             f"download takes 2-3 minutes ({', '.join(seconds(t) for t in DOWNLOAD_TIMES_SEEN)} "
-            "in the article's IIS log), then the phone idles five minutes and restarts",
+            "in the IIS log of the Device Update troubleshooting article), then the phone idles "
+            "five minutes and restarts",
             device=device.key,
             severity=Severity.INFO,
             expected=f"a capture running at least {seconds(FETCH_START_WINDOW)} after the "
