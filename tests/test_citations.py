@@ -16,26 +16,22 @@ import importlib
 import pkgutil
 import re
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from types import ModuleType
 
 import click
 import pytest
+from bundled import CAPTURES, bundled_report
 from click.testing import CliRunner
-from locations import PCAPS, lab_captures
+from locations import PCAPS
 
 import capinspect.knowledge
 from capinspect.checks import ALL_SPECS
 from capinspect.cli import main
 from capinspect.devices import build_devices
-from capinspect.expectations import Expectations
-from capinspect.pipeline import analyze_paths, evaluate
-from capinspect.protocols.tls.keys import NO_KEYS, load_tls_keys
 from capinspect.report.html import render_html
 from capinspect.report.json import dumps, report_document, timeline_document
 from capinspect.report.markdown import render_markdown
-from capinspect.report.model import Report
 from capinspect.report.text import render_analyze, render_timeline
 
 FORBIDDEN: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -202,19 +198,9 @@ def test_every_help_text() -> None:
     assert_clean(texts)
 
 
-CAPTURES = lab_captures()
-
-
-@cache
-def _report(capture: Path) -> Report:
-    key = PCAPS / (capture.name.split(".")[0] + ".key.pem")
-    keys = load_tls_keys([str(key)]) if key.exists() else NO_KEYS
-    return evaluate(analyze_paths([str(capture)], tls_keys=keys), Expectations())
-
-
 def rendered_reports(capture: Path) -> list[tuple[str, str]]:
     """The text (80 and 160 columns), Markdown, HTML, JSON and timeline of one capture."""
-    report = _report(capture)
+    report = bundled_report(capture)
     analysis = report.analysis
     return [
         (f"{capture.name} text", render_analyze(report, width=80)),

@@ -5,16 +5,21 @@ The content of a ticket report is built here once, as plain tables of *unescaped
 Markdown, ``report/html.py`` for HTML. So the Markdown and HTML reports cannot drift apart, and
 escaping lives in one function per format, applied to every string from the capture.
 
-Markdown has no reliable "literal text" mode inside tables, so :func:`md` escapes every
-character that could start markup (``[`` ``]`` ``(`` ``)`` ``!`` ``*`` ``_`` ``|`` backticks
-…), writes ``<``, ``>`` and ``&`` as entities, and defuses the autolinks GitHub-flavoured
-Markdown would make of ``http://``, ``www.`` and ``user@host``. A hostile host name, XML value
-or user agent therefore shows as text: never a link, an image, a table break or HTML. The report
-itself writes no links either (no ``](`` at all), so a reviewer can check that with grep.
+A Markdown ticket is often read as plain text, so what a reader copies must survive being
+copied: :func:`md` writes URLs, paths, host and file names, MACs, IPs and e-mail addresses as
+code spans, verbatim (a fence longer than any backtick run inside, as CommonMark asks), and
+nothing inside a code span is markup or an autolink. Code spans never hold ``<`` ``>`` ``[``
+``]`` ``(`` ``)`` or ``|``, so they cannot end a table cell and no link or HTML can be made of
+them even by a renderer that does not parse them. The rest is text with every character that
+could start markup escaped (``[`` ``]`` ``*`` ``_`` ``|`` backticks …) and ``<``, ``>``, ``&``
+as entities. A hostile host name, XML value or user agent therefore shows as text or code:
+never a link, an image, a table break or HTML. The report itself writes no links either (no
+``](`` at all), so a reviewer can check that with grep.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -416,14 +421,86 @@ def downloads_table(session: DeviceSession) -> Table | None:
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
 _WHITESPACE = re.compile(r"[\r\n\t\f\v]+")
 
+_C = r"[^\s<>\[\]()|]"
+"""A character a code span may hold: none that could end a table cell or, were the span not
+parsed, start a link or HTML (so ``](`` and ``<`` never appear in a report, spans included)."""
 
-def md(value: object) -> str:
-    """A string from the capture as inert Markdown text (one line, no markup, no autolink)."""
-    text = _WHITESPACE.sub(" ", safe(value))
+_VERBATIM = re.compile(
+    "|".join(
+        (
+            rf"[A-Za-z][A-Za-z0-9+.\-]*://{_C}*",  # a URL, any scheme
+            rf"(?:\\\\|\b[A-Za-z]:\\){_C}+",  # a Windows path: \\server\share, C:\dir
+            rf"{_C}*@{_C}*",  # an e-mail address, user@host: anything GFM could autolink
+            r"(?<![0-9A-Fa-f:\-])(?:[0-9A-Fa-f]{2}[:\-]){5}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:\-])",
+            r"(?P<ip6>(?<![\w:.])[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*:[0-9A-Fa-f.]*(?![\w:]))",
+            r"(?P<ip4>(?<![\w.])\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?(?!\w|\.\d)",
+            rf"(?<![^\s\"'])…?/{_C}+",  # a path: /DeviceUpdateFiles_Int/…, …/ucdevice.upx
+            rf"(?i:www\.){_C}*",  # what GFM autolinks as www.
+            # a relative file path: pcaps/multi-phone.pcapng
+            r"(?<![\w.\-/])(?:[\w.\-]+/)+[\w\-]+(?:\.[\w\-]+)*\.[A-Za-z][\w\-]*(?![\w\-]|\.\w)",
+            # a host or file name: ucupdates-r2.contoso.com, ocs.contoso.com:443, CPE.nbt
+            r"(?<![\w.\-])[A-Za-z0-9_\-]{2,}(?:\.[A-Za-z0-9_\-]+)*\.[A-Za-z][A-Za-z0-9_\-]+"
+            r"(?::\d{1,5})?(?![\w\-]|\.\w)",
+            r"(?<!\w)\w*_\w*",  # an identifier with an underscore: DeviceUpdateFiles_Int, _Ext
+        )
+    )
+)
+"""Values a reader copies: URLs, paths, e-mail addresses, MACs, IPs, host and file names,
+identifiers. They become code spans, so a ticket system that shows Markdown as plain text shows
+them without backslashes, and nothing in them is read as markup."""
+
+_TRAILING = ".,;:!?'\""
+"""Punctuation after a value belongs to the sentence, not to the value."""
+
+
+def _code_span(value: str) -> str:
+    """``value`` as a CommonMark code span: a fence longer than any run of backticks inside, and
+    a space of padding when the value starts or ends with a backtick."""
+    longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
+
+
+def _md_text(text: str) -> str:
+    """Running text as inert Markdown: markup characters escaped, ``<`` ``>`` ``&`` as entities."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
+    # Only hostile text still holds these once the values are out ("]://x", "x@"): defuse them.
     text = text.replace("](", "]\\(").replace("://", "\\://").replace("@", "\\@")
     return re.sub(r"(?i)\b(www)\.", r"\1\\.", text)
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def md(value: object) -> str:
+    """A string from the capture as inert Markdown on one line.
+
+    Values a reader copies (URLs, paths, host and file names, MACs, IPs, e-mail addresses) are
+    code spans, verbatim; the rest is text with every character that could start markup
+    escaped. Either way never a link, an image, HTML or a table break, whatever the value holds.
+    """
+    text = _WHITESPACE.sub(" ", safe(value))
+    out: list[str] = []
+    done = 0
+    for match in _VERBATIM.finditer(text):
+        # An IP-shaped version (1.0.522.98) or clock time (06:39:44.432) is not an address.
+        address = match.group("ip6") or match.group("ip4")
+        if address is not None and not _is_address(address):
+            continue
+        token = match.group(0).rstrip(_TRAILING)
+        if not token.strip(".:/…"):
+            continue
+        out += [_md_text(text[done : match.start()]), _code_span(token)]
+        done = match.start() + len(token)
+    out.append(_md_text(text[done:]))
+    return "".join(out)
 
 
 def _md_table(table: Table, level: int = 4) -> list[str]:
