@@ -421,36 +421,55 @@ def downloads_table(session: DeviceSession) -> Table | None:
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
 _WHITESPACE = re.compile(r"[\r\n\t\f\v]+")
 
-_C = r"[^\s<>\[\]()|]"
-"""A character a code span may hold: none that could end a table cell or, were the span not
-parsed, start a link or HTML (so ``](`` and ``<`` never appear in a report, spans included)."""
+_SEPARATORS = re.compile(r"([\s<>\[\]()|]+)")
+"""What splits text into runs: whitespace and the characters a code span never holds, so a
+span can neither end a table cell nor, were it not parsed, make a link or HTML (``](`` and
+``<`` never appear in a report, spans included)."""
 
-_VERBATIM = re.compile(
-    "|".join(
-        (
-            rf"[A-Za-z][A-Za-z0-9+.\-]*://{_C}*",  # a URL, any scheme
-            rf"(?:\\\\|\b[A-Za-z]:\\){_C}+",  # a Windows path: \\server\share, C:\dir
-            rf"{_C}*@{_C}*",  # an e-mail address, user@host: anything GFM could autolink
-            r"(?<![0-9A-Fa-f:\-])(?:[0-9A-Fa-f]{2}[:\-]){5}[0-9A-Fa-f]{2}(?![0-9A-Fa-f:\-])",
-            r"(?P<ip6>(?<![\w:.])[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]*:[0-9A-Fa-f.]*(?![\w:]))",
-            r"(?P<ip4>(?<![\w.])\d{1,3}(?:\.\d{1,3}){3})(?::\d{1,5})?(?!\w|\.\d)",
-            rf"(?<![^\s\"'])…?/{_C}+",  # a path: /DeviceUpdateFiles_Int/…, …/ucdevice.upx
-            rf"(?i:www\.){_C}*",  # what GFM autolinks as www.
-            # a relative file path: pcaps/multi-phone.pcapng
-            r"(?<![\w.\-/])(?:[\w.\-]+/)+[\w\-]+(?:\.[\w\-]+)*\.[A-Za-z][\w\-]*(?![\w\-]|\.\w)",
-            # a host or file name: ucupdates-r2.contoso.com, ocs.contoso.com:443, CPE.nbt
-            r"(?<![\w.\-])[A-Za-z0-9_\-]{2,}(?:\.[A-Za-z0-9_\-]+)*\.[A-Za-z][A-Za-z0-9_\-]+"
-            r"(?::\d{1,5})?(?![\w\-]|\.\w)",
-            r"(?<!\w)\w*_\w*",  # an identifier with an underscore: DeviceUpdateFiles_Int, _Ext
-        )
-    )
-)
-"""Values a reader copies: URLs, paths, e-mail addresses, MACs, IPs, host and file names,
-identifiers. They become code spans, so a ticket system that shows Markdown as plain text shows
-them without backslashes, and nothing in them is read as markup."""
-
+_LEADING = "\"'"
 _TRAILING = ".,;:!?'\""
-"""Punctuation after a value belongs to the sentence, not to the value."""
+"""Quotes around a value and punctuation after it belong to the sentence, not to the value."""
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://\S*")
+_MAC = re.compile(r"(?:[0-9A-Fa-f]{2}[:\-]){5}[0-9A-Fa-f]{2}")
+_NAME = re.compile(
+    r"[A-Za-z0-9_\-]{2,}(?:\.[A-Za-z0-9_\-]+)*\.[A-Za-z][A-Za-z0-9_\-]+(?::\d{1,5})?"
+)
+"""A host or file name: ucupdates-r2.contoso.com, ocs.contoso.com:443, CPE.nbt, DHCPUtil.exe (a
+version such as 1.0.522.98 or 1.0.452.x is not one: its last label is a number or one letter)."""
+_SEGMENT = re.compile(r"[\w.\-]+")
+_IDENTIFIER = re.compile(r"[\w.\-/]*_[\w.\-/]*")
+"""A name with an underscore: DeviceUpdateFiles_Int, _Ext, ERROR_INTERNET_TIMEOUT."""
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_value(core: str) -> bool:
+    """Whether a run is a value a reader copies (and so a code span): a URL, a path, a host or
+    file name, a MAC, an IP (with a port), an e-mail address or an identifier — and anything a
+    GitHub-flavoured renderer could autolink (``://``, ``@``, ``www.``), value or not."""
+    lowered = core.lower()
+    if "://" in core or "@" in core or "www." in lowered:
+        return True
+    if core.startswith(("/", "…/", "\\\\")) and len(core) > 2 or re.match(r"[A-Za-z]:\\", core):
+        return True
+    if _MAC.fullmatch(core) or _NAME.fullmatch(core) or _IDENTIFIER.fullmatch(core):
+        return True
+    host, _, port = core.rpartition(":")
+    if _is_address(core) or ("." in host and port.isdigit() and _is_address(host)):
+        return True
+    segments = core.split("/")
+    return (
+        len(segments) > 1
+        and all(_SEGMENT.fullmatch(segment) for segment in segments)
+        and _NAME.fullmatch(segments[-1]) is not None
+    )
 
 
 def _code_span(value: str) -> str:
@@ -466,17 +485,22 @@ def _md_text(text: str) -> str:
     """Running text as inert Markdown: markup characters escaped, ``<`` ``>`` ``&`` as entities."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
-    # Only hostile text still holds these once the values are out ("]://x", "x@"): defuse them.
+    # Values hold these, so text holds them only when a value check is wrong: defused anyway.
     text = text.replace("](", "]\\(").replace("://", "\\://").replace("@", "\\@")
     return re.sub(r"(?i)\b(www)\.", r"\1\\.", text)
 
 
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+def _md_run(run: str) -> str:
+    """One run (no whitespace, no ``<>[]()|``): a code span around its value, or text."""
+    head = len(run) - len(run.lstrip(_LEADING))
+    core = run[head:]
+    # An IPv6 address may end in ':' ('fe80::'): try it before the punctuation goes.
+    tail = core.rstrip(_TRAILING.replace(":", ""))
+    if not (":" in tail and _is_address(tail)):
+        tail = core.rstrip(_TRAILING)
+    if not tail or not _is_value(tail):
+        return _md_text(run)
+    return _md_text(run[:head]) + _code_span(tail) + _md_text(core[len(tail) :])
 
 
 def md(value: object) -> str:
@@ -485,21 +509,19 @@ def md(value: object) -> str:
     Values a reader copies (URLs, paths, host and file names, MACs, IPs, e-mail addresses) are
     code spans, verbatim; the rest is text with every character that could start markup
     escaped. Either way never a link, an image, HTML or a table break, whatever the value holds.
+    Linear in the length of the value (a hostile value may be long).
     """
     text = _WHITESPACE.sub(" ", safe(value))
-    out: list[str] = []
-    done = 0
-    for match in _VERBATIM.finditer(text):
-        # An IP-shaped version (1.0.522.98) or clock time (06:39:44.432) is not an address.
-        address = match.group("ip6") or match.group("ip4")
-        if address is not None and not _is_address(address):
-            continue
-        token = match.group(0).rstrip(_TRAILING)
-        if not token.strip(".:/…"):
-            continue
-        out += [_md_text(text[done : match.start()]), _code_span(token)]
-        done = match.start() + len(token)
-    out.append(_md_text(text[done:]))
+    parts = _SEPARATORS.split(text)
+    # split() with a group alternates: run, separators, run, separators, … run.
+    out = []
+    for number, part in enumerate(parts):
+        if number % 2:
+            out.append(_md_text(part))
+        elif number and parts[number - 1].endswith("<") and part.startswith("/"):
+            out.append(_md_text(part))  # "</script": a closing tag, not a path
+        else:
+            out.append(_md_run(part))
     return "".join(out)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -40,8 +41,18 @@ def test_md_escapes_everything_that_could_become_markup() -> None:
     # What GFM would autolink lands in a code span, where nothing is a link.
     assert md("http://evil") == "`http://evil`" and md("a@b.c") == "`a@b.c`"
     assert md("www.evil.com") == "`www.evil.com`"
-    # Whatever is left in running text after the values are out is defused as before.
-    assert md("x]://y") == "x\\]\\://y"
+    # Whatever could autolink is a code span, even when it is no value.
+    assert md("x]://y") == "x\\]`://y`" and md("*www.evil.com") == "`*www.evil.com`"
+
+
+def test_md_takes_linear_time_on_hostile_values() -> None:
+    """A check-in body value can be long: classifying runs must not backtrack quadratically
+    (a regex scan over the whole value took seconds on 50 KB of 'aaaa.b')."""
+    hostile = ["a" * 60000, "aaaa.b" * 10000, "a/" * 30000, "1." * 30000, "http:/" * 10000]
+    started = time.perf_counter()
+    for value in hostile:
+        assert len(md(value)) >= len(value)
+    assert time.perf_counter() - started < 2.0
 
 
 def test_values_a_reader_copies_are_code_spans_verbatim() -> None:
