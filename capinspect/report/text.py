@@ -122,33 +122,35 @@ def _summary_table(report: Report) -> Table:
     return table
 
 
-def _other_clients(report: Report) -> Table:
-    """Hosts without phone evidence that touched the update service, one line each."""
-    table = Table(
-        title="Other clients of the update service (not phones, not judged)",
-        title_justify="left",
-        title_style="bold",
-        show_edge=False,
-        pad_edge=False,
-        box=None,
-        header_style="bold",
-    )
-    table.add_column("Host", no_wrap=True)
-    table.add_column("Address", overflow="fold")
-    table.add_column("Frames", no_wrap=True)
-    table.add_column("What it did first", overflow="fold")
+def _other_clients(console: Console, report: Report) -> list[Text]:
+    """Hosts without phone evidence that touched the update service, one line each, in aligned
+    columns; what each did first (a name, a URL path) wraps like a finding, never broken."""
+    rows = []
     for client in report.other_clients[:50]:
         first = client.activities[0] if client.activities else None
-        table.add_row(
-            Text(safe(client.mac or client.key)),
-            Text(safe(", ".join(client.ips[:2]))),
-            Text(f"#{first.frame} ({client.activity_count})" if first else "—"),
-            Text(safe(first.what) if first else ""),
+        rows.append(
+            (
+                safe(client.mac or client.key),
+                safe(", ".join(client.ips[:2])),
+                f"#{first.frame} ({client.activity_count})" if first else "—",
+                safe(first.what) if first else "",
+            )
         )
+    heads = ("Host", "Address", "Frames", "What it did first")
+    widths = [max(len(row[i]) for row in (heads, *rows)) for i in range(3)]
+    indent = sum(widths) + 2 * len(widths)
+    lines = [Text("Other clients of the update service (not phones, not judged)", style="bold")]
+    for number, row in enumerate((heads, *rows)):
+        lead = Text("".join(f"{cell:<{width}}  " for cell, width in zip(row, widths, strict=False)))
+        body = Text(row[3])
+        if number == 0:
+            lead.stylize("bold")
+            body.stylize("bold")
+        lines += _hanging(console, lead, body, indent)
     hidden = len(report.other_clients) - 50 + report.other_clients_dropped
     if hidden > 0:
-        table.caption = f"{hidden} more in the JSON report"
-    return table
+        lines.append(Text(f"{hidden} more in the JSON report", style="dim"))
+    return lines
 
 
 def _hanging(console: Console, lead: Text, body: Text, indent: int) -> list[Text]:
@@ -272,7 +274,7 @@ def render_analyze(report: Report, *, color: bool = False, width: int = 100) -> 
         _print_lines(console, _finding_block(console, finding, indent=0))
     if report.other_clients:
         console.print()
-        console.print(_other_clients(report))
+        _print_lines(console, _other_clients(console, report))
     counts = report.verdict_counts()
     tail = ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no phones"
     kept = report.analysis.stats.frames_kept

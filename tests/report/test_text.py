@@ -1,9 +1,17 @@
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from bundled import CAPTURES, URL, bundled_report
 from click.testing import CliRunner
-from factories import GOOD_OPTION43, Capture, checkin, healthy_boot, write_dhcp_ack_capture
+from factories import (
+    GOOD_OPTION43,
+    Capture,
+    checkin,
+    healthy_boot,
+    lookup,
+    write_dhcp_ack_capture,
+)
 
 from capinspect.cli import main
 from capinspect.expectations import Expectations
@@ -83,3 +91,18 @@ def test_a_long_url_is_not_folded_where_it_is_longer_than_the_line() -> None:
     assert "\n         " + url + "\n" in text  # on a line of its own, at the finding's column
     assert "fix: Give the Everyone group" in text  # the words around it still wrap
     assert max(len(line) for line in text.splitlines() if url not in line) <= 80
+
+
+def test_other_clients_names_are_never_broken() -> None:
+    """A PC's lookup of a long update-service name: the name is whole on one line at 80 columns,
+    the table's columns stay aligned."""
+    cap = healthy_boot()
+    name = "ucupdates-r2." + "a-rather-long-label-of-a-site." * 3 + "contoso.com"
+    cap.dns.append(replace(lookup(200, 1100.0, qname=name), client_ip="10.20.0.99"))
+    text = render_analyze(evaluate(cap.analysis(), Expectations()), width=80)
+    lines = text.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("Host "))
+    column = lines[head].index("What it did first")
+    assert lines[head + 1].startswith("ip:10.20.0.99") and lines[head + 1][column:] == "DNS A"
+    assert lines[head + 2] == " " * column + name + "?"
+    assert lines[head + 3].startswith(" " * column + "NOERROR")
