@@ -175,7 +175,8 @@ def _hanging(console: Console, lead: Text, body: Text, indent: int) -> list[Text
     return out or [lead.copy()]
 
 
-_WORD = re.compile(r"\S+\s*")
+_WORD = re.compile(r"\[[^\]\n]{1,40}\]\s*|\S+\s*")
+"""A word and the spaces after it; a short bracketed group (``[frames 9, 10]``) counts as one."""
 
 
 def _breaks(plain: str, room: int) -> list[int]:
@@ -201,9 +202,9 @@ def _finding_block(console: Console, finding: Finding, indent: int = 2) -> list[
     """One finding: severity, ID and title, then what was seen and the fix, each wrapped in the
     column after the severity (URLs and names never broken, see :func:`_hanging`)."""
     hang = indent + 7
-    lead = Text(" " * indent)
+    lead = Text(" " * (indent + 1))
     lead.append(f"{str(finding.severity).upper():<5}", style=SEVERITY_STYLE[finding.severity])
-    lead.append("  ")
+    lead.append(" ")
     head = Text(finding.check_id, style="bold")
     head.append(f"  {finding.title}")
     lines = _hanging(console, lead, head, hang)
