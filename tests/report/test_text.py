@@ -81,6 +81,12 @@ def test_urls_are_never_broken_at_80_columns(capture: Path) -> None:
         assert any(url in line for line in lines), url
     for line in lines:
         assert len(line) <= 80 or len(line.split()) == 1, line
+    # The ladder (timeline) never wraps at all: each step is one line, URLs included.
+    sessions = tuple(item.session for item in report.devices)
+    ladder = render_timeline(report.analysis, sessions, width=80).splitlines()
+    for item in report.devices:
+        for download in item.session.downloads:
+            assert any(download.url in line for line in ladder), download.url
 
 
 def test_a_long_url_is_not_folded_where_it_is_longer_than_the_line() -> None:
