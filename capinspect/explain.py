@@ -81,12 +81,12 @@ def explain(term: str) -> str:
         ]
         healthy = first == 0 and status in (0, 200)
         lines.append(
-            "  The normal state is 0x0/200 or 0x00/0 (seed, step 9)."
-            + (" This one is healthy." if healthy else "")
+            "  The normal state is 0x0/200 or 0x00/0 (the Device Update troubleshooting "
+            "article, step 9)." + (" This one is healthy." if healthy else "")
         )
         lines.append(
-            "  (That the first field is a WinInet code is the seed's word; that the second is "
-            "the HTTP status of the last check-in is inferred from 0x0/200.)"
+            "  (That the first field is a WinInet code is what the article says; that the "
+            "second is the HTTP status of the last check-in is inferred from 0x0/200.)"
         )
         return "\n".join(lines)
     match = _IIS.match(term)

@@ -44,10 +44,12 @@ class CheckSpec:
     severity: Severity
     title: str
     explanation: str
-    """Why this matters, in plain words, tied to the seed's troubleshooting steps."""
+    """Why this matters, in plain words, tied to the Device Update troubleshooting article's
+    steps (named so in the text: users read it)."""
     remediation: str
     source: str
-    """Where the rule comes from: ``seed …``, ``Microsoft docs (Sn)`` or ``inference``."""
+    """Where the rule comes from, by title (``knowledge/sources.py``): the article and its step
+    or reader, Microsoft's documents, an RFC, ``inference`` or ``expectations``."""
 
     def finding(
         self,

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from capinspect.checks.base import CheckContext, CheckSpec, Finding, Severity
 from capinspect.devices import DeviceSession
+from capinspect.knowledge.sources import ARTICLE
 
 NO_PHONE_TRAFFIC = CheckSpec(
     id="capture.no-phone-traffic",
@@ -26,7 +27,7 @@ NO_PHONE_TRAFFIC = CheckSpec(
         "frames), start before powering the phone on, keep it running five minutes after it "
         "boots, and use no capture filter that drops UDP (DHCP, DNS)."
     ),
-    source="seed (troubleshooting steps 1 and 12); inference",
+    source=f"{ARTICLE}: troubleshooting steps 1 and 12; inference",
 )
 
 DAMAGED = CheckSpec(

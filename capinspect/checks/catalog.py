@@ -20,11 +20,14 @@ when nothing is wrong but the capture does not reach the check-in or ends before
 could be fetched (the verdict says which stage is missing and what capture to take), **pass**
 otherwise.
 
-Sources: *seed* is the troubleshooting article capinspect is built from (Rui Silva, "Troubleshooting
-OCS 2007 R2 Device Update Service for Communicator Phone Edition", 2009: its update flow,
-troubleshooting steps 1-12 and readers' comments); *protocol.md §n / Sn* are the project's
-protocol reference and its numbered sources; *inference* marks rules reasoned from those, not
-stated by them; *expectations* marks checks that compare with the user's `--expect` file.
+Sources are cited by author and title, so you can find and read them. Most rules come from
+Rui Silva, "Troubleshooting OCS 2007 R2 Device Update Service for Communicator Phone Edition"
+(2009), called *the Device Update troubleshooting article* in the texts: its update flow (steps
+1-6), its troubleshooting process (steps 1-12), its audit and IIS log examples and its readers'
+comments, cited by the reader's name where the comment gives one. Microsoft's documents are
+cited by their titles (most are archived under learn.microsoft.com "previous versions");
+*inference* marks rules reasoned from the sources, not stated by them; *expectations* marks
+checks that compare with the user's `--expect` file.
 
 | ID | Severity | Title |
 |---|---|---|

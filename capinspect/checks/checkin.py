@@ -1,11 +1,11 @@
 """Check-in checks: ``POST …/ucdevice.upx`` and what the Device Update Service answered.
 
-Seed, update flow steps 2-3: the phone sends its current version; the service answers
-``downloads=0`` when no approved (or, for test devices, pending) update exists, else the
-internal and external URLs of the files. Readers' failures: no "Server Version"/"Service
-Version" in the response (comment 2), the locale of the uploaded files not matching the
-phone's (comment 5), 1.0.452.0 asking for /UCDeviceUpdates/ (step 10, comment 11), phones
-stuck on the interim build (comments 7, 18).
+The Device Update troubleshooting article, update flow steps 2-3: the phone sends its current
+version; the service answers ``downloads=0`` when no approved (or, for test devices, pending)
+update exists, else the internal and external URLs of the files. Its readers' failures: no
+"Server Version"/"Service Version" in the response, the locale of the uploaded files not
+matching the phone's (Wouter Berman), 1.0.452.0 asking for /UCDeviceUpdates/ (step 10, Edi),
+phones stuck on the interim build.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from capinspect.knowledge.firmware import (
     parse_version,
 )
 from capinspect.knowledge.phone import is_update_name
+from capinspect.knowledge.sources import ARTICLE
 
 NOT_OBSERVED = CheckSpec(
     id="checkin.not-observed",
@@ -49,7 +50,7 @@ NOT_OBSERVED = CheckSpec(
         "the phone only talks TLS to port 443 the check-in is encrypted (give the server key); "
         "otherwise look at the DNS findings: without ucupdates-r2 the phone has nowhere to go."
     ),
-    source="seed (update flow step 2); inference",
+    source=f"{ARTICLE}: update flow step 2; inference",
 )
 
 HTTP_ERROR = CheckSpec(
@@ -65,7 +66,7 @@ HTTP_ERROR = CheckSpec(
         "Look at the RequestHandler virtual directory in IIS (it must exist and run) and at the "
         "IIS log line for this request (sub-status, win32 status)."
     ),
-    source="seed (Log Files, troubleshooting step 8)",
+    source=f"{ARTICLE}: 'Log Files' and troubleshooting step 8",
 )
 
 LEGACY_PATH_MISSING = CheckSpec(
@@ -79,10 +80,14 @@ LEGACY_PATH_MISSING = CheckSpec(
     ),
     remediation=(
         "Create a virtual directory UCDeviceUpdates on the server running the update service and "
-        "point it at the RequestHandler directory (seed step 10; comment 11 did exactly this); "
-        "also unblock 1.0.452.x in the Client Version Filter (step 7)."
+        "point it at the RequestHandler directory (the Device Update troubleshooting article, "
+        "step 10; one of its readers did exactly this); also unblock 1.0.452.x in the Client "
+        "Version Filter (the article's step 7)."
     ),
-    source="seed (troubleshooting steps 7 and 10, comments 11 and 17)",
+    source=(
+        f"{ARTICLE}: troubleshooting steps 7 and 10; readers' comments (Edi's 1.0.452.0 phones "
+        "and the author's reply)"
+    ),
 )
 
 MISSING_SERVER_VERSION = CheckSpec(
@@ -102,7 +107,10 @@ MISSING_SERVER_VERSION = CheckSpec(
         "Compare this response with what a browser gets from the same URL on the server; check "
         "that the phone reaches the right server (DNS, load balancer) and the RequestHandler vdir."
     ),
-    source="seed (comment 2); expected fields per the user's brief",
+    source=(
+        f"{ARTICLE}: a reader's comment (no 'Server Version' or 'Service Version' in "
+        "Wireshark, both in a browser)"
+    ),
 )
 
 MISSING_SERVICE_VERSION = CheckSpec(
@@ -127,9 +135,13 @@ NO_UPDATE_OFFERED = CheckSpec(
         "In the Device Update management console check that the update for exactly this "
         "vendor/model/revision/locale is uploaded (the locale of the .cab must match the phone's) "
         "and approved — or pending with this phone listed as a test device by MAC or serial; "
-        "make sure the Client Version Filter does not block the phone (step 7); then restart it."
+        "make sure the Client Version Filter does not block the phone (the Device Update "
+        "troubleshooting article, step 7); then restart it."
     ),
-    source="seed (update flow step 3, troubleshooting steps 7 and 11, comment 5)",
+    source=(
+        f"{ARTICLE}: update flow step 3, troubleshooting steps 7 and 11; a reader's comment "
+        "(Wouter Berman: Dutch update files, English phones)"
+    ),
 )
 
 INTERIM_STEP = CheckSpec(
@@ -145,7 +157,9 @@ INTERIM_STEP = CheckSpec(
         "Nothing to fix. If the phone stays on 1.0.522.103, check the approved build for its "
         "model and locale; the OCInterim vdir must exist under DeviceUpdateFiles_Int and _Ext."
     ),
-    source="seed (interim paragraph, audit-log example, troubleshooting step 4)",
+    source=(
+        f"{ARTICLE}: the interim build paragraph, the audit log example, troubleshooting step 4"
+    ),
 )
 
 UNEXPECTED_RESPONSE = CheckSpec(
@@ -176,7 +190,10 @@ UPDATE_NOT_APPLIED = CheckSpec(
         "the phone stayed idle five minutes (nobody using it), and the phone's Last Update Status "
         "on its About screen (capinspect explain 0x…/…)."
     ),
-    source="seed (update flow step 6, comments 7 and 18)",
+    source=(
+        f"{ARTICLE}: update flow step 6; readers' comments (phones that keep reporting the "
+        "interim build 1.0.522.103)"
+    ),
 )
 
 UNREADABLE_BODY = CheckSpec(
@@ -188,7 +205,7 @@ UNREADABLE_BODY = CheckSpec(
         "fields may be missing from this report; what could be read is shown."
     ),
     remediation="Look at the body in the timeline JSON or in Wireshark (Follow TCP stream).",
-    source="inference (the body format is published nowhere: protocol.md §3.2-3.3)",
+    source="inference (Microsoft publishes no format for the check-in body)",
 )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from capinspect.checks.base import Check, CheckContext, CheckSpec, Finding, Severity
 from capinspect.devices import DeviceSession
 from capinspect.knowledge.firmware import family_for
+from capinspect.knowledge.sources import ARTICLE
 
 UNSUPPORTED = CheckSpec(
     id="device.unsupported",
@@ -14,10 +15,11 @@ UNSUPPORTED = CheckSpec(
     title="This phone model is not supported by the Device Update service",
     explanation=(
         "The model reported in the check-in is no longer supported: the service will not update "
-        "it, and even the interim build will not install (the seed names the Microsoft DV1)."
+        "it, and even the interim build will not install (the Device Update troubleshooting "
+        "article names the Microsoft DV1)."
     ),
     remediation="Replace the device with a supported model (Polycom CX700, LG-Nortel IP8540, …).",
-    source="seed (troubleshooting step 6)",
+    source=f"{ARTICLE}: troubleshooting step 6",
 )
 
 

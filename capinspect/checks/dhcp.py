@@ -1,7 +1,8 @@
 """DHCP checks: the lease, the MS-UC-Client INFORM and the options the phone needs.
 
-Seed troubleshooting step 2: "Make sure the Device Update Service is well configured and that
-the DHCP options required by OCPE are in place". The option layouts are protocol.md §1.2–1.5.
+The Device Update troubleshooting article, step 2: "Make sure the Device Update Service is well
+configured and that the DHCP options required by OCPE are in place". The option layouts are
+Microsoft's DHCPUtil pages (see knowledge/sources.py for the titles).
 """
 
 from __future__ import annotations
@@ -21,6 +22,17 @@ from capinspect.checks.base import (
 from capinspect.devices import DeviceSession
 from capinspect.expectations import Expectations
 from capinspect.knowledge.phone import is_sign_in_name
+from capinspect.knowledge.sources import (
+    ARTICLE,
+    CISCO_LONG_OPTION43,
+    DHCP_FOR_DEVICES,
+    DHCP_SIGN_IN,
+    DHCPUTIL_VALUES,
+    HOW_DEVICE_UPDATE_WORKS,
+    REGISTRAR_CMDLET,
+    SCHERTZ_OPTION43,
+    USING_DHCPUTIL,
+)
 from capinspect.protocols.dhcp.messages import (
     ACK,
     DISCOVER,
@@ -47,7 +59,7 @@ NO_LEASE = CheckSpec(
         "helper-address) forwards the phone's broadcasts to the DHCP server; a NAK means the "
         "server refuses the address the phone asks for (wrong subnet/VLAN)."
     ),
-    source="seed step 2 (DHCP must be in place); RFC 2131",
+    source=f"{ARTICLE}: troubleshooting step 2 (the DHCP options must be in place); RFC 2131",
 )
 
 INFORM_UNANSWERED = CheckSpec(
@@ -68,7 +80,9 @@ INFORM_UNANSWERED = CheckSpec(
         "(Set-CsRegistrarConfiguration -EnableDHCPServer $true); the INFORM is a broadcast, so a "
         "relay must forward it when the server is on another subnet."
     ),
-    source="Microsoft docs (protocol.md §1.1, S1, S4, S5)",
+    source=(
+        f"{DHCPUTIL_VALUES}; {DHCP_FOR_DEVICES}, 'Registrars and DHCP Servers'; {REGISTRAR_CMDLET}"
+    ),
 )
 
 OPTION43_MISSING = CheckSpec(
@@ -89,7 +103,7 @@ OPTION43_MISSING = CheckSpec(
         "(DHCPUtil.exe -SipServer <pool> -WebServer <web FQDN> then DHCPConfigScript.bat), "
         "and set them for the phones' scope."
     ),
-    source="Microsoft docs (protocol.md §1.2, S2, S7, S10)",
+    source=f"{DHCPUTIL_VALUES}; {DHCP_SIGN_IN}; {USING_DHCPUTIL}",
 )
 
 OPTION43_MALFORMED = CheckSpec(
@@ -110,7 +124,10 @@ OPTION43_MALFORMED = CheckSpec(
         "vendor-option-space; Kea: an option-def space); on a Cisco router use 'option ext 43 "
         "hex …' (IOS XE 3.2.1S and later). Then check the bytes again in a new capture."
     ),
-    source="protocol.md §1.2 (S9, Cisco command reference quoted there)",
+    source=(
+        f"{CISCO_LONG_OPTION43} (real DHCPUtil output, and Cisco's command reference on the "
+        "180-character limit)"
+    ),
 )
 
 OPTION43_UNEXPECTED = CheckSpec(
@@ -130,7 +147,7 @@ OPTION43_UNEXPECTED = CheckSpec(
         "Regenerate the values with DHCPUtil.exe (-WebServer must be the internal web services "
         "FQDN) and re-run DHCPConfigScript.bat; sub-option 4 must be the ASCII text 443."
     ),
-    source="Microsoft docs (protocol.md §1.2, S2, S7, S9)",
+    source=f"{DHCPUTIL_VALUES}; {DHCP_SIGN_IN}; {CISCO_LONG_OPTION43}",
 )
 
 OPTION120_MISSING = CheckSpec(
@@ -147,7 +164,7 @@ OPTION120_MISSING = CheckSpec(
         "Set option 120 (UCSipServer) for the MS-UC-Client class with DHCPUtil.exe / "
         "DHCPConfigScript.bat, encoding 0 with the pool (or Director) FQDN."
     ),
-    source="Microsoft docs (protocol.md §1.4, S1, S2, S7)",
+    source=f"{DHCPUTIL_VALUES}; {DHCP_SIGN_IN}",
 )
 
 OPTION120_MALFORMED = CheckSpec(
@@ -160,7 +177,7 @@ OPTION120_MALFORMED = CheckSpec(
         "IPv4 addresses, which Lync cannot use because TLS needs a name)."
     ),
     remediation="Re-create option 120 with DHCPUtil.exe -SipServer <pool FQDN>.",
-    source="RFC 3361; protocol.md §1.4 (S2, S8)",
+    source=f"RFC 3361; {DHCPUTIL_VALUES}; {SCHERTZ_OPTION43}",
 )
 
 OPTION120_UNEXPECTED = CheckSpec(
@@ -171,7 +188,7 @@ OPTION120_UNEXPECTED = CheckSpec(
     remediation=(
         "Point option 120 at the pool (or Director) that should be the phone's first logon server."
     ),
-    source="expectations (--expect pool_fqdn); protocol.md §1.4",
+    source="expectations (--expect pool_fqdn); RFC 3361",
 )
 
 OPTION15_MISSING = CheckSpec(
@@ -185,7 +202,7 @@ OPTION15_MISSING = CheckSpec(
         "the phone checked in anyway (it had its update URL from sign-in)."
     ),
     remediation="Set option 15 (DNS Domain Name) in the phones' scope to the SIP domain.",
-    source="seed (update flow, step 1); Microsoft docs (protocol.md §2.1, S18)",
+    source=f"{ARTICLE}: update flow step 1; {HOW_DEVICE_UPDATE_WORKS}",
 )
 
 

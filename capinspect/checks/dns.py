@@ -1,9 +1,10 @@
 """DNS checks on the phone's lookup of ``ucupdates-r2.<domain>``.
 
-Seed, update flow step 1: a phone no user has signed in to "sends a DNS lookup request to
-ucupdates-r2.<DNS domain name that was provided by DHCP>". Microsoft's DNS tables ask for an A
-record (protocol.md §2.1, S24/S25); the seed's comments 11, 13, 17 and 21 are readers whose
-phones did not update while that name was a CNAME or missing.
+The Device Update troubleshooting article, update flow step 1: a phone no user has signed in to
+"sends a DNS lookup request to ucupdates-r2.<DNS domain name that was provided by DHCP>".
+Microsoft's DNS tables ask for an A record ("DNS requirements for Front End pools", "… for
+Standard Edition servers", Lync Server 2013); several of the article's readers had phones that
+did not update while that name was a CNAME or missing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ from collections.abc import Iterator
 
 from capinspect.checks.base import Check, CheckContext, CheckSpec, Finding, Severity
 from capinspect.devices import DeviceSession
+from capinspect.knowledge.sources import (
+    ARTICLE,
+    DNS_FRONT_END,
+    DNS_STANDARD_EDITION,
+    HOW_DEVICE_UPDATE_WORKS,
+)
 from capinspect.protocols.dns.messages import DnsLookup
 
 UPDATE_PREFIX = "ucupdates-r2."
@@ -30,7 +37,10 @@ NXDOMAIN = CheckSpec(
         "Create an internal A record ucupdates-r2.<domain> pointing at the Standard Edition "
         "server or the Front End pool (its load-balancer VIP) that runs the Device Update service."
     ),
-    source="seed (update flow step 1, comment 17); Microsoft docs (protocol.md §2.1, S24, S25)",
+    source=(
+        f"{ARTICLE}: update flow step 1, and the author's reply to a reader ('should be an A "
+        f"record'); {DNS_FRONT_END}; {DNS_STANDARD_EDITION}"
+    ),
 )
 
 UNANSWERED = CheckSpec(
@@ -46,7 +56,7 @@ UNANSWERED = CheckSpec(
         "answer for the domain; if the capture was taken where the answer could not be seen, "
         "capture on the phone's port."
     ),
-    source="seed (update flow step 1); inference",
+    source=f"{ARTICLE}: update flow step 1; inference",
 )
 
 CNAME = CheckSpec(
@@ -54,15 +64,16 @@ CNAME = CheckSpec(
     severity=Severity.WARN,
     title="ucupdates-r2 is a CNAME, not an A record",
     explanation=(
-        "Microsoft's documentation asks for an A record for ucupdates-r2.<domain>. In the seed's "
-        "comments a reader whose phones would not update had it as a CNAME, was told 'The "
-        "UCUPDATES-R2 DNS record should be an A record and not a CNAME', and changed it. No "
-        "source proves that a CNAME breaks the phone, but it is the documented form."
+        "Microsoft's documentation asks for an A record for ucupdates-r2.<domain>. In the "
+        "comments on the Device Update troubleshooting article a reader whose phones would not "
+        "update had it as a CNAME, was told 'The UCUPDATES-R2 DNS record should be an A record "
+        "and not a CNAME', and changed it. No source proves that a CNAME breaks the phone, but "
+        "it is the documented form."
     ),
     remediation="Replace the CNAME with an A record pointing at the pool's address.",
     source=(
-        "seed (comments 11, 13, 17); Microsoft docs (protocol.md §2.1, S24); that a CNAME "
-        "breaks the phone is unproven"
+        f"{ARTICLE}: readers' comments (Edi's CNAME and the author's reply); {DNS_FRONT_END}; "
+        "that a CNAME breaks the phone is unproven"
     ),
 )
 
@@ -79,7 +90,10 @@ WRONG_DOMAIN = CheckSpec(
         "Either set DHCP option 15 to the SIP domain, or create ucupdates-r2 in the domain the "
         "phone queries too."
     ),
-    source="seed (update flow step 1); protocol.md §2.1 (S18 vs S24)",
+    source=(
+        f"{ARTICLE}: update flow step 1; {HOW_DEVICE_UPDATE_WORKS} (the DHCP domain) against "
+        f"{DNS_FRONT_END} (the SIP domain)"
+    ),
 )
 
 UNEXPECTED_ADDRESS = CheckSpec(
@@ -104,7 +118,10 @@ LEGACY_NAME = CheckSpec(
         "If the phone runs old firmware, create ucupdates.<domain> as well (A record to the "
         "pool), or update the phone manually first."
     ),
-    source="seed (comment 21); protocol.md §2.1 (S24; the R1 attribution is inference)",
+    source=(
+        f"{ARTICLE}: a reader's comment (Eduardo Rojas, a CX700 on 1.0.522.101); "
+        f"{DNS_FRONT_END}; that ucupdates is the R1-era name is inference"
+    ),
 )
 
 
@@ -166,7 +183,7 @@ def check_cname(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
 
 def check_wrong_domain(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
     """The queried domain must be the DHCP domain (when DHCP is in the capture) and the
-    expected SIP domain (when the user set one): protocol.md §2.1 says warn on any mismatch."""
+    expected SIP domain (when the user set one): any mismatch is a warn."""
     lookups = _update_lookups(device)
     if not lookups:
         return

@@ -1,8 +1,9 @@
 """Firmware download checks: the GETs of the files a check-in offered.
 
-Seed, update flow steps 4-6 and troubleshooting step 5: the phone fetches the image (internally
-over plain HTTP from /DeviceUpdateFiles_Int/…); the readers' failures are 500.19 (the shared
-folder's ACL), 403.4 (the vdir requires SSL) and 404 (the file is not in the store).
+The Device Update troubleshooting article, update flow steps 4-6 and troubleshooting step 5: the
+phone fetches the image (internally over plain HTTP from /DeviceUpdateFiles_Int/…); the readers'
+failures are 500.19 (the shared folder's ACL), 403.4 (the vdir requires SSL) and 404 (the file is
+not in the store).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from capinspect.knowledge.firmware import (
     UPDATE_CYCLE,
 )
 from capinspect.knowledge.iis import describe_iis
+from capinspect.knowledge.sources import ARTICLE, IIS_STATUS_CODES
 from capinspect.protocols.checkin import FirmwareModule
 
 ACL_DENIED = CheckSpec(
@@ -29,15 +31,15 @@ ACL_DENIED = CheckSpec(
     explanation=(
         "IIS answered 500.19, 'configuration data is invalid': it cannot read the web.config of "
         "the DeviceUpdateFiles folder. For Enterprise Edition this is commonly the permissions of "
-        "the shared updates folder (the seed's IIS line '500 19 5': win32 status 5 is access "
-        "denied)."
+        "the shared updates folder (the IIS log line '500 19 5' in the Device Update "
+        "troubleshooting article: win32 status 5 is access denied)."
     ),
     remediation=(
         "Give the Everyone group (or the IIS application pool identity) Read permission on the "
         "shared updates folder, or apply the fix for 'HTTP Error 500.19 when accessing OCPE "
         "firmware URLs on Windows 2008'; then browse to the file URL to confirm it downloads."
     ),
-    source="seed (troubleshooting step 5); IIS sub-status table (KB 943891)",
+    source=f"{ARTICLE}: troubleshooting step 5; {IIS_STATUS_CODES}",
 )
 
 SSL_REQUIRED = CheckSpec(
@@ -53,7 +55,10 @@ SSL_REQUIRED = CheckSpec(
         "In IIS Manager open DeviceUpdateFiles_Int (and its subfolders) → SSL Settings and "
         "untick 'Require SSL'."
     ),
-    source="seed (comments 15 and 16); IIS sub-status table (protocol.md §4.2, S50)",
+    source=(
+        f"{ARTICLE}: readers' comments (Sam's 'Require SSL' and the author's reply); "
+        f"{IIS_STATUS_CODES}"
+    ),
 )
 
 NOT_FOUND = CheckSpec(
@@ -66,11 +71,12 @@ NOT_FOUND = CheckSpec(
         "server, or the OCInterim vdir missing)."
     ),
     remediation=(
-        "Browse to the URL (seed step 5); check the DeviceUpdateFiles folder hierarchy for this "
-        "vendor/model/revision/locale/version, re-upload the .cab if needed, and confirm the "
-        "OCInterim vdir exists under DeviceUpdateFiles_Int and _Ext (step 4)."
+        "Browse to the URL (the Device Update troubleshooting article, step 5); check the "
+        "DeviceUpdateFiles folder hierarchy for this vendor/model/revision/locale/version, "
+        "re-upload the .cab if needed, and confirm the OCInterim vdir exists under "
+        "DeviceUpdateFiles_Int and _Ext (the article's step 4)."
     ),
-    source="seed (troubleshooting steps 4-5, comment 19)",
+    source=f"{ARTICLE}: troubleshooting steps 4-5; a reader's comment (Brent's '404 0 2')",
 )
 
 HTTP_ERROR = CheckSpec(
@@ -79,7 +85,7 @@ HTTP_ERROR = CheckSpec(
     title="The firmware download failed at the HTTP level",
     explanation="The server answered the firmware GET with an error or not at all.",
     remediation="Look up the status (capinspect explain <status>) and the IIS log line for it.",
-    source="seed (Log Files, troubleshooting step 8)",
+    source=f"{ARTICLE}: 'Log Files' and troubleshooting step 8",
 )
 
 NOT_ATTEMPTED = CheckSpec(
@@ -88,21 +94,21 @@ NOT_ATTEMPTED = CheckSpec(
     title="An offered file was never fetched in the capture",
     explanation=(
         "The check-in response offered firmware, but the phone did not request it while the "
-        "capture ran. A phone that accepts an offer asks for the file within seconds (the "
-        "article's IIS log). When the response lacks its Server or Service Version, or the "
-        "offered URL is unusable, those findings say why and this one stays silent. Otherwise "
-        "it says which of the rest it is: the phone checked in again or restarted without "
-        "fetching (fail: it received the offer and ignored it), the capture ended too soon "
-        "after the offer (info), or the capture went on and the phone simply did not ask "
-        "(warn)."
+        "capture ran. A phone that accepts an offer asks for the file within seconds (the IIS log "
+        "of the Device Update troubleshooting article). When the response lacks its Server or "
+        "Service Version, or the offered URL is unusable, those findings say why and this one "
+        "stays silent. Otherwise it says which of the rest it is: the phone checked in again or "
+        "restarted without fetching (fail: it received the offer and ignored it), the capture "
+        "ended too soon after the offer (info), or the capture went on and the phone simply did "
+        "not ask (warn)."
     ),
     remediation=(
         "Check the phone's Last Update Status on its About screen (capinspect explain 0x…/…), "
-        "whether its firmware follows this kind of URL (an article reader's old phone, given an "
-        "https URL, never started the download), and browse to the URL from the phone's "
-        "network (troubleshooting step 5)."
+        "whether its firmware follows this kind of URL (a reader of the Device Update "
+        "troubleshooting article had an old phone that, given an https URL, never started the "
+        "download), and browse to the URL from the phone's network (the article's step 5)."
     ),
-    source="the article (update flow steps 3-5, its IIS log, readers' reports); inference",
+    source=f"{ARTICLE}: update flow steps 3-5, its IIS log, readers' comments; inference",
 )
 
 INCOMPLETE = CheckSpec(
@@ -128,18 +134,18 @@ NOT_FIRMWARE = CheckSpec(
         "The server answered the file request with 200 OK, but the body is a web page (HTML or "
         "text) or far smaller than any phone image: real CPE.nbt images are megabytes, and "
         "capinspect takes anything under 100 KB as not an image (an inference, kept far below "
-        "any real image). An article reader's phone 'downloaded' the interim CPE.nbt in 7 ms "
-        "(IIS: 200 0 0 7) and a browser showed a blank page at that URL: the phone gets nothing "
-        "it can install and keeps its old firmware."
+        "any real image). A reader of the Device Update troubleshooting article saw a phone "
+        "'download' the interim CPE.nbt in 7 ms (IIS: 200 0 0 7) and a browser showed a blank "
+        "page at that URL: the phone gets nothing it can install and keeps its old firmware."
     ),
     remediation=(
-        "Browse to the file URL (troubleshooting step 5) and compare what comes back with the "
-        "CPE.nbt in the DeviceUpdateFiles folder: a page instead of the file means something "
-        "else answers that URL (a default document, a redirect to a login or error page, a "
-        "proxy, an empty file left by an incomplete upload). Fix the virtual directory or "
-        "re-upload the .cab, then restart the phone."
+        "Browse to the file URL (the Device Update troubleshooting article, step 5) and compare "
+        "what comes back with the CPE.nbt in the DeviceUpdateFiles folder: a page instead of the "
+        "file means something else answers that URL (a default document, a redirect to a login "
+        "or error page, a proxy, an empty file left by an incomplete upload). Fix the virtual "
+        "directory or re-upload the .cab, then restart the phone."
     ),
-    source="the article (a reader's IIS log and blank page; 'the file has a few megs'); inference",
+    source=f"{ARTICLE}: a reader's IIS log and blank page; 'the file has a few megs'; inference",
 )
 
 DOWNLOAD_OK = CheckSpec(
@@ -148,10 +154,10 @@ DOWNLOAD_OK = CheckSpec(
     title="A firmware file was downloaded completely",
     explanation=(
         "The file arrived whole. The phone installs it after five minutes without use and "
-        "restarts (seed, step 12: wait 5 minutes!)."
+        "restarts (the Device Update troubleshooting article, step 12: 'Wait 5 minutes!')."
     ),
     remediation="Nothing to fix; wait five idle minutes for the phone to restart.",
-    source="seed (update flow steps 5-6, troubleshooting step 12)",
+    source=f"{ARTICLE}: update flow steps 5-6, troubleshooting step 12",
 )
 
 
@@ -374,7 +380,8 @@ def check_not_attempted(device: DeviceSession, ctx: CheckContext) -> Iterator[Fi
             f"{offered}; the capture ended {ran} after the offer, too soon to tell: a phone "
             f"asks for the file within seconds (allowed: {seconds(FETCH_START_WINDOW)}), the "
             f"download takes 2-3 minutes ({', '.join(seconds(t) for t in DOWNLOAD_TIMES_SEEN)} "
-            "in the article's IIS log), then the phone idles five minutes and restarts",
+            "in the IIS log of the Device Update troubleshooting article), then the phone idles "
+            "five minutes and restarts",
             device=device.key,
             severity=Severity.INFO,
             expected=f"a capture running at least {seconds(FETCH_START_WINDOW)} after the "

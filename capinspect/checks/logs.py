@@ -1,10 +1,11 @@
 """Checks on the server's logs: the IIS log and the Device Update audit log, per phone.
 
-The seed's step 8 ("use the available audit update server logs and IIS logs") and its readers'
-comments show the failures as they appear server-side: ``500 19 5`` on the firmware file (step
-5), a 404 on it (comment 19), the interim sequence (the audit-log example), phones that check in
-and never fetch (comments 1 and 11), phones that keep reporting the interim build (comments 7
-and 18), and an update whose locale is not the phone's (comment 5). Where a capture check means
+The Device Update troubleshooting article's step 8 ("use the available audit update server logs
+and IIS logs") and its readers' comments show the failures as they appear server-side: ``500 19
+5`` on the firmware file (step 5), a 404 on it (Brent), the interim sequence (the audit-log
+example), phones that check in and never fetch (the first comment, Edi), phones that keep
+reporting the interim build, and an update whose locale is not the phone's (Wouter Berman).
+Where a capture check means
 the same thing, the same ID is used (``download.acl-denied`` from an IIS line is the same
 problem as from a captured error page); the evidence cites ``file:line`` instead of frames.
 
@@ -31,6 +32,7 @@ from capinspect.knowledge.firmware import (
     parse_version,
 )
 from capinspect.knowledge.iis import describe_iis
+from capinspect.knowledge.sources import ARTICLE
 from capinspect.logs.audit import AuditModule, AuditRecord
 from capinspect.logs.iis import IisRecord
 from capinspect.logs.timeline import MATCH_WINDOW, LogEvidence, LogPhone
@@ -42,17 +44,21 @@ CHECKIN_WITHOUT_DOWNLOAD = CheckSpec(
     explanation=(
         "The audit log shows the Device Update service answering a check-in with a file to "
         "download, but the IIS log has no GET of that file afterwards: the phone did not (or "
-        "could not) start the download. Readers met this with a response naming no file URL "
-        "(comment 1), with a phone on old firmware that does not follow the URL it was given "
-        "(comment 13), and when the phone resolved the file's host elsewhere."
+        "could not) start the download. Readers of the Device Update troubleshooting article "
+        "met this with a response naming no file URL, with a phone on old firmware that does "
+        "not follow the URL it was given, and when the phone resolved the file's host "
+        "elsewhere."
     ),
     remediation=(
-        "Browse to the offered URL from the phone's network (seed step 5); check that its host "
-        "resolves and is reachable from the phone, that the Response names a URL at all, and "
-        "that the IIS log read covers the minutes after the check-in (and every pool server "
-        "behind the load balancer)."
+        "Browse to the offered URL from the phone's network (the Device Update troubleshooting "
+        "article, step 5); check that its host resolves and is reachable from the phone, that "
+        "the Response names a URL at all, and that the IIS log read covers the minutes after "
+        "the check-in (and every pool server behind the load balancer)."
     ),
-    source="seed (update flow steps 3-5, troubleshooting step 8, comments 1, 11, 13)",
+    source=(
+        f"{ARTICLE}: update flow steps 3-5, troubleshooting step 8; readers' comments (a "
+        "1.0.522.34 phone that never fetched the interim build; Edi's 1.0.452.0 phones)"
+    ),
 )
 
 SAME_VERSION_REPEATED = CheckSpec(
@@ -66,10 +72,14 @@ SAME_VERSION_REPEATED = CheckSpec(
     ),
     remediation=(
         "Look for the GET of the offered file in the IIS log (status, time-taken); leave the "
-        "phone idle five minutes after a download (seed step 12); check the phone's Last Update "
-        "Status on its About screen (capinspect explain 0x…/…)."
+        "phone idle five minutes after a download (the Device Update troubleshooting article, "
+        "step 12); check the phone's Last Update Status on its About screen (capinspect "
+        "explain 0x…/…)."
     ),
-    source="seed (comments 7 and 18; troubleshooting steps 9 and 12)",
+    source=(
+        f"{ARTICLE}: troubleshooting steps 9 and 12; readers' comments (phones that keep "
+        "reporting the interim build 1.0.522.103)"
+    ),
 )
 
 LOCALE_MISMATCH = CheckSpec(
@@ -78,14 +88,15 @@ LOCALE_MISMATCH = CheckSpec(
     title="The phone's locale does not match the locale of the update files",
     explanation=(
         "Update files are per locale (…/<Vendor>/<Model>/<Revision>/<Locale>/<Version>/). A "
-        "reader's phones got nothing because the uploaded files were Dutch and the phones "
-        "English (comment 5): the service only offers a phone files of its own locale."
+        "reader of the Device Update troubleshooting article got nothing on his phones because "
+        "the uploaded files were Dutch and the phones English: the service only offers a phone "
+        "files of its own locale."
     ),
     remediation=(
         "Upload (and approve) the update package for the phone's locale in the Device Update "
         "management console, or set the phone's language to one the server has files for."
     ),
-    source="seed (comment 5)",
+    source=f"{ARTICLE}: a reader's comment (Wouter Berman: Dutch update files, English phones)",
 )
 
 LOG_SPECS: tuple[CheckSpec, ...] = (
@@ -427,7 +438,7 @@ def check_checkin_without_download(phone: LogPhone, ctx: LogContext) -> Iterator
 def path_locale(path: str | None) -> str | None:
     """Locale segment of an update file path: …/UCPhone/<Vendor>/<Model>/<Rev>/<Locale>/…."""
     if not path or INTERIM_PATH_MARKER in path:
-        return None  # the interim build is served from OCInterim/ENU to every phone (seed)
+        return None  # the interim build is served from OCInterim/ENU to every phone (article)
     parts = [p for p in path.split("/") if p]
     lowered = [p.lower() for p in parts]
     for marker in ("ucphone", "roundtable"):
@@ -455,7 +466,7 @@ def _server_locales(ctx: LogContext) -> dict[str, str]:
 
 def check_locale_mismatch(phone: LogPhone, ctx: LogContext) -> Iterator[LogFinding]:
     """Offered files of another locale; or nothing offered while the server's files are all
-    of other locales (comment 5)."""
+    of other locales (Wouter Berman's comment on the article)."""
     mine = (phone.locale or "").upper()
     if not mine:
         return

@@ -26,6 +26,7 @@ from urllib.parse import SplitResult, urlsplit
 from capinspect.checks.base import Check, CheckContext, CheckSpec, Finding, Severity
 from capinspect.devices import Checkin, DeviceSession
 from capinspect.knowledge.firmware import parse_version
+from capinspect.knowledge.sources import APPROVE_AN_UPDATE, ARTICLE, GET_CSDEVICEUPDATE
 from capinspect.knowledge.update_paths import IDENTITY_FIELDS, read_update_path
 from capinspect.protocols.checkin import FirmwareModule
 from capinspect.protocols.dns.messages import DnsLookup
@@ -38,11 +39,12 @@ OFFERED_URL_UNUSABLE = CheckSpec(
         "The Device Update service answered with a file to download, but its URL cannot work "
         "for this phone: it does not parse or is not http/https, its host did not resolve when "
         "the phone looked it up, its path is for another model, revision or locale than the "
-        "phone reported (update files are per vendor/model/revision/locale: an article reader's "
-        "English phones and Dutch update files), or it offers the version the phone already "
-        "runs (an older one is not a fault: devices take any approved version other than "
-        "theirs, which is how roll-back works). The phone then never asks for the file, and the "
-        "capture shows nothing after the check-in; or it fetches a file that is not for it."
+        "phone reported (update files are per vendor/model/revision/locale: a reader of the "
+        "Device Update troubleshooting article had English phones and Dutch update files), or "
+        "it offers the version the phone already runs (an older one is not a fault: devices "
+        "take any approved version other than theirs, which is how roll-back works). The phone "
+        "then never asks for the file, and the capture shows nothing after the check-in; or it "
+        "fetches a file that is not for it."
     ),
     remediation=(
         "Each finding names its reason and the fix: correct the service's internal/external "
@@ -50,9 +52,9 @@ OFFERED_URL_UNUSABLE = CheckSpec(
         "for the phone's own vendor/model/revision/locale; then restart the phone."
     ),
     source=(
-        "the article (update flow steps 3-5, its audit log and IIS log, a reader's locale "
-        "report); Microsoft's file store layout (Get-CsDeviceUpdate) and Lync Server 2010 "
-        "'Approve an update' (roll-back); inference"
+        f"{ARTICLE}: update flow steps 3-5, its audit log and IIS log, a reader's locale "
+        f"report (Wouter Berman); {GET_CSDEVICEUPDATE}; {APPROVE_AN_UPDATE} (roll-back); "
+        "inference"
     ),
 )
 
@@ -63,12 +65,13 @@ after 1-2 s; inference). A query the capture ended on proves nothing."""
 _FIX_URL = (
     "The service builds file URLs from its internal and external update URLs: set them to "
     "plain http(s) URLs with a host name the phone resolves (the phone fetches internal files "
-    "over HTTP on port 80 in the article's IIS log), then restart the phone."
+    "over HTTP on port 80 in the IIS log of the Device Update troubleshooting article), then "
+    "restart the phone."
 )
 _FIX_HOST = (
     "Create the host's DNS record (an A record the phone's DNS server answers) or point the "
     "service's internal/external URL at a name that resolves; browse to the file URL from the "
-    "phone's network (the article's troubleshooting step 5)."
+    "phone's network (the Device Update troubleshooting article, step 5)."
 )
 _FIX_IDENTITY = (
     "Upload the update package for this phone's own vendor/model/revision/locale and approve "
@@ -82,8 +85,9 @@ _FIX_INTERIM_LOCALE = (
 )
 _FIX_SAME_VERSION = (
     "Approve (or, for a test device, leave pending) a newer build for this model and locale; "
-    "the article: the approved revision must be more recent than the one the devices run. If "
-    "the phone already runs the build you want, remove the rule that offers it again."
+    "the Device Update troubleshooting article: the approved revision must be more recent "
+    "than the one the devices run. If the phone already runs the build you want, remove the "
+    "rule that offers it again."
 )
 
 

@@ -1,6 +1,6 @@
 """Knowledge tables: facts about firmware, status codes and error codes, each with its source.
 
-Checks read these tables; they never hard-code a version or a code. Source keys (S1…) refer to
-the list in the project's protocol reference; "seed" is the troubleshooting article the
-product was built from (Rui Silva, ucspotting, 2009).
+Checks read these tables; they never hard-code a version or a code. Sources are cited by title
+(``sources.py`` holds the titles): "the article" is Rui Silva, "Troubleshooting OCS 2007 R2
+Device Update Service for Communicator Phone Edition" (2009), which the product is built from.
 """

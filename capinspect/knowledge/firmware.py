@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from capinspect.knowledge.sources import ARTICLE, UPDATING_LPE_2013
+
 Version = tuple[int, ...]
 
 _VERSION_RE = re.compile(r"\d+(?:\.\d+){1,3}")
@@ -29,31 +31,33 @@ def format_version(version: Version) -> str:
 
 
 INTERIM_THRESHOLD: Version = (1, 0, 522, 98)
-"""Below this, a phone first gets the interim build (seed: "If the previous version of the device
-is less than 1.0.522.98, it will first get updated to an interim build (1.0.522.103)". The
-seed's step 4 says "1.0.522.98 or lower"; the audit-log example and the first wording agree on
-*less than*, which is what capinspect uses.)"""
+"""Below this, a phone first gets the interim build (the Device Update troubleshooting article: "If
+the previous version of the device is less than 1.0.522.98, it will first get updated to an interim
+build (1.0.522.103)". Its step 4 says "1.0.522.98 or lower"; the audit-log example and the first
+wording agree on *less than*, which is what capinspect uses.)"""
 
 INTERIM_VERSION: Version = (1, 0, 522, 103)
-"""The interim build served from the ``OCInterim`` virtual directory (seed, audit log row 2)."""
+"""The interim build served from the ``OCInterim`` virtual directory (the article's audit log, row
+2)."""
 
 INTERIM_PATH_MARKER = "/ocinterim/"
 """Path element of the interim build's URL.
 
-Seed: ``/DeviceUpdateFiles_Int/OCInterim/ENU/CPE.nbt``."""
+The article's: ``/DeviceUpdateFiles_Int/OCInterim/ENU/CPE.nbt``."""
 
 LEGACY_CHECKIN_VERSION: Version = (1, 0, 452, 0)
-"""Firmware that asks for ``/UCDeviceUpdates/ucdevice.upx`` (seed, step 10 and comment 11)."""
+"""Firmware that asks for ``/UCDeviceUpdates/ucdevice.upx`` (the article's step 10; Edi's comment on
+it)."""
 
 UNKNOWN_VERSION_TIMESTAMP = "1601"
 """An installed module with an empty version and a 01-01-1601 timestamp (the Windows FILETIME
-epoch) means the phone reports nothing the server knows (seed, audit log row 1)."""
+epoch) means the phone reports nothing the server knows (the article's audit log, row 1)."""
 
 
 IMAGE_SUFFIXES = (".nbt",)
 """The firmware image itself (``CPE.nbt``); the ``.cat`` catalog and ``.xml`` description of an
-update package are small by nature (protocol reference §3.3, S42), so only images have a
-minimum size."""
+update package are small by nature (the OCS "14" pre-release "Updating Devices" page), so only
+images have a minimum size."""
 
 MIN_IMAGE_BYTES = 100 * 1024
 """Smallest body capinspect accepts as a firmware image: an inference, not a published number.
@@ -103,10 +107,10 @@ FAMILIES: tuple[FirmwareFamily, ...] = (
         vendors_models=(("Polycom", "CX700"), ("LG-Nortel", "IP8540"), ("Microsoft", "Tanjay")),
         newest_known=(3, 5, 6907, 0),
         source=(
-            "seed: 3.5.6907.0 is the latest OCS 2007 R2 build when the article was written "
-            "and the build the example server offers; later builds (3.5.6907.187, .207) exist "
-            "(seed comment 19; protocol.md S56): set the target in --expect when your server "
-            "carries one"
+            f"{ARTICLE}: 3.5.6907.0 is the latest OCS 2007 R2 build when the article was "
+            "written and the build the example server offers; later builds (3.5.6907.187, "
+            f".207) exist (a reader's IIS log in the article; {UPDATING_LPE_2013}): set the "
+            "target in --expect when your server carries one"
         ),
     ),
     FirmwareFamily(
@@ -114,8 +118,8 @@ FAMILIES: tuple[FirmwareFamily, ...] = (
         vendors_models=(("Microsoft", "DV1"),),
         newest_known=(0,),
         source=(
-            "seed, step 6: 'Microsoft DV1 is no longer supported and even the interim update "
-            "will not work'"
+            f"{ARTICLE}, troubleshooting step 6: 'Microsoft DV1 is no longer supported and "
+            "even the interim update will not work'"
         ),
         supported=False,
     ),
@@ -136,10 +140,11 @@ def family_for(vendor: str | None, model: str | None) -> FirmwareFamily | None:
 
 
 def needs_interim(version: Version) -> bool:
-    """True when the phone must take 1.0.522.103 before any newer build (seed)."""
+    """True when the phone must take 1.0.522.103 before any newer build (the article)."""
     return version < INTERIM_THRESHOLD
 
 
 def is_lync_phone_edition(version: Version) -> bool:
-    """Lync Phone Edition firmware is 4.0.7577.x (protocol.md §6, S56)."""
+    """Lync Phone Edition firmware is 4.0.7577.x (Jeff Schertz, "Updating Lync Phone Edition
+    Devices for Lync 2013")."""
     return version[:1] == (4,)

@@ -1,17 +1,18 @@
 """IIS sub-status and Win32 status meanings: what an IIS log line or error page is telling you.
 
-An IIS log line ends ``sc-status sc-substatus sc-win32-status time-taken``; the seed's failing
-download is ``… 500 19 5 62`` (500.19, Win32 error 5 = access denied) and its fix is the shared
-folder's ACL. A capture shows the same facts in the error page body ("HTTP Error 500.19 -
-Internal Server Error", "Error Code 0x80070005"), which capinspect/protocols/http/iis.py reads.
+An IIS log line ends ``sc-status sc-substatus sc-win32-status time-taken``; the failing download in
+the Device Update troubleshooting article is ``… 500 19 5 62`` (500.19, Win32 error 5 = access
+denied) and its fix is the shared folder's ACL. A capture shows the same facts in the error page
+body ("HTTP Error 500.19 - Internal Server Error", "Error Code 0x80070005"), which
+capinspect/protocols/http/iis.py reads.
 
 Sources, cited per entry:
 * [KB943891] Microsoft, "The HTTP status code in IIS 7.0 and later versions" (KB 943891), as
-  quoted by protocol.md §4.2 / S50 (the 403.x list confirmed there; the rest as published in
-  the KB).
-* [IIS6] IIS 6.0 SDK "CustomErrorDescriptions" (S50), for the IIS 6 style wording.
-* [SEED] the seed document, troubleshooting step 5 and comments 15–16 (SSL required on
-  DeviceUpdateFiles_Int).
+  quoted on Microsoft Q&A (the 403.x list confirmed there; the rest as published in the KB).
+* [IIS6] IIS 6.0 SDK "CustomErrorDescriptions", for the IIS 6 style wording.
+* [ARTICLE] Rui Silva, "Troubleshooting OCS 2007 R2 Device Update Service for Communicator Phone
+  Edition" (2009): troubleshooting step 5, and its readers' comments on SSL required on
+  DeviceUpdateFiles_Int.
 * [WIN32] Windows system error codes (winerror.h); the IIS log's sc-win32-status column.
 """
 
@@ -26,13 +27,14 @@ IIS_SUBSTATUS: dict[str, str] = {
     "401.3": "unauthorized due to an ACL on the requested resource",
     "401.4": "authorization failed by a filter",
     "401.5": "authorization failed by an ISAPI/CGI application",
-    # 403.x — [KB943891] (403.4/7/13/16/17 confirmed in protocol.md §4.2)
+    # 403.x — [KB943891] (403.4/7/13/16/17 confirmed in the Microsoft Q&A quote)
     "403.1": "execute access forbidden",
     "403.2": "read access forbidden",
     "403.3": "write access forbidden",
     "403.4": (
         "SSL required: the virtual directory requires HTTPS and the request came over HTTP "
-        "(seed comments 15-16: untick 'Require SSL' on DeviceUpdateFiles_Int)"
+        "(a reader of the Device Update troubleshooting article fixed it by unticking "
+        "'Require SSL' on DeviceUpdateFiles_Int)"
     ),
     "403.5": "SSL 128 required",
     "403.6": "IP address rejected",
@@ -76,8 +78,9 @@ IIS_SUBSTATUS: dict[str, str] = {
     "500.0": "module or ISAPI error occurred",
     "500.19": (
         "configuration data is invalid: IIS could not read the configuration (web.config); "
-        "for DeviceUpdateFiles this is commonly the shared folder's ACL — the seed's "
-        "'500 19 5' line, fixed by granting Everyone read on the share (seed step 5)"
+        "for DeviceUpdateFiles this is commonly the shared folder's ACL — the '500 19 5' line "
+        "of the Device Update troubleshooting article, fixed by granting Everyone read on the "
+        "share (its step 5)"
     ),
     "500.21": "module not recognized",
     "500.22": "an ASP.NET httpModules configuration does not apply in Managed Pipeline mode",
@@ -97,9 +100,9 @@ IIS_SUBSTATUS: dict[str, str] = {
 
 WIN32_STATUS: dict[int, str] = {
     0: "success",  # [WIN32] ERROR_SUCCESS
-    2: "file not found (ERROR_FILE_NOT_FOUND)",  # [WIN32]; seed comment 19's "404 0 2"
+    2: "file not found (ERROR_FILE_NOT_FOUND)",  # [WIN32]; a reader's "404 0 2" [ARTICLE]
     3: "path not found (ERROR_PATH_NOT_FOUND)",  # [WIN32]
-    # [WIN32]; the seed's "500 19 5"
+    # [WIN32]; the article's "500 19 5"
     5: "access denied (ERROR_ACCESS_DENIED): check the folder/share ACL",
     64: "the network name is no longer available: the client went away",  # [WIN32]
     121: "the semaphore timeout period has expired: the connection timed out",  # [WIN32]

@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from capinspect.knowledge.sources import ARTICLE, GET_CSDEVICEUPDATE
+
 UPDATE_VDIRS = ("deviceupdatefiles_int", "deviceupdatefiles_ext")
 """The virtual directories that serve update files (article, troubleshooting step 4)."""
 
@@ -49,15 +51,15 @@ LAYOUTS: tuple[PathLayout, ...] = (
         name="interim",
         segments=("@vdir", "=OCInterim", "locale", "*"),
         example="/DeviceUpdateFiles_Int/OCInterim/ENU/CPE.nbt",
-        source="article: audit log row 2 and the IIS log line of the interim download",
+        source=f"{ARTICLE}: audit log row 2 and the IIS log line of the interim download",
     ),
     PathLayout(
         name="update",
         segments=("@vdir", "device_type", "vendor", "model", "revision", "locale", "version", "*"),
         example="/DeviceUpdateFiles_Int/UCPhone/LG-Nortel/IP8540/A/ENU/3.5.6907.0/CPE/CPE.nbt",
         source=(
-            "article: audit log row 3, its IIS log and a reader's (Polycom/CX700/A/ENU/"
-            "3.5.6907.207); Microsoft's DeviceUpdateStore layout (Get-CsDeviceUpdate)"
+            f"{ARTICLE}: audit log row 3, its IIS log and a reader's (Polycom/CX700/A/ENU/"
+            f"3.5.6907.207); {GET_CSDEVICEUPDATE}"
         ),
     ),
 )

@@ -1,13 +1,13 @@
 """WinInet error codes (12001–12175): the first half of a phone's "Last Update Status".
 
-The seed (step 9) says the About screen shows ``Last Update Status: (0x####/0x#####)``, "the
-normal state should be 0x00/0 or 0x0/200", and "the first field is a WinInet error code". That
-the second field is the HTTP status of the last check-in is inferred from ``0x0/200``
-(protocol.md §5: the field format itself is published nowhere).
+The Device Update troubleshooting article (step 9) says the About screen shows ``Last Update Status:
+(0x####/0x#####)``, "the normal state should be 0x00/0 or 0x0/200", and "the first field is a
+WinInet error code". That the second field is the HTTP status of the last check-in is inferred from
+``0x0/200`` (the field format itself is published nowhere).
 
-Numbers and symbols: Wine ``include/wininet.h`` (S52) and Microsoft ``inetmsg.mc`` (S53; its
-12106 for INVALID_OPERATION is a typo for 12016); 12053–12056 and 12172–12175 from S52/S55.
-Meanings are short paraphrases of the message texts.
+Numbers and symbols: Wine ``include/wininet.h`` and Microsoft ``inetmsg.mc`` (its 12106 for
+INVALID_OPERATION is a typo for 12016); 12053–12056 and 12172–12175 from ``wininet.h`` and code that
+defines them. Meanings are short paraphrases of the message texts.
 """
 
 from __future__ import annotations

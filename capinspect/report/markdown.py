@@ -5,16 +5,21 @@ The content of a ticket report is built here once, as plain tables of *unescaped
 Markdown, ``report/html.py`` for HTML. So the Markdown and HTML reports cannot drift apart, and
 escaping lives in one function per format, applied to every string from the capture.
 
-Markdown has no reliable "literal text" mode inside tables, so :func:`md` escapes every
-character that could start markup (``[`` ``]`` ``(`` ``)`` ``!`` ``*`` ``_`` ``|`` backticks
-…), writes ``<``, ``>`` and ``&`` as entities, and defuses the autolinks GitHub-flavoured
-Markdown would make of ``http://``, ``www.`` and ``user@host``. A hostile host name, XML value
-or user agent therefore shows as text: never a link, an image, a table break or HTML. The report
-itself writes no links either (no ``](`` at all), so a reviewer can check that with grep.
+A Markdown ticket is often read as plain text, so what a reader copies must survive being
+copied: :func:`md` writes URLs, paths, host and file names, MACs, IPs and e-mail addresses as
+code spans, verbatim (a fence longer than any backtick run inside, as CommonMark asks), and
+nothing inside a code span is markup or an autolink. Code spans never hold ``<`` ``>`` ``[``
+``]`` ``(`` ``)`` or ``|``, so they cannot end a table cell and no link or HTML can be made of
+them even by a renderer that does not parse them. The rest is text with every character that
+could start markup escaped (``[`` ``]`` ``*`` ``_`` ``|`` backticks …) and ``<``, ``>``, ``&``
+as entities. A hostile host name, XML value or user agent therefore shows as text or code:
+never a link, an image, a table break or HTML. The report itself writes no links either (no
+``](`` at all), so a reviewer can check that with grep.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 
@@ -416,14 +421,108 @@ def downloads_table(session: DeviceSession) -> Table | None:
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
 _WHITESPACE = re.compile(r"[\r\n\t\f\v]+")
 
+_SEPARATORS = re.compile(r"([\s<>\[\]()|]+)")
+"""What splits text into runs: whitespace and the characters a code span never holds, so a
+span can neither end a table cell nor, were it not parsed, make a link or HTML (``](`` and
+``<`` never appear in a report, spans included)."""
 
-def md(value: object) -> str:
-    """A string from the capture as inert Markdown text (one line, no markup, no autolink)."""
-    text = _WHITESPACE.sub(" ", safe(value))
+_LEADING = "\"'"
+_TRAILING = ".,;:!?'\""
+"""Quotes around a value and punctuation after it belong to the sentence, not to the value."""
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://\S*")
+_MAC = re.compile(r"(?:[0-9A-Fa-f]{2}[:\-]){5}[0-9A-Fa-f]{2}")
+_NAME = re.compile(
+    r"[A-Za-z0-9_\-]{2,}(?:\.[A-Za-z0-9_\-]+)*\.[A-Za-z][A-Za-z0-9_\-]+(?::\d{1,5})?"
+)
+"""A host or file name: ucupdates-r2.contoso.com, ocs.contoso.com:443, CPE.nbt, DHCPUtil.exe (a
+version such as 1.0.522.98 or 1.0.452.x is not one: its last label is a number or one letter)."""
+_SEGMENT = re.compile(r"[\w.\-]+")
+_IDENTIFIER = re.compile(r"[\w.\-/]*_[\w.\-/]*")
+"""A name with an underscore: DeviceUpdateFiles_Int, _Ext, ERROR_INTERNET_TIMEOUT."""
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_value(core: str) -> bool:
+    """Whether a run is a value a reader copies (and so a code span): a URL, a path, a host or
+    file name, a MAC, an IP (with a port), an e-mail address or an identifier — and anything a
+    GitHub-flavoured renderer could autolink (``://``, ``@``, ``www.``), value or not."""
+    lowered = core.lower()
+    if "://" in core or "@" in core or "www." in lowered:
+        return True
+    if core.startswith(("/", "…/", "\\\\")) and len(core) > 2 or re.match(r"[A-Za-z]:\\", core):
+        return True
+    if _MAC.fullmatch(core) or _NAME.fullmatch(core) or _IDENTIFIER.fullmatch(core):
+        return True
+    host, _, port = core.rpartition(":")
+    if _is_address(core) or ("." in host and port.isdigit() and _is_address(host)):
+        return True
+    segments = core.split("/")
+    return (
+        len(segments) > 1
+        and all(_SEGMENT.fullmatch(segment) for segment in segments)
+        and _NAME.fullmatch(segments[-1]) is not None
+    )
+
+
+def _code_span(value: str) -> str:
+    """``value`` as a CommonMark code span: a fence longer than any run of backticks inside, and
+    a space of padding when the value starts or ends with a backtick."""
+    longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
+
+
+def _md_text(text: str) -> str:
+    """Running text as inert Markdown: markup characters escaped, ``<`` ``>`` ``&`` as entities."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_SPECIAL.sub(r"\\\1", text)
+    # Values hold these, so text holds them only when a value check is wrong: defused anyway.
     text = text.replace("](", "]\\(").replace("://", "\\://").replace("@", "\\@")
     return re.sub(r"(?i)\b(www)\.", r"\1\\.", text)
+
+
+def _md_run(run: str) -> str:
+    """One run (no whitespace, no ``<>[]()|``): a code span around its value, or text."""
+    head = len(run) - len(run.lstrip(_LEADING))
+    core = run[head:]
+    # An IPv6 address may end in ':' ('fe80::'): try it before the punctuation goes.
+    tail = core.rstrip(_TRAILING.replace(":", ""))
+    if not (":" in tail and _is_address(tail)):
+        tail = core.rstrip(_TRAILING)
+    if not tail or not _is_value(tail):
+        return _md_text(run)
+    return _md_text(run[:head]) + _code_span(tail) + _md_text(core[len(tail) :])
+
+
+def md(value: object) -> str:
+    """A string from the capture as inert Markdown on one line.
+
+    Values a reader copies (URLs, paths, host and file names, MACs, IPs, e-mail addresses) are
+    code spans, verbatim; the rest is text with every character that could start markup
+    escaped. Either way never a link, an image, HTML or a table break, whatever the value holds.
+    Linear in the length of the value (a hostile value may be long).
+    """
+    text = _WHITESPACE.sub(" ", safe(value))
+    parts = _SEPARATORS.split(text)
+    # split() with a group alternates: run, separators, run, separators, … run.
+    out = []
+    for number, part in enumerate(parts):
+        if number % 2:
+            out.append(_md_text(part))
+        elif number and parts[number - 1].endswith("<") and part.startswith("/"):
+            out.append(_md_text(part))  # "</script": a closing tag, not a path
+        else:
+            out.append(_md_run(part))
+    return "".join(out)
 
 
 def _md_table(table: Table, level: int = 4) -> list[str]:

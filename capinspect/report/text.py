@@ -11,6 +11,7 @@ import io
 import re
 from datetime import UTC, datetime
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -121,55 +122,102 @@ def _summary_table(report: Report) -> Table:
     return table
 
 
-def _other_clients(report: Report) -> Table:
-    """Hosts without phone evidence that touched the update service, one line each."""
-    table = Table(
-        title="Other clients of the update service (not phones, not judged)",
-        title_justify="left",
-        title_style="bold",
-        show_edge=False,
-        pad_edge=False,
-        box=None,
-        header_style="bold",
-    )
-    table.add_column("Host", no_wrap=True)
-    table.add_column("Address", overflow="fold")
-    table.add_column("Frames", no_wrap=True)
-    table.add_column("What it did first", overflow="fold")
+def _other_clients(console: Console, report: Report) -> list[Text]:
+    """Hosts without phone evidence that touched the update service, one line each, in aligned
+    columns; what each did first (a name, a URL path) wraps like a finding, never broken."""
+    rows = []
     for client in report.other_clients[:50]:
         first = client.activities[0] if client.activities else None
-        table.add_row(
-            Text(safe(client.mac or client.key)),
-            Text(safe(", ".join(client.ips[:2]))),
-            Text(f"#{first.frame} ({client.activity_count})" if first else "—"),
-            Text(safe(first.what) if first else ""),
+        rows.append(
+            (
+                safe(client.mac or client.key),
+                safe(", ".join(client.ips[:2])),
+                f"#{first.frame} ({client.activity_count})" if first else "—",
+                safe(first.what) if first else "",
+            )
         )
+    heads = ("Host", "Address", "Frames", "What it did first")
+    widths = [max(len(row[i]) for row in (heads, *rows)) for i in range(3)]
+    indent = sum(widths) + 2 * len(widths)
+    lines = [Text("Other clients of the update service (not phones, not judged)", style="bold")]
+    for number, row in enumerate((heads, *rows)):
+        lead = Text("".join(f"{cell:<{width}}  " for cell, width in zip(row, widths, strict=False)))
+        body = Text(row[3])
+        if number == 0:
+            lead.stylize("bold")
+            body.stylize("bold")
+        lines += _hanging(console, lead, body, indent)
     hidden = len(report.other_clients) - 50 + report.other_clients_dropped
     if hidden > 0:
-        table.caption = f"{hidden} more in the JSON report"
-    return table
+        lines.append(Text(f"{hidden} more in the JSON report", style="dim"))
+    return lines
 
 
-def _finding_block(finding: Finding, indent: int = 2) -> Table:
-    """One finding as a grid, so wrapped lines stay in their column at any width."""
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(width=indent, no_wrap=True)
-    grid.add_column(width=5, no_wrap=True)
-    grid.add_column(ratio=1, overflow="fold")
+def _hanging(console: Console, lead: Text, body: Text, indent: int) -> list[Text]:
+    """``lead`` then ``body`` wrapped at spaces to the console's width, the lines after the first
+    indented by ``indent`` columns (``lead`` must be that wide).
+
+    A word is never broken: a URL, file path or host name longer than the room left keeps a line
+    of its own and runs past the right edge, so it can be copied whole (the Device Update
+    troubleshooting article's first test is to open the offered URL in a browser). The lines are
+    printed with :func:`_print_lines`, which neither wraps nor crops them again.
+    """
+    room = max(20, console.width - indent)
+    lines: list[Text] = []
+    for paragraph in body.split("\n", allow_blank=True):
+        paragraph.expand_tabs()
+        lines.extend(paragraph.divide(_breaks(paragraph.plain, room)))
+    out = []
+    for number, line in enumerate(lines):
+        line.rstrip()
+        prefix = lead.copy() if number == 0 else Text(" " * indent)
+        out.append(Text.assemble(prefix, line))
+    return out or [lead.copy()]
+
+
+_WORD = re.compile(r"\[[^\]\n]{1,40}\]\s*|\S+\s*")
+"""A word and the spaces after it; a short bracketed group (``[frames 9, 10]``) counts as one."""
+
+
+def _breaks(plain: str, room: int) -> list[int]:
+    """Offsets to break ``plain`` at so that lines fit ``room`` columns, only ever before a word:
+    a word wider than ``room`` stays whole on a line of its own."""
+    offsets: list[int] = []
+    column = 0
+    for match in _WORD.finditer(plain):
+        word = match.group(0)
+        if column and column + cell_len(word.rstrip()) > room:
+            offsets.append(match.start())
+            column = 0
+        column += cell_len(word)
+    return offsets
+
+
+def _print_lines(console: Console, lines: list[Text]) -> None:
+    for line in lines:
+        console.print(line, soft_wrap=True)
+
+
+def _finding_block(console: Console, finding: Finding, indent: int = 2) -> list[Text]:
+    """One finding: severity, ID and title, then what was seen and the fix, each wrapped in the
+    column after the severity (URLs and names never broken, see :func:`_hanging`)."""
+    hang = indent + 7
+    lead = Text(" " * (indent + 1))
+    lead.append(f"{str(finding.severity).upper():<5}", style=SEVERITY_STYLE[finding.severity])
+    lead.append(" ")
     head = Text(finding.check_id, style="bold")
     head.append(f"  {finding.title}")
-    grid.add_row(
-        "", Text(str(finding.severity).upper(), style=SEVERITY_STYLE[finding.severity]), head
-    )
+    lines = _hanging(console, lead, head, hang)
+    pad = Text(" " * hang)
     detail = Text(safe(finding.summary))
     if finding.frames:
         detail.append(f"  [{_frames(finding.frames)}]", style="dim")
-    grid.add_row("", "", detail)
+    lines += _hanging(console, pad, detail, hang)
     if finding.severity != Severity.INFO:
         fix = Text("fix: ", style="bold dim")
         fix.append(finding.remediation)
-        grid.add_row("", "", fix)
-    return grid
+        lines += _hanging(console, pad, fix, hang)
+    return lines
 
 
 def _device_section(console: Console, item: DeviceReport) -> None:
@@ -191,12 +239,10 @@ def _device_section(console: Console, item: DeviceReport) -> None:
     head.append("  ")
     verdict = item.verdict.verdict
     head.append(str(verdict).upper(), style=VERDICT_STYLE[verdict])
-    console.print(head)
-    notes = Table.grid(padding=(0, 1))
-    notes.add_column(width=2)
-    notes.add_column(ratio=1, overflow="fold")
+    _print_lines(console, _hanging(console, Text(), head, 3))
+    notes: list[Text] = []
     if verdict in (Verdict.PASS, Verdict.INCONCLUSIVE):
-        notes.add_row("", Text(item.verdict.reason, style="dim"))
+        notes.append(Text(item.verdict.reason, style="dim"))
     root = item.verdict.root_cause
     if root is not None:
         line = Text("root cause: ", style="bold")
@@ -204,18 +250,18 @@ def _device_section(console: Console, item: DeviceReport) -> None:
         rest = list(dict.fromkeys(f.check_id for f in item.verdict.consequences))
         if rest:
             line.append(f"  (then {', '.join(rest)})", style="dim")
-        notes.add_row("", line)
+        notes.append(line)
     if item.verdict.advice:
-        notes.add_row("", Text("capture advice: " + item.verdict.advice, style="dim"))
-    if notes.row_count:
-        console.print(notes)
+        notes.append(Text("capture advice: " + item.verdict.advice, style="dim"))
+    for note in notes:
+        _print_lines(console, _hanging(console, Text("   "), note, 3))
     for finding in item.findings:
-        console.print(_finding_block(finding))
+        _print_lines(console, _finding_block(console, finding))
 
 
 def render_analyze(report: Report, *, color: bool = False, width: int = 100) -> str:
     console = _console(color, width)
-    console.print(_capture_header(report.analysis))
+    _print_lines(console, _hanging(console, Text(), _capture_header(report.analysis), 2))
     if report.expectations.source != "built-in defaults":
         console.print(Text(f"expectations: {safe(report.expectations.source)}", style="dim"))
     console.print()
@@ -226,10 +272,10 @@ def render_analyze(report: Report, *, color: bool = False, width: int = 100) -> 
         _device_section(console, item)
         console.print()
     for finding in report.capture_findings:
-        console.print(_finding_block(finding, indent=0))
+        _print_lines(console, _finding_block(console, finding, indent=0))
     if report.other_clients:
         console.print()
-        console.print(_other_clients(report))
+        _print_lines(console, _other_clients(console, report))
     counts = report.verdict_counts()
     tail = ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no phones"
     kept = report.analysis.stats.frames_kept

@@ -141,7 +141,9 @@ def test_a_capture_that_ends_right_after_the_offer_is_only_info_and_says_how_lon
     verdict = report.devices[0].verdict
     assert verdict.verdict == Verdict.INCONCLUSIVE and "not fetched" in verdict.reason
     assert "the capture ended 17.0 s after the offer" in finding.summary
-    assert "2 min 18 s, 2 min 51 s in the article's IIS log" in finding.summary
+    assert "2 min 18 s, 2 min 51 s in the IIS log of the Device Update troubleshooting" in (
+        finding.summary
+    )
     assert "8 min 51 s" in finding.remediation  # 60 s + 170.7 s + five idle minutes
 
 

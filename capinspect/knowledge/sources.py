@@ -1,0 +1,55 @@
+"""The public documents capinspect's rules come from, by title: what a check's source cites.
+
+A user who reads a check's source must be able to find the document, so sources are cited by
+author and title (the pages themselves move; titles survive in archives and search engines).
+Checks and knowledge tables use these constants rather than retyping the titles, so every
+citation of one document reads the same.
+"""
+
+from __future__ import annotations
+
+ARTICLE = (
+    'Rui Silva, "Troubleshooting OCS 2007 R2 Device Update Service for Communicator Phone '
+    'Edition" (2009)'
+)
+"""The troubleshooting article capinspect is built from: its update flow (steps 1-6), its
+troubleshooting process (steps 1-12), its audit and IIS log examples and its readers' comments."""
+
+THE_ARTICLE = "the Device Update troubleshooting article"
+"""How explanations and remediations name :data:`ARTICLE` in running text."""
+
+HOW_DEVICE_UPDATE_WORKS = 'Microsoft, "How the Device Update Process Works" (OCS 2007 R2)'
+
+DHCPUTIL_VALUES = (
+    'Microsoft, "Obtaining Values of DHCP Options by Using DHCPUtil.exe" (Lync Server 2010)'
+)
+
+USING_DHCPUTIL = 'Microsoft, "Using DHCPUtil" (Lync Server 2010)'
+
+DHCP_FOR_DEVICES = 'Microsoft, "Setting Up DHCP for Devices" (Lync Server 2010)'
+
+DHCP_SIGN_IN = (
+    'Microsoft, "Configuring DHCP Options to Enable Sign-in for IP Phones" (Lync Server 2010)'
+)
+
+REGISTRAR_CMDLET = "Microsoft, Set-CsRegistrarConfiguration cmdlet help (-EnableDHCPServer)"
+
+SCHERTZ_OPTION43 = 'Jeff Schertz, "Understanding DHCP Option 43" (2012)'
+
+CISCO_LONG_OPTION43 = (
+    'Randy Zhong, "Using Cisco router as DHCP with long option 43 in Skype/Lync deployment"'
+)
+
+DNS_FRONT_END = 'Microsoft, "DNS requirements for Front End pools" (Lync Server 2013)'
+
+DNS_STANDARD_EDITION = (
+    'Microsoft, "DNS requirements for Standard Edition servers" (Lync Server 2013)'
+)
+
+IIS_STATUS_CODES = 'Microsoft, "The HTTP status code in IIS 7.0 and later versions" (KB 943891)'
+
+UPDATING_LPE_2013 = 'Jeff Schertz, "Updating Lync Phone Edition Devices for Lync 2013" (2013)'
+
+APPROVE_AN_UPDATE = 'Microsoft, "Approve an update" (Lync Server 2010)'
+
+GET_CSDEVICEUPDATE = "Andy Giesen, Get-CsDeviceUpdate (Microsoft's DeviceUpdateStore layout)"
