@@ -125,7 +125,7 @@ def test_analyze_markdown_has_a_server_log_section_per_phone() -> None:
     )
     assert code == 1 and "## Server logs" in out
     assert "#### Merged ladder (capture clock, UTC)" in out
-    assert "| acl-denied.iis.log:6 |" in out.replace("iis-log | ", "")
+    assert "| `acl-denied.iis.log:6` |" in out.replace("iis-log | ", "")
 
 
 # -- the logs as data: what a script reads without parsing prose ----------------------------
@@ -240,7 +240,7 @@ def test_logs_markdown_and_html_one_section_per_phone_and_unattributed_lines() -
     ]
     code, md, _ = run(*args, "--format", "markdown")
     assert code == 1
-    assert md.startswith("# capinspect server logs: seed-iis.log")
+    assert md.startswith("# capinspect server logs: `seed-iis.log`")
     assert "## 1. 00:21:63:0f:20:7b LG-Nortel IP8540 — PASS" in md
     assert "## 2. Lines not tied to a phone — FAIL" in md
     assert "### Log ladder (IIS log's clock)" in md and "comment19-iis.txt:3" in md
