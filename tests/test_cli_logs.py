@@ -241,10 +241,10 @@ def test_logs_markdown_and_html_one_section_per_phone_and_unattributed_lines() -
     code, md, _ = run(*args, "--format", "markdown")
     assert code == 1
     assert md.startswith("# capinspect server logs: `seed-iis.log`")
-    assert "## 1. 00:21:63:0f:20:7b LG-Nortel IP8540 — PASS" in md
+    assert "## 1. `00:21:63:0f:20:7b` LG-Nortel IP8540 — PASS" in md
     assert "## 2. Lines not tied to a phone — FAIL" in md
     assert "### Log ladder (IIS log's clock)" in md and "comment19-iis.txt:3" in md
-    assert "  - *log lines:* comment19-iis.txt:3" in md
+    assert "  - *log lines:* `comment19-iis.txt:3`" in md
     code, page, _ = run(*args, "--format", "html")
     assert code == 1 and page.startswith("<!DOCTYPE html>")
     assert '<meta http-equiv="Content-Security-Policy" content="default-src \'none\';' in page
