@@ -1,10 +1,11 @@
 """The command line: thin. Options → pipeline → renderer → exit code.
 
-Exit status (stable, for scripts):
-  0  analysed; no fail finding
+Exit status (stable, for scripts; cli_common.exit_status):
+  0  analysed; at least one phone judged, no fail finding
   1  analysed; at least one fail finding
   2  usage error or unusable input (one line on stderr, never a traceback)
   3  internal error in capinspect (one line; set CAPINSPECT_DEBUG=1 for the traceback)
+  4  analysed, nothing could be judged: no phone in the capture, or every phone inconclusive
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import click
 
 from capinspect import __version__
 from capinspect.cli_common import (
-    EXIT_FAIL,
-    EXIT_OK,
+    EXIT_STATUS_EPILOG,
     audit_log_option,
     captures_argument,
     color_option,
+    exit_status,
     expect_option,
     expectations_from,
     fit_streams,
@@ -58,7 +59,7 @@ def main() -> None:
     fit_streams()
 
 
-@main.command()
+@main.command(epilog=EXIT_STATUS_EPILOG)
 @captures_argument
 @expect_option
 @click.option(
@@ -129,7 +130,8 @@ def analyze(
 ) -> None:
     """Check each phone's boot in CAPTURE... and give a verdict per phone.
 
-    Exit status: 0 no fail finding, 1 at least one, 2 bad usage or unreadable input.
+    Exit status: 0 no fail finding, 1 at least one, 2 bad usage or unreadable input, 4 nothing
+    could be judged (no phone, or every phone inconclusive).
     """
     expect = expectations_from(expect_path)
     from capinspect.protocols.tls.keys import load_tls_keys
@@ -213,7 +215,10 @@ def analyze(
         output_text = text
     write_output(output_text, output, captures)
     logs_fail = server_logs is not None and server_logs.has_fail
-    sys.exit(EXIT_FAIL if report.has_fail or logs_fail else EXIT_OK)
+    verdicts = [d.verdict.verdict for d in report.devices]
+    if server_logs is not None:
+        verdicts += [p.verdict for p in server_logs.phones]
+    sys.exit(exit_status(report.has_fail or logs_fail, verdicts))
 
 
 @main.command()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
 
@@ -19,7 +19,7 @@ from capinspect.errors import CapinspectError
 from capinspect.expectations import DEFAULT_EXPECTATIONS, Expectations, load_expectations
 from capinspect.pipeline import Progress
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL, EXIT_NOTHING_JUDGED = 0, 1, 2, 3, 4
 PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,6 +28,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 def die(message: str, code: int = EXIT_USAGE) -> NoReturn:
     click.echo(f"capinspect: error: {message}", err=True)
     sys.exit(code)
+
+
+def exit_status(has_fail: bool, verdicts: Iterable[str]) -> int:
+    """The status of a run that analysed its input: 1 fail > 4 nothing judged > 0.
+
+    0 must mean "the phones were judged and none fails": a capture with no phone in it, or whose
+    every phone is inconclusive (an encrypted check-in, a capture that ends too early), tells
+    nothing about the phones, and a ticket bot reading 0 would close the ticket as healthy.
+    ``verdicts`` are the phones' verdicts (``pass``, ``warn``, ``fail``, ``inconclusive``).
+    """
+    if has_fail:
+        return EXIT_FAIL
+    if all(str(verdict) == "inconclusive" for verdict in verdicts):
+        return EXIT_NOTHING_JUDGED
+    return EXIT_OK
+
+
+EXIT_STATUS_EPILOG = (
+    "\b\nExit status:\n"
+    "  0  analysed; at least one phone judged, no fail finding\n"
+    "  1  analysed; at least one fail finding\n"
+    "  2  usage error or unreadable input\n"
+    "  3  internal error in capinspect\n"
+    "  4  analysed, nothing could be judged: no phone, or every phone inconclusive"
+)
+"""The exit status table as ``--help`` shows it (README's "Exit status" says the same)."""
 
 
 def guarded(func: F) -> F:

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from locations import PCAPS
 
 from capinspect.cli import main
+from capinspect.cli_common import exit_status
 
 HEALTHY = str(PCAPS / "healthy-no-update.pcap")
 ACL = str(PCAPS / "acl-denied.pcap")
@@ -155,8 +156,80 @@ def test_no_color_env_and_real_process_exit_status() -> None:
 
 def test_capture_without_phones_says_what_it_saw(corpus_dir: Path) -> None:
     code, out, _ = run("analyze", str(corpus_dir / "http_get.pcap"))
-    assert code == 0
+    assert code == 4  # nothing judged: a ticket bot must not read "healthy"
     assert "capture.no-phone-traffic" in out and "saw" in out
+
+
+def test_unrelated_traffic_exits_4_in_every_format(tmp_path: Path) -> None:
+    """A capture of traffic that is no phone's (a web client): analysed, nothing judged."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    path = tmp_path / "web.pcap"
+    wrpcap(
+        str(path),
+        [
+            Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+            / IP(src="10.0.0.1", dst="10.0.0.2")
+            / TCP(sport=40000 + i, dport=80, flags="S")
+            for i in range(3)
+        ],
+    )
+    for fmt in ("text", "json", "markdown", "html"):
+        code, out, err = run("analyze", "--format", fmt, str(path))
+        assert code == 4, (fmt, err)
+        assert out and err == ""
+
+
+def test_every_phone_inconclusive_exits_4_and_a_key_makes_it_0() -> None:
+    """https-healthy.pcap without a key: its phone's check-in is encrypted, so inconclusive."""
+    capture = str(PCAPS / "https-healthy.pcap")
+    code, out, _ = run("analyze", "--format", "json", capture)
+    assert [d["verdict"] for d in json.loads(out)["devices"]] == ["inconclusive"]
+    assert code == 4
+    code, _, err = run("analyze", "--keylog", str(PCAPS / "https-healthy.keylog"), capture)
+    assert code == 0, err
+
+
+def test_fail_outranks_nothing_judged_and_one_judged_phone_is_enough() -> None:
+    """Precedence 1 > 4 > 0: a failing phone wins; a judged phone next to an inconclusive one
+    makes the run 0 (the inconclusive phone is in the report)."""
+    code, _, _ = run("analyze", ACL, str(PCAPS / "https-healthy.pcap"))
+    assert code == 1
+    code, out, _ = run("analyze", "--format", "json", HEALTHY, str(PCAPS / "https-healthy.pcap"))
+    assert sorted(d["verdict"] for d in json.loads(out)["devices"]) == ["inconclusive", "pass"]
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("has_fail", "verdicts", "status"),
+    [
+        (False, [], 4),
+        (True, [], 1),
+        (False, ["inconclusive", "inconclusive"], 4),
+        (True, ["inconclusive"], 1),
+        (False, ["inconclusive", "warn"], 0),
+        (False, ["pass"], 0),
+        (True, ["pass", "fail"], 1),
+    ],
+)
+def test_exit_status_precedence(has_fail: bool, verdicts: list[str], status: int) -> None:
+    assert exit_status(has_fail, verdicts) == status
+
+
+def test_help_epilogs_list_every_exit_status() -> None:
+    for command in ("analyze", "logs", "live"):
+        code, out, _ = run(command, "--help")
+        assert code == 0
+        for line in ("0  analysed", "1  analysed", "2  usage", "3  internal", "4  analysed"):
+            assert line in out, (command, line)
+
+
+def test_readme_exit_status_table_names_4() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Exit status", 1)[1].split("\n## ", 1)[0]
+    assert "| 4 |" in table and "inconclusive" in table
 
 
 def test_baseline_of_one_capture_flags_another_servers_update_host(tmp_path: Path) -> None:
