@@ -290,7 +290,18 @@ def baseline(captures: tuple[str, ...], output: str, quiet: bool) -> None:
 @click.argument("term")
 @guarded
 def explain(term: str) -> None:
-    """Explain a check ID, an IIS status (500.19), a Last Update Status (0x2f7d/200)."""
+    """Explain a check ID, an IIS status or log line, an error code, a Last Update Status.
+
+    \b
+    TERM is what capinspect prints or what you paste:
+      check ID            download.acl-denied
+      IIS status          500.19, "HTTP Error 500.19 - Internal Server Error", 404
+      IIS log fields      "500 19 5" or "500 19 5 62" (status substatus win32 time-taken)
+      HRESULT             0x80070005 (an IIS error page's Error Code)
+      Win32 status        5, ERROR_ACCESS_DENIED
+      WinInet error       12007, 0x2ee7, ERROR_INTERNET_NAME_NOT_RESOLVED
+      Last Update Status  0x2f7d/200, 0x0/200, 0x00/0 (from the phone's About screen)
+    """
     from capinspect.explain import explain as explain_term
 
     click.echo(explain_term(term))

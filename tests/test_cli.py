@@ -126,7 +126,14 @@ def test_explain_and_checks_commands() -> None:
     code, out, _ = run("explain", "0x2f7d/200")
     assert code == 0 and "SECURITY_CHANNEL" in out
     code, _, err = run("explain", "what")
-    assert code == 2 and "cannot explain" in err
+    assert code == 2 and "cannot explain" in err and "Last Update Status" in err
+    assert len(err.strip().splitlines()) == 1
+    code, out, _ = run("explain", "500 19 5 62")
+    assert code == 0 and "ERROR_ACCESS_DENIED" in out
+    code, out, _ = run("explain", "0×00/0")
+    assert code == 0 and "healthy" in out
+    code, out, _ = run("explain", "--help")
+    assert "0x80070005" in out and "500 19 5 62" in out
     code, out, _ = run("checks")
     assert code == 0 and "download.acl-denied" in out
 
