@@ -33,9 +33,14 @@ from capinspect.cli_common import (
     format_option,
     guarded,
     iis_log_option,
+    keep_names_option,
+    keylog_option,
     output_option,
     progress_bar,
     quiet_option,
+    redact_option,
+    tls_key_option,
+    tls_key_password_option,
     use_color,
     write_output,
 )
@@ -62,17 +67,9 @@ def main() -> None:
 @main.command(epilog=EXIT_STATUS_EPILOG)
 @captures_argument
 @expect_option
-@click.option(
-    "--tls-key",
-    "tls_key_paths",
-    metavar="FILE",
-    multiple=True,
-    help="Server RSA private key (PEM or PFX) to decrypt HTTPS check-ins (RSA key exchange).",
-)
-@click.option("--tls-key-password", metavar="TEXT", help="Password of the --tls-key file(s).")
-@click.option(
-    "--keylog", "keylog_path", metavar="FILE", help="NSS key log (SSLKEYLOGFILE) to decrypt TLS."
-)
+@tls_key_option
+@tls_key_password_option
+@keylog_option
 @click.option(
     "--format",
     "fmt",
@@ -84,17 +81,8 @@ def main() -> None:
 @output_option
 @color_option
 @quiet_option
-@click.option(
-    "--redact",
-    is_flag=True,
-    help="Replace MACs (OUI kept), IPs, serials, users and host/domain names by pseudonyms.",
-)
-@click.option(
-    "--keep-names",
-    metavar="NAME",
-    multiple=True,
-    help="With --redact: a host or domain name (and the names under it) to keep; repeatable.",
-)
+@redact_option
+@keep_names_option
 @click.option(
     "--evidence",
     metavar="FILE.pcapng",
@@ -223,23 +211,51 @@ def analyze(
 
 @main.command()
 @captures_argument
+@tls_key_option
+@tls_key_password_option
+@keylog_option
 @format_option
 @output_option
 @color_option
 @quiet_option
+@redact_option
+@keep_names_option
 @guarded
 def timeline(
-    captures: tuple[str, ...], fmt: str, output: str | None, color: str, quiet: bool
+    captures: tuple[str, ...],
+    tls_key_paths: tuple[str, ...],
+    tls_key_password: str | None,
+    keylog_path: str | None,
+    fmt: str,
+    output: str | None,
+    color: str,
+    quiet: bool,
+    redact: bool,
+    keep_names: tuple[str, ...],
 ) -> None:
-    """Print each phone's boot as a ladder: one line per step, with frame numbers."""
-    from capinspect.devices import build_devices
+    """Print each phone's boot as a ladder: one line per step, with frame numbers.
 
+    With --tls-key or --keylog the HTTPS check-ins are decrypted and their steps shown, as in
+    `analyze`; --redact gives the same pseudonyms `analyze --redact` gives.
+    """
+    from capinspect.devices import build_devices
+    from capinspect.protocols.tls.keys import load_tls_keys
+
+    tls_keys = load_tls_keys(tls_key_paths, tls_key_password, keylog_path)
     progress, stop = progress_bar(captures, quiet)
     try:
-        analysis = analyze_paths(captures, DEFAULT_LIMITS, progress)
+        analysis = analyze_paths(captures, DEFAULT_LIMITS, progress, tls_keys=tls_keys)
     finally:
         stop()
-    devices = build_devices(analysis)
+    if redact:
+        # Redaction works on a whole report (it walks the analysis and the sessions), so the
+        # ladder shows exactly the pseudonyms of `analyze --redact` for the same capture.
+        from capinspect.report.redact import redact_report
+
+        shown, _ = redact_report(evaluate(analysis, DEFAULT_EXPECTATIONS), keep_names)
+        analysis, devices = shown.analysis, tuple(d.session for d in shown.devices)
+    else:
+        devices = build_devices(analysis)
     if fmt == "json":
         from capinspect.report.json import dumps, timeline_document
 

@@ -227,3 +227,27 @@ audit_log_option = click.option(
     type=click.Path(),
     help="The Device Update audit log (RequestHandlerAuditLog_*.log) or a folder; repeatable.",
 )
+tls_key_option = click.option(
+    "--tls-key",
+    "tls_key_paths",
+    metavar="FILE",
+    multiple=True,
+    help="Server RSA private key (PEM or PFX) to decrypt HTTPS check-ins (RSA key exchange).",
+)
+tls_key_password_option = click.option(
+    "--tls-key-password", metavar="TEXT", help="Password of the --tls-key file(s)."
+)
+keylog_option = click.option(
+    "--keylog", "keylog_path", metavar="FILE", help="NSS key log (SSLKEYLOGFILE) to decrypt TLS."
+)
+redact_option = click.option(
+    "--redact",
+    is_flag=True,
+    help="Replace MACs (OUI kept), IPs, serials, users and host/domain names by pseudonyms.",
+)
+keep_names_option = click.option(
+    "--keep-names",
+    metavar="NAME",
+    multiple=True,
+    help="With --redact: a host or domain name (and the names under it) to keep; repeatable.",
+)

@@ -254,3 +254,44 @@ def test_baseline_of_one_capture_flags_another_servers_update_host(tmp_path: Pat
     assert "ocs.demo.local" in findings["dhcp.option43-unexpected"]["summary"]
     assert "ocs.contoso.com" in findings["dhcp.option43-unexpected"]["summary"]
     assert findings["dns.ucupdates-wrong-domain"]["observed"] == "ucupdates-r2.demo.local"
+
+
+HTTPS = str(PCAPS / "https-healthy.pcap")
+CHECKIN_STEP = "POST /RequestHandler/ucdevice.upx"
+
+
+def test_timeline_decrypts_with_a_key_log_or_the_server_key() -> None:
+    code, plain, _ = run("timeline", HTTPS)
+    assert code == 0 and CHECKIN_STEP not in plain  # encrypted: no check-in step
+    for option, path in (
+        ("--keylog", "https-healthy.keylog"),
+        ("--tls-key", "https-healthy.key.pem"),
+    ):
+        code, out, err = run("timeline", option, str(PCAPS / path), HTTPS)
+        assert code == 0, err
+        assert CHECKIN_STEP in out and "offers CPE.nbt 1.0.522.103" in out
+
+
+def test_timeline_bad_key_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "key.pem"
+    bad.write_text("not a key")
+    code, _, err = run("timeline", "--tls-key", str(bad), HTTPS)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_timeline_redact_hides_every_identifier_with_analyzes_pseudonyms() -> None:
+    keylog = str(PCAPS / "https-healthy.keylog")
+    originals = ("00:21:63:0f:a5:01", "10.77.0.131", "contoso.com", "tls@")
+    for fmt in ("text", "json"):
+        code, out, err = run("timeline", "--redact", "--keylog", keylog, "--format", fmt, HTTPS)
+        assert code == 0, err
+        assert CHECKIN_STEP in out
+        assert not [o for o in originals if o in out.lower()], fmt
+    _, ladder, _ = run("timeline", "--redact", "--keylog", keylog, "--format", "json", HTTPS)
+    _, report, _ = run("analyze", "--redact", "--keylog", keylog, "--format", "json", HTTPS)
+    timeline_device = json.loads(ladder)["devices"][0]
+    report_device = json.loads(report)["devices"][0]
+    assert timeline_device["mac"] == report_device["mac"] != "00:21:63:0f:a5:01"
+    assert timeline_device["timeline"] == report_device["timeline"]
+    code, kept, _ = run("timeline", "--redact", "--keep-names", "contoso.com", HTTPS)
+    assert "ucupdates-r2.contoso.com" in kept and "10.77.0.131" not in kept
