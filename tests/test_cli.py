@@ -295,3 +295,46 @@ def test_timeline_redact_hides_every_identifier_with_analyzes_pseudonyms() -> No
     assert timeline_device["timeline"] == report_device["timeline"]
     code, kept, _ = run("timeline", "--redact", "--keep-names", "contoso.com", HTTPS)
     assert "ucupdates-r2.contoso.com" in kept and "10.77.0.131" not in kept
+
+
+def test_baseline_of_an_encrypted_checkin_refuses_and_says_how_to_give_a_key(
+    tmp_path: Path,
+) -> None:
+    expect = tmp_path / "expect.toml"
+    code, _, err = run("baseline", HTTPS, "-o", str(expect))
+    assert code == 2 and not expect.exists()
+    assert len(err.strip().splitlines()) == 1
+    assert "encrypted" in err and "server_version" in err and "target_firmware" in err
+    assert "--tls-key" in err and "--keylog" in err and "--partial" in err
+
+
+def test_baseline_partial_writes_what_was_seen_and_says_so_in_the_file(tmp_path: Path) -> None:
+    expect = tmp_path / "expect.toml"
+    code, _, err = run("baseline", "--partial", HTTPS, "-o", str(expect))
+    assert code == 0, err
+    assert "partial baseline" in err and "--keylog" in err
+    text = expect.read_text()
+    partial_line = next(line for line in text.splitlines() if "PARTIAL" in line)
+    assert partial_line.startswith("# ") and "server_version" in partial_line
+    assert 'sip_domain = "contoso.com"' in text and "server_version =" not in text
+    code, _, err = run("analyze", "--expect", str(expect), HTTPS)
+    assert code == 4, err  # the file is valid expectations; the phone is still inconclusive
+
+
+@pytest.mark.parametrize(
+    ("option", "name"),
+    [("--keylog", "https-healthy.keylog"), ("--tls-key", "https-healthy.key.pem")],
+)
+def test_baseline_with_a_key_is_whole(tmp_path: Path, option: str, name: str) -> None:
+    expect = tmp_path / "expect.toml"
+    code, _, err = run("baseline", option, str(PCAPS / name), HTTPS, "-o", str(expect))
+    assert code == 0, err
+    text = expect.read_text()
+    assert "PARTIAL" not in text and "partial" not in err
+    assert 'server_version = "3.5.6907.0"' in text and "target_firmware" in text
+
+
+def test_baseline_of_plain_http_is_never_partial(tmp_path: Path) -> None:
+    expect = tmp_path / "expect.toml"
+    code, _, err = run("baseline", HEALTHY, "-o", str(expect))
+    assert code == 0 and "PARTIAL" not in expect.read_text() and "partial" not in err
