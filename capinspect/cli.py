@@ -193,7 +193,7 @@ def analyze(
             )
             text = render_analyze(
                 report,
-                color=use_color(color, sys.stdout) and to_terminal,
+                color=use_color(color, sys.stdout, output),
                 width=max(80, min(width, 160)),
             )
         if server_logs is not None:
@@ -263,10 +263,7 @@ def timeline(
     else:
         from capinspect.report.text import render_timeline
 
-        to_terminal = output in (None, "-")
-        text = render_timeline(
-            analysis, devices, color=use_color(color, sys.stdout) and to_terminal
-        )
+        text = render_timeline(analysis, devices, color=use_color(color, sys.stdout, output))
     write_output(text, output, captures)
 
 

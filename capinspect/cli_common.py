@@ -112,10 +112,15 @@ def fit_streams() -> None:
             reconfigure(encoding="utf-8")
 
 
-def use_color(choice: str, stream: Any) -> bool:
+def use_color(choice: str, stream: Any, output: str | None = None) -> bool:
+    """Whether the text report carries colour (ANSI escapes).
+
+    ``always`` means always: through a pipe (``| less -R``) and into ``-o FILE`` too, and over
+    NO_COLOR (a flag on the command line outranks the environment, as no-color.org asks).
+    ``auto`` colours only a terminal: stdout, no ``-o``, NO_COLOR unset."""
     if choice == "always":
         return True
-    if choice == "never" or os.environ.get("NO_COLOR"):
+    if choice == "never" or os.environ.get("NO_COLOR") or output not in (None, "-"):
         return False
     return bool(getattr(stream, "isatty", lambda: False)())
 
@@ -166,7 +171,9 @@ def write_output(
             text(sys.stdout)
             sys.stdout.flush()
         else:
-            click.echo(text, nl=False)
+            # color=True: click would strip every ANSI escape when stdout is not a terminal,
+            # and the report holds escapes only when --color asked for them (use_color).
+            click.echo(text, nl=False, color=True)
         return
     write = text if callable(text) else (lambda out: out.write(text))
     target = Path(output)
@@ -205,7 +212,7 @@ color_option = click.option(
     type=click.Choice(["auto", "always", "never"]),
     default="auto",
     show_default=True,
-    help="Colour on a terminal (NO_COLOR turns it off).",
+    help="auto: colour on a terminal unless NO_COLOR is set; always: also through a pipe or -o.",
 )
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 expect_option = click.option(

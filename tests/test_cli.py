@@ -338,3 +338,30 @@ def test_baseline_of_plain_http_is_never_partial(tmp_path: Path) -> None:
     expect = tmp_path / "expect.toml"
     code, _, err = run("baseline", HEALTHY, "-o", str(expect))
     assert code == 0 and "PARTIAL" not in expect.read_text() and "partial" not in err
+
+
+@pytest.mark.parametrize("command", ["analyze", "timeline"])
+def test_color_always_colours_a_pipe_even_with_no_color_set(command: str) -> None:
+    """`capinspect analyze --color always x.pcap | less -R`: a real process, stdout a pipe."""
+    env = dict(os.environ, NO_COLOR="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    for choice, coloured in (("always", True), ("auto", False), ("never", False)):
+        proc = subprocess.run(
+            [sys.executable, "-m", "capinspect", command, "--color", choice, ACL],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert proc.returncode in (0, 1), proc.stderr
+        assert ("\x1b[" in proc.stdout) is coloured, choice
+        assert "00:21:63" in proc.stdout
+
+
+def test_color_always_reaches_an_output_file_and_auto_never_does(tmp_path: Path) -> None:
+    for choice, coloured in (("always", True), ("auto", False)):
+        target = tmp_path / f"{choice}.txt"
+        code, out, _ = run("analyze", "--color", choice, "-o", str(target), ACL)
+        assert code == 1 and out == ""
+        assert ("\x1b[" in target.read_text(encoding="utf-8")) is coloured
+    code, out, _ = run("analyze", "--color", "always", ACL)
+    assert code == 1 and "\x1b[" in out  # CliRunner: stdout is no terminal either
