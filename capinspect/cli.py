@@ -373,7 +373,11 @@ def explain(term: str) -> None:
 @main.command(name="checks")
 @guarded
 def list_checks() -> None:
-    """List every check with its ID, severity and title."""
+    """List every check with its ID, severity and title.
+
+    The severity is the one `explain` and docs/checks.md give; a report may show a finding one
+    step lower where its evidence is weaker (the check's explanation says when), never higher.
+    """
     from capinspect.checks import ALL_SPECS
 
     for spec in ALL_SPECS:

@@ -365,3 +365,52 @@ def test_color_always_reaches_an_output_file_and_auto_never_does(tmp_path: Path)
         assert ("\x1b[" in target.read_text(encoding="utf-8")) is coloured
     code, out, _ = run("analyze", "--color", "always", ACL)
     assert code == 1 and "\x1b[" in out  # CliRunner: stdout is no terminal either
+
+
+SEVERITY_RANK = {"info": 0, "warn": 1, "fail": 2}
+
+
+def test_checks_explain_specs_and_docs_agree_on_every_severity() -> None:
+    """`capinspect checks`, `capinspect explain ID`, the CheckSpec and docs/checks.md (its table
+    and its section) give every check the same severity."""
+    import re
+
+    from capinspect.checks import ALL_SPECS
+
+    code, listing, _ = run("checks")
+    assert code == 0
+    listed = {line.split()[0]: line.split()[1] for line in listing.splitlines() if line.strip()}
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "checks.md").read_text(encoding="utf-8")
+    table = dict(re.findall(r"^\| \[`([^`]+)`\]\([^)]*\) \| (\w+) \|", docs, re.M))
+    sections = dict(re.findall(r"^## `([^`]+)`\n\n\*\*(\w+)\*\*", docs, re.M))
+    assert set(listed) == set(table) == set(sections) == {spec.id for spec in ALL_SPECS}
+    for spec in ALL_SPECS:
+        code, explained, _ = run("explain", spec.id)
+        assert code == 0
+        said = explained.split("\n", 1)[0]
+        assert said.startswith(f"{spec.id} ({spec.severity}):"), said
+        assert listed[spec.id] == table[spec.id] == sections[spec.id] == str(spec.severity)
+
+
+def test_reports_never_show_a_finding_more_severe_than_checks_lists_it() -> None:
+    """Every finding of every lab capture, in the JSON and the text report: at most the
+    severity `capinspect checks` gives (a check may lower it where evidence is weaker)."""
+    import re
+
+    from locations import lab_captures
+
+    _, listing, _ = run("checks")
+    listed = {line.split()[0]: line.split()[1] for line in listing.splitlines() if line.strip()}
+    seen = 0
+    for capture in lab_captures():
+        _, out, err = run("analyze", "--format", "json", str(capture))
+        doc = json.loads(out)
+        findings = [*doc["capture_findings"], *(f for d in doc["devices"] for f in d["findings"])]
+        _, text, _ = run("analyze", "--color", "never", str(capture))
+        for finding in findings:
+            seen += 1
+            assert finding["id"] in listed, finding["id"]
+            assert SEVERITY_RANK[finding["severity"]] <= SEVERITY_RANK[listed[finding["id"]]]
+            label = rf"{finding['severity'].upper()}\s+{re.escape(finding['id'])}\b"
+            assert re.search(label, text), (capture.name, label)
+    assert seen > 30
