@@ -52,7 +52,10 @@ from capinspect.limits import DEFAULT_LIMITS
 from capinspect.pipeline import analyze_paths, evaluate
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EXIT_STATUS_EPILOG,
+)
 @click.version_option(__version__, prog_name="capinspect")
 def main() -> None:
     """Why does this Communicator / Lync Phone Edition phone not get its firmware?
