@@ -102,6 +102,8 @@ def explain_win32(code: int) -> str:
 
 
 def explain_http(status: int, sub: int | None = None) -> str:
+    if sub == 0 and f"{status}.0" not in IIS_SUBSTATUS:
+        sub = None  # "200 0": IIS writes sub-status 0 for "none"
     key = f"{status}.{sub}" if sub is not None else str(status)
     meaning = IIS_SUBSTATUS.get(key)
     if meaning is None and sub is None:

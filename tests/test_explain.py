@@ -155,3 +155,10 @@ def test_unknown_input_lists_every_kind_accepted(term: str) -> None:
     assert "\n" not in message
     for kind in ("check ID", "IIS status", "HRESULT", "Win32", "WinInet", "Last Update Status"):
         assert kind in message
+
+
+def test_a_successful_log_line_reads_plainly() -> None:
+    text = explain("200 0 0 15")
+    assert "HTTP 200 OK" in text and "ERROR_SUCCESS" in text
+    assert "not in capinspect's IIS table" not in text
+    assert "IIS 404.0" in explain("404 0 2")  # 404.0 has its own meaning
