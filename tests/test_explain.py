@@ -162,3 +162,20 @@ def test_a_successful_log_line_reads_plainly() -> None:
     assert "HTTP 200 OK" in text and "ERROR_SUCCESS" in text
     assert "not in capinspect's IIS table" not in text
     assert "IIS 404.0" in explain("404 0 2")  # 404.0 has its own meaning
+
+
+@pytest.mark.parametrize(
+    "term",
+    ["0x0/200", "0×00/0", "0x2f7d/200", "5", "0x80070005", "0x8009030E", "12007", "200 0 0 1"],
+)
+def test_explain_cites_public_sources_only(term: str) -> None:
+    """Words explain writes itself (not a check's or the IIS table's) name no internal file."""
+    text = explain(term).lower()
+    for internal in ("seed", "protocol.md", "comment 1", "§"):
+        assert internal not in text, (term, internal)
+
+
+def test_the_error_line_cites_public_sources_only() -> None:
+    with pytest.raises(CapinspectError) as caught:
+        explain("banana")
+    assert "seed" not in str(caught.value) and "protocol.md" not in str(caught.value)
