@@ -414,3 +414,13 @@ def test_reports_never_show_a_finding_more_severe_than_checks_lists_it() -> None
             label = rf"{finding['severity'].upper()}\s+{re.escape(finding['id'])}\b"
             assert re.search(label, text), (capture.name, label)
     assert seen > 30
+
+
+def test_server_logs_that_judge_a_phone_count_as_judged(corpus_dir: Path) -> None:
+    """No phone in the capture, but the IIS log given with it judges one (PASS): 0, not 4."""
+    capture = str(corpus_dir / "http_get.pcap")
+    code, out, err = run("analyze", "--iis-log", str(PCAPS / "interim-upgrade.iis.log"), capture)
+    assert code == 0, err
+    assert "[PASS]" in out and "capture.no-phone-traffic" in out
+    code, _, _ = run("analyze", "--iis-log", str(PCAPS / "acl-denied.iis.log"), capture)
+    assert code == 1
