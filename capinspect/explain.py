@@ -41,6 +41,7 @@ _IIS_PAGE = re.compile(
     r"^(?:HTTP(?:/\d(?:\.\d)?)?(?:\s+error)?\s*)?(\d{3})(?:\.(\d{1,3}))?(?:\s*[-–—:]?\s+\D.*)?$",
     re.I,
 )
+_IIS_INNER = re.compile(r"^\d{3}\b.*\(IIS (\d{3})\.(\d{1,3})\)", re.I)
 _IIS_LOG = re.compile(r"^(\d{3})\s+(\d{1,3})(?:\s+(\d{1,10})(?:\s+(\d{1,10}))?)?$")
 _HRESULT = re.compile(r"^(?:error\s+code\s*:?\s*)?(0x8[0-9a-f]{7})$", re.I)
 _CODE = re.compile(rf"^{_NUMBER}$", re.I)
@@ -190,7 +191,8 @@ def _iis_log(term: str) -> str | None:
 
 
 def _iis_page(term: str) -> str | None:
-    match = _IIS_PAGE.match(term)
+    inner = _IIS_INNER.search(term)  # a ladder line's "500 Internal Server Error (IIS 500.19)"
+    match = _IIS_PAGE.match(f"{inner.group(1)}.{inner.group(2)}" if inner else term)
     if match is None:
         return None
     status = int(match.group(1))

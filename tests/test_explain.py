@@ -62,6 +62,8 @@ def test_iis_log_triple_of_a_missing_file() -> None:
         "HTTP Error 500.19 – Internal Server Error",
         "'500.19'",
         "500 19",
+        "HTTP 500.19 Internal Server Error",
+        "500 Internal Server Error (IIS 500.19)",
     ],
 )
 def test_every_way_to_write_500_19_gives_the_same_meaning(term: str) -> None:
@@ -179,3 +181,11 @@ def test_the_error_line_cites_public_sources_only() -> None:
     with pytest.raises(CapinspectError) as caught:
         explain("banana")
     assert "seed" not in str(caught.value) and "protocol.md" not in str(caught.value)
+
+
+def test_error_page_lines_as_pasted() -> None:
+    assert explain("HTTP Error 403.4 - Forbidden: SSL is required to view this resource.") == (
+        explain("403.4")
+    )
+    assert "HRESULT_FROM_WIN32(5)" in explain("Error Code: 0x80070005")
+    assert "ERROR_FILE_NOT_FOUND" in explain("Error Code 0x80070002")
