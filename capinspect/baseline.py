@@ -9,6 +9,7 @@ the phones of the baseline capture are left out (a baseline must be unambiguous)
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from capinspect.expectations import Expectations, TargetFirmware
@@ -86,3 +87,46 @@ def baseline_from(report: Report) -> Expectations:
         ),
         source="baseline",
     )
+
+
+CHECKIN_KEYS = (
+    "server_version",
+    "service_version",
+    "internal_update_url_prefix",
+    "external_update_url_prefix",
+    "file_url_prefix",
+    "target_firmware",
+)
+"""Expectation keys only a readable check-in response gives (and the offers in it)."""
+
+ENCRYPTED_CHECKIN_IDS = frozenset({"tls.encrypted-checkin", "tls.cannot-decrypt"})
+"""Findings that say a phone's check-in went over TLS and could not be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """What a baseline could not take because check-ins were encrypted."""
+
+    encrypted: tuple[str, ...]
+    """The phones (MAC or key) whose check-in was seen only encrypted."""
+    missing: tuple[str, ...]
+    """The check-in keys (of :data:`CHECKIN_KEYS`) the baseline has no value for."""
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.encrypted) and bool(self.missing)
+
+
+def coverage(report: Report, expect: Expectations) -> Coverage:
+    """Whether the baseline lacks check-in values because the check-ins could not be read.
+
+    An HTTPS capture without the server key shows DHCP and DNS but not the check-in: a
+    baseline from it would silently hold no Server Version, update URL or target firmware, and
+    every later ``analyze --expect`` would compare less than the admin thinks."""
+    encrypted = tuple(
+        d.session.mac or d.session.key
+        for d in report.devices
+        if any(f.check_id in ENCRYPTED_CHECKIN_IDS for f in d.findings)
+    )
+    missing = tuple(key for key in CHECKIN_KEYS if not getattr(expect, key))
+    return Coverage(encrypted, missing)

@@ -1,10 +1,11 @@
 """The command line: thin. Options → pipeline → renderer → exit code.
 
-Exit status (stable, for scripts):
-  0  analysed; no fail finding
+Exit status (stable, for scripts; cli_common.exit_status):
+  0  analysed; at least one phone judged, no fail finding
   1  analysed; at least one fail finding
   2  usage error or unusable input (one line on stderr, never a traceback)
   3  internal error in capinspect (one line; set CAPINSPECT_DEBUG=1 for the traceback)
+  4  analysed, nothing could be judged: no phone in the capture, or every phone inconclusive
 """
 
 from __future__ import annotations
@@ -21,20 +22,25 @@ import click
 
 from capinspect import __version__
 from capinspect.cli_common import (
-    EXIT_FAIL,
-    EXIT_OK,
+    EXIT_STATUS_EPILOG,
     audit_log_option,
     captures_argument,
     color_option,
+    exit_status,
     expect_option,
     expectations_from,
     fit_streams,
     format_option,
     guarded,
     iis_log_option,
+    keep_names_option,
+    keylog_option,
     output_option,
     progress_bar,
     quiet_option,
+    redact_option,
+    tls_key_option,
+    tls_key_password_option,
     use_color,
     write_output,
 )
@@ -46,7 +52,10 @@ from capinspect.limits import DEFAULT_LIMITS
 from capinspect.pipeline import analyze_paths, evaluate
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EXIT_STATUS_EPILOG,
+)
 @click.version_option(__version__, prog_name="capinspect")
 def main() -> None:
     """Why does this Communicator / Lync Phone Edition phone not get its firmware?
@@ -58,20 +67,12 @@ def main() -> None:
     fit_streams()
 
 
-@main.command()
+@main.command(epilog=EXIT_STATUS_EPILOG)
 @captures_argument
 @expect_option
-@click.option(
-    "--tls-key",
-    "tls_key_paths",
-    metavar="FILE",
-    multiple=True,
-    help="Server RSA private key (PEM or PFX) to decrypt HTTPS check-ins (RSA key exchange).",
-)
-@click.option("--tls-key-password", metavar="TEXT", help="Password of the --tls-key file(s).")
-@click.option(
-    "--keylog", "keylog_path", metavar="FILE", help="NSS key log (SSLKEYLOGFILE) to decrypt TLS."
-)
+@tls_key_option
+@tls_key_password_option
+@keylog_option
 @click.option(
     "--format",
     "fmt",
@@ -83,17 +84,8 @@ def main() -> None:
 @output_option
 @color_option
 @quiet_option
-@click.option(
-    "--redact",
-    is_flag=True,
-    help="Replace MACs (OUI kept), IPs, serials, users and host/domain names by pseudonyms.",
-)
-@click.option(
-    "--keep-names",
-    metavar="NAME",
-    multiple=True,
-    help="With --redact: a host or domain name (and the names under it) to keep; repeatable.",
-)
+@redact_option
+@keep_names_option
 @click.option(
     "--evidence",
     metavar="FILE.pcapng",
@@ -129,7 +121,8 @@ def analyze(
 ) -> None:
     """Check each phone's boot in CAPTURE... and give a verdict per phone.
 
-    Exit status: 0 no fail finding, 1 at least one, 2 bad usage or unreadable input.
+    Exit status: 0 no fail finding, 1 at least one, 2 bad usage or unreadable input, 4 nothing
+    could be judged (no phone, or every phone inconclusive).
     """
     expect = expectations_from(expect_path)
     from capinspect.protocols.tls.keys import load_tls_keys
@@ -207,7 +200,7 @@ def analyze(
             )
             text = render_analyze(
                 report,
-                color=use_color(color, sys.stdout) and to_terminal,
+                color=use_color(color, sys.stdout, output),
                 width=max(80, min(width, 160)),
             )
         if server_logs is not None:
@@ -217,28 +210,59 @@ def analyze(
         output_text = text
     write_output(output_text, output, captures)
     logs_fail = server_logs is not None and server_logs.has_fail
-    sys.exit(EXIT_FAIL if report.has_fail or logs_fail else EXIT_OK)
+    verdicts = [d.verdict.verdict for d in report.devices]
+    if server_logs is not None:
+        verdicts += [p.verdict for p in server_logs.phones]
+    sys.exit(exit_status(report.has_fail or logs_fail, verdicts))
 
 
 @main.command()
 @captures_argument
+@tls_key_option
+@tls_key_password_option
+@keylog_option
 @format_option
 @output_option
 @color_option
 @quiet_option
+@redact_option
+@keep_names_option
 @guarded
 def timeline(
-    captures: tuple[str, ...], fmt: str, output: str | None, color: str, quiet: bool
+    captures: tuple[str, ...],
+    tls_key_paths: tuple[str, ...],
+    tls_key_password: str | None,
+    keylog_path: str | None,
+    fmt: str,
+    output: str | None,
+    color: str,
+    quiet: bool,
+    redact: bool,
+    keep_names: tuple[str, ...],
 ) -> None:
-    """Print each phone's boot as a ladder: one line per step, with frame numbers."""
-    from capinspect.devices import build_devices
+    """Print each phone's boot as a ladder: one line per step, with frame numbers.
 
+    With --tls-key or --keylog the HTTPS check-ins are decrypted and their steps shown, as in
+    `analyze`; --redact gives the same pseudonyms `analyze --redact` gives.
+    """
+    from capinspect.devices import build_devices
+    from capinspect.protocols.tls.keys import load_tls_keys
+
+    tls_keys = load_tls_keys(tls_key_paths, tls_key_password, keylog_path)
     progress, stop = progress_bar(captures, quiet)
     try:
-        analysis = analyze_paths(captures, DEFAULT_LIMITS, progress)
+        analysis = analyze_paths(captures, DEFAULT_LIMITS, progress, tls_keys=tls_keys)
     finally:
         stop()
-    devices = build_devices(analysis)
+    if redact:
+        # Redaction works on a whole report (it walks the analysis and the sessions), so the
+        # ladder shows exactly the pseudonyms of `analyze --redact` for the same capture.
+        from capinspect.report.redact import redact_report
+
+        shown, _ = redact_report(evaluate(analysis, DEFAULT_EXPECTATIONS), keep_names)
+        analysis, devices = shown.analysis, tuple(d.session for d in shown.devices)
+    else:
+        devices = build_devices(analysis)
     if fmt == "json":
         from capinspect.report.json import dumps, timeline_document
 
@@ -246,10 +270,7 @@ def timeline(
     else:
         from capinspect.report.text import render_timeline
 
-        to_terminal = output in (None, "-")
-        text = render_timeline(
-            analysis, devices, color=use_color(color, sys.stdout) and to_terminal
-        )
+        text = render_timeline(analysis, devices, color=use_color(color, sys.stdout, output))
     write_output(text, output, captures)
 
 
@@ -258,24 +279,74 @@ def timeline(
 @click.option(
     "-o", "--output", metavar="FILE", required=True, help="Where to write the expect.toml."
 )
+@tls_key_option
+@tls_key_password_option
+@keylog_option
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="Write the baseline even when encrypted check-ins hide some of its values.",
+)
 @quiet_option
 @guarded
-def baseline(captures: tuple[str, ...], output: str, quiet: bool) -> None:
-    """Write expectations (expect.toml) from a capture of a phone that works."""
-    from capinspect.baseline import baseline_from
-    from capinspect.expectations import dump_expectations
+def baseline(
+    captures: tuple[str, ...],
+    output: str,
+    tls_key_paths: tuple[str, ...],
+    tls_key_password: str | None,
+    keylog_path: str | None,
+    partial: bool,
+    quiet: bool,
+) -> None:
+    """Write expectations (expect.toml) from a capture of a phone that works.
 
-    analysis = analyze_paths(captures, DEFAULT_LIMITS)
+    An HTTPS check-in is read only with the server key (--tls-key) or a key log (--keylog);
+    without one, the Server Version, update URLs and target firmware cannot be taken, and
+    baseline refuses (exit 2) unless --partial says to write only what was seen.
+    """
+    from capinspect.baseline import baseline_from, coverage
+    from capinspect.expectations import dump_expectations
+    from capinspect.protocols.tls.keys import load_tls_keys
+
+    tls_keys = load_tls_keys(tls_key_paths, tls_key_password, keylog_path)
+    progress, stop = progress_bar(captures, quiet)
+    try:
+        analysis = analyze_paths(captures, DEFAULT_LIMITS, progress, tls_keys=tls_keys)
+    finally:
+        stop()
     report = evaluate(analysis, DEFAULT_EXPECTATIONS)
     if not report.devices:
         raise CapinspectError("no phone found in the capture: nothing to take a baseline from")
     expect = baseline_from(report)
+    seen = coverage(report, expect)
+    missing = ", ".join(seen.missing)
+    how = (
+        "give the server key (--tls-key FILE.pem|.pfx) or a key log (--keylog FILE)"
+        if not (tls_key_paths or keylog_path)
+        else "the key(s) given did not decrypt it (see docs/tls.md)"
+    )
+    if seen.partial and not partial:
+        raise CapinspectError(
+            f"the check-in of {len(seen.encrypted)} phone(s) is encrypted, so the baseline would "
+            f"lack {missing}: {how}, or add --partial to write only what was seen"
+        )
     unhealthy = [d for d in report.devices if str(d.verdict.verdict) not in ("pass",)]
     header = (
         f"capinspect {__version__} baseline from {', '.join(captures)}\n"
         f"{len(report.devices)} phone(s); use with: capinspect analyze --expect {output} CAPTURE"
     )
+    if seen.partial:
+        header += (
+            f"\nPARTIAL: the check-in of {len(seen.encrypted)} phone(s) was encrypted; "
+            f"not in this file: {missing} (analyze does not compare them)"
+        )
     write_output(dump_expectations(expect, header), output, captures)
+    if seen.partial:
+        click.echo(
+            f"capinspect: warning: partial baseline: the check-in of {len(seen.encrypted)} "
+            f"phone(s) is encrypted, so {missing} are not in {output}; {how}",
+            err=True,
+        )
     if unhealthy:
         click.echo(
             f"capinspect: warning: {len(unhealthy)} phone(s) in the baseline capture are not "
@@ -289,7 +360,18 @@ def baseline(captures: tuple[str, ...], output: str, quiet: bool) -> None:
 @click.argument("term")
 @guarded
 def explain(term: str) -> None:
-    """Explain a check ID, an IIS status (500.19), a Last Update Status (0x2f7d/200)."""
+    """Explain a check ID, an IIS status or log line, an error code, a Last Update Status.
+
+    \b
+    TERM is what capinspect prints or what you paste:
+      check ID            download.acl-denied
+      IIS status          500.19, "HTTP Error 500.19 - Internal Server Error", 404
+      IIS log fields      "500 19 5" or "500 19 5 62" (status substatus win32 time-taken)
+      HRESULT             0x80070005 (an IIS error page's Error Code)
+      Win32 status        5, ERROR_ACCESS_DENIED
+      WinInet error       12007, 0x2ee7, ERROR_INTERNET_NAME_NOT_RESOLVED
+      Last Update Status  0x2f7d/200, 0x0/200, 0x00/0 (from the phone's About screen)
+    """
     from capinspect.explain import explain as explain_term
 
     click.echo(explain_term(term))
@@ -298,7 +380,11 @@ def explain(term: str) -> None:
 @main.command(name="checks")
 @guarded
 def list_checks() -> None:
-    """List every check with its ID, severity and title."""
+    """List every check with its ID, severity and title.
+
+    The severity is the one `explain` and docs/checks.md give; a report may show a finding one
+    step lower where its evidence is weaker (the check's explanation says when), never higher.
+    """
     from capinspect.checks import ALL_SPECS
 
     for spec in ALL_SPECS:

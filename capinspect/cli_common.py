@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
 
@@ -19,7 +19,7 @@ from capinspect.errors import CapinspectError
 from capinspect.expectations import DEFAULT_EXPECTATIONS, Expectations, load_expectations
 from capinspect.pipeline import Progress
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL, EXIT_NOTHING_JUDGED = 0, 1, 2, 3, 4
 PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,6 +28,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 def die(message: str, code: int = EXIT_USAGE) -> NoReturn:
     click.echo(f"capinspect: error: {message}", err=True)
     sys.exit(code)
+
+
+def exit_status(has_fail: bool, verdicts: Iterable[str]) -> int:
+    """The status of a run that analysed its input: 1 fail > 4 nothing judged > 0.
+
+    0 must mean "the phones were judged and none fails": a capture with no phone in it, or whose
+    every phone is inconclusive (an encrypted check-in, a capture that ends too early), tells
+    nothing about the phones, and a ticket bot reading 0 would close the ticket as healthy.
+    ``verdicts`` are the phones' verdicts (``pass``, ``warn``, ``fail``, ``inconclusive``).
+    """
+    if has_fail:
+        return EXIT_FAIL
+    if all(str(verdict) == "inconclusive" for verdict in verdicts):
+        return EXIT_NOTHING_JUDGED
+    return EXIT_OK
+
+
+EXIT_STATUS_EPILOG = (
+    "\b\nExit status:\n"
+    "  0  analysed; at least one phone judged, no fail finding\n"
+    "  1  analysed; at least one fail finding\n"
+    "  2  usage error or unreadable input\n"
+    "  3  internal error in capinspect\n"
+    "  4  analysed, nothing could be judged: no phone, or every phone inconclusive"
+)
+"""The exit status table as ``--help`` shows it (README's "Exit status" says the same)."""
 
 
 def guarded(func: F) -> F:
@@ -86,10 +112,15 @@ def fit_streams() -> None:
             reconfigure(encoding="utf-8")
 
 
-def use_color(choice: str, stream: Any) -> bool:
+def use_color(choice: str, stream: Any, output: str | None = None) -> bool:
+    """Whether the text report carries colour (ANSI escapes).
+
+    ``always`` means always: through a pipe (``| less -R``) and into ``-o FILE`` too, and over
+    NO_COLOR (a flag on the command line outranks the environment, as no-color.org asks).
+    ``auto`` colours only a terminal: stdout, no ``-o``, NO_COLOR unset."""
     if choice == "always":
         return True
-    if choice == "never" or os.environ.get("NO_COLOR"):
+    if choice == "never" or os.environ.get("NO_COLOR") or output not in (None, "-"):
         return False
     return bool(getattr(stream, "isatty", lambda: False)())
 
@@ -140,7 +171,9 @@ def write_output(
             text(sys.stdout)
             sys.stdout.flush()
         else:
-            click.echo(text, nl=False)
+            # color=True: click would strip every ANSI escape when stdout is not a terminal,
+            # and the report holds escapes only when --color asked for them (use_color).
+            click.echo(text, nl=False, color=True)
         return
     write = text if callable(text) else (lambda out: out.write(text))
     target = Path(output)
@@ -179,7 +212,7 @@ color_option = click.option(
     type=click.Choice(["auto", "always", "never"]),
     default="auto",
     show_default=True,
-    help="Colour on a terminal (NO_COLOR turns it off).",
+    help="auto: colour on a terminal unless NO_COLOR is set; always: also through a pipe or -o.",
 )
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 expect_option = click.option(
@@ -200,4 +233,28 @@ audit_log_option = click.option(
     multiple=True,
     type=click.Path(),
     help="The Device Update audit log (RequestHandlerAuditLog_*.log) or a folder; repeatable.",
+)
+tls_key_option = click.option(
+    "--tls-key",
+    "tls_key_paths",
+    metavar="FILE",
+    multiple=True,
+    help="Server RSA private key (PEM or PFX) to decrypt HTTPS check-ins (RSA key exchange).",
+)
+tls_key_password_option = click.option(
+    "--tls-key-password", metavar="TEXT", help="Password of the --tls-key file(s)."
+)
+keylog_option = click.option(
+    "--keylog", "keylog_path", metavar="FILE", help="NSS key log (SSLKEYLOGFILE) to decrypt TLS."
+)
+redact_option = click.option(
+    "--redact",
+    is_flag=True,
+    help="Replace MACs (OUI kept), IPs, serials, users and host/domain names by pseudonyms.",
+)
+keep_names_option = click.option(
+    "--keep-names",
+    metavar="NAME",
+    multiple=True,
+    help="With --redact: a host or domain name (and the names under it) to keep; repeatable.",
 )

@@ -21,9 +21,9 @@ import click
 from capinspect import __version__
 from capinspect.checks.capture import KERNEL_DROPS_CODE
 from capinspect.cli_common import (
-    EXIT_FAIL,
-    EXIT_OK,
+    EXIT_STATUS_EPILOG,
     die,
+    exit_status,
     expect_option,
     expectations_from,
     guarded,
@@ -109,7 +109,7 @@ class LinuxOnlyCommand(click.Command):
         return super().parse_args(ctx, args)
 
 
-@click.command(cls=LinuxOnlyCommand)
+@click.command(cls=LinuxOnlyCommand, epilog=EXIT_STATUS_EPILOG)
 @click.option(
     "-i",
     "--interface",
@@ -202,7 +202,8 @@ def live(
 
     Needs root or CAP_NET_RAW. Ctrl-C (or --duration / --until-verdict) ends the capture and
     prints the full report, as `capinspect analyze` would for the same frames, with the
-    kernel's drop counters. Exit status: 0 no fail finding, 1 at least one, 2 cannot capture.
+    kernel's drop counters. Exit status: 0 no fail finding, 1 at least one, 2 cannot capture,
+    4 nothing could be judged (no phone seen, or every phone inconclusive).
     Linux only (AF_PACKET); elsewhere capture with Wireshark, dumpcap or pktmon and analyze.
     """
     require_live_capture()
@@ -301,4 +302,4 @@ def live(
     if report_to_stdout:
         lines.flush()
     write_output(text, output, ())
-    sys.exit(EXIT_FAIL if report.has_fail else EXIT_OK)
+    sys.exit(exit_status(report.has_fail, [d.verdict.verdict for d in report.devices]))

@@ -3,7 +3,7 @@
 For when no capture can be taken, or the check-in is encrypted: the logs alone give each
 phone's ladder (check-ins, offers, downloads with their times and durations) and the findings
 they support. Exit status as ``analyze``: 0 no fail finding, 1 at least one, 2 when no line
-could be read from any file.
+could be read from any file, 4 when no line names a phone or every phone is inconclusive.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import sys
 import click
 
 from capinspect.cli_common import (
-    EXIT_FAIL,
-    EXIT_OK,
+    EXIT_STATUS_EPILOG,
     audit_log_option,
+    exit_status,
     expect_option,
     expectations_from,
     guarded,
@@ -25,7 +25,7 @@ from capinspect.cli_common import (
 )
 
 
-@click.command(name="logs")
+@click.command(name="logs", epilog=EXIT_STATUS_EPILOG)
 @iis_log_option
 @audit_log_option
 @expect_option
@@ -71,4 +71,4 @@ def logs(
 
         result = redact_logs(result, Pseudonyms(keep_names))
     write_output(render_logs(result, fmt), output, [*iis_logs, *audit_logs])
-    sys.exit(EXIT_FAIL if result.has_fail else EXIT_OK)
+    sys.exit(exit_status(result.has_fail, [p.verdict for p in result.phones]))

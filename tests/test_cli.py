@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from locations import PCAPS
 
 from capinspect.cli import main
+from capinspect.cli_common import exit_status
 
 HEALTHY = str(PCAPS / "healthy-no-update.pcap")
 ACL = str(PCAPS / "acl-denied.pcap")
@@ -125,7 +126,14 @@ def test_explain_and_checks_commands() -> None:
     code, out, _ = run("explain", "0x2f7d/200")
     assert code == 0 and "SECURITY_CHANNEL" in out
     code, _, err = run("explain", "what")
-    assert code == 2 and "cannot explain" in err
+    assert code == 2 and "cannot explain" in err and "Last Update Status" in err
+    assert len(err.strip().splitlines()) == 1
+    code, out, _ = run("explain", "500 19 5 62")
+    assert code == 0 and "ERROR_ACCESS_DENIED" in out
+    code, out, _ = run("explain", "0×00/0")
+    assert code == 0 and "healthy" in out
+    code, out, _ = run("explain", "--help")
+    assert "0x80070005" in out and "500 19 5 62" in out
     code, out, _ = run("checks")
     assert code == 0 and "download.acl-denied" in out
 
@@ -155,8 +163,80 @@ def test_no_color_env_and_real_process_exit_status() -> None:
 
 def test_capture_without_phones_says_what_it_saw(corpus_dir: Path) -> None:
     code, out, _ = run("analyze", str(corpus_dir / "http_get.pcap"))
-    assert code == 0
+    assert code == 4  # nothing judged: a ticket bot must not read "healthy"
     assert "capture.no-phone-traffic" in out and "saw" in out
+
+
+def test_unrelated_traffic_exits_4_in_every_format(tmp_path: Path) -> None:
+    """A capture of traffic that is no phone's (a web client): analysed, nothing judged."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    path = tmp_path / "web.pcap"
+    wrpcap(
+        str(path),
+        [
+            Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+            / IP(src="10.0.0.1", dst="10.0.0.2")
+            / TCP(sport=40000 + i, dport=80, flags="S")
+            for i in range(3)
+        ],
+    )
+    for fmt in ("text", "json", "markdown", "html"):
+        code, out, err = run("analyze", "--format", fmt, str(path))
+        assert code == 4, (fmt, err)
+        assert out and err == ""
+
+
+def test_every_phone_inconclusive_exits_4_and_a_key_makes_it_0() -> None:
+    """https-healthy.pcap without a key: its phone's check-in is encrypted, so inconclusive."""
+    capture = str(PCAPS / "https-healthy.pcap")
+    code, out, _ = run("analyze", "--format", "json", capture)
+    assert [d["verdict"] for d in json.loads(out)["devices"]] == ["inconclusive"]
+    assert code == 4
+    code, _, err = run("analyze", "--keylog", str(PCAPS / "https-healthy.keylog"), capture)
+    assert code == 0, err
+
+
+def test_fail_outranks_nothing_judged_and_one_judged_phone_is_enough() -> None:
+    """Precedence 1 > 4 > 0: a failing phone wins; a judged phone next to an inconclusive one
+    makes the run 0 (the inconclusive phone is in the report)."""
+    code, _, _ = run("analyze", ACL, str(PCAPS / "https-healthy.pcap"))
+    assert code == 1
+    code, out, _ = run("analyze", "--format", "json", HEALTHY, str(PCAPS / "https-healthy.pcap"))
+    assert sorted(d["verdict"] for d in json.loads(out)["devices"]) == ["inconclusive", "pass"]
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("has_fail", "verdicts", "status"),
+    [
+        (False, [], 4),
+        (True, [], 1),
+        (False, ["inconclusive", "inconclusive"], 4),
+        (True, ["inconclusive"], 1),
+        (False, ["inconclusive", "warn"], 0),
+        (False, ["pass"], 0),
+        (True, ["pass", "fail"], 1),
+    ],
+)
+def test_exit_status_precedence(has_fail: bool, verdicts: list[str], status: int) -> None:
+    assert exit_status(has_fail, verdicts) == status
+
+
+def test_help_epilogs_list_every_exit_status() -> None:
+    for command in ("analyze", "logs", "live"):
+        code, out, _ = run(command, "--help")
+        assert code == 0
+        for line in ("0  analysed", "1  analysed", "2  usage", "3  internal", "4  analysed"):
+            assert line in out, (command, line)
+
+
+def test_readme_exit_status_table_names_4() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Exit status", 1)[1].split("\n## ", 1)[0]
+    assert "| 4 |" in table and "inconclusive" in table
 
 
 def test_baseline_of_one_capture_flags_another_servers_update_host(tmp_path: Path) -> None:
@@ -174,3 +254,173 @@ def test_baseline_of_one_capture_flags_another_servers_update_host(tmp_path: Pat
     assert "ocs.demo.local" in findings["dhcp.option43-unexpected"]["summary"]
     assert "ocs.contoso.com" in findings["dhcp.option43-unexpected"]["summary"]
     assert findings["dns.ucupdates-wrong-domain"]["observed"] == "ucupdates-r2.demo.local"
+
+
+HTTPS = str(PCAPS / "https-healthy.pcap")
+CHECKIN_STEP = "POST /RequestHandler/ucdevice.upx"
+
+
+def test_timeline_decrypts_with_a_key_log_or_the_server_key() -> None:
+    code, plain, _ = run("timeline", HTTPS)
+    assert code == 0 and CHECKIN_STEP not in plain  # encrypted: no check-in step
+    for option, path in (
+        ("--keylog", "https-healthy.keylog"),
+        ("--tls-key", "https-healthy.key.pem"),
+    ):
+        code, out, err = run("timeline", option, str(PCAPS / path), HTTPS)
+        assert code == 0, err
+        assert CHECKIN_STEP in out and "offers CPE.nbt 1.0.522.103" in out
+
+
+def test_timeline_bad_key_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "key.pem"
+    bad.write_text("not a key")
+    code, _, err = run("timeline", "--tls-key", str(bad), HTTPS)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_timeline_redact_hides_every_identifier_with_analyzes_pseudonyms() -> None:
+    keylog = str(PCAPS / "https-healthy.keylog")
+    originals = ("00:21:63:0f:a5:01", "10.77.0.131", "contoso.com", "tls@")
+    for fmt in ("text", "json"):
+        code, out, err = run("timeline", "--redact", "--keylog", keylog, "--format", fmt, HTTPS)
+        assert code == 0, err
+        assert CHECKIN_STEP in out
+        assert not [o for o in originals if o in out.lower()], fmt
+    _, ladder, _ = run("timeline", "--redact", "--keylog", keylog, "--format", "json", HTTPS)
+    _, report, _ = run("analyze", "--redact", "--keylog", keylog, "--format", "json", HTTPS)
+    timeline_device = json.loads(ladder)["devices"][0]
+    report_device = json.loads(report)["devices"][0]
+    assert timeline_device["mac"] == report_device["mac"] != "00:21:63:0f:a5:01"
+    assert timeline_device["timeline"] == report_device["timeline"]
+    code, kept, _ = run("timeline", "--redact", "--keep-names", "contoso.com", HTTPS)
+    assert "ucupdates-r2.contoso.com" in kept and "10.77.0.131" not in kept
+
+
+def test_baseline_of_an_encrypted_checkin_refuses_and_says_how_to_give_a_key(
+    tmp_path: Path,
+) -> None:
+    expect = tmp_path / "expect.toml"
+    code, _, err = run("baseline", HTTPS, "-o", str(expect))
+    assert code == 2 and not expect.exists()
+    assert len(err.strip().splitlines()) == 1
+    assert "encrypted" in err and "server_version" in err and "target_firmware" in err
+    assert "--tls-key" in err and "--keylog" in err and "--partial" in err
+
+
+def test_baseline_partial_writes_what_was_seen_and_says_so_in_the_file(tmp_path: Path) -> None:
+    expect = tmp_path / "expect.toml"
+    code, _, err = run("baseline", "--partial", HTTPS, "-o", str(expect))
+    assert code == 0, err
+    assert "partial baseline" in err and "--keylog" in err
+    text = expect.read_text()
+    partial_line = next(line for line in text.splitlines() if "PARTIAL" in line)
+    assert partial_line.startswith("# ") and "server_version" in partial_line
+    assert 'sip_domain = "contoso.com"' in text and "server_version =" not in text
+    code, _, err = run("analyze", "--expect", str(expect), HTTPS)
+    assert code == 4, err  # the file is valid expectations; the phone is still inconclusive
+
+
+@pytest.mark.parametrize(
+    ("option", "name"),
+    [("--keylog", "https-healthy.keylog"), ("--tls-key", "https-healthy.key.pem")],
+)
+def test_baseline_with_a_key_is_whole(tmp_path: Path, option: str, name: str) -> None:
+    expect = tmp_path / "expect.toml"
+    code, _, err = run("baseline", option, str(PCAPS / name), HTTPS, "-o", str(expect))
+    assert code == 0, err
+    text = expect.read_text()
+    assert "PARTIAL" not in text and "partial" not in err
+    assert 'server_version = "3.5.6907.0"' in text and "target_firmware" in text
+
+
+def test_baseline_of_plain_http_is_never_partial(tmp_path: Path) -> None:
+    expect = tmp_path / "expect.toml"
+    code, _, err = run("baseline", HEALTHY, "-o", str(expect))
+    assert code == 0 and "PARTIAL" not in expect.read_text() and "partial" not in err
+
+
+@pytest.mark.parametrize("command", ["analyze", "timeline"])
+def test_color_always_colours_a_pipe_even_with_no_color_set(command: str) -> None:
+    """`capinspect analyze --color always x.pcap | less -R`: a real process, stdout a pipe."""
+    env = dict(os.environ, NO_COLOR="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    for choice, coloured in (("always", True), ("auto", False), ("never", False)):
+        proc = subprocess.run(
+            [sys.executable, "-m", "capinspect", command, "--color", choice, ACL],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert proc.returncode in (0, 1), proc.stderr
+        assert ("\x1b[" in proc.stdout) is coloured, choice
+        assert "00:21:63" in proc.stdout
+
+
+def test_color_always_reaches_an_output_file_and_auto_never_does(tmp_path: Path) -> None:
+    for choice, coloured in (("always", True), ("auto", False)):
+        target = tmp_path / f"{choice}.txt"
+        code, out, _ = run("analyze", "--color", choice, "-o", str(target), ACL)
+        assert code == 1 and out == ""
+        assert ("\x1b[" in target.read_text(encoding="utf-8")) is coloured
+    code, out, _ = run("analyze", "--color", "always", ACL)
+    assert code == 1 and "\x1b[" in out  # CliRunner: stdout is no terminal either
+
+
+SEVERITY_RANK = {"info": 0, "warn": 1, "fail": 2}
+
+
+def test_checks_explain_specs_and_docs_agree_on_every_severity() -> None:
+    """`capinspect checks`, `capinspect explain ID`, the CheckSpec and docs/checks.md (its table
+    and its section) give every check the same severity."""
+    import re
+
+    from capinspect.checks import ALL_SPECS
+
+    code, listing, _ = run("checks")
+    assert code == 0
+    listed = {line.split()[0]: line.split()[1] for line in listing.splitlines() if line.strip()}
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "checks.md").read_text(encoding="utf-8")
+    table = dict(re.findall(r"^\| \[`([^`]+)`\]\([^)]*\) \| (\w+) \|", docs, re.M))
+    sections = dict(re.findall(r"^## `([^`]+)`\n\n\*\*(\w+)\*\*", docs, re.M))
+    assert set(listed) == set(table) == set(sections) == {spec.id for spec in ALL_SPECS}
+    for spec in ALL_SPECS:
+        code, explained, _ = run("explain", spec.id)
+        assert code == 0
+        said = explained.split("\n", 1)[0]
+        assert said.startswith(f"{spec.id} ({spec.severity}):"), said
+        assert listed[spec.id] == table[spec.id] == sections[spec.id] == str(spec.severity)
+
+
+def test_reports_never_show_a_finding_more_severe_than_checks_lists_it() -> None:
+    """Every finding of every lab capture, in the JSON and the text report: at most the
+    severity `capinspect checks` gives (a check may lower it where evidence is weaker)."""
+    import re
+
+    from locations import lab_captures
+
+    _, listing, _ = run("checks")
+    listed = {line.split()[0]: line.split()[1] for line in listing.splitlines() if line.strip()}
+    seen = 0
+    for capture in lab_captures():
+        _, out, err = run("analyze", "--format", "json", str(capture))
+        doc = json.loads(out)
+        findings = [*doc["capture_findings"], *(f for d in doc["devices"] for f in d["findings"])]
+        _, text, _ = run("analyze", "--color", "never", str(capture))
+        for finding in findings:
+            seen += 1
+            assert finding["id"] in listed, finding["id"]
+            assert SEVERITY_RANK[finding["severity"]] <= SEVERITY_RANK[listed[finding["id"]]]
+            label = rf"{finding['severity'].upper()}\s+{re.escape(finding['id'])}\b"
+            assert re.search(label, text), (capture.name, label)
+    assert seen > 30
+
+
+def test_server_logs_that_judge_a_phone_count_as_judged(corpus_dir: Path) -> None:
+    """No phone in the capture, but the IIS log given with it judges one (PASS): 0, not 4."""
+    capture = str(corpus_dir / "http_get.pcap")
+    code, out, err = run("analyze", "--iis-log", str(PCAPS / "interim-upgrade.iis.log"), capture)
+    assert code == 0, err
+    assert "[PASS]" in out and "capture.no-phone-traffic" in out
+    code, _, _ = run("analyze", "--iis-log", str(PCAPS / "acl-denied.iis.log"), capture)
+    assert code == 1

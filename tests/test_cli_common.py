@@ -63,7 +63,7 @@ def run_with_stderr_on_a_pty(args: list[str], stdout: Path) -> tuple[int, bytes]
 def test_bar_on_the_terminal_report_clean_in_the_file(command: str, tmp_path: Path) -> None:
     report = tmp_path / "report.txt"
     status, terminal = run_with_stderr_on_a_pty([command, str(MULTI)], report)
-    assert status in (0, 1)
+    assert status in (0, 1, 4)
     assert b"reading" in terminal and b"kB" in terminal  # the bar, drawn on stderr
     text = report.read_bytes()
     assert text.startswith(b"capinspect ")  # the report first: no stray newline, no escape

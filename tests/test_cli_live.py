@@ -54,7 +54,7 @@ def capinspect(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
 
 def analyze_json(path: Path) -> dict[str, Any]:
     proc = capinspect("analyze", "--format", "json", str(path))
-    assert proc.returncode in (0, 1), proc.stderr
+    assert proc.returncode in (0, 1, 4), proc.stderr
     document: dict[str, Any] = json.loads(proc.stdout)
     return document
 
@@ -278,7 +278,7 @@ def test_duration_ends_cleanly_with_the_text_report(veth_ns: str) -> None:
         cwd=ROOT,
         timeout=60,
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 4, proc.stderr  # no phone seen: nothing judged
     assert "capture.no-phone-traffic" in proc.stdout
     assert "kernel: 0 frames passed the filter, 0 dropped" in proc.stdout
 

@@ -72,6 +72,17 @@ KEEP_LABELS = frozenset(
 )
 """Host labels with a protocol meaning: kept so the redacted report still explains itself."""
 
+REPORT_WORDS = frozenset(
+    {
+        "tls", "ssl", "http", "https", "dns", "dhcp", "tcp", "udp", "ip", "sip", "arp", "get",
+        "post", "head", "ok", "ack", "syn", "fin", "rst", "upx", "nbt", "cab", "info", "warn",
+        "fail", "pass", "phone", "server", "client", "device", "update", "updates", "download",
+        "checkin", "check", "inform", "lease", "capture", "frame", "host", "name", "test",
+    }
+)  # fmt: skip
+"""Words capinspect's reports use themselves: a user name equal to one is not replaced as a bare
+word in free text (it still is in user fields and in ``user@domain`` / ``sip:`` addresses)."""
+
 _NAME_FIELDS = frozenset(
     {"qname", "web_server_fqdn", "sip_domain", "web_fqdn", "pool_fqdn", "sname", "host"}
 )
@@ -275,7 +286,11 @@ class Pseudonyms:
     def _compiled(self) -> re.Pattern[str]:
         if self._pattern is not None:
             return self._pattern
-        bounded: list[str] = [*self.users, *self.serials, *self.names]
+        # A user whose name is also a word of the report's own vocabulary ("tls@contoso.com")
+        # is replaced where it stands as a user (structured fields, e-mail and SIP addresses),
+        # not wherever the word "TLS" appears in the report's text.
+        users = [u for u in self.users if u not in REPORT_WORDS]
+        bounded: list[str] = [*users, *self.serials, *self.names]
         bounded += [a for a in self.ips if ":" in a]
         unbounded: list[str] = []
         for mac in self.macs:

@@ -192,3 +192,13 @@ def test_redacted_cli_outputs(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1, result.output
     assert "10.77.0." not in out.read_text() and "contoso" not in out.read_text()
+
+
+def test_a_user_named_like_a_report_word_does_not_rewrite_that_word() -> None:
+    names = Pseudonyms()
+    assert names.user("tls@contoso.com").startswith("user1@")
+    assert names.user("alice") == "user2"
+    text = "TLS ClientHello from tls@contoso.com; alice signed in over tls"
+    out = names.text(text)
+    assert out.startswith("TLS ClientHello from user1@domain") and "alice" not in out
+    assert out.endswith("user2 signed in over tls")

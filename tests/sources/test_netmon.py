@@ -322,7 +322,7 @@ def test_damaged_netmon_through_the_cli_keeps_the_frames_before(tmp_path: Path) 
     path = tmp_path / "cli.cap"
     path.write_bytes(netmon_file(frames, table=False)[:-10])
     result = CliRunner().invoke(main, ["analyze", "--format", "json", str(path)])
-    assert result.exit_code in (0, 1), result.output
+    assert result.exit_code in (0, 1, 4), result.output
     doc = json.loads(result.stdout)
     assert doc["inputs"][0]["frames"] == 2
     assert "capture.damaged" in {f["id"] for f in doc["capture_findings"]}
