@@ -83,7 +83,8 @@ def open_zip(
     del digest  # the zip is hashed in a pass of its own (its bytes are not read in order)
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as exc:
+        # NotImplementedError: a zip version or feature Python's zipfile does not read.
         raise InputError(f"{path}: a zip archive that cannot be read ({exc})") from None
     try:
         return _open_member(archive, path, source, first_index)
