@@ -40,7 +40,7 @@ from capinspect.sources.pcapfile import open_capture
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.generate import generate  # noqa: E402
+from bench.generate import Variant, generate  # noqa: E402
 
 PCAP_CAPTURES = [p for p in lab_captures() + corpus_files() if p.suffix == ".pcap"]
 
@@ -191,6 +191,31 @@ def test_sieve_drops_most_of_a_mirror_port_and_agrees(mirror_port: Path) -> None
     assert len(batches) > 1  # the capture spans several read buffers
     dropped = _compare(batches, _half_the_flows(batches))
     assert dropped > 6000 * 0.5
+
+
+def test_sieve_drops_ipv6_of_a_mirror_port_and_agrees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Half the PCs' TLS and DNS over IPv6: its pure ACKs and ignored flows' segments are
+    dropped in bulk too, and the analysis is the same as without the sieve."""
+    path = tmp_path / "mirror-v6.pcap"
+    generate(6000, 3, 11, path, variant=Variant(ipv6=0.5, tls=0.3))
+    batches = list(_batches(path))
+    ignored = _half_the_flows(batches)
+    assert any(len(key) == 36 for key in ignored)
+    _compare(batches, ignored)
+    decoder = Decoder(tcp_ignored=set(ignored))
+    dropped_v6 = 0
+    for batch in batches:
+        kept = set(decoder.sieve(batch).tolist())
+        for position, record in enumerate(batch.records()):
+            data = record[3]
+            if position not in kept and b"\x86\xdd" in (data[12:14], data[16:18], data[20:22]):
+                dropped_v6 += 1
+    assert dropped_v6 > 100
+    with_sieve = analyze_paths([str(path)])
+    monkeypatch.setattr(Decoder, "sieve", lambda self, batch: np.arange(len(batch)))
+    assert_same_analysis(with_sieve, analyze_paths([str(path)]))
 
 
 def test_analysis_is_the_same_with_and_without_the_sieve(
