@@ -19,6 +19,12 @@ numbers were measured on) adds what a real mirror port also carries and a naive 
 for phones: PCs looking up ucupdates-r2 and the pool's names, talking TLS to the pool and getting
 a certificate for another name, an admin fetching the update files in a browser (the article's
 step 5), Windows DHCPINFORMs and Android leases. The truth file then lists those hosts too.
+
+The traffic-mix variants (all off by default, likewise) change what the background looks like
+to a decoder without touching the planted phones: ``--ipv6-share F`` carries that share of the
+PCs' TLS sessions and DNS lookups over IPv6, ``--tls-share F`` makes PCs' TLS that share of
+the background frames, and ``--wrap erspan2|vxlan`` delivers every frame as a remote mirror
+does, inside ERSPAN type II over GRE or inside VXLAN, between a mirror session's two addresses.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import json
 import random
 import struct
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +91,7 @@ ZERO_IP = b"\x00" * 4
 
 ETH_IPV4 = b"\x08\x00"
 ETH_ARP = b"\x08\x06"
+ETH_IPV6 = b"\x86\xdd"
 TCP, UDP = 6, 17
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
@@ -91,6 +99,7 @@ _IP = struct.Struct("!BBHHHBBH4s4s")
 _IP_WORDS = struct.Struct("!10H")
 _TCP = struct.Struct("!HHIIBBHHH")
 _UDP = struct.Struct("!HHHH")
+_IP6 = struct.Struct("!IHBB")
 _REC = struct.Struct("<IIII")
 _SYN_OPTIONS = b"\x02\x04\x05\xb4\x01\x03\x03\x08\x01\x01\x04\x02"  # MSS 1460, WS 8, SACK ok
 
@@ -138,6 +147,27 @@ def ipv4_frame(
     return frame
 
 
+def ipv6_frame(
+    dst_mac: bytes, src_mac: bytes, tags: bytes, src: bytes, dst: bytes, proto: int, l4: bytes
+) -> bytes:
+    """One Ethernet/IPv6 frame, the transport header right behind the IPv6 one."""
+    hdr = _IP6.pack(0x60000000, len(l4), proto, 64)
+    return b"".join((dst_mac, src_mac, tags, ETH_IPV6, hdr, src, dst, l4))
+
+
+def udp6_segment(src: bytes, dst: bytes, sport: int, dport: int, payload: bytes) -> bytes:
+    """UDP header plus payload for IPv6, where the checksum is mandatory (RFC 8200 8.1)."""
+    length = 8 + len(payload)
+    pseudo = src + dst + struct.pack("!IxxxB", length, UDP)
+    segment = _UDP.pack(sport, dport, length, 0) + payload
+    data = pseudo + segment + (b"\0" if length % 2 else b"")
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    checksum = ~total & 0xFFFF or 0xFFFF
+    return segment[:6] + checksum.to_bytes(2, "big") + payload
+
+
 def udp_segment(sport: int, dport: int, payload: bytes) -> bytes:
     """UDP header (checksum 0 = not computed, legal for IPv4) plus payload."""
     return _UDP.pack(sport, dport, 8 + len(payload), 0) + payload
@@ -145,7 +175,8 @@ def udp_segment(sport: int, dport: int, payload: bytes) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Host:
-    """An IPv4 endpoint as the mirror port sees it: `mac` is the router's for off-subnet hosts."""
+    """An endpoint as the mirror port sees it: `mac` is the router's for off-subnet hosts; `ip`
+    4 bytes (IPv4) or 16 (IPv6)."""
 
     mac: bytes
     ip: bytes
@@ -199,6 +230,8 @@ class TcpConn:
         else:
             tcp = _TCP.pack(self.dport, self.sport, seq, ack, off, flags, 65535, 0, 0)
             a, b = self.srv, self.cli
+        if len(a.ip) == 16:
+            return ipv6_frame(b.mac, a.mac, self.tags, a.ip, b.ip, TCP, tcp + opts + payload)
         return ipv4_frame(
             b.mac, a.mac, self.tags, a.ip, b.ip, TCP, tcp + opts + payload, self.ident[me]
         )
@@ -783,6 +816,74 @@ class PcNoise:
 
 NOISY_PCS = PcNoise(pcs=40, dns=0.004, tls=0.01, http=0.005, dhcp=0.002)
 """The ``--noisy-pcs`` preset: a tenth of the PCs, about 2% of the frames."""
+WRAPS = ("erspan2", "vxlan")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How the background's traffic mix differs from the plain capture's (none by default: the
+    capture is then byte for byte the plain one). The phones are never changed."""
+
+    ipv6: float = 0.0
+    """Share of the PCs' TLS sessions and DNS lookups carried over IPv6."""
+    tls: float = 0.0
+    """Share of the background frames in PCs' TLS sessions (0: the plain mix's 15%)."""
+    wrap: str | None = None
+    """Every frame inside ERSPAN type II over GRE ("erspan2") or inside VXLAN ("vxlan")."""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.ipv6 or self.tls or self.wrap)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ipv6_share": self.ipv6, "tls_share": self.tls, "wrap": self.wrap}
+
+
+VARIANTS = {
+    "plain": Variant(),
+    "ipv6": Variant(ipv6=0.13),
+    "tls": Variant(tls=0.30),
+    "erspan2": Variant(wrap="erspan2"),
+    "vxlan": Variant(wrap="vxlan"),
+}
+"""The benchmark's named variants (``bench.run --variant``)."""
+PC_V6_PREFIX = bytes.fromhex("20010db8003000000000000000000000")[:14]
+"""The PCs' IPv6 /64 (documentation prefix); the PC's IPv4 host bytes end the address."""
+DNS_IP6 = bytes.fromhex("20010db8001000000000000000000002")
+MIRROR_SOURCE = Host(bytes.fromhex("001b54aa00fe"), bytes((10, 99, 0, 1)))
+"""The mirror session's source: the switch that copies the port."""
+MIRROR_COLLECTOR = Host(bytes.fromhex("005056c00010"), bytes((10, 99, 0, 10)))
+"""The mirror session's destination: the capturing host."""
+MIRROR_SESSION = 7
+"""ERSPAN session ID, and the VXLAN network identifier."""
+
+
+class Wrapper:
+    """Wraps each frame as a remote mirror delivers it (ERSPAN II over GRE, or VXLAN)."""
+
+    def __init__(self, kind: str) -> None:
+        if kind not in WRAPS:
+            raise ValueError(f"--wrap must be one of {', '.join(WRAPS)}, not {kind!r}")
+        self.kind = kind
+        self.sequence = 0
+
+    def __call__(self, frame: bytes) -> bytes:
+        self.sequence += 1
+        src, dst = MIRROR_SOURCE, MIRROR_COLLECTOR
+        if self.kind == "erspan2":
+            # GRE with a sequence number, protocol 0x88BE; ERSPAN II: version 1, VLAN 0,
+            # COS 0, En 3 (tags kept in the frame), session, index 0.
+            gre = struct.pack("!HHI", 0x1000, 0x88BE, self.sequence & 0xFFFFFFFF)
+            erspan = struct.pack("!HHI", 0x1000, (3 << 11) | MIRROR_SESSION, 0)
+            return ipv4_frame(dst.mac, src.mac, b"", src.ip, dst.ip, 47, gre + erspan + frame,
+                              self.sequence)  # fmt: skip
+        # VXLAN: the source port from a hash of the inner headers, as a VTEP picks it.
+        sport = 0xC000 | (zlib.crc32(frame[:64]) & 0x3FFF)
+        vxlan = struct.pack("!II", 0x08000000, MIRROR_SESSION << 8)
+        return ipv4_frame(dst.mac, src.mac, b"", src.ip, dst.ip, UDP,
+                          udp_segment(sport, 4789, vxlan + frame), self.sequence)  # fmt: skip
+
+
 ANDROIDS = 12
 NOISE_ACTIVITIES = (
     "dns-update-name",
@@ -854,9 +955,12 @@ class Background:
     real non-phones do; `noisy_hosts` records what each did, as its frame is emitted.
     """
 
-    def __init__(self, rng: random.Random, pc_noise: PcNoise = PcNoise()) -> None:
+    def __init__(
+        self, rng: random.Random, pc_noise: PcNoise = PcNoise(), variant: Variant = Variant()
+    ) -> None:
         self.rng = rng
         self.pc_noise = pc_noise
+        self.variant = variant
         self.noisy_hosts: dict[bytes, dict[str, Any]] = {}
         self.pending: list[tuple[bytes, tuple[Host, bytes, str, str, str] | None]] = []
         """Frames that must follow the one just drawn (a DNS answer, a DHCP reply), with the
@@ -902,6 +1006,10 @@ class Background:
             ):
                 if share > 0:
                     cats.append((name, share, n, factory))
+        if variant.tls:
+            # The TLS category's weight that makes it this share of all the weights.
+            rest = sum(c[1] for c in cats if c[0] != "tls")
+            cats[1] = ("tls", variant.tls * rest / (1 - variant.tls), 10, self.tls_flow)
         total = sum(c[1] for c in cats)
         self.thresholds: list[float] = []
         acc = 0.0
@@ -938,6 +1046,16 @@ class Background:
 
     def pc(self) -> tuple[Host, bytes]:
         return self.pcs[self.rng.randrange(len(self.pcs))]
+
+    def over_ipv6(self) -> bool:
+        """Whether the flow being started goes over IPv6 (the RNG is touched only when the
+        variant asks for IPv6, so the plain capture is unchanged)."""
+        return bool(self.variant.ipv6) and self.rng.random() < self.variant.ipv6
+
+    @staticmethod
+    def pc_v6(pc: Host) -> Host:
+        """The PC's IPv6 address: its /64 and the last two bytes of its IPv4 address."""
+        return Host(pc.mac, PC_V6_PREFIX + pc.ip[2:4])
 
     def bulk_flow(self) -> Iterator[bytes]:
         """SMB/445, HTTP-alt/8080 or RDP/3389: a request, then a long MSS-sized transfer."""
@@ -982,6 +1100,9 @@ class Background:
                 )
             ),
         )
+        if self.over_ipv6():
+            cli = self.pc_v6(cli)
+            srv = Host(srv.mac, bytes.fromhex("2606470000") + bytes(7) + srv.ip)
         conn = TcpConn(cli, srv, rng.randrange(49152, 65536), 443, tags, rng, self.noise)
         yield from conn.handshake()
         sni = rng.choice(
@@ -1085,6 +1206,9 @@ class Background:
         qtype = 28 if rng.random() < 0.3 else 1
         qid = rng.getrandbits(16)
         sport = rng.randrange(49152, 65536)
+        if self.over_ipv6():
+            yield from self.dns_lookup_v6(self.pc_v6(cli), tags, name, qtype, qid, sport)
+            return
         yield ipv4_frame(
             srv.mac,
             cli.mac,
@@ -1113,6 +1237,21 @@ class Background:
             qid ^ 0x5555,
             128,
         )
+
+    def dns_lookup_v6(
+        self, cli: Host, tags: bytes, name: str, qtype: int, qid: int, sport: int
+    ) -> Iterator[bytes]:
+        """The same lookup over IPv6, to the DNS server's IPv6 address."""
+        query = udp6_segment(cli.ip, DNS_IP6, sport, 53, dns_query(qid, name, qtype))
+        yield ipv6_frame(ROUTER_MAC, cli.mac, tags, cli.ip, DNS_IP6, UDP, query)
+        if name.startswith("wpad"):
+            ans = dns_answer(qid, name, qtype, [], rcode=3)
+        elif qtype == 1:
+            ans = dns_answer(qid, name, 1, [bytes((10, 40, 3, self.rng.randrange(1, 255)))])
+        else:
+            ans = dns_answer(qid, name, 28, [bytes(15) + b"\x01"])
+        yield ipv6_frame(cli.mac, ROUTER_MAC, tags, DNS_IP6, cli.ip, UDP,
+                         udp6_segment(DNS_IP6, cli.ip, 53, sport, ans))  # fmt: skip
 
     def ntp_exchange(self) -> Iterator[bytes]:
         """An NTP client request (mode 3) and server reply (mode 4)."""
@@ -1562,16 +1701,26 @@ def place_phones(plans: list[PhonePlan], packets: int) -> dict[int, bytes]:
 
 
 def generate(
-    packets: int, phones: int, seed: int, out: Path, pc_noise: PcNoise = PcNoise()
+    packets: int,
+    phones: int,
+    seed: int,
+    out: Path,
+    pc_noise: PcNoise = PcNoise(),
+    variant: Variant = Variant(),
 ) -> dict[str, Any]:
     """Write the capture and its truth file; returns the truth document."""
+    if not (0 <= variant.ipv6 <= 1 and 0 <= variant.tls < 1):
+        raise ValueError("--ipv6-share must be within 0..1 and --tls-share within 0..1 (not 1)")
+    wrap = Wrapper(variant.wrap) if variant.wrap else None
     if pc_noise.enabled and not 1 <= pc_noise.pcs <= 400:
         raise ValueError(
             f"noisy PCs must be 1..400 (of the 400 background PCs), not {pc_noise.pcs}"
         )
     plans = [build_phone(i, seed) for i in range(phones)]
     slots = place_phones(plans, packets)
-    bg = Background(random.Random(f"capinspect-bench/{seed}/background/{packets}"), pc_noise)
+    bg = Background(
+        random.Random(f"capinspect-bench/{seed}/background/{packets}"), pc_noise, variant
+    )
     jitter = random.Random(f"capinspect-bench/{seed}/time/{packets}")
     step = max(1, DURATION_US // packets)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -1585,6 +1734,8 @@ def generate(
             frame = slots.get(i)
             if frame is None:
                 frame = bg.next_frame()
+            if wrap is not None:
+                frame = wrap(frame)
             us = i * DURATION_US // packets + jitter.randrange(step)
             n = len(frame)
             chunk.append(pack_rec(START_TIME + us // 1_000_000, us % 1_000_000, n, n))
@@ -1603,6 +1754,7 @@ def generate(
             "phones": phones,
             "seed": seed,
             "noise": pc_noise.as_dict(),
+            **({"variant": variant.as_dict()} if variant.enabled else {}),
         },
         "capture": {
             "file": out.name,
@@ -1685,9 +1837,28 @@ def main(argv: list[str] | None = None) -> int:
         noise.add_argument(
             f"--noise-{kind}", type=float, metavar="SHARE", help=f"share of frames: {what}"
         )
+    mix = ap.add_argument_group(
+        "traffic-mix variants of the background (all off by default; see docs/performance.md)"
+    )
+    mix.add_argument(
+        "--ipv6-share", type=float, default=0.0, metavar="F",
+        help="share of the PCs' TLS sessions and DNS lookups over IPv6, e.g. 0.13",
+    )  # fmt: skip
+    mix.add_argument(
+        "--tls-share", type=float, default=0.0, metavar="F",
+        help="share of the background frames in PCs' TLS sessions, e.g. 0.30",
+    )  # fmt: skip
+    mix.add_argument(
+        "--wrap", choices=WRAPS, help="every frame inside ERSPAN II over GRE, or inside VXLAN"
+    )
     args = ap.parse_args(argv)
     if args.packets < 1 or args.phones < 0:
         ap.error("--packets must be positive and --phones not negative")
+    if not 0 <= args.ipv6_share <= 1:
+        ap.error(f"--ipv6-share must be between 0 and 1, not {args.ipv6_share}")
+    if not 0 <= args.tls_share < 1:
+        ap.error(f"--tls-share must be at least 0 and below 1, not {args.tls_share}")
+    variant = Variant(args.ipv6_share, args.tls_share, args.wrap)
     try:
         pc_noise = noise_config(
             args.noisy_pcs,
@@ -1696,7 +1867,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ValueError as exc:
         ap.error(str(exc))
-    truth = generate(args.packets, args.phones, args.seed, args.output, pc_noise)
+    truth = generate(args.packets, args.phones, args.seed, args.output, pc_noise, variant)
     noisy = truth.get("expected", {}).get("other_update_service_clients", [])
     print(
         f"wrote {args.output} ({truth['capture']['packets']} packets, "

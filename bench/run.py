@@ -17,6 +17,11 @@ with certificates for other names, browser GETs of the update files, Windows DHC
 Android leases. None of them is a phone, so none may be reported as a device or get a verdict;
 the run prints how many did ("non-phone devices with a verdict: N").
 
+``--variant plain,ipv6,tls,erspan2,vxlan`` measures the same sizes in several traffic mixes
+(``bench.generate.VARIANTS``): 13% of the PCs' TLS and DNS over IPv6, TLS as 30% of the
+frames, every frame inside ERSPAN II or VXLAN. The planted phones are the same in every
+variant, so the same correctness checks apply; tshark decodes both encapsulations by default.
+
 ``--profile SIZE`` instead runs capinspect once under cProfile and prints the top functions.
 """
 
@@ -35,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.generate import NOISY_PCS, PcNoise, parse_count
+from bench.generate import NOISY_PCS, VARIANTS, PcNoise, Variant, parse_count
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -60,6 +65,10 @@ class Size:
     phones: int
     path: Path
     pc_noise: PcNoise = PcNoise()
+    variant: Variant = Variant()
+    group: str = ""
+    """Captures of one group (noise and variant) differ only in size: their reports must say
+    the same about the phones they share."""
 
     @property
     def truth_path(self) -> Path:
@@ -83,14 +92,21 @@ class Result:
         return max(self.rss_kb) / 1024 if self.rss_kb else float("nan")
 
 
-def size_of(label: str, seed: int, noisy: bool = False) -> Size:
+def size_of(label: str, seed: int, noisy: bool = False, variant: str = "plain") -> Size:
     """100k → 5 phones, 1m → 50: the phone density stays that of performance.md's captures.
-    ``noisy`` adds the ``--noisy-pcs`` background (its own file names: cap100k-noisy.pcap)."""
+    ``noisy`` adds the ``--noisy-pcs`` background (its own file names: cap100k-noisy.pcap),
+    ``variant`` one of :data:`VARIANTS` (cap100k-ipv6.pcap; plain adds nothing)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r} (one of {', '.join(VARIANTS)})")
     packets = parse_count(label)
     phones = max(1, packets * PHONES_PER_100K // 100_000)
     name = label.lower() if label[-1:].lower() in "km" else str(packets)
+    group = ""
     if noisy:
-        name += "-noisy"
+        group += "-noisy"
+    if variant != "plain":
+        group += f"-{variant}"
+    name += group
     suffix = "" if seed == 1 else f"-s{seed}"
     return Size(
         name,
@@ -98,6 +114,8 @@ def size_of(label: str, seed: int, noisy: bool = False) -> Size:
         phones,
         OUT / f"cap{name}{suffix}.pcap",
         NOISY_PCS if noisy else PcNoise(),
+        VARIANTS[variant],
+        group,
     )
 
 
@@ -112,6 +130,7 @@ def ensure_capture(size: Size, seed: int) -> None:
         "phones": size.phones,
         "seed": seed,
         "noise": size.pc_noise.as_dict(),
+        **({"variant": size.variant.as_dict()} if size.variant.enabled else {}),
     }
     if size.path.exists() and size.truth_path.exists():
         try:
@@ -125,7 +144,7 @@ def ensure_capture(size: Size, seed: int) -> None:
         ):
             return
     print(f"generating {size.path} ({size.packets} packets, {size.phones} phones) ...", flush=True)
-    generate(size.packets, size.phones, seed, size.path, size.pc_noise)
+    generate(size.packets, size.phones, seed, size.path, size.pc_noise, size.variant)
 
 
 def command(tool: str, capture: Path) -> list[str]:
@@ -501,6 +520,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="captures with PCs touching the update service (bench.generate --noisy-pcs)",
     )
+    ap.add_argument(
+        "--variant",
+        default="plain",
+        help=f"comma-separated traffic mixes, of {','.join(VARIANTS)} (default: plain)",
+    )
     ap.add_argument("--tools", default=",".join(TOOLS), help="subset of capinspect,tshark,floor")
     ap.add_argument("--profile", metavar="SIZE", help="profile capinspect on this size and exit")
     ap.add_argument("--json", type=Path, help="also write the results here")
@@ -508,13 +532,22 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(ROOT)
     OUT.mkdir(parents=True, exist_ok=True)
 
+    variants = [v.strip() for v in args.variant.split(",") if v.strip()]
+    unknown_variants = set(variants) - set(VARIANTS)
+    if unknown_variants:
+        ap.error(f"unknown variants: {', '.join(sorted(unknown_variants))}")
     if args.profile:
-        size = size_of(args.profile, args.seed, args.noisy)
+        size = size_of(args.profile, args.seed, args.noisy, variants[0] if variants else "plain")
         ensure_capture(size, args.seed)
         profile(size)
         return 0
 
-    sizes = [size_of(s.strip(), args.seed, args.noisy) for s in args.sizes.split(",") if s.strip()]
+    sizes = [
+        size_of(s.strip(), args.seed, args.noisy, variant)
+        for variant in variants
+        for s in args.sizes.split(",")
+        if s.strip()
+    ]
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = set(tools) - set(TOOLS)
     if unknown:
@@ -575,8 +608,10 @@ def main(argv: list[str] | None = None) -> int:
             if "noisy_hosts" in truth:
                 print(f"  {noise_summary(report, truth)}", flush=True)
 
-    labels = [s.label for s in sizes if s.label in reports]
-    for small, big in zip(labels, labels[1:], strict=False):
+    labels = [(s.group, s.label) for s in sizes if s.label in reports]
+    for (group, small), (other, big) in zip(labels, labels[1:], strict=False):
+        if group != other:
+            continue
         problems = compare_scaled(reports[small], reports[big])
         failures += [f"{small} vs {big}: {p}" for p in problems]
         print(

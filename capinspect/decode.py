@@ -240,9 +240,10 @@ class Decoder:
         """The hot path: :meth:`decode` for a record given as plain values.
 
         The common case of a mirror port — Ethernet (with up to any depth of VLAN tags),
-        IPv4 without options or fragments, TCP, UDP (DNS and DHCP included) — is decided inline
-        here, from a few byte reads, without building a :class:`RawFrame`; anything else (other
-        link layers, IPv6, ARP, options, fragments, a header cut short) goes the full way
+        IPv4 without options or fragments or IPv6 without extension headers, TCP, UDP (DNS and
+        DHCP included) — is decided inline here, from a few byte reads, without building a
+        :class:`RawFrame`; anything else (other link layers, ARP, options, extension headers,
+        fragments, a header cut short) goes the full way
         through :meth:`decode`. Both ways give the same result (tests/test_decode.py).
         """
         size = len(data)
@@ -257,11 +258,22 @@ class Decoder:
             vlans += (((data[ip] & 0x0F) << 8) | data[ip + 1],)
             ethertype = (data[ip + 2] << 8) | data[ip + 3]
             ip += 4
-        if ethertype != _ETH_IPV4 or data[ip] != 0x45 or (data[ip + 6] & 0x3F) or data[ip + 7]:
+        # Source address at ``addr``, destination at ``middle``, transport header at ``t``; the
+        # raw flow key (addresses, then ports: ``TcpReassembler.ignored_raw``) is addr:t + 4.
+        if ethertype == _ETH_IPV4:
+            if data[ip] != 0x45 or (data[ip + 6] & 0x3F) or data[ip + 7]:
+                return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+            proto = data[ip + 9]
+            addr, middle, t = ip + 12, ip + 16, ip + 20
+            end = ip + ((data[ip + 2] << 8) | data[ip + 3])
+        elif ethertype == _ETH_IPV6 and size >= ip + 60 and data[ip] >> 4 == 6:
+            # IPv6 whose next header is TCP or UDP itself (extension headers, fragments and
+            # jumbograms, payload length 0, go the full way).
+            proto = data[ip + 6]
+            addr, middle, t = ip + 8, ip + 24, ip + 40
+            end = t + ((data[ip + 4] << 8) | data[ip + 5])
+        else:
             return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
-        proto = data[ip + 9]
-        t = ip + 20
-        end = ip + ((data[ip + 2] << 8) | data[ip + 3])
         if end > size or end < t + 20:
             return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
         if proto == _PROTO_TCP:
@@ -283,17 +295,17 @@ class Decoder:
                 if t + header_len >= end:
                     self.tcp_dropped += 1
                     return None
-                if data[ip + 12 : ip + 24] in self.tcp_ignored:
+                if data[addr : t + 4] in self.tcp_ignored:
                     self.tcp_dropped += 1
                     return None
-            elif not flags & _SYN and data[ip + 12 : ip + 24] in self.tcp_ignored:
+            elif not flags & _SYN and data[addr : t + 4] in self.tcp_ignored:
                 self.tcp_dropped += 1
                 return None
             seq, ack = _seq_ack(data, t + 4)
             self.frames_kept += 1
             return Packet(
                 index, ts, self._mac_text(data[6:12]), self._mac_text(data[0:6]), vlans,
-                self._ip_text(data[ip + 12 : ip + 16]), self._ip_text(data[ip + 16 : ip + 20]),
+                self._ip_text(data[addr:middle]), self._ip_text(data[middle:t]),
                 _PROTO_TCP, sport, dport, data[t + header_len : end], seq, ack, flags,
             )  # fmt: skip
         if proto == _PROTO_UDP:
@@ -317,7 +329,7 @@ class Decoder:
             self.frames_kept += 1
             return Packet(
                 index, ts, self._mac_text(data[6:12]), self._mac_text(data[0:6]), vlans,
-                self._ip_text(data[ip + 12 : ip + 16]), self._ip_text(data[ip + 16 : ip + 20]),
+                self._ip_text(data[addr:middle]), self._ip_text(data[middle:t]),
                 _PROTO_UDP, sport, dport, data[t + 8 : end],
             )  # fmt: skip
         return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))

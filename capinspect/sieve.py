@@ -13,11 +13,15 @@ frames, that the sieve drops only what the decoder drops and drops all of it tha
 reading of the rules below allows. A record is dropped only when it is, without doubt:
 
 * Ethernet, not cut by the snap length, at least 54 bytes, behind any depth of VLAN tags;
-* IPv4 without options or fragmentation, its total length inside the record;
+* IPv4 without options or fragmentation, its total length inside the record, or IPv6 whose
+  next header is TCP or UDP itself (no extension header), its payload length inside the record;
 * and then UDP to and from ports other than 53, 67 and 68 (and not to VXLAN's 4789 or
   Geneve's 6081); or a TCP segment that is a pure acknowledgement (no payload, no SYN, FIN or
-  RST), or carries payload, FIN or RST for a flow the reassembler has decided to ignore; or an
-  IPv4 protocol other than TCP, UDP and the tunnels' (GRE 47, IP in IP 4 and 41).
+  RST), or carries payload, FIN or RST for a flow the reassembler has decided to ignore (the
+  same raw key as the decoder's, 12 bytes for IPv4, 36 for IPv6); or an IPv4 protocol, or an
+  IPv6 next header, other than TCP, UDP and the tunnels' (GRE 47, IP in IP 4 and 41) — and,
+  for IPv6, other than the extension headers (hop-by-hop, routing, fragment, destination
+  options), which the decoder walks.
 
 Tunnels (a remote mirror's ERSPAN, GRE or VXLAN) all go on: the decoder opens them and judges
 the frame inside by the same rules, one record at a time.
@@ -34,7 +38,8 @@ connection is seen whole. Two differences remain, both within one buffer (about 
 records): an ignored flow evicted from the full ignore table (``Limits.max_flows``) has its
 segments there still dropped, the eviction taking effect from the next buffer; and a SYN whose
 IPv4 header carries options (which the sieve passes on without reading its ports) does not
-shield the segments of its 4-tuple that follow it in the same buffer.
+shield the segments of its 4-tuple that follow it in the same buffer (nor does an IPv6 SYN
+behind extension headers).
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ if TYPE_CHECKING:
 
 _ETHERNET = 1
 _ETH_IPV4 = 0x0800
+_ETH_IPV6 = 0x86DD
 _PROTO_TCP = 6
 _PROTO_UDP = 17
 _PROTO_IPIP = 4
@@ -63,6 +69,12 @@ _KEY_BYTES = np.arange(12, 24, dtype=np.int64)
 """Offsets of the raw flow key from the IPv4 header: addresses, then the TCP ports."""
 _SWAP = np.array([4, 5, 6, 7, 0, 1, 2, 3, 10, 11, 8, 9])
 """Reorders a raw flow key into the other direction's key."""
+_KEY_BYTES_V6 = np.arange(8, 44, dtype=np.int64)
+"""Offsets of the raw flow key from an IPv6 header whose next header is TCP."""
+_SWAP_V6 = np.array([*range(16, 32), *range(0, 16), 34, 35, 32, 33])
+_IPV6_GOES_ON = np.array([0, 43, 60, 44, 6, 17, _PROTO_IPIP, _PROTO_IPV6_IN_IP, _PROTO_GRE])
+"""IPv6 next headers the sieve does not count as "other": extension headers (skipped or
+reassembled by the decoder), TCP, UDP and the tunnels."""
 
 
 def sieve(decoder: Decoder, batch: RecordBatch) -> NDArray[np.intp]:
@@ -99,20 +111,33 @@ def sieve(decoder: Decoder, batch: RecordBatch) -> NDArray[np.intp]:
         ip[where] += 4
         tagged = np.zeros(len(at), dtype=bool)
         tagged[where] = _tag(ethertype[where])
-    plain = (
+    v4 = (
         (ethertype == _ETH_IPV4)
         & (data[ip] == 0x45)
         & ((data[ip + 6] & 0x3F) == 0)
         & (data[ip + 7] == 0)
     )
-    at, end, ip = at[plain], end[plain], ip[plain]
-    transport = ip + 20
-    stop = ip + _u16(words, ip + 2)
-    whole = (stop <= end) & (stop >= transport + 8)
-    at, ip, transport, stop = at[whole], ip[whole], transport[whole], stop[whole]
-    proto = data[ip + 9]
-    sport = _u16(words, transport)
-    dport = _u16(words, transport + 2)
+    v6 = (ethertype == _ETH_IPV6) & (end >= ip + 40) & ((data[ip] >> 4) == 6)
+    next_header = data[ip + 6]
+    # IPv6: the next header is TCP or UDP itself (room for the TCP header behind the IPv6
+    # one), or a protocol the decoder only counts; extension headers and tunnels go on.
+    direct = v6 & ((next_header == _PROTO_TCP) | (next_header == _PROTO_UDP)) & (end >= ip + 60)
+    v6_other = v6 & ~np.isin(next_header, _IPV6_GOES_ON)
+    keep = v4 | direct | v6_other
+    at, end, ip, v6, v6_other = at[keep], end[keep], ip[keep], v6[keep], v6_other[keep]
+    proto = np.where(v6, next_header[keep], data[ip + 9])
+    transport = ip + np.where(v6, 40, 20)
+    stop = np.where(v6, transport + _u16(words, ip + 4), ip + _u16(words, ip + 2))
+    whole = v6_other | ((stop <= end) & (stop >= transport + 8))
+    at, ip, transport, stop, v6, v6_other, proto = (
+        at[whole], ip[whole], transport[whole], stop[whole], v6[whole], v6_other[whole],
+        proto[whole],
+    )  # fmt: skip
+    # Ports are read only where there are ports (an IPv6 record counted as "other" may end
+    # right behind its IPv6 header).
+    probe = np.where(v6_other, ip, transport)
+    sport = _u16(words, probe)
+    dport = _u16(words, probe + 2)
     dropped = np.zeros(count, dtype=bool)
 
     udp = proto == _PROTO_UDP
@@ -132,7 +157,11 @@ def sieve(decoder: Decoder, batch: RecordBatch) -> NDArray[np.intp]:
         asks = np.flatnonzero(sound & ~syn & ~pure_ack)
         tcp_dropped[tcp[pure_ack]] = True
         if len(asks) and decoder.tcp_ignored:
-            ignored = _ignored(decoder.tcp_ignored, data, ip[tcp[asks]], ip[tcp[syn]])
+            ignored = _ignored(
+                decoder.tcp_ignored,
+                _keys(data, ip[tcp[asks]], v6[tcp[asks]]),
+                _keys(data, ip[tcp[syn]], v6[tcp[syn]], swapped=True),
+            )
             tcp_dropped[tcp[asks[ignored]]] = True
 
     drop = udp_dropped | other | tcp_dropped
@@ -162,32 +191,49 @@ def _u16(words: NDArray[np.uint16], offsets: NDArray[np.int64]) -> NDArray[np.in
     return words[offsets].astype(np.int64)
 
 
-def _ignored(
-    table: set[bytes],
-    data: NDArray[np.uint8],
-    asking: NDArray[np.int64],
-    syns: NDArray[np.int64],
-) -> NDArray[np.bool_]:
-    """Which of the IPv4 headers at ``asking`` belong to a flow in the ignore ``table``,
-    leaving out every flow that has a SYN (IPv4 header at ``syns``) in this buffer."""
-    keys = _keys(data, asking)
+def _ignored(table: set[bytes], keys: list[bytes], reopened: list[bytes]) -> NDArray[np.bool_]:
+    """Which of the flow ``keys`` are in the ignore ``table``, leaving out every flow that has
+    a SYN in this buffer (``reopened``: the SYNs' keys in both directions)."""
     hits: NDArray[np.bool_] = np.fromiter(map(table.__contains__, keys), bool, len(keys))
-    if len(syns):
-        reopened = data[syns[:, None] + _KEY_BYTES]
-        fresh = set(_as_bytes(reopened)) | set(_as_bytes(reopened[:, _SWAP]))
+    if reopened:
+        fresh = set(reopened)
         again: NDArray[np.bool_] = np.fromiter(map(fresh.__contains__, keys), bool, len(keys))
         hits &= ~again
     return hits
 
 
-def _keys(data: NDArray[np.uint8], ips: NDArray[np.int64]) -> list[bytes]:
-    """The raw flow keys (see ``TcpReassembler.ignored_raw``) of the IPv4 headers at ``ips``."""
-    return _as_bytes(data[ips[:, None] + _KEY_BYTES])
+def _keys(
+    data: NDArray[np.uint8], ips: NDArray[np.int64], v6: NDArray[np.bool_], swapped: bool = False
+) -> list[bytes]:
+    """The raw flow keys (see ``TcpReassembler.ignored_raw``: source and destination address,
+    then the TCP ports) of the IP headers at ``ips``, IPv6 where ``v6``; with ``swapped`` the
+    keys in both directions."""
+    keys: list[bytes] = []
+    for family, offsets, swap in ((~v6, _KEY_BYTES, _SWAP), (v6, _KEY_BYTES_V6, _SWAP_V6)):
+        where = np.flatnonzero(family)
+        if not len(where):
+            continue
+        rows = data[ips[where][:, None] + offsets]
+        if not swapped:
+            if len(where) == len(ips):
+                return _as_bytes(rows)
+            keys.extend(_as_bytes(rows))
+            continue
+        keys.extend(_as_bytes(rows))
+        keys.extend(_as_bytes(rows[:, swap]))
+    if swapped:
+        return keys
+    # Mixed families: back into the order of ``ips``.
+    order = np.concatenate((np.flatnonzero(~v6), np.flatnonzero(v6)))
+    ordered: list[bytes] = [b""] * len(ips)
+    for position, key in zip(order.tolist(), keys, strict=True):
+        ordered[position] = key
+    return ordered
 
 
 def _as_bytes(rows: NDArray[np.uint8]) -> list[bytes]:
-    """Each 12-byte row as one bytes object (a void view keeps trailing zero bytes)."""
-    keys: list[bytes] = np.ascontiguousarray(rows).view("V12").ravel().tolist()
+    """Each row as one bytes object (a void view keeps trailing zero bytes)."""
+    keys: list[bytes] = np.ascontiguousarray(rows).view(f"V{rows.shape[1]}").ravel().tolist()
     return keys
 
 

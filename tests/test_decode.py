@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 from pathlib import Path
 
@@ -352,3 +353,75 @@ def test_pure_acks_and_ignored_flows_are_dropped_before_any_packet_is_built() ->
     assert decoder.decode(frame(bytes(data))) is None
     assert isinstance(decoder.decode(frame(bytes(syn))), Packet)  # a new connection is judged again
     assert decoder.tcp_dropped == 2 and decoder.capture_stats().tcp_frames == 4
+
+
+_IPV6_ADDRESSES = st.one_of(
+    st.binary(min_size=16, max_size=16),
+    st.sampled_from(["2001:db8::1", "fe80::204:f2ff:feaa:bbcc", "::ffff:10.0.0.2", "::1"]).map(
+        lambda text: ipaddress.IPv6Address(text).packed
+    ),
+)
+
+
+@st.composite
+def _ipv6_frames(draw: st.DrawFn) -> bytes:
+    """Ethernet (maybe tagged) + IPv6 + TCP or UDP, then some bytes overwritten: the fast path
+    must take the plain ones and hand every odd one to the full decoder unchanged."""
+    src, dst = draw(_IPV6_ADDRESSES), draw(_IPV6_ADDRESSES)
+    sport = draw(st.sampled_from([53, 67, 443, 5060, 40000]))
+    dport = draw(st.sampled_from([53, 68, 80, 443, 4789, 40001]))
+    payload = draw(st.binary(max_size=40))
+    if draw(st.booleans()):
+        flags = draw(st.sampled_from(["A", "PA", "S", "SA", "FA", "R"]))
+        transport: object = TCP(sport=sport, dport=dport, flags=flags) / payload
+    else:
+        transport = UDP(sport=sport, dport=dport) / payload
+    packet = IPv6(src=str(ipaddress.IPv6Address(src)), dst=str(ipaddress.IPv6Address(dst)))
+    layers = [Dot1Q(vlan=draw(st.integers(0, 4095))) for _ in range(draw(st.integers(0, 2)))]
+    outer = Ether(src=PHONE, dst=SWITCH)
+    for layer in layers:
+        outer = outer / layer
+    data = bytearray(bytes(outer / packet / transport))
+    for at, value in draw(st.lists(st.tuples(st.integers(0, 99), st.integers(0, 255)), max_size=2)):
+        if at < len(data):
+            data[at] = value
+    return bytes(data[: draw(st.sampled_from([len(data), len(data), len(data) - 5, 70]))])
+
+
+@given(st.lists(_ipv6_frames(), min_size=1, max_size=6), st.booleans())
+def test_fast_path_equals_full_path_on_ipv6(frames: list[bytes], ignore: bool) -> None:
+    full = Decoder()
+    expected = [full.decode(frame(data, index=i)) for i, data in enumerate(frames)]
+    ignored: set[bytes] = set()
+    if ignore:
+        for packet in expected:
+            if isinstance(packet, Packet) and packet.proto == 6:
+                ignored.add(
+                    ipaddress.IPv6Address(packet.src_ip).packed
+                    + ipaddress.IPv6Address(packet.dst_ip).packed
+                    + struct.pack(">HH", packet.sport, packet.dport)
+                )
+        full = Decoder(tcp_ignored=set(ignored))
+        expected = [full.decode(frame(data, index=i)) for i, data in enumerate(frames)]
+    fast = Decoder(tcp_ignored=set(ignored))
+    got = [fast.decode_record(i, 1.0, 1, data, len(data)) for i, data in enumerate(frames)]
+    assert got == expected
+    assert fast.capture_stats() == full.capture_stats()
+    assert fast.tcp_dropped == full.tcp_dropped
+
+
+def test_plain_ipv6_tcp_is_decided_on_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = bytes(
+        Ether(src=PHONE, dst=SWITCH)
+        / Dot1Q(vlan=7)
+        / IPv6(src="2001:db8::2", dst="2001:db8::1")
+        / TCP(sport=40000, dport=443, flags="PA")
+        / b"hello"
+    )
+    decoder = Decoder()
+    monkeypatch.setattr(decoder, "decode", lambda _frame: pytest.fail("went the full way"))
+    packet = decoder.decode_record(1, 1.0, 1, data, len(data))
+    assert isinstance(packet, Packet)
+    assert (packet.src_ip, packet.dst_ip, packet.payload, packet.vlans) == (
+        "2001:db8::2", "2001:db8::1", b"hello", (7,),
+    )  # fmt: skip

@@ -40,7 +40,7 @@ from capinspect.sources.pcapfile import open_capture
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.generate import generate  # noqa: E402
+from bench.generate import Variant, generate  # noqa: E402
 
 PCAP_CAPTURES = [p for p in lab_captures() + corpus_files() if p.suffix == ".pcap"]
 
@@ -86,14 +86,16 @@ def _half_the_flows(batches: list[RecordBatch]) -> set[bytes]:
 
 
 def _raw_keys_swap(key: bytes) -> bytes:
-    return key[4:8] + key[0:4] + key[10:12] + key[8:10]
+    width = (len(key) - 4) // 2
+    return key[width : 2 * width] + key[:width] + key[-2:] + key[-4:-2]
 
 
 def plainly_droppable(data: bytes, orig_len: int, ignored: set[bytes]) -> bool:
     """The sieve's rules, record by record: a whole Ethernet frame (any VLAN tags) carrying
-    IPv4 without options or fragmentation, and then UDP not to or from 53/67/68, a pure TCP
-    ACK, a TCP segment with payload, FIN or RST (no SYN) of an ignored flow, or another
-    protocol — except tunnels (UDP to 4789 or 6081, GRE, IP in IP), which the decoder opens."""
+    IPv4 without options or fragmentation or IPv6 with TCP or UDP as its next header, and then
+    UDP not to or from 53/67/68, a pure TCP ACK, a TCP segment with payload, FIN or RST (no
+    SYN) of an ignored flow, or another protocol — except tunnels (UDP to 4789 or 6081, GRE,
+    IP in IP), which the decoder opens, and IPv6 extension headers, which it walks."""
     if len(data) < 54 or orig_len != len(data):
         return False
     ethertype, ip = struct.unpack_from(">H", data, 12)[0], 14
@@ -101,14 +103,29 @@ def plainly_droppable(data: bytes, orig_len: int, ignored: set[bytes]) -> bool:
         if len(data) < ip + 44:
             return False
         ethertype, ip = struct.unpack_from(">H", data, ip + 2)[0], ip + 4
-    if (
+    if ethertype == 0x86DD:
+        if len(data) < ip + 40 or data[ip] >> 4 != 6:
+            return False
+        proto = data[ip + 6]
+        if proto in (0, 43, 44, 60, 4, 41, 47):
+            return False
+        if proto not in (6, 17):
+            return True
+        if len(data) < ip + 60:
+            return False
+        transport = ip + 40
+        stop = transport + struct.unpack_from(">H", data, ip + 4)[0]
+        key = data[ip + 8 : ip + 44]
+    elif (
         ethertype != 0x0800
         or data[ip] != 0x45
         or struct.unpack_from(">H", data, ip + 6)[0] & 0x3FFF
     ):
         return False
-    total, proto = struct.unpack_from(">H", data, ip + 2)[0], data[ip + 9]
-    transport, stop = ip + 20, ip + total
+    else:
+        total, proto = struct.unpack_from(">H", data, ip + 2)[0], data[ip + 9]
+        transport, stop = ip + 20, ip + total
+        key = data[ip + 12 : ip + 24]
     if stop > len(data) or stop < transport + 8:
         return False
     sport, dport = struct.unpack_from(">HH", data, transport)
@@ -123,7 +140,7 @@ def plainly_droppable(data: bytes, orig_len: int, ignored: set[bytes]) -> bool:
         return False
     if not flags & 0x05 and transport + header_len == stop:
         return True  # a pure ACK
-    return data[ip + 12 : ip + 24] in ignored
+    return key in ignored
 
 
 def _compare(batches: list[RecordBatch], ignored: set[bytes]) -> int:
@@ -174,6 +191,31 @@ def test_sieve_drops_most_of_a_mirror_port_and_agrees(mirror_port: Path) -> None
     assert len(batches) > 1  # the capture spans several read buffers
     dropped = _compare(batches, _half_the_flows(batches))
     assert dropped > 6000 * 0.5
+
+
+def test_sieve_drops_ipv6_of_a_mirror_port_and_agrees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Half the PCs' TLS and DNS over IPv6: its pure ACKs and ignored flows' segments are
+    dropped in bulk too, and the analysis is the same as without the sieve."""
+    path = tmp_path / "mirror-v6.pcap"
+    generate(6000, 3, 11, path, variant=Variant(ipv6=0.5, tls=0.3))
+    batches = list(_batches(path))
+    ignored = _half_the_flows(batches)
+    assert any(len(key) == 36 for key in ignored)
+    _compare(batches, ignored)
+    decoder = Decoder(tcp_ignored=set(ignored))
+    dropped_v6 = 0
+    for batch in batches:
+        kept = set(decoder.sieve(batch).tolist())
+        for position, record in enumerate(batch.records()):
+            data = record[3]
+            if position not in kept and b"\x86\xdd" in (data[12:14], data[16:18], data[20:22]):
+                dropped_v6 += 1
+    assert dropped_v6 > 100
+    with_sieve = analyze_paths([str(path)])
+    monkeypatch.setattr(Decoder, "sieve", lambda self, batch: np.arange(len(batch)))
+    assert_same_analysis(with_sieve, analyze_paths([str(path)]))
 
 
 def test_analysis_is_the_same_with_and_without_the_sieve(
@@ -266,12 +308,38 @@ def _frames(draw: st.DrawFn) -> bytes:
     else:
         transport = struct.pack(">HHHH", sport, dport, 8 + len(payload), 0)
     body = transport + payload
+    if draw(st.booleans()):
+        return _cut(draw, draw(_IPV6_HEADS) + _ipv6(draw, proto, body))
     total = draw(st.sampled_from([20 + len(body), 20 + len(body), 20 + len(body) + 9, 10]))
     fragment = draw(st.sampled_from([0, 0, 0, 0x2000, 1]))
     ip = struct.pack(">BBHHHBBH", ihl, 0, total, 0, fragment, 64, proto, 0)
     ip += bytes([10, 0, 0, draw(st.integers(1, 2))]) + bytes([10, 0, 0, 9])
-    frame = head + ip + body
-    cut = draw(st.sampled_from([len(frame), len(frame), len(frame) - 3, 53]))
+    return _cut(draw, head + ip + body)
+
+
+_IPV6_HEADS = st.sampled_from(
+    [_ETH + b"\x86\xdd", _ETH + b"\x86\xdd", _ETH + b"\x81\x00\x00\x64\x86\xdd"]
+)
+
+
+def _ipv6(draw: st.DrawFn, proto: int, body: bytes) -> bytes:
+    """An IPv6 header for ``body`` (``proto`` 1 stands for ICMPv6): mostly plain, sometimes
+    behind an extension header, with a wrong or zero payload length, or not version 6."""
+    proto = 58 if proto == 1 else proto
+    extension = draw(st.sampled_from([None, None, None, 0, 60, 44]))
+    if extension is not None:
+        body = bytes([proto, 0]) + bytes(6) + body
+        proto = extension
+    length = draw(st.sampled_from([len(body), len(body), len(body) + 9, 0, 6]))
+    version = draw(st.sampled_from([0x60, 0x60, 0x60, 0x40]))
+    src = bytes.fromhex("20010db8") + bytes(11) + bytes([draw(st.integers(1, 2))])
+    dst = bytes.fromhex("20010db8") + bytes(11) + b"\x09"
+    return struct.pack(">BBHHBB", version, 0, 0, length, proto, 64) + src + dst + body
+
+
+def _cut(draw: st.DrawFn, frame: bytes) -> bytes:
+    """The frame whole, or cut by a snap length."""
+    cut = draw(st.sampled_from([len(frame), len(frame), len(frame) - 3, 53, 70]))
     return frame[: max(cut, 0)]
 
 
@@ -284,7 +352,11 @@ def test_sieve_agrees_on_random_frames(frames: list[bytes], ignore_all: bool) ->
         for a in (1, 2):
             for sport in (53, 67, 80, 443, 5060, 40000):
                 for dport in (53, 68, 80, 443, 5060, 40001):
-                    key = bytes([10, 0, 0, a, 10, 0, 0, 9]) + struct.pack(">HH", sport, dport)
+                    ports = struct.pack(">HH", sport, dport)
+                    key = bytes([10, 0, 0, a, 10, 0, 0, 9]) + ports
+                    ignored.update((key, _raw_keys_swap(key)))
+                    v6 = bytes.fromhex("20010db8") + bytes(11)
+                    key = v6 + bytes([a]) + v6 + b"\x09" + ports
                     ignored.update((key, _raw_keys_swap(key)))
     _compare([batch], ignored)
 

@@ -7,6 +7,7 @@ generator's bug. So the frames are cross-checked with independent dissectors (ts
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import struct
@@ -26,6 +27,7 @@ from bench.generate import (  # noqa: E402
     NOISY_PCS,
     POOL_NAME_ACTIVITIES,
     UPDATE_SERVICE_ACTIVITIES,
+    VARIANTS,
     PcNoise,
     generate,
     noise_config,
@@ -405,3 +407,121 @@ def test_tshark_sees_the_noise_the_truth_lists(noisy: tuple[Path, dict[str, Any]
     discovers = count([[by_mac[mac]["ip"]] for mac, kind, _vc in noisy_dhcp if kind == "1"])
     assert discovers == want("dhcp-lease")
     assert all(vc.startswith("android-dhcp-") for _m, kind, vc in noisy_dhcp if kind == "1")
+
+
+PLAIN_SHA256 = "560e7154f6b3283b2ef5017a17bef808b395fe3e86040f39d4f62d1a8afd6c84"
+"""SHA-256 of the 3000-packet, 5-phone, seed-7 capture as written before the traffic-mix
+variants existed: with every variant off, not a byte may change."""
+
+
+def test_variants_off_leave_the_capture_byte_identical(
+    capture: tuple[Path, dict[str, Any]],
+) -> None:
+    path, truth = capture
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == PLAIN_SHA256
+    assert "variant" not in truth["generator"]
+
+
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """The same 4000-packet capture in every variant (plain too)."""
+    folder = tmp_path_factory.mktemp("variants")
+    made = {}
+    for name, variant in VARIANTS.items():
+        path = folder / f"{name}.pcap"
+        made[name] = (path, generate(4000, PHONES, 7, path, variant=variant))
+    return made
+
+
+def _network(frame: bytes) -> tuple[int, int]:
+    """The frame's EtherType behind its VLAN tags, and where the network header starts."""
+    offset = 12
+    while struct.unpack_from(">H", frame, offset)[0] in (0x8100, 0x88A8):
+        offset += 4
+    return int(struct.unpack_from(">H", frame, offset)[0]), offset + 2
+
+
+def _ethertype(frame: bytes) -> int:
+    return _network(frame)[0]
+
+
+def test_variants_keep_the_planted_phones(
+    variants: dict[str, tuple[Path, dict[str, Any]]],
+) -> None:
+    _path, plain = variants["plain"]
+    for name, (_p, truth) in variants.items():
+        assert truth["phones"] == plain["phones"], name
+        assert truth["phone_frames"] == plain["phone_frames"], name
+        assert truth["generator"].get("variant") == (
+            VARIANTS[name].as_dict() if name != "plain" else None
+        )
+
+
+def test_ipv6_variant_carries_pc_tls_and_dns_over_ipv6(
+    variants: dict[str, tuple[Path, dict[str, Any]]],
+) -> None:
+    path, _truth = variants["ipv6"]
+    frames = [frame for _ts, frame in records(path)]
+    v6 = [f for f in frames if _ethertype(f) == 0x86DD]
+    assert v6, "no IPv6 frame in the ipv6 variant"
+    plain = [frame for _ts, frame in records(variants["plain"][0])]
+    assert not [f for f in plain if _ethertype(f) == 0x86DD]
+    if shutil.which("tshark"):
+        out = subprocess.run(
+            ["tshark", "-r", str(path), "-Y", "ipv6 and (tcp.port == 443 or dns)",
+             "-T", "fields", "-e", "ipv6.src"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        assert len(out) == len(v6)
+        assert all(src.startswith(("2001:db8:30::", "2001:db8:10::", "2606:4700:")) for src in out)
+
+
+def test_tls_variant_is_tls_heavy(variants: dict[str, tuple[Path, dict[str, Any]]]) -> None:
+    def tls_share(path: Path) -> float:
+        frames = [frame for _ts, frame in records(path)]
+        tls = 0
+        for frame in frames:
+            ethertype, ip = _network(frame)
+            if ethertype == 0x0800 and frame[ip + 9] == 6:
+                tls += 443 in struct.unpack_from(">HH", frame, ip + 20)
+        return tls / len(frames)
+
+    # 30% of the background; the phones' frames are a large part of so small a capture.
+    heavy, plain = tls_share(variants["tls"][0]), tls_share(variants["plain"][0])
+    assert 0.2 < heavy < 0.35 and plain < 0.16 and heavy > 1.5 * plain
+
+
+@pytest.mark.parametrize("wrap", ["erspan2", "vxlan"])
+def test_wrapped_variants_carry_the_plain_frames(
+    wrap: str, variants: dict[str, tuple[Path, dict[str, Any]]]
+) -> None:
+    """Unwrapped, every frame is the plain capture's frame, at the same time."""
+    plain = records(variants["plain"][0])
+    wrapped = records(variants[wrap][0])
+    assert len(wrapped) == len(plain)
+    header = 14 + 20 + (8 + 8 if wrap == "erspan2" else 8 + 8)
+    for (ts, outer), (plain_ts, inner) in zip(wrapped, plain, strict=True):
+        assert ts == plain_ts
+        assert outer[12:14] == b"\x08\x00" and outer[26:34] == bytes((10, 99, 0, 1, 10, 99, 0, 10))
+        if wrap == "erspan2":
+            assert outer[23] == 47 and outer[36:38] == b"\x88\xbe" and outer[42] >> 4 == 1
+        else:
+            assert outer[23] == 17 and outer[36:38] == (4789).to_bytes(2, "big")
+            assert outer[42] == 0x08 and outer[46:49] == (7).to_bytes(3, "big")
+        assert outer[header:] == inner
+
+
+def test_variant_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "v.pcap"
+    assert generate_main(["--packets", "3000", "--seed", "7", "-o", str(out)]) == 0
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == PLAIN_SHA256
+    assert generate_main(
+        ["--packets", "3000", "--seed", "7", "-o", str(out), "--ipv6-share", "0.5",
+         "--tls-share", "0.3", "--wrap", "vxlan"]
+    ) == 0  # fmt: skip
+    truth = json.loads((tmp_path / "v.pcap.truth.json").read_text())
+    assert truth["generator"]["variant"] == {"ipv6_share": 0.5, "tls_share": 0.3, "wrap": "vxlan"}
+    for bad in (["--ipv6-share", "1.5"], ["--tls-share", "1"], ["--wrap", "gre"]):
+        with pytest.raises(SystemExit) as exited:
+            generate_main(["-o", str(out), *bad])
+        assert exited.value.code == 2

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.generate import NOISY_PCS, PcNoise, generate  # noqa: E402
+from bench.generate import NOISY_PCS, VARIANTS, PcNoise, Variant, generate  # noqa: E402
 from bench.run import (  # noqa: E402
     check_against_truth,
     check_other_clients,
@@ -187,3 +187,31 @@ def test_noisy_sizes_get_their_own_noisy_capture(tmp_path: Path) -> None:
     loud.pc_noise = PcNoise()  # asked without noise: written again, without
     ensure_capture(loud, 1)
     assert "noisy_hosts" not in json.loads(loud.truth_path.read_text())
+
+
+@pytest.mark.parametrize("variant", ["ipv6", "tls", "erspan2", "vxlan"])
+def test_bench_correctness_check_passes_on_every_variant(variant: str, tmp_path: Path) -> None:
+    """`bench.run --variant`: the planted phones' facts and verdicts hold in every mix."""
+    from capinspect.expectations import Expectations
+    from capinspect.pipeline import analyze_paths, evaluate
+    from capinspect.report.json import report_document
+
+    path = tmp_path / f"{variant}.pcap"
+    truth = generate(PACKETS, PHONES, SEED, path, variant=VARIANTS[variant])
+    result = analyze_paths([str(path)])
+    report = json.loads(json.dumps(report_document(evaluate(result, Expectations())), default=str))
+    assert check_against_truth(report, truth) == []
+    assert len(truth["phones"]) == PHONES
+    tunnels = dict(result.stats.tunnels)
+    expected = {"erspan2": {"erspan-ii": PACKETS}, "vxlan": {"vxlan": PACKETS}}
+    assert tunnels == expected.get(variant, {})
+
+
+def test_variant_sizes_get_their_own_capture() -> None:
+    plain, v6 = size_of("4k", 1), size_of("4k", 1, variant="ipv6")
+    assert plain.variant == Variant() and v6.variant == VARIANTS["ipv6"]
+    assert v6.path.name == "cap4k-ipv6.pcap" and v6.label == "4k-ipv6"
+    assert (v6.group, size_of("1m", 1, variant="ipv6").group) == ("-ipv6", "-ipv6")
+    assert size_of("4k", 1, noisy=True, variant="vxlan").path.name == "cap4k-noisy-vxlan.pcap"
+    with pytest.raises(ValueError, match="unknown variant"):
+        size_of("4k", 1, variant="gre")
