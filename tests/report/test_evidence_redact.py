@@ -253,8 +253,20 @@ def test_same_length_pseudonyms() -> None:
         assert gone not in lowered, gone
     assert b"002163" in done.data and b"SERIAL-0001" in done.data and b"1.0.522.34" in done.data
     assert b"Domain1 Lab Root CA" in done.data and b"\x03ho1\x07domain1\x03com\x00" in done.data
+    # Raw bytes are matched exactly (a MAC whose bytes spell ASCII letters too).
+    names.mac("00:41:42:43:44:45")
+    raw = rewriter.raw(b"..\x00ABCDE..\x00abcde")
+    assert raw == b".." + bytes.fromhex(names.mac("00:41:42:43:44:45").replace(":", "")) + (
+        b"..\x00abcde"
+    )
+    # Two addresses, one the other's prefix: each is found whole.
+    names.ip("10.77.0.1")
+    names.ip("10.77.0.12")
+    both = rewriter.text(b"10.77.0.1 10.77.0.12").data
+    assert b"10.77" not in both and len(both) == 20
     # 10.77.0.102 (11 characters) has the pseudonym 192.0.2.1 (9): it becomes filler, recorded.
     assert b"xxxxxxxxxxx" in done.data and [w for _s, _e, w in done.fillers] == ["ip"]
+    assert both == b"192.0.2.2 xxxxxxxxxx"  # 192.0.2.3 is one character short of 10.77.0.12
 
 
 def test_dns_answers_and_split_tcp_names() -> None:
