@@ -15,9 +15,12 @@ the *input's* numbers, since the report cites those.
 
 With ``--redact`` the addresses in each frame (Ethernet/SLL MACs, ARP, IPv4/IPv6 source and
 destination, the DHCP header's addresses and address options) are replaced by the report's
-pseudonyms and the IPv4/UDP/TCP checksums recomputed. Application payloads (DNS names, HTTP
-headers and bodies) are not rewritten: a redacted evidence file still names the site's hosts in
-its DNS and HTTP payloads, which docs/reports.md says plainly.
+pseudonyms, and every identifier inside the payloads (DHCP options, DNS names and answers, HTTP
+request lines, headers and bodies, TLS server names and certificates) is replaced by a pseudonym
+of the same length (:mod:`capinspect.report.evidence_redact`), so no length, DNS label, DHCP
+option, Content-Length or TCP sequence number moves; the IPv4/UDP/TCP checksums are
+recomputed. What cannot be rewritten (TLS application data, a compressed HTTP body, a frame of
+an unknown link type) becomes ``x`` filler of the same length and the frame says so in a comment.
 """
 
 from __future__ import annotations
@@ -548,7 +551,7 @@ def write_evidence(
         f"{names}; comments name the findings; frame numbers in them are the input's"
         + (
             "; redacted: every identifier in headers and payloads replaced by a pseudonym of the "
-            "same length, TLS application data left encrypted"
+            "same length; TLS application data and compressed bodies replaced by x filler"
             if pseudonyms is not None
             else ""
         )

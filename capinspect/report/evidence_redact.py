@@ -90,6 +90,25 @@ def _trie_pattern(keys: list[bytes]) -> bytes:
     return emit(trie)
 
 
+def _reverse(address: str, wire: bool) -> bytes:
+    """An IPv4 address's reverse-lookup name, as text or as DNS wire labels."""
+    labels = [*reversed(address.split(".")), "in-addr", "arpa"]
+    if not wire:
+        return ".".join(labels).encode()
+    return b"".join(bytes([len(label)]) + label.encode() for label in labels)
+
+
+def _fill_labels(wire: bytes) -> bytes:
+    """A reverse name's four octet labels written as ``x`` (the label lengths kept)."""
+    out = bytearray(wire)
+    at = 0
+    for _ in range(4):  # the four octets; "in-addr" and "arpa" stay
+        size = out[at]
+        out[at + 1 : at + 1 + size] = FILLER * len(out[at + 1 : at + 1 + size])
+        at += 1 + size
+    return bytes(out)
+
+
 def _number(pseudo: str) -> int:
     found = re.search(r"(\d+)(?:\.example)?$", pseudo)
     return int(found.group(1)) if found else 0
@@ -140,6 +159,7 @@ class PayloadRewriter:
         text: dict[bytes, bytes | None] = {}
         words: dict[bytes, bytes | None] = {}
         ips: dict[bytes, bytes | None] = {}
+        rev: dict[bytes, bytes | None] = {}
         raw: dict[bytes, bytes] = {}
         for mac, pseudo in n.macs.items():
             if mac == pseudo:
@@ -158,6 +178,10 @@ class PayloadRewriter:
                 continue
             raw[ipaddress.ip_address(address).packed] = ipaddress.ip_address(pseudo).packed
             ips[address.encode()] = pseudo.encode() if len(pseudo) == len(address) else None
+            if "." in address and "." in pseudo:  # reverse lookups: 102.0.77.10.in-addr.arpa
+                for wire in (False, True):
+                    key, value = _reverse(address, wire), _reverse(pseudo, wire)
+                    rev[key] = value if len(value) == len(key) else None
         for serial, pseudo in n.serials.items():
             made = fit("SERIAL-", _number(pseudo), len(serial))
             words[serial.encode()] = made.encode() if made else None
@@ -174,7 +198,7 @@ class PayloadRewriter:
             made = fit("user", _number(pseudo), len(local))
             users[local.encode()] = made.encode() if made else None
         words = {k: v for k, v in words.items() if k and not n.kept(k.decode())}
-        self._text = {**text, **ips, **words}
+        self._text = {**text, **ips, **rev, **words}
         self._users = users
         self._raw = raw
 
@@ -186,6 +210,8 @@ class PayloadRewriter:
             parts.append(b"(?P<mac>" + alternation(list(text)) + b")(?![:-]?[0-9A-Fa-f])")
         if ips:
             parts.append(rb"(?<![\d.])(?P<ip>" + alternation(list(ips)) + rb")(?!\d|\.\d)")
+        if rev:
+            parts.append(b"(?P<rev>" + alternation(list(rev)) + b")")
         if users:
             parts.append(rb"(?<![\w.%+-])(?P<user>" + alternation(list(users)) + rb")(?=@|<|\")")
         if words:
@@ -216,6 +242,8 @@ class PayloadRewriter:
             pseudo = table.get(found.lower())
             if pseudo is None:
                 fillers.append((match.start(), match.end(), match.lastgroup or "identifier"))
+                if match.lastgroup == "rev" and not found[:1].isdigit():  # wire labels
+                    return _fill_labels(found)
                 return FILLER * len(found)
             return _cased(found, pseudo)
 

@@ -286,6 +286,12 @@ def test_dns_answers_and_split_tcp_names() -> None:
     dns_addresses(message, 0, len(message), names.ip_bytes)
     assert ipaddress.ip_address(names.ip("10.77.0.1")).packed in message
     assert ipaddress.ip_address("10.77.0.1").packed not in message
+    # A reverse lookup names the address too: as wire labels and as text.
+    names.ip("10.77.0.102")
+    ptr = bytearray(bytes(DNS(qd=DNSQR(qname="102.0.77.10.in-addr.arpa", qtype="PTR"))))
+    done = PayloadRewriter(names).text(bytes(ptr) + b" 102.0.77.10.in-addr.arpa")
+    assert b"\x0377" not in done.data and b"102.0.77.10" not in done.data
+    assert b"\x03xxx\x01x\x02xx\x02xx\x07in-addr\x04arpa" in done.data  # 192.0.2.2: longer
     # A name split over two segments is still rewritten, each segment keeping its length.
     streams = StreamRewriter(PayloadRewriter(names))
     key = (b"\x0a\x00\x00\x01", 1000, b"\x0a\x00\x00\x02", 80)
