@@ -41,6 +41,7 @@ from capinspect.report.evidence_redact import (
     StreamResult,
     StreamRewriter,
     dns_addresses,
+    dns_short_labels,
     filler_note,
 )
 from capinspect.report.model import Report
@@ -368,7 +369,7 @@ def _rewrite_span(
     """Raw addresses, then identifiers written as text, in ``buf[start:end]`` (same length)."""
     if end <= start:
         return
-    done = rewriter.text(rewriter.raw(bytes(buf[start:end])))
+    done = rewriter.text(bytes(buf[start:end]))
     buf[start:end] = done.data
     if notes is not None:
         for _s, _e, why in done.fillers:
@@ -399,9 +400,12 @@ def _rewrite_payload(
         start = l4 + 8
         ports = (transport.sport, transport.dport)
         if 67 in ports or 68 in ports:
-            _redact_dhcp(buf, start, end, rewriter.names)
+            _register_dhcp(buf, start, end, rewriter.names)
         elif any(p in (53, 5353, 5355) for p in ports):
-            dns_addresses(buf, start, end, rewriter.names.ip_bytes)
+            dns_addresses(buf, start, end, lambda raw: _registered(raw, rewriter.names))
+            dns_short_labels(buf, start, end, rewriter.short_label)
+        # One pass over the original bytes: a pseudonym that happens to equal another original
+        # identifier is never rewritten a second time.
         _rewrite_span(buf, start, end, rewriter, notes)
         return
     _rewrite_span(buf, ip_payload, end, rewriter, notes)
@@ -428,6 +432,18 @@ def tcp_segment(
     seq = int.from_bytes(data[l4 + 4 : l4 + 8], "big")
     key = (transport.src, transport.sport, transport.dst, transport.dport)
     return key, seq, bytes(data[start:end]) if end > start else b""
+
+
+def _registered(raw: bytes, names: Pseudonyms) -> bytes:
+    names.ip_bytes(raw)
+    return raw
+
+
+def _register_dhcp(buf: bytearray, start: int, end: int, names: Pseudonyms) -> None:
+    """Give every address and MAC of a DHCP message its pseudonym, leaving the bytes as they are
+    (the raw pass rewrites them, once)."""
+    scratch = bytearray(buf)
+    _redact_dhcp(scratch, start, end, names)
 
 
 def _redact_dhcp(buf: bytearray, start: int, end: int, names: Pseudonyms) -> None:

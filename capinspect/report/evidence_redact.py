@@ -144,6 +144,7 @@ class PayloadRewriter:
         self._text: dict[bytes, bytes | None] = {}
         self._users: dict[bytes, bytes | None] = {}
         self._raw: dict[bytes, bytes] = {}
+        self._short: dict[bytes, bytes | None] = {}
         self._raw_pattern: re.Pattern[bytes] | None = None
 
     # -- tables --------------------------------------------------------------------------------
@@ -197,7 +198,15 @@ class PayloadRewriter:
         for local, pseudo in n.users.items():
             made = fit("user", _number(pseudo), len(local))
             users[local.encode()] = made.encode() if made else None
-        words = {k: v for k, v in words.items() if k and not n.kept(k.decode())}
+        words = {
+            k: (None if v is not None and v.lower().decode() in n.originals else v)
+            for k, v in words.items()
+            if k and not n.kept(k.decode())
+        }
+        # One- and two-letter labels are too short to tell from other bytes in a payload: they
+        # are replaced only where a DNS message delimits them (:meth:`short_label`).
+        self._short = {k: v for k, v in words.items() if len(k) < 3}
+        words = {k: v for k, v in words.items() if len(k) >= 3}
         self._text = {**text, **ips, **rev, **words}
         self._users = users
         self._raw = raw
@@ -224,13 +233,18 @@ class PayloadRewriter:
                 + _WORD
                 + b"])"
             )
+        if raw:  # exact bytes: a MAC's bytes may spell letters, whose case matters
+            parts.append(b"(?P<raw>(?-i:" + alternation(list(raw), lower=False) + b"))")
         self._pattern = re.compile(b"|".join(parts), re.I) if parts else None
         self._raw_pattern = re.compile(alternation(list(raw), lower=False)) if raw else None
 
     # -- rewriting -----------------------------------------------------------------------------
 
     def text(self, data: bytes) -> Rewritten:
-        """``data`` with every identifier written as text replaced at the same length."""
+        """``data`` with every identifier replaced at the same length, in one pass.
+
+        Identifiers written as text, and MACs and addresses as raw bytes: one scan over the
+        original bytes, so what one replacement writes is never matched again."""
         self._fresh()
         if self._pattern is None or not data:
             return Rewritten(data)
@@ -238,6 +252,8 @@ class PayloadRewriter:
 
         def replace(match: re.Match[bytes]) -> bytes:
             found = match.group(0)
+            if match.lastgroup == "raw":
+                return self._raw[found]
             table = self._users if match.lastgroup == "user" else self._text
             pseudo = table.get(found.lower())
             if pseudo is None:
@@ -255,6 +271,15 @@ class PayloadRewriter:
         if self._raw_pattern is None or not data:
             return data
         return self._raw_pattern.sub(lambda m: self._raw[m.group(0)], data)
+
+    def short_label(self, label: bytes) -> bytes | None:
+        """The replacement of a one- or two-letter DNS label that is an identifier, else None."""
+        self._fresh()
+        key = label.lower()
+        if key not in self._short:
+            return None
+        pseudo = self._short[key]
+        return FILLER * len(label) if pseudo is None else pseudo
 
     def collect(self, data: bytes) -> None:
         """Register what clear text reveals (URL hosts, ``user@domain``, MACs, addresses)."""
@@ -300,6 +325,56 @@ def dns_addresses(buf: bytearray, start: int, end: int, rewrite: Callable[[bytes
             return
         if (rtype == 1 and size == 4) or (rtype == 28 and size == 16):
             buf[at : at + size] = rewrite(bytes(buf[at : at + size]))
+        at += size
+
+
+def _labels(buf: bytearray, at: int, end: int, replace: Callable[[bytes], bytes | None]) -> int:
+    """Rewrite the labels of the name at ``at`` in place (pointers are not followed: the name
+    they point to is rewritten where it stands); the offset after the name, or -1."""
+    for _ in range(128):
+        if at >= end:
+            return -1
+        size = buf[at]
+        if size == 0:
+            return at + 1
+        if size & 0xC0 == 0xC0:
+            return at + 2
+        if size & 0xC0 or at + 1 + size > end:
+            return -1
+        new = replace(bytes(buf[at + 1 : at + 1 + size]))
+        if new is not None and len(new) == size:
+            buf[at + 1 : at + 1 + size] = new
+        at += 1 + size
+    return -1
+
+
+_NAME_RDATA = {2: 0, 5: 0, 12: 0, 15: 2, 33: 6}
+"""Record types whose data holds a name, and its offset (NS, CNAME, PTR, MX, SRV)."""
+
+
+def dns_short_labels(
+    buf: bytearray, start: int, end: int, replace: Callable[[bytes], bytes | None]
+) -> None:
+    """Rewrite the labels of every name in the DNS message at ``buf[start:end]`` in place."""
+    if end - start < 12:
+        return
+    qd, an, ns, ar = struct.unpack_from("!HHHH", buf, start + 4)
+    at = start + 12
+    for _ in range(min(qd, 64)):
+        at = _labels(buf, at, end, replace)
+        if at < 0 or at + 4 > end:
+            return
+        at += 4
+    for _ in range(min(an + ns + ar, 256)):
+        at = _labels(buf, at, end, replace)
+        if at < 0 or at + 10 > end:
+            return
+        rtype, _cls, _ttl, size = struct.unpack_from("!HHIH", buf, at)
+        at += 10
+        if at + size > end:
+            return
+        if rtype in _NAME_RDATA and size > _NAME_RDATA[rtype]:
+            _labels(buf, at + _NAME_RDATA[rtype], at + size, replace)
         at += size
 
 
@@ -392,7 +467,7 @@ class StreamRewriter:
                 data[:head] = FILLER * head
                 fillers.append((0, head, _TLS_DATA_NOTE))
             else:
-                done = self.rewriter.text(self.rewriter.raw(bytes(data[:head])))
+                done = self.rewriter.text(bytes(data[:head]))
                 data[:head] = done.data
                 fillers += [(s, e, filler_note(w)) for s, e, w in done.fillers]
         while at + 5 <= size and _is_tls_record(data, at):
@@ -403,7 +478,7 @@ class StreamRewriter:
                 state.encrypted = True
             elif kind == 22 and not state.encrypted:
                 before = bytes(data[body_at:end])
-                done = self.rewriter.text(self.rewriter.raw(before))
+                done = self.rewriter.text(before)
                 data[body_at:end] = done.data
                 fillers += [(body_at + s, body_at + e, filler_note(w)) for s, e, w in done.fillers]
                 if done.data != before:
