@@ -49,15 +49,31 @@ _CONTENT_LENGTH = re.compile(rb"^content-length:[ \t]*(\d{1,12})", re.I | re.M)
 _START_LINE = re.compile(rb"(?:HTTP/1\.[01] \d{3}|[A-Z]{3,12} \S+ HTTP/1\.[01])")
 
 
+_SPARE = {"host": "q", "domain": "k", "user": "v", "SERIAL-": "Z"}
+"""The letter that starts a pseudonym whose number only fits in base 36 (never the first letter
+of the word, so it cannot equal a decimal pseudonym of the same word)."""
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
 def fit(word: str, number: int, length: int) -> str | None:
-    """``word`` and ``number`` in exactly ``length`` characters (zeros between), or None."""
+    """``word`` and ``number`` in exactly ``length`` characters (zeros between), or None.
+
+    When the decimal number leaves no room for a letter of the word (``ocs`` for host 205), the
+    number is written in base 36 after a letter of its own (``q5p``)."""
     digits = str(number)
     room = length - len(digits)
-    if room < 1:
+    if room >= 1:
+        if room <= len(word):
+            return word[:room] + digits
+        return word + "0" * (room - len(word)) + digits
+    spare = _SPARE.get(word)
+    compact = ""
+    while number:
+        number, rest = divmod(number, 36)
+        compact = _B36[rest] + compact
+    if spare is None or not compact or len(compact) > length - 1:
         return None
-    if room <= len(word):
-        return word[:room] + digits
-    return word + "0" * (room - len(word)) + digits
+    return spare + compact.rjust(length - 1, "0")
 
 
 def _trie_pattern(keys: list[bytes]) -> bytes:

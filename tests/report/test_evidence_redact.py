@@ -232,7 +232,8 @@ def test_same_length_pseudonyms() -> None:
     assert fit("domain", 1, 7) == "domain1"
     assert fit("domain", 1, 4) == "dom1"
     assert fit("SERIAL-", 2, 11) == "SERIAL-0002"
-    assert fit("host", 12, 2) is None
+    assert fit("host", 12, 2) == "qc" and fit("host", 205, 3) == "q5p"  # base 36
+    assert fit("host", 5000, 2) is None and fit("host", 1, 1) is None
     names = Pseudonyms()
     names.mac("00:21:63:0f:20:7b")
     names.name("ocs.contoso.com")
