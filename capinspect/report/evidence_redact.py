@@ -396,7 +396,7 @@ def dns_short_labels(
 
 @dataclass(slots=True)
 class _Direction:
-    """One direction of a TCP connection: its segments, and whether it is TLS."""
+    """One direction of a TCP connection: the chosen segments' payloads."""
 
     segments: list[tuple[int, int, bytes]] = field(default_factory=list)
     """(frame number, sequence number, payload)."""
@@ -404,6 +404,8 @@ class _Direction:
 
 @dataclass(slots=True)
 class StreamResult:
+    """The rewritten TCP payloads, and each frame's comments on what became filler."""
+
     payloads: dict[int, bytes] = field(default_factory=dict)
     """Frame number → its rewritten TCP payload (same length), for changed frames only."""
     notes: dict[int, list[str]] = field(default_factory=dict)

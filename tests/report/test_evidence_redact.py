@@ -29,6 +29,7 @@ from capinspect.report.evidence_redact import (
     PayloadRewriter,
     StreamRewriter,
     dns_addresses,
+    dns_short_labels,
     fit,
 )
 from capinspect.report.json import report_document
@@ -293,6 +294,13 @@ def test_dns_answers_and_split_tcp_names() -> None:
     done = PayloadRewriter(names).text(bytes(ptr) + b" 102.0.77.10.in-addr.arpa")
     assert b"\x0377" not in done.data and b"102.0.77.10" not in done.data
     assert b"\x03xxx\x01x\x02xx\x02xx\x07in-addr\x04arpa" in done.data  # 192.0.2.2: longer
+    # A one-letter label is replaced where DNS delimits it, not as text in other bytes.
+    names.name("a.contoso.com")
+    short = bytearray(bytes(DNS(qd=DNSQR(qname="a.contoso.com"))))
+    rewriter = PayloadRewriter(names)
+    dns_short_labels(short, 0, len(short), rewriter.short_label)
+    assert b"\x01x\x07contoso\x03com\x00" in short
+    assert rewriter.text(b"\x00a\x00").data == b"\x00a\x00"
     # A name split over two segments is still rewritten, each segment keeping its length.
     streams = StreamRewriter(PayloadRewriter(names))
     key = (b"\x0a\x00\x00\x01", 1000, b"\x0a\x00\x00\x02", 80)
