@@ -15,9 +15,12 @@ the *input's* numbers, since the report cites those.
 
 With ``--redact`` the addresses in each frame (Ethernet/SLL MACs, ARP, IPv4/IPv6 source and
 destination, the DHCP header's addresses and address options) are replaced by the report's
-pseudonyms and the IPv4/UDP/TCP checksums recomputed. Application payloads (DNS names, HTTP
-headers and bodies) are not rewritten: a redacted evidence file still names the site's hosts in
-its DNS and HTTP payloads, which docs/reports.md says plainly.
+pseudonyms, and every identifier inside the payloads (DHCP options, DNS names and answers, HTTP
+request lines, headers and bodies, TLS server names and certificates) is replaced by a pseudonym
+of the same length (:mod:`capinspect.report.evidence_redact`), so no length, DNS label, DHCP
+option, Content-Length or TCP sequence number moves; the IPv4/UDP/TCP checksums are
+recomputed. What cannot be rewritten (TLS application data, a compressed HTTP body, a frame of
+an unknown link type) becomes ``x`` filler of the same length and the frame says so in a comment.
 """
 
 from __future__ import annotations
@@ -32,6 +35,15 @@ from capinspect import __version__
 from capinspect.checks.base import Severity
 from capinspect.errors import CapinspectError
 from capinspect.model import FlowKey
+from capinspect.report.evidence_redact import (
+    FILLER,
+    PayloadRewriter,
+    StreamResult,
+    StreamRewriter,
+    dns_addresses,
+    dns_short_labels,
+    filler_note,
+)
 from capinspect.report.model import Report
 from capinspect.report.redact import Pseudonyms
 from capinspect.sources.merge import iter_frames
@@ -266,12 +278,31 @@ def _checksum(data: bytes) -> int:
     return ~total & 0xFFFF
 
 
-def redact_frame(linktype: int, data: bytes, orig_len: int, names: Pseudonyms) -> bytes:
-    """The frame with its addresses replaced by ``names``' pseudonyms, checksums fixed."""
+def redact_frame(
+    linktype: int,
+    data: bytes,
+    orig_len: int,
+    names: Pseudonyms,
+    rewriter: PayloadRewriter | None = None,
+    tcp_payload: bytes | None = None,
+    notes: list[str] | None = None,
+) -> bytes:
+    """The frame with its addresses replaced by ``names``' pseudonyms, checksums fixed.
+
+    With ``rewriter`` the payload's identifiers are replaced too, at the same length (UDP
+    payloads here; a TCP segment's payload is rewritten with its stream and passed in as
+    ``tcp_payload``); ``notes`` receives what had to become filler."""
     head = _link(linktype, data)
     buf = bytearray(data)
     if head is None:
-        return bytes(buf)
+        if rewriter is None:
+            return bytes(buf)
+        if notes is not None:
+            notes.append(
+                f"capinspect --redact: link type {linktype} cannot be redacted: "
+                "the frame's bytes are replaced by x filler"
+            )
+        return FILLER * len(buf)
     for offset in head.link_macs:
         if len(buf) >= offset + 6:
             buf[offset : offset + 6] = names.mac_bytes(bytes(buf[offset : offset + 6]))
@@ -284,6 +315,8 @@ def redact_frame(linktype: int, data: bytes, orig_len: int, names: Pseudonyms) -
         return bytes(buf)
     transport = _transport(bytes(buf), head)
     if transport is None:
+        if rewriter is not None:
+            _rewrite_span(buf, l3, len(buf), rewriter, notes)  # LLDP, CDP, ARP variants…
         return bytes(buf)
     ipv4 = head.ethertype == 0x0800
     src_at, size = (l3 + 12, 4) if ipv4 else (l3 + 8, 16)
@@ -297,13 +330,19 @@ def redact_frame(linktype: int, data: bytes, orig_len: int, names: Pseudonyms) -
         total = int.from_bytes(buf[l3 + 2 : l3 + 4], "big")
         fragmented = bool(int.from_bytes(buf[l3 + 6 : l3 + 8], "big") & 0x3FFF)
         end = l3 + total
+        ip_payload = l3 + ihl
     else:
         end = l3 + 40 + int.from_bytes(buf[l3 + 4 : l3 + 6], "big")
         fragmented = False
+        ip_payload = l3 + 40
     l4 = transport.l4
+    if rewriter is not None:
+        _rewrite_payload(
+            buf, transport, ip_payload, min(end, len(buf)), rewriter, tcp_payload, notes
+        )
     if l4 < 0 or fragmented or not whole or end > len(buf):
         return bytes(buf)  # the checksum covers bytes the capture does not hold
-    if transport.proto == 17 and 67 in (transport.sport, transport.dport):
+    if transport.proto == 17 and 67 in (transport.sport, transport.dport) and rewriter is None:
         _redact_dhcp(buf, l4 + 8, end, names)
     checksum_at = l4 + (6 if transport.proto == 17 else 16)
     if checksum_at + 2 > end:
@@ -322,6 +361,89 @@ def redact_frame(linktype: int, data: bytes, orig_len: int, names: Pseudonyms) -
         value = 0xFFFF
     buf[checksum_at : checksum_at + 2] = struct.pack("!H", value)
     return bytes(buf)
+
+
+def _rewrite_span(
+    buf: bytearray, start: int, end: int, rewriter: PayloadRewriter, notes: list[str] | None
+) -> None:
+    """Raw addresses, then identifiers written as text, in ``buf[start:end]`` (same length)."""
+    if end <= start:
+        return
+    done = rewriter.text(bytes(buf[start:end]))
+    buf[start:end] = done.data
+    if notes is not None:
+        for _s, _e, why in done.fillers:
+            note = filler_note(why)
+            if note not in notes:
+                notes.append(note)
+
+
+def _rewrite_payload(
+    buf: bytearray,
+    transport: _Transport,
+    ip_payload: int,
+    end: int,
+    rewriter: PayloadRewriter,
+    tcp_payload: bytes | None,
+    notes: list[str] | None,
+) -> None:
+    """The payload of one IP packet: TCP from its stream, UDP by protocol, the rest as bytes."""
+    l4 = transport.l4
+    if l4 >= 0 and transport.proto == 6:
+        if l4 + 13 > len(buf):
+            return
+        start = l4 + (buf[l4 + 12] >> 4) * 4
+        if tcp_payload is not None and len(tcp_payload) == end - start:
+            buf[start:end] = tcp_payload
+        return
+    if l4 >= 0 and transport.proto == 17:
+        start = l4 + 8
+        ports = (transport.sport, transport.dport)
+        if 67 in ports or 68 in ports:
+            _register_dhcp(buf, start, end, rewriter.names)
+        elif any(p in (53, 5353, 5355) for p in ports):
+            dns_addresses(buf, start, end, lambda raw: _registered(raw, rewriter.names))
+            dns_short_labels(buf, start, end, rewriter.short_label)
+        # One pass over the original bytes: a pseudonym that happens to equal another original
+        # identifier is never rewritten a second time.
+        _rewrite_span(buf, start, end, rewriter, notes)
+        return
+    _rewrite_span(buf, ip_payload, end, rewriter, notes)
+
+
+def tcp_segment(
+    linktype: int, data: bytes
+) -> tuple[tuple[bytes, int, bytes, int], int, bytes] | None:
+    """(direction, sequence number, payload) of a TCP segment, or None."""
+    head = _link(linktype, data)
+    if head is None:
+        return None
+    transport = _transport(data, head)
+    if transport is None or transport.proto != 6 or transport.l4 < 0:
+        return None
+    l3, l4 = head.l3, transport.l4
+    if len(data) < l4 + 13:
+        return None
+    if head.ethertype == 0x0800:
+        end = min(len(data), l3 + int.from_bytes(data[l3 + 2 : l3 + 4], "big"))
+    else:
+        end = min(len(data), l3 + 40 + int.from_bytes(data[l3 + 4 : l3 + 6], "big"))
+    start = l4 + (data[l4 + 12] >> 4) * 4
+    seq = int.from_bytes(data[l4 + 4 : l4 + 8], "big")
+    key = (transport.src, transport.sport, transport.dst, transport.dport)
+    return key, seq, bytes(data[start:end]) if end > start else b""
+
+
+def _registered(raw: bytes, names: Pseudonyms) -> bytes:
+    names.ip_bytes(raw)
+    return raw
+
+
+def _register_dhcp(buf: bytearray, start: int, end: int, names: Pseudonyms) -> None:
+    """Give every address and MAC of a DHCP message its pseudonym, leaving the bytes as they are
+    (the raw pass rewrites them, once)."""
+    scratch = bytearray(buf)
+    _redact_dhcp(scratch, start, end, names)
 
 
 def _redact_dhcp(buf: bytearray, start: int, end: int, names: Pseudonyms) -> None:
@@ -401,6 +523,25 @@ def enhanced_packet(
     return _block(_EPB, body)
 
 
+def _rewrite_streams(
+    paths: Sequence[str], chosen: set[int], rewriter: PayloadRewriter
+) -> StreamResult:
+    """Pre-pass for ``--redact``: register every frame's addresses, rewrite the TCP streams.
+
+    Header rewriting registers MACs and addresses the report never named, so the text tables
+    know them before any payload is rewritten; TCP payloads are rewritten as streams (an
+    identifier split over two segments is still found) and handed back per frame."""
+    streams = StreamRewriter(rewriter)
+    for number, _ts, linktype, data, orig_len, _source in iter_frames(paths).records():
+        if number not in chosen:
+            continue
+        redact_frame(linktype, bytes(data), orig_len, rewriter.names)
+        segment = tcp_segment(linktype, bytes(data))
+        if segment is not None:
+            streams.add(segment[0], number, segment[1], segment[2])
+    return streams.run()
+
+
 @dataclass(frozen=True, slots=True)
 class EvidenceWritten:
     frames: int
@@ -424,8 +565,15 @@ def write_evidence(
     header = (
         f"capinspect evidence: {len(chosen)} frame(s) of {len(report.devices)} phone(s) from "
         f"{names}; comments name the findings; frame numbers in them are the input's"
-        + (" (addresses redacted)" if pseudonyms is not None else "")
+        + (
+            "; redacted: every identifier in headers and payloads replaced by a pseudonym of the "
+            "same length; TLS application data and compressed bodies replaced by x filler"
+            if pseudonyms is not None
+            else ""
+        )
     )
+    rewriter = PayloadRewriter(pseudonyms) if pseudonyms is not None else None
+    streams = _rewrite_streams(paths, chosen, rewriter) if rewriter is not None else None
     interfaces: dict[int, int] = {}
     written = 0
     try:
@@ -439,9 +587,18 @@ def write_evidence(
                         interfaces[linktype] = len(interfaces)
                         out.write(interface_description(linktype))
                     frame = bytes(data)
-                    if pseudonyms is not None:
-                        frame = redact_frame(linktype, frame, orig_len, pseudonyms)
                     notes = [f"input frame {number}", *the_plan.comments.get(number, [])]
+                    if pseudonyms is not None and streams is not None:
+                        notes += streams.notes.get(number, [])
+                        frame = redact_frame(
+                            linktype,
+                            frame,
+                            orig_len,
+                            pseudonyms,
+                            rewriter,
+                            streams.payloads.get(number),
+                            notes,
+                        )
                     out.write(enhanced_packet(interfaces[linktype], ts, frame, orig_len, notes))
                     written += 1
         tmp.replace(target)

@@ -120,6 +120,8 @@ class Pseudonyms:
         self.labels: dict[str, str] = {}
         self.originals: set[str] = set()
         """Every original identifier (lower case): a pseudonym never equals one of them."""
+        self._taken: set[str] = set()
+        """Every MAC and address pseudonym given out: two originals never share one."""
         self._pattern: re.Pattern[str] | None = None
         self._packed: tuple[bytes, ...] | None = None
 
@@ -140,9 +142,10 @@ class Pseudonyms:
             n = len(self.macs) + 1
             while True:
                 found = f"{key[:8]}:{n >> 16 & 0xFF:02x}:{n >> 8 & 0xFF:02x}:{n & 0xFF:02x}"
-                if found not in self.originals:
+                if found not in self.originals and found not in self._taken:
                     break
                 n += 1
+            self._taken.add(found)
             self.macs[key] = found
             self._changed()
         return found
@@ -173,9 +176,10 @@ class Pseudonyms:
                 else:
                     m = n - 254
                     found = f"198.{18 + (m >> 16 & 1)}.{m >> 8 & 0xFF}.{m & 0xFF}"
-                if found not in self.originals:
+                if found not in self.originals and found not in self._taken:
                     break
                 n += 1
+            self._taken.add(found)
             self.ips[key] = found
             self._changed()
         return found
@@ -299,14 +303,10 @@ class Pseudonyms:
             unbounded.append(".".join(plain[i : i + 4] for i in (0, 4, 8)))
         parts = []
         if bounded:
-            alternatives = "|".join(
-                re.escape(b) for b in sorted(set(bounded), key=len, reverse=True)
-            )
+            alternatives = _trie({b.lower() for b in bounded})
             parts.append(rf"(?P<lit>(?<![\w.%+-])(?:{alternatives})(?![\w-]))")
         if unbounded:
-            alternatives = "|".join(
-                re.escape(u) for u in sorted(set(unbounded), key=len, reverse=True)
-            )
+            alternatives = _trie({u.lower() for u in unbounded})
             parts.append(rf"(?P<mlit>(?:{alternatives})(?![:-]?{_HEX}))")
         parts.append(rf"(?P<email>{_EMAIL_RE.pattern})")
         parts.append(rf"(?P<mac>{_MAC_RE.pattern})")
@@ -394,6 +394,30 @@ class Pseudonyms:
             self.user(match.group(0))
         for match in _URL_HOST_RE.finditer(value):
             self.name(match.group(1).strip("[]"))
+
+
+def _trie(keys: set[str]) -> str:
+    """An alternation of ``keys`` factored by common prefix, the longest match preferred.
+
+    The same matches as ``a|b|…`` sorted longest first, but hundreds of MACs, addresses and
+    serials share their first characters (an OUI, a subnet): testing each shared prefix once per
+    position instead of once per identifier makes redacting a 200-phone report several times
+    faster. ``keys`` are lower case (the pattern is compiled with IGNORECASE)."""
+    root: dict[str, Any] = {}
+    for key in keys:
+        node = root
+        for char in key:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + emit(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return "(?:" + emit(root) + ")"
 
 
 def _is_netmask(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
