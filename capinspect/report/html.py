@@ -74,7 +74,7 @@ details.phone.is-warn{border-left:5px solid #b7791f}
 .note{color:#556;font-size:13px}.ladder{overflow-x:auto;border:1px solid #e2e5ec;margin:.4em 0}
 svg text{font-family:ui-monospace,Consolas,monospace;font-size:11px}
 svg .lane{font-family:system-ui,sans-serif;font-size:12px;font-weight:600}
-.overview{max-height:24em;overflow:auto;border:1px solid #d5d9e2;display:inline-block;
+.overview{max-height:22em;overflow:auto;border:1px solid #d5d9e2;display:inline-block;
 max-width:100%}.overview table{margin:0}
 .overview thead th{position:sticky;top:0;z-index:1}
 .overview th[tabindex]{cursor:pointer}.overview th[tabindex]:after{content:" \\2195";color:#99a}
@@ -314,13 +314,13 @@ def render_html(report: Report) -> str:
         "<h2>Summary</h2>",
         _overview(report),
     ]
-    if report.capture_findings:
-        out.append("<h2>Capture findings</h2>")
-        out += [_finding(f) for f in report.capture_findings]
     if report.devices:
         out.append("<h2>Phones</h2>")
     for number, item in enumerate(report.devices, 1):
         out.append(_device(number, item))
+    if report.capture_findings:  # after the phones: the first screen shows the first failure
+        out.append("<h2>Capture findings</h2>")
+        out += [_finding(f) for f in report.capture_findings]
     clients = other_clients_table(report)
     if clients is not None:
         out.append(_table(clients, level=2))
