@@ -100,3 +100,16 @@ def test_summary_with_style_redact_and_output(tmp_path: Path) -> None:
     assert not any(mac in text for mac in (*FAILING, *PASSING))
     assert "00:04:f2:00:00:" in text  # pseudonyms, OUI kept
     assert "download.acl-denied" in text and "checkin.legacy-path-missing" in text
+
+
+@pytest.mark.parametrize("fmt", ["text", "summary", "json", "markdown", "html"])
+def test_redact_rewrites_the_phones_asked_for_too(fmt: str) -> None:
+    code, out, err = run("--phone", "0004F2AA1004,10.77.0.121", "--redact", "--format", fmt)
+    assert code == 1, err
+    for original in ("00:04:f2:aa:10:04", "0004F2AA1004", "10.77.0.121", "00:21:63:1a:00:01"):
+        assert original not in out, original
+    if fmt == "json":
+        phones = json.loads(out)["summary"]["selection"]["phones"]
+        assert phones[0].startswith("00:04:f2:00:00:") and phones[1].startswith("192.0.2.")
+    else:
+        assert "2 of 4 phones: --phone 00:04:f2:00:00:" in out

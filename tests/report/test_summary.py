@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from locations import PCAPS
 from tabulate import tabulate_formats
 
 from capinspect.checks.base import Verdict
+from capinspect.cli import main
 from capinspect.expectations import DEFAULT_EXPECTATIONS
 from capinspect.pipeline import analyze_paths, evaluate
 from capinspect.report.model import Report, select_devices, verdict_rank
@@ -57,6 +60,19 @@ def test_two_hundred_phones_give_two_hundred_lines_failures_first(bench_report: 
         if root is not None:
             assert root.check_id in line
             assert first_sentence(root.remediation) in line
+
+
+def test_the_command_writes_the_same_two_hundred_lines(
+    bench_capture: Path, bench_report: Report, tmp_path: Path
+) -> None:
+    target = tmp_path / "summary.txt"
+    result = CliRunner().invoke(
+        main, ["analyze", "-q", "--format", "summary", "-o", str(target), str(bench_capture)]
+    )
+    assert result.exit_code == 1, result.stderr  # the capture has failing phones
+    written = target.read_text(encoding="utf-8").splitlines()
+    assert len(written) == SIMPLE_HEADER_LINES + 200
+    assert written[1:] == render_summary(bench_report).splitlines()[1:]
 
 
 def test_selection_is_said_in_the_summary(bench_report: Report) -> None:
