@@ -76,10 +76,33 @@ def main() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown", "html"]),
+    type=click.Choice(["text", "json", "markdown", "html", "summary"]),
     default="text",
     show_default=True,
-    help="Output format (markdown and html: ticket-ready, see docs/reports.md).",
+    help="Output format (markdown and html: ticket-ready; summary: one line per phone; "
+    "see docs/reports.md).",
+)
+@click.option(
+    "--table-style",
+    metavar="NAME",
+    help="With --format summary: a tabulate table format (plain, simple, github, grid, pipe, "
+    "…).  [default: simple]",
+)
+@click.option(
+    "--only",
+    "only",
+    metavar="VERDICT[,…]",
+    multiple=True,
+    help="Show only phones with these verdicts (fail, warn, inconclusive, pass); repeatable. "
+    "The exit status still judges every phone.",
+)
+@click.option(
+    "--phone",
+    "phones",
+    metavar="MAC|IP",
+    multiple=True,
+    help="Show only this phone (MAC in any spelling, or any of its IP addresses); repeatable. "
+    "The exit status still judges every phone.",
 )
 @output_option
 @color_option
@@ -109,6 +132,9 @@ def analyze(
     tls_key_password: str | None,
     keylog_path: str | None,
     fmt: str,
+    table_style: str | None,
+    only: tuple[str, ...],
+    phones: tuple[str, ...],
     output: str | None,
     color: str,
     quiet: bool,
@@ -121,9 +147,22 @@ def analyze(
 ) -> None:
     """Check each phone's boot in CAPTURE... and give a verdict per phone.
 
+    Phones are listed failing first (then warn, inconclusive, pass).
+
     Exit status: 0 no fail finding, 1 at least one, 2 bad usage or unreadable input, 4 nothing
-    could be judged (no phone, or every phone inconclusive).
+    could be judged (no phone, or every phone inconclusive). It is computed over every phone of
+    the capture, also when --only or --phone show fewer.
     """
+    from capinspect.report.model import parse_phones, parse_verdicts, select_devices
+    from capinspect.report.summary import DEFAULT_STYLE, check_style
+
+    try:
+        wanted_verdicts, wanted_phones = parse_verdicts(only), parse_phones(phones)
+        if table_style is not None and fmt != "summary":
+            raise ValueError("--table-style applies to --format summary only")
+        style = check_style(table_style or DEFAULT_STYLE)
+    except ValueError as exc:
+        raise CapinspectError(str(exc)) from None
     expect = expectations_from(expect_path)
     from capinspect.protocols.tls.keys import load_tls_keys
 
@@ -148,11 +187,18 @@ def analyze(
 
         sessions = tuple(d.session for d in report.devices)
         server_logs = load_logs(iis_logs, audit_logs, expect, sessions)
-    shown, pseudonyms = report, None
+    # What is shown (and written as evidence) is the selection; the exit status below still
+    # reads ``report``, every phone.
+    selected = select_devices(report, wanted_verdicts, wanted_phones)
+    if not quiet:
+        for phone in wanted_phones:
+            if not select_devices(report, (), (phone,)).devices:
+                click.echo(f"capinspect: note: no phone in the capture is {phone}", err=True)
+    shown, pseudonyms = selected, None
     if redact:
         from capinspect.report.redact import redact_report
 
-        shown, pseudonyms = redact_report(report, keep_names)
+        shown, pseudonyms = redact_report(selected, keep_names)
         if server_logs is not None:
             from capinspect.logs.report import redact_logs
 
@@ -164,8 +210,7 @@ def analyze(
             Path(c).exists() and Path(c).resolve() == Path(evidence).resolve() for c in captures
         ):
             raise CapinspectError(f"refusing to overwrite the input file {evidence} with evidence")
-        write_evidence(report, captures, evidence, pseudonyms)
-    report = shown
+        write_evidence(selected, captures, evidence, pseudonyms)
     output_text: str | Callable[[TextIO], None]
     if fmt == "json":
         from capinspect.report.json import write_report
@@ -179,18 +224,22 @@ def analyze(
             device_extra = device_logs(server_logs)
 
         def write_json(out: TextIO) -> None:
-            write_report(report, out, extra, device_extra)
+            write_report(shown, out, extra, device_extra)
 
         output_text = write_json
     else:
         if fmt == "markdown":
             from capinspect.report.markdown import render_markdown
 
-            text = render_markdown(report)
+            text = render_markdown(shown)
         elif fmt == "html":
             from capinspect.report.html import render_html
 
-            text = render_html(report)
+            text = render_html(shown)
+        elif fmt == "summary":
+            from capinspect.report.summary import render_summary
+
+            text = render_summary(shown, style)
         else:
             from capinspect.report.text import render_analyze
 
@@ -199,11 +248,11 @@ def analyze(
                 shutil.get_terminal_size().columns if to_terminal and sys.stdout.isatty() else 100
             )
             text = render_analyze(
-                report,
+                shown,
                 color=use_color(color, sys.stdout, output),
                 width=max(80, min(width, 160)),
             )
-        if server_logs is not None:
+        if server_logs is not None and fmt != "summary":  # the summary stays one line a phone
             from capinspect.logs.report import with_logs
 
             text = with_logs(text, fmt, server_logs)

@@ -18,7 +18,7 @@ from capinspect.expectations import Expectations
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import RawFrame
 from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
-from capinspect.report.model import DeviceReport, Report
+from capinspect.report.model import DeviceReport, Report, order_devices
 from capinspect.sources.merge import expand_inputs, iter_frames
 
 Progress = Callable[[int, int], None]
@@ -92,7 +92,8 @@ def evaluate(
     elapsed: float | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Report:
-    """Build the phones' sessions, run every check and judge each phone."""
+    """Build the phones' sessions, run every check and judge each phone; the phones come in
+    the order every report lists them (failing first, see ``report.model.order_devices``)."""
     population = build_population(analysis, expect, limits)
     devices = population.phones
     ctx = CheckContext(
@@ -111,7 +112,7 @@ def evaluate(
     capture = sorted(check_capture(devices, ctx), key=_sort_key)
     return Report(
         analysis,
-        tuple(reports),
+        order_devices(reports),
         tuple(capture),
         expect,
         elapsed,

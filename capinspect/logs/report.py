@@ -729,7 +729,7 @@ def _html_sections(result: LogsResult, level: int) -> list[str]:
 
 def render_logs_html(result: LogsResult) -> str:
     """``capinspect logs --format html``: one self-contained page, the analyze report's CSP."""
-    from capinspect.report.html import _CSP, _CSS, h
+    from capinspect.report.html import _CSS, NO_SCRIPT_CSP, h
 
     names = ", ".join(file_label(p) for p in _paths(result)) or "(none)"
     out = [
@@ -737,7 +737,7 @@ def render_logs_html(result: LogsResult) -> str:
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        f'<meta http-equiv="Content-Security-Policy" content="{NO_SCRIPT_CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>capinspect server logs: {h(names)}</title>",
         f"<style>{_CSS}</style>",

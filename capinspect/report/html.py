@@ -1,23 +1,31 @@
 """Ticket-ready reports, part 2: one self-contained HTML file.
 
-Inline CSS and inline SVG only: no script, no font, no image and no link to anything outside the
-file, so it reads the same offline, attached to a ticket, or opened by a browser that blocks
-everything. The content is the Markdown report's (``report/markdown.py`` builds the tables);
-this module lays it out and draws each phone's boot as a ladder diagram — phone, DHCP server,
+Inline CSS, inline SVG and one small inline script (sorting the overview table) only: no font,
+no image and no link to anything outside the file, so it reads the same offline, attached to a
+ticket, or opened by a browser that blocks everything. The page opens on what to fix: the
+overview table (one row per phone, failing first, each linking to the phone's section) in a
+scrolling box, then the phones in the same order, failing and warned ones open and the others
+collapsed. The script is allowed by its SHA-256 in the Content-Security-Policy and nothing
+needs it: without it the table is already in failure order.
+
+The content is the Markdown report's (``report/markdown.py`` builds the tables); this module
+lays it out and draws each phone's boot as a ladder diagram — phone, DHCP server,
 DNS server and update server as lanes, one arrow per step, failing steps in red, each arrow's
 frame number beside it and the whole step in its SVG ``<title>`` (shown on hover).
 
 Every string from the capture passes through :func:`h` (``html.escape`` with quotes, after
 ``text.safe`` turned control and bidi characters into ``\\xNN``) before it lands in an element
-or an attribute; the file's Content-Security-Policy forbids scripts and remote loads anyway, so
-even a mistake here would not run or fetch anything.
+or an attribute; the file's Content-Security-Policy allows no script but the one whose hash it
+names and no remote load, so even a mistake here would not run or fetch anything.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 
-from capinspect.checks.base import Finding, Severity
+from capinspect.checks.base import Finding, Severity, Verdict
 from capinspect.report.markdown import (
     LANES,
     Table,
@@ -34,11 +42,11 @@ from capinspect.report.markdown import (
     root_cause_line,
     summary_table,
 )
-from capinspect.report.model import DeviceReport, Report
+from capinspect.report.model import DeviceReport, Report, verdict_rank
 from capinspect.report.text import device_label, safe
 
-OPEN_DETAILS_UP_TO = 4
-"""Phone sections start open when a report has at most this many phones (else collapsed)."""
+OPEN_VERDICTS = frozenset({Verdict.FAIL, Verdict.WARN})
+"""Phone sections that start open: what the reader has to act on. The others are collapsed."""
 SUMMARY_CHARS = 100
 """Characters of a step's summary drawn beside its arrow (the whole text is in its title)."""
 
@@ -58,16 +66,59 @@ code,.mono{font-family:ui-monospace,"SFMono-Regular",Consolas,monospace;font-siz
 .sev{font-weight:700}.sev-fail{color:#c53030}.sev-warn{color:#b7791f}.sev-info{color:#2b6cb0}
 details.phone{border:1px solid #ccd;border-radius:6px;margin:1em 0;padding:.3em 1em}
 details.phone>summary{cursor:pointer;font-weight:600;font-size:1.05em;padding:.3em 0}
+details.phone.is-fail{border-left:5px solid #c53030}
+details.phone.is-warn{border-left:5px solid #b7791f}
 .finding{border-left:4px solid #99a;padding:.2em .8em;margin:.6em 0;background:#fafbfd}
 .finding.fail{border-color:#c53030}.finding.warn{border-color:#b7791f}
 .finding.info{border-color:#2b6cb0}
 .note{color:#556;font-size:13px}.ladder{overflow-x:auto;border:1px solid #e2e5ec;margin:.4em 0}
 svg text{font-family:ui-monospace,Consolas,monospace;font-size:11px}
 svg .lane{font-family:system-ui,sans-serif;font-size:12px;font-weight:600}
-nav ol{columns:2;margin:.3em 0}
+.overview{max-height:22em;overflow:auto;border:1px solid #d5d9e2;display:inline-block;
+max-width:100%}.overview table{margin:0}
+.overview thead th{position:sticky;top:0;z-index:1}
+.overview th[tabindex]{cursor:pointer}.overview th[tabindex]:after{content:" \\2195";color:#99a}
+.overview th[aria-sort=ascending]:after{content:" \\2191"}
+.overview th[aria-sort=descending]:after{content:" \\2193"}
 """
 
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+SORT_SCRIPT = """(function(){
+var t=document.getElementById("overview");if(!t)return;
+var hs=t.tHead.rows[0].cells,b=t.tBodies[0];
+function key(r,i){var c=r.cells[i];return c.getAttribute("data-sort")||c.textContent;}
+Array.prototype.forEach.call(hs,function(th,i){
+th.tabIndex=0;th.title="Sort by this column";
+function go(){var up=th.getAttribute("aria-sort")!=="ascending";
+Array.prototype.forEach.call(hs,function(o){o.removeAttribute("aria-sort");});
+th.setAttribute("aria-sort",up?"ascending":"descending");
+var rows=Array.prototype.slice.call(b.rows);
+rows.sort(function(x,y){var c=key(x,i).localeCompare(key(y,i),undefined,{numeric:true});
+return up?c:-c;});
+rows.forEach(function(r){b.appendChild(r);});}
+th.addEventListener("click",go);
+th.addEventListener("keydown",function(e){
+if(e.key==="Enter"||e.key===" "){e.preventDefault();go();}});
+});})();"""
+"""Click (or Enter on) a column head of the overview to sort by it, again to reverse; numbers
+compare as numbers, the verdict column by severity. No ``on*`` attribute: listeners only."""
+
+
+def script_hash(script: str) -> str:
+    """The CSP source that allows exactly this inline script: ``'sha256-<base64>'``."""
+    digest = hashlib.sha256(script.encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode('ascii')}'"
+
+
+NO_SCRIPT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+"""The policy of a page with no script at all (the ``logs`` report)."""
+
+
+def content_security_policy(script: str = SORT_SCRIPT) -> str:
+    """Nothing from anywhere but inline styles, data: images and the one script by its hash."""
+    return (
+        f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+        f"script-src {script_hash(script)}"
+    )
 
 
 def h(value: object) -> str:
@@ -99,18 +150,29 @@ def _table(table: Table, level: int = 4) -> str:
     return "\n".join(out)
 
 
-def _summary(report: Report) -> str:
+def _overview(report: Report) -> str:
+    """One row per phone in report order (failing first), each linking to its section; the
+    verdict cell sorts by severity (``data-sort``), not alphabetically."""
     table = summary_table(report)
-    out = ["<table>", "<tr>" + "".join(f"<th>{h(c)}</th>" for c in table.headers) + "</tr>"]
-    for number, row in enumerate(table.rows, 1):
-        cells = [f'<td><a href="#phone-{number}">{h(row[0])}</a></td>']
-        for index, cell in enumerate(row[1:], 1):
+    out = [
+        '<div class="overview">',
+        '<table id="overview">',
+        "<thead><tr>" + "".join(f"<th>{h(c)}</th>" for c in table.headers) + "</tr></thead>",
+        "<tbody>",
+    ]
+    for (number, row), item in zip(enumerate(table.rows, 1), report.devices, strict=True):
+        cells = [
+            f"<td>{number}</td>",
+            f'<td><a href="#phone-{number}">{h(row[1])}</a></td>',
+        ]
+        for index, cell in enumerate(row[2:], 2):
             if index == 5:
-                cells.append(f"<td>{_verdict(cell.lower())}</td>")
+                rank = verdict_rank(item.verdict.verdict)
+                cells.append(f'<td data-sort="{rank}">{_verdict(cell.lower())}</td>')
             else:
                 cells.append(f"<td>{h(cell)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</table>")
+    out += ["</tbody>", "</table>", "</div>"]
     return "\n".join(out)
 
 
@@ -198,12 +260,13 @@ def ladder_svg(item: DeviceReport) -> str:
 # -- the document -----------------------------------------------------------------------------
 
 
-def _device(number: int, item: DeviceReport, open_: bool) -> str:
+def _device(number: int, item: DeviceReport) -> str:
     session = item.session
     verdict = str(item.verdict.verdict)
     flagged = [f for f in item.findings if f.severity != Severity.INFO]
+    open_ = item.verdict.verdict in OPEN_VERDICTS
     out = [
-        f'<details class="phone" id="phone-{number}"{" open" if open_ else ""}>',
+        f'<details class="phone is-{h(verdict)}" id="phone-{number}"{" open" if open_ else ""}>',
         f"<summary>{number}. {h(phone_name(item))} — {h(device_label(session))} "
         f"{_verdict(verdict)} <span class='note'>{len(flagged)} problem(s)</span></summary>",
     ]
@@ -235,42 +298,37 @@ def render_html(report: Report) -> str:
     names = ", ".join(i.path for i in report.analysis.inputs) or "(live)"
     counts = report.verdict_counts()
     tally = ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no phones"
-    open_ = len(report.devices) <= OPEN_DETAILS_UP_TO
+    shown = f"{len(report.devices)} phone(s): {tally}."
+    selection = report.selection_note()
+    if selection is not None:
+        shown = f"{selection}; shown: {tally}."
     out = [
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        f'<meta http-equiv="Content-Security-Policy" content="{content_security_policy()}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>capinspect report: {h(names)}</title>",
         f"<style>{_CSS}</style>",
         "</head>",
         "<body>",
         f"<h1>capinspect report: {h(names)}</h1>",
-        f"<p>{len(report.devices)} phone(s): {h(tally)}.</p>",
+        f"<p>{h(shown)}</p>",
         "<h2>Summary</h2>",
-        _summary(report),
+        _overview(report),
     ]
-    if len(report.devices) > OPEN_DETAILS_UP_TO:
-        out.append("<nav><h3>Phones</h3><ol>")
-        for number, item in enumerate(report.devices, 1):
-            out.append(
-                f'<li><a href="#phone-{number}">{h(phone_name(item))}</a> '
-                f"{_verdict(str(item.verdict.verdict))}</li>"
-            )
-        out.append("</ol></nav>")
-    if report.capture_findings:
-        out.append("<h2>Capture findings</h2>")
-        out += [_finding(f) for f in report.capture_findings]
     if report.devices:
         out.append("<h2>Phones</h2>")
     for number, item in enumerate(report.devices, 1):
-        out.append(_device(number, item, open_))
+        out.append(_device(number, item))
+    if report.capture_findings:  # after the phones: the first screen shows the first failure
+        out.append("<h2>Capture findings</h2>")
+        out += [_finding(f) for f in report.capture_findings]
     clients = other_clients_table(report)
     if clients is not None:
         out.append(_table(clients, level=2))
     out.append("<h2>Capture identity</h2>")
     out += [_table(t, level=3) for t in capture_tables(report)]
-    out += ["</body>", "</html>"]
+    out += [f"<script>{SORT_SCRIPT}</script>", "</body>", "</html>"]
     return "\n".join(out) + "\n"

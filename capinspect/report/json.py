@@ -484,6 +484,24 @@ def device_report(item: DeviceReport) -> dict[str, Any]:
     return out
 
 
+def _selection(report: Report) -> dict[str, Any]:
+    """``selection`` when the report shows only some phones (``analyze --only``/``--phone``):
+    the criteria and the counts over every phone (``devices`` and the verdict counts beside it
+    are the shown phones')."""
+    selection = report.selection
+    if selection is None:
+        return {}
+    return {
+        "selection": {
+            "only": [str(v) for v in selection.verdicts],
+            "phones": list(selection.phones),
+            "shown": len(report.devices),
+            "of": selection.total,
+            "all": {str(v): n for v, n in selection.total_counts},
+        }
+    }
+
+
 def report_head(report: Report) -> dict[str, Any]:
     """The report document without its ``devices`` (see :func:`write_report`)."""
     counts = report.verdict_counts()
@@ -503,6 +521,7 @@ def report_head(report: Report) -> dict[str, Any]:
             "devices": len(report.devices),
             **{str(v): n for v, n in counts.items()},
             "has_fail": report.has_fail,
+            **_selection(report),
         },
         "capture_findings": [finding(f) for f in report.capture_findings],
         "other_update_clients": {

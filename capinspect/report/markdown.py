@@ -619,6 +619,9 @@ def render_markdown(report: Report) -> str:
         f"{len(report.devices)} phone(s): {tally}.",
         "",
     ]
+    selection = report.selection_note()
+    if selection is not None:
+        lines[2] = f"{md(selection)}; shown: {tally}."
     lines += _md_table(summary_table(report), level=2)
     if report.capture_findings:
         lines += ["## Capture findings", ""]

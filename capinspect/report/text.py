@@ -264,6 +264,9 @@ def render_analyze(report: Report, *, color: bool = False, width: int = 100) -> 
     _print_lines(console, _hanging(console, Text(), _capture_header(report.analysis), 2))
     if report.expectations.source != "built-in defaults":
         console.print(Text(f"expectations: {safe(report.expectations.source)}", style="dim"))
+    selection = report.selection_note()
+    if selection is not None:
+        console.print(Text(safe(selection), style="bold"))
     console.print()
     if report.devices:
         console.print(_summary_table(report))
@@ -280,9 +283,10 @@ def render_analyze(report: Report, *, color: bool = False, width: int = 100) -> 
     tail = ", ".join(f"{n} {v}" for v, n in counts.items() if n) or "no phones"
     kept = report.analysis.stats.frames_kept
     took = f" in {report.elapsed:.2f} s" if report.elapsed is not None else ""
+    shown = f"{selection}; shown" if selection is not None else f"{len(report.devices)} phone(s)"
     console.print(
         Text(
-            f"{len(report.devices)} phone(s): {tail}. "
+            f"{safe(shown)}: {tail}. "
             f"{report.analysis.stats.frames} frames read, {kept} kept{took}.",
             style="bold",
         )
