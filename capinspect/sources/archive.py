@@ -12,6 +12,7 @@ lists the members and says how to extract them.
 from __future__ import annotations
 
 import os
+import struct
 import zipfile
 import zlib
 from typing import BinaryIO, cast
@@ -52,13 +53,13 @@ class _Member:
     def read(self, size: int = -1, /) -> bytes:
         try:
             return self._handle.read(size)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        except _ZIP_DAMAGE as exc:
             raise OSError(str(exc) or type(exc).__name__) from None
 
     def seek(self, offset: int, whence: int = 0, /) -> int:
         try:
             return self._handle.seek(offset, whence)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        except _ZIP_DAMAGE as exc:
             raise OSError(str(exc) or type(exc).__name__) from None
 
     def tell(self) -> int:
@@ -75,6 +76,21 @@ class _Member:
         self._handle.close()
 
 
+_ZIP_DAMAGE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    OSError,
+    EOFError,
+    NotImplementedError,
+    ValueError,
+    IndexError,
+    KeyError,
+    OverflowError,
+    struct.error,
+)
+"""What Python's zipfile raises on a damaged archive (its metadata is read trustingly)."""
+
+
 def open_zip(
     path: str, *, source: int = 0, first_index: int = 1, digest: bool = True
 ) -> CaptureReader | NetmonReader:
@@ -83,11 +99,14 @@ def open_zip(
     del digest  # the zip is hashed in a pass of its own (its bytes are not read in order)
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as exc:
+    except _ZIP_DAMAGE as exc:
         # NotImplementedError: a zip version or feature Python's zipfile does not read.
         raise InputError(f"{path}: a zip archive that cannot be read ({exc})") from None
     try:
         return _open_member(archive, path, source, first_index)
+    except _ZIP_DAMAGE as exc:
+        # zipfile trusts its central directory: a damaged one surfaces as any of these.
+        raise InputError(f"{path}: a zip archive that cannot be read ({exc!r})") from None
     finally:
         # The members opened stay readable: the archive's file is closed with the last of them.
         archive.close()
