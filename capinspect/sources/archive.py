@@ -91,6 +91,11 @@ _ZIP_DAMAGE = (
 """What Python's zipfile raises on a damaged archive (its metadata is read trustingly)."""
 
 
+def _shown(name: str) -> str:
+    """A member name as a one-line message may carry it: control characters escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in name)
+
+
 def open_zip(
     path: str, *, source: int = 0, first_index: int = 1, digest: bool = True
 ) -> CaptureReader | NetmonReader:
@@ -126,7 +131,7 @@ def _open_member(
     if len(captures) != 1:
         raise InputError(_not_one(path, members, captures, heads))
     info, head = captures[0]
-    name = f"{path}: {info.filename}"
+    name = f"{path}: {_shown(info.filename)}"
     raw = archive.fp
     assert raw is not None
 
@@ -152,7 +157,7 @@ def _open_member(
 
 def _head(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> bytes:
     """The first bytes of a member (decompressing only those)."""
-    where = f"{path}: {info.filename}"
+    where = f"{path}: {_shown(info.filename)}"
     extract = (
         f"extract it (Expand-Archive -Path {path} -DestinationPath DIR on Windows,"
         f" unzip {path} -d DIR elsewhere)"
@@ -185,7 +190,7 @@ def _not_one(
         f" unzip {path} -d DIR elsewhere) and give capinspect"
     )
     if captures:
-        names = ", ".join(info.filename for info, _ in captures[:_SHOWN])
+        names = ", ".join(_shown(info.filename) for info, _ in captures[:_SHOWN])
         more = f" and {len(captures) - _SHOWN} more" if len(captures) > _SHOWN else ""
         return (
             f"{path}: a zip archive holding {len(captures)} captures ({names}{more}); a zip is"
@@ -195,9 +200,9 @@ def _not_one(
     if not members:
         return f"{path}: an empty zip archive"
     if len(members) == 1:
-        only = members[0].filename
+        only = _shown(members[0].filename)
         inner = identify.describe(only, heads.get(only, b""))
         return f"{path}: a zip archive holding {inner}"
-    names = ", ".join(os.path.basename(info.filename) for info in members[:_SHOWN])
+    names = ", ".join(_shown(os.path.basename(info.filename)) for info in members[:_SHOWN])
     more = f" and {len(members) - _SHOWN} more" if len(members) > _SHOWN else ""
     return f"{path}: a zip archive holding no capture ({len(members)} files: {names}{more})"
