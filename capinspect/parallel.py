@@ -26,7 +26,7 @@ import multiprocessing
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from itertools import accumulate
@@ -40,9 +40,8 @@ from capinspect.limits import Limits
 from capinspect.model import CaptureStats, RecordBatch
 from capinspect.protocols.dhcp.messages import DhcpBackground, DhcpBinding
 from capinspect.protocols.tls.keys import TlsKeys
+from capinspect.reading import Progress, read_captures
 from capinspect.sources.capture import open_capture
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +141,14 @@ def analyze_in_parallel(
 
 def _context() -> BaseContext:
     """Fork when this process has no other thread (workers start at once, with every module
-    already imported); else a fork server that imported the pipeline once, since forking a
+    already imported); else a fork server that imported the sequential read once, since forking a
     process with threads can leave a lock held forever in the child."""
     methods = multiprocessing.get_all_start_methods()
     if "fork" in methods and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         forkserver = multiprocessing.get_context("forkserver")
-        forkserver.set_forkserver_preload(["capinspect.pipeline"])
+        forkserver.set_forkserver_preload(["capinspect.reading"])
         return forkserver
     return multiprocessing.get_context("spawn")
 
@@ -157,9 +156,7 @@ def _context() -> BaseContext:
 def _analyze_one(
     path: str, limits: Limits, follow_all: bool, tls_keys: TlsKeys, first_index: int
 ) -> Analysis:
-    from capinspect.pipeline import analyze_paths
-
-    return analyze_paths(
+    return read_captures(
         [path], limits, follow_all=follow_all, tls_keys=tls_keys, first_index=first_index
     )
 

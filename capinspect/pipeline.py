@@ -17,12 +17,13 @@ from capinspect.engine import Analysis, Engine
 from capinspect.expectations import Expectations
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import RawFrame
+from capinspect.parallel import analyze_in_parallel, independence_gap
 from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
+from capinspect.reading import Progress, read_captures
 from capinspect.report.model import DeviceReport, Report, order_devices
-from capinspect.sources.merge import expand_inputs, iter_frames
+from capinspect.sources.merge import expand_inputs
 
-Progress = Callable[[int, int], None]
-"""Called with (bytes read so far, total bytes) while files are read."""
+__all__ = ["Progress", "analyze_frames", "analyze_paths", "evaluate"]
 
 
 def analyze_frames(frames: Iterable[RawFrame], limits: Limits = DEFAULT_LIMITS) -> Analysis:
@@ -49,11 +50,9 @@ def analyze_paths(
     ``follow_all`` keeps every HTTP exchange and DNS lookup, not only a phone's (Engine).
     ``jobs`` > 1 analyses files that are apart in time in parallel processes and merges the
     results (capinspect/parallel.py); files that are not are read as one merged stream.
-    ``first_index`` numbers the first frame of a single file (parallel.py uses it); ``note``
+    ``first_index`` numbers the first frame of a single file (see ``reading``); ``note``
     is told in one line how ``jobs`` was used."""
     if jobs > 1:
-        from capinspect.parallel import analyze_in_parallel, independence_gap
-
         files = expand_inputs(paths)
         if len(files) > 1:
             merged = analyze_in_parallel(files, limits, jobs, progress, follow_all, tls_keys)
@@ -67,19 +66,14 @@ def analyze_paths(
                 )
             if merged is not None:
                 return merged
-    stream = iter_frames(paths, first_index=first_index)
-    engine = Engine(limits, follow_all=follow_all, tls_keys=tls_keys)
-    total = stream.total_bytes
-    count = 0
-    feed = engine.feed_record
-    for record in stream.records(engine.decoder.sieve):
-        feed(*record)
-        count += 1
-        if progress is not None and count % 8192 == 0:
-            progress(stream.bytes_read, total)
-    if progress is not None:
-        progress(total, total)
-    return engine.finish(tuple(stream.inputs), tuple(stream.anomalies))
+    return read_captures(
+        paths,
+        limits,
+        progress,
+        follow_all=follow_all,
+        tls_keys=tls_keys,
+        first_index=first_index,
+    )
 
 
 def _sort_key(finding: Finding) -> tuple[int, float, str]:
