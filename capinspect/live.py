@@ -31,6 +31,7 @@ from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import Anomaly, InputFile, RawFrame
 from capinspect.pipeline import evaluate
 from capinspect.protocols.dhcp.messages import DhcpSeen
+from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
 from capinspect.report.model import DeviceReport, Report
 
 EVAL_INTERVAL = 1.0
@@ -155,9 +156,11 @@ class LiveMonitor:
         expect: Expectations = DEFAULT_EXPECTATIONS,
         limits: Limits = DEFAULT_LIMITS,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        tls_keys: TlsKeys = NO_KEYS,
     ) -> None:
-        self.engine = Engine(limits)
+        self.engine = Engine(limits, tls_keys=tls_keys)
         self.expect = expect
+        self.limits = limits
         self.timeouts = timeouts
         self.now: float | None = None
         self._dirty = False
@@ -167,6 +170,8 @@ class LiveMonitor:
         self._shown: dict[str, _Shown] = {}
         self.verdicts: dict[str, VerdictEvent] = {}
         """The latest verdict given for each device."""
+        self.last_report: Report | None = None
+        """The report of the latest look at the engine's state (what the events came from)."""
 
     def feed(self, frame: RawFrame) -> list[LiveEvent]:
         """One frame through the engine; the events it (or the time it carries) caused.
@@ -236,7 +241,8 @@ class LiveMonitor:
         return self._maybe_evaluate(force=True)
 
     def _evaluate(self, now: float) -> list[LiveEvent]:
-        report = evaluate(self.engine.snapshot(), self.expect)
+        report = evaluate(self.engine.snapshot(), self.expect, limits=self.limits)
+        self.last_report = report
         events: list[LiveEvent] = []
         for item in report.devices:
             session = item.session
@@ -287,4 +293,4 @@ class LiveMonitor:
     ) -> Report:
         """End of capture: the whole report, built exactly as ``analyze`` builds it."""
         analysis = self.engine.finish(inputs, source_anomalies)
-        return evaluate(analysis, self.expect, elapsed=elapsed)
+        return evaluate(analysis, self.expect, elapsed=elapsed, limits=self.limits)

@@ -1,7 +1,7 @@
-"""What the commands share: exit statuses, the error guard, output writing, common options.
+"""What the commands share: the error guard, the progress bar, the options they have in common.
 
-Its own module so that each command's module (cli.py, cli_live.py, cli_logs.py) imports it
-rather than one another.
+Its own module so that each command's module (cli/analyze.py, cli/live.py, …) imports it rather
+than one another. What a command does with its options is the shared step's (capinspect/run/).
 """
 
 from __future__ import annotations
@@ -9,17 +9,21 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from capinspect.errors import CapinspectError
-from capinspect.expectations import DEFAULT_EXPECTATIONS, Expectations, load_expectations
-from capinspect.pipeline import Progress
+from capinspect.reading import Progress
+from capinspect.run.render import Face, formats
+from capinspect.run.status import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL, EXIT_NOTHING_JUDGED = 0, 1, 2, 3, 4
+if TYPE_CHECKING:
+    from capinspect.engine import Analysis
+    from capinspect.run.step import Step
+
 PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,21 +32,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 def die(message: str, code: int = EXIT_USAGE) -> NoReturn:
     click.echo(f"capinspect: error: {message}", err=True)
     sys.exit(code)
-
-
-def exit_status(has_fail: bool, verdicts: Iterable[str]) -> int:
-    """The status of a run that analysed its input: 1 fail > 4 nothing judged > 0.
-
-    0 must mean "the phones were judged and none fails": a capture with no phone in it, or whose
-    every phone is inconclusive (an encrypted check-in, a capture that ends too early), tells
-    nothing about the phones, and a ticket bot reading 0 would close the ticket as healthy.
-    ``verdicts`` are the phones' verdicts (``pass``, ``warn``, ``fail``, ``inconclusive``).
-    """
-    if has_fail:
-        return EXIT_FAIL
-    if all(str(verdict) == "inconclusive" for verdict in verdicts):
-        return EXIT_NOTHING_JUDGED
-    return EXIT_OK
 
 
 EXIT_STATUS_EPILOG = (
@@ -112,19 +101,6 @@ def fit_streams() -> None:
             reconfigure(encoding="utf-8")
 
 
-def use_color(choice: str, stream: Any, output: str | None = None) -> bool:
-    """Whether the text report carries colour (ANSI escapes).
-
-    ``always`` means always: through a pipe (``| less -R``) and into ``-o FILE`` too, and over
-    NO_COLOR (a flag on the command line outranks the environment, as no-color.org asks).
-    ``auto`` colours only a terminal: stdout, no ``-o``, NO_COLOR unset."""
-    if choice == "always":
-        return True
-    if choice == "never" or os.environ.get("NO_COLOR") or output not in (None, "-"):
-        return False
-    return bool(getattr(stream, "isatty", lambda: False)())
-
-
 def progress_bar(paths: Sequence[str], quiet: bool) -> tuple[Progress | None, Callable[[], None]]:
     """A byte progress bar for large inputs, drawn on stderr when stderr is a terminal.
 
@@ -159,50 +135,40 @@ def progress_bar(paths: Sequence[str], quiet: bool) -> tuple[Progress | None, Ca
     return update, bar.stop
 
 
-def write_output(
-    text: str | Callable[[TextIO], None], output: str | None, inputs: Sequence[str]
-) -> None:
-    """Write the report to stdout or, atomically, to ``output`` (never over an input file).
-
-    ``text`` is the report, or a function that writes it to a stream piece by piece (the JSON
-    report of many phones is written device by device, never held whole in memory)."""
-    if output is None or output == "-":
-        if callable(text):
-            text(sys.stdout)
-            sys.stdout.flush()
-        else:
-            # color=True: click would strip every ANSI escape when stdout is not a terminal,
-            # and the report holds escapes only when --color asked for them (use_color).
-            click.echo(text, nl=False, color=True)
-        return
-    write = text if callable(text) else (lambda out: out.write(text))
-    target = Path(output)
-    for given in inputs:
-        if Path(given).exists() and target.exists() and target.resolve() == Path(given).resolve():
-            raise CapinspectError(f"refusing to overwrite the input file {given} with the report")
-    tmp = target.with_name(target.name + ".tmp")
+def read_captures(step: Step, captures: Sequence[str], quiet: bool, jobs: int = 1) -> Analysis:
+    """The captures read through ``step`` (its keys), with the progress bar and, unless
+    ``quiet``, ``--jobs``' note on stderr."""
+    progress, stop = progress_bar(captures, quiet)
     try:
-        with tmp.open("w", encoding="utf-8") as stream:
-            write(stream)
-        tmp.replace(target)
-    except OSError as exc:
-        raise CapinspectError(f"cannot write {output}: {exc.strerror or exc}") from None
+        return step.read(
+            captures,
+            progress,
+            jobs=jobs,
+            note=None if quiet else lambda line: click.echo(line, err=True),
+        )
+    finally:
+        stop()
 
 
-def expectations_from(path: str | None) -> Expectations:
-    return load_expectations(path) if path else DEFAULT_EXPECTATIONS
+def note(line: str) -> None:
+    """A note on stderr (``capinspect: note: …``)."""
+    click.echo(f"capinspect: note: {line}", err=True)
+
+
+def format_option(face: Face, help_text: str = "Output format.") -> Callable[[F], F]:
+    """``--format``, its choices the renderer table's formats with ``face``."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(formats(face)),
+        default="text",
+        show_default=True,
+        help=help_text,
+    )
 
 
 captures_argument = click.argument(
     "captures", nargs=-1, required=True, metavar="CAPTURE...", type=click.Path()
-)
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
 )
 output_option = click.option(
     "-o", "--output", metavar="FILE", help="Write the report to FILE instead of stdout."

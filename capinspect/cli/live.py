@@ -1,97 +1,37 @@
 """``capinspect live``: watch an interface (a switch mirror port) and give verdicts as they happen.
 
-Kept out of cli.py so the live mode's options and loop live in one place; cli.py only registers
-the command. The loop is: kernel-filtered frames (sources/live.py) → LiveMonitor (live.py, the
-same engine and checks as ``analyze``) → step and verdict lines as they happen → on Ctrl-C,
-SIGTERM, ``--duration`` or ``--until-verdict``, the full report exactly as ``analyze`` renders
-it, plus the kernel's drop counters.
+The options become a :class:`~capinspect.run.live.LiveOptions` and the shared step's
+:class:`~capinspect.run.options.RunOptions` (TLS keys, expectations, redaction, format); the
+loop is the step's (capinspect/run/live.py): kernel-filtered frames (sources/live.py) →
+LiveMonitor (live.py, the same engine and checks as ``analyze``) → step and verdict lines as
+they happen → on Ctrl-C, SIGTERM, ``--duration`` or ``--until-verdict``, the full report as
+``analyze`` renders it in the format asked, plus the kernel's drop counters.
 """
 
 from __future__ import annotations
 
-import shutil
-import signal
 import sys
-import time
-from types import FrameType
-from typing import IO
 
 import click
 
-from capinspect import __version__
-from capinspect.checks.capture import KERNEL_DROPS_CODE
-from capinspect.cli_common import (
+from capinspect.cli.common import (
     EXIT_STATUS_EPILOG,
     die,
-    exit_status,
     expect_option,
-    expectations_from,
+    format_option,
     guarded,
-    write_output,
+    keep_names_option,
+    keylog_option,
+    redact_option,
+    tls_key_option,
+    tls_key_password_option,
 )
 from capinspect.errors import LiveCaptureError
-from capinspect.live import (
-    DEFAULT_TIMEOUTS,
-    LiveEvent,
-    LiveMonitor,
-    StepEvent,
-    Timeouts,
-    VerdictEvent,
-)
-from capinspect.model import Anomaly
-from capinspect.sources.live import (
-    DEFAULT_FILTER,
-    KernelStats,
-    LiveSource,
-    require_live_capture,
-)
-from capinspect.sources.ring import DEFAULT_MAX_BYTES, FrameRing
-
-_ARROW = {"to-server": "→", "from-server": "←", "broadcast": "⇢"}
-
-
-def format_event(event: LiveEvent) -> list[str]:
-    """The lines printed for one live event (untrusted strings made safe for a terminal)."""
-    from capinspect.report.text import clock, device_label, safe
-
-    if isinstance(event, StepEvent):
-        arrow = _ARROW.get(event.direction, " ")
-        return [
-            f"{clock(event.ts)}  #{event.frame:<6} {safe(event.device)}  {arrow} "
-            f"{safe(event.peer):<15} {event.stage:<8} {safe(event.summary)}"
-        ]
-    item = event.report
-    verdict = item.verdict
-    firmware = " → ".join(item.firmware_versions) or "?"
-    lines = [
-        f"{clock(event.ts)}  VERDICT {safe(event.device)}  {device_label(item.session)}  "
-        f"firmware {safe(firmware)}  {str(verdict.verdict).upper()}: {safe(verdict.reason)}  "
-        f"({event.cause}: {safe(event.reason)})"
-    ]
-    for finding in item.findings:
-        if str(finding.severity) == "info":
-            continue
-        frames = f" [frames {', '.join(str(f) for f in finding.frames[:8])}]"
-        lines.append(
-            f"    {str(finding.severity).upper():<4} {finding.check_id}: "
-            f"{safe(finding.summary)}{frames if finding.frames else ''}"
-        )
-        lines.append(f"         fix: {finding.remediation}")
-    return lines
-
-
-def drop_anomalies(stats: KernelStats) -> list[Anomaly]:
-    """The kernel's drop counter as a capture anomaly (capture.kernel-drops reads it)."""
-    if not stats.dropped:
-        return []
-    share = 100.0 * stats.dropped / max(stats.received, 1)
-    return [
-        Anomaly(
-            KERNEL_DROPS_CODE,
-            f"the kernel dropped {stats.dropped} of {stats.received} frames that passed the "
-            f"capture filter ({share:.2f}%)",
-        )
-    ]
+from capinspect.live import DEFAULT_TIMEOUTS, Timeouts
+from capinspect.run import Keys, Output, Redaction, RunOptions, Step
+from capinspect.run.live import LiveOptions, watch
+from capinspect.sources.live import DEFAULT_FILTER, require_live_capture
+from capinspect.sources.ring import DEFAULT_MAX_BYTES
 
 
 class LinuxOnlyCommand(click.Command):
@@ -136,13 +76,10 @@ class LinuxOnlyCommand(click.Command):
     is_flag=True,
     help="Stop once every phone seen has a verdict.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Format of the final report (live lines go to stderr with json on stdout).",
+@format_option(
+    "report",
+    "Format of the final report (the live lines go to stderr when another format than text "
+    "is on stdout).",
 )
 @click.option("-o", "--output", metavar="REPORT", help="Write the final report to REPORT.")
 @click.option(
@@ -159,6 +96,11 @@ class LinuxOnlyCommand(click.Command):
     help="Size of the evidence ring.",
 )
 @expect_option
+@tls_key_option
+@tls_key_password_option
+@keylog_option
+@redact_option
+@keep_names_option
 @click.option(
     "--checkin-timeout",
     type=click.FloatRange(min=0),
@@ -194,6 +136,11 @@ def live(
     evidence: str | None,
     evidence_mb: float,
     expect_path: str | None,
+    tls_key_paths: tuple[str, ...],
+    tls_key_password: str | None,
+    keylog_path: str | None,
+    redact: bool,
+    keep_names: tuple[str, ...],
     checkin_timeout: float,
     response_timeout: float,
     download_timeout: float,
@@ -202,104 +149,28 @@ def live(
 
     Needs root or CAP_NET_RAW. Ctrl-C (or --duration / --until-verdict) ends the capture and
     prints the full report, as `capinspect analyze` would for the same frames, with the
-    kernel's drop counters. Exit status: 0 no fail finding, 1 at least one, 2 cannot capture,
+    kernel's drop counters. With --tls-key or --keylog HTTPS check-ins are decrypted, as in
+    `analyze`; --redact rewrites the live lines and the report with the same pseudonyms.
+    Exit status: 0 no fail finding, 1 at least one, 2 cannot capture,
     4 nothing could be judged (no phone seen, or every phone inconclusive).
     Linux only (AF_PACKET); elsewhere capture with Wireshark, dumpcap or pktmon and analyze.
     """
     require_live_capture()
-    expect = expectations_from(expect_path)
-    timeouts = Timeouts(checkin_timeout, response_timeout, download_timeout)
-    monitor = LiveMonitor(expect, timeouts=timeouts)
-    ring = FrameRing(int(evidence_mb * 1024 * 1024)) if evidence else None
-    report_to_stdout = output in (None, "-")
-    lines: IO[str] = sys.stderr if fmt == "json" and report_to_stdout else sys.stdout
-    stopping: list[int] = []
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stopping.append(signum)
-
-    def emit(events: list[LiveEvent]) -> None:
-        verdict_given = False
-        for event in events:
-            for line in format_event(event):
-                lines.write(line + "\n")
-            verdict_given = verdict_given or isinstance(event, VerdictEvent)
-        if events:
-            lines.flush()
-        if verdict_given and ring is not None and evidence:
-            ring.write_pcapng(evidence, interface, f"capinspect {__version__} live")
-
-    source = LiveSource(interface, bpf_filter)
-    started = time.monotonic()
-    previous = signal.signal(signal.SIGTERM, on_signal)
-    try:
-        with source:
-            click.echo(
-                f"capinspect: capturing on {interface}"
-                + (f" for {duration:g} s" if duration else "")
-                + "; Ctrl-C ends it with the full report",
-                err=True,
-            )
-            deadline = started + duration if duration else None
-            try:
-                while not stopping:
-                    frames = source.read(0.25)
-                    for frame in frames:
-                        kept = monitor.engine.decoder.frames_kept
-                        events = monitor.feed(frame)
-                        if ring is not None and monitor.engine.decoder.frames_kept != kept:
-                            ring.add(frame)
-                        if events:
-                            emit(events)
-                    if not frames:
-                        emit(monitor.tick(source.now()))
-                    if deadline is not None and time.monotonic() >= deadline:
-                        break
-                    if until_verdict and monitor.verdicts and monitor.all_settled:
-                        break
-            except KeyboardInterrupt:
-                pass
-            stats = source.stats()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    emit(monitor.flush())
-    report = monitor.finish(
-        source_anomalies=drop_anomalies(stats), elapsed=time.monotonic() - started
+    step = Step(
+        RunOptions(
+            keys=Keys(tls_key_paths, tls_key_password, keylog_path),
+            expect_path=expect_path,
+            redaction=Redaction(redact, keep_names),
+            output=Output(fmt, output, color="never"),
+        )
     )
-    kernel = (
-        f"kernel: {stats.received} frames passed the filter, {stats.dropped} dropped; "
-        f"{source.frames_read} read"
+    options = LiveOptions(
+        interface,
+        bpf_filter,
+        duration,
+        until_verdict,
+        evidence,
+        evidence_mb,
+        Timeouts(checkin_timeout, response_timeout, download_timeout),
     )
-    evidence_note = None
-    if ring is not None and evidence:
-        written = ring.write_pcapng(evidence, interface, f"capinspect {__version__} live")
-        evidence_note = f"evidence: {written} frames in {evidence}"
-        if ring.evicted:
-            evidence_note += f" (ring full: {ring.evicted} older frames left out)"
-    if fmt == "json":
-        from capinspect.report.json import dumps, report_document
-
-        document = report_document(report)
-        document["live"] = {
-            "interface": interface,
-            "filter": bpf_filter,
-            "kernel_received": stats.received,
-            "kernel_dropped": stats.dropped,
-            "frames_read": source.frames_read,
-            "evidence": evidence,
-        }
-        text = dumps(document)
-    else:
-        from capinspect.report.text import render_analyze
-
-        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 100
-        text = render_analyze(report, width=max(80, min(width, 160)))
-        text += kernel + "\n" + (evidence_note + "\n" if evidence_note else "")
-    if fmt == "json" or not report_to_stdout:
-        click.echo(kernel, err=True)
-        if evidence_note:
-            click.echo(evidence_note, err=True)
-    if report_to_stdout:
-        lines.flush()
-    write_output(text, output, ())
-    sys.exit(exit_status(report.has_fail, [d.verdict.verdict for d in report.devices]))
+    sys.exit(watch(options, step).status)

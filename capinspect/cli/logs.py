@@ -12,43 +12,30 @@ import sys
 
 import click
 
-from capinspect.cli_common import (
+from capinspect.cli.common import (
     EXIT_STATUS_EPILOG,
     audit_log_option,
-    exit_status,
     expect_option,
-    expectations_from,
+    format_option,
     guarded,
     iis_log_option,
+    keep_names_option,
     output_option,
-    write_output,
+    redact_option,
 )
+from capinspect.errors import CapinspectError
+from capinspect.run import Output, Redaction, RunOptions, ServerLogs, Step
+from capinspect.run.status import exit_status
 
 
 @click.command(name="logs", epilog=EXIT_STATUS_EPILOG)
 @iis_log_option
 @audit_log_option
 @expect_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown", "html"]),
-    default="text",
-    show_default=True,
-    help="Output format (markdown and html: ticket-ready, see docs/logs.md).",
-)
+@format_option("logs", "Output format (markdown and html: ticket-ready, see docs/logs.md).")
 @output_option
-@click.option(
-    "--redact",
-    is_flag=True,
-    help="Replace MACs (OUI kept), IPs, serials, users and host/domain names by pseudonyms.",
-)
-@click.option(
-    "--keep-names",
-    metavar="NAME",
-    multiple=True,
-    help="With --redact: a host or domain name (and the names under it) to keep; repeatable.",
-)
+@redact_option
+@keep_names_option
 @guarded
 def logs(
     iis_logs: tuple[str, ...],
@@ -60,15 +47,17 @@ def logs(
     keep_names: tuple[str, ...],
 ) -> None:
     """Check the server's IIS and audit logs without a capture (see docs/logs.md)."""
-    from capinspect.errors import CapinspectError
-    from capinspect.logs.report import load_logs, redact_logs, render_logs
-
-    if not iis_logs and not audit_logs:
+    server_logs = ServerLogs(iis_logs, audit_logs)
+    if not server_logs.given:
         raise CapinspectError("give at least one --iis-log or --audit-log")
-    result = load_logs(iis_logs, audit_logs, expectations_from(expect_path))
-    if redact:
-        from capinspect.report.redact import Pseudonyms
-
-        result = redact_logs(result, Pseudonyms(keep_names))
-    write_output(render_logs(result, fmt), output, [*iis_logs, *audit_logs])
+    step = Step(
+        RunOptions(
+            expect_path=expect_path,
+            logs=server_logs,
+            redaction=Redaction(redact, keep_names),
+            output=Output(fmt, output),
+        )
+    )
+    result = step.logs_alone()
+    step.write_logs(result, server_logs.paths)
     sys.exit(exit_status(result.has_fail, [p.verdict for p in result.phones]))

@@ -559,6 +559,12 @@ def redact_report(report: Report, keep_names: Iterable[str] = ()) -> tuple[Repor
     return redacted, names
 
 
+def register(value: object, names: Pseudonyms) -> None:
+    """Collect the identifiers of ``value`` into ``names`` without rewriting it (what is
+    rewritten next with ``names`` then knows them, e.g. a host name met only in free text)."""
+    _collect(value, names, set())
+
+
 def redact_also(value: _T, names: Pseudonyms) -> _T:
     """``value``, an object shown beside a report (the server logs), with the same pseudonyms.
 

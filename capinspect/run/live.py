@@ -1,0 +1,213 @@
+"""The live loop: frames from an interface → LiveMonitor → lines as they happen → the report.
+
+``capinspect live`` parses its options into :class:`LiveOptions` and a
+:class:`~capinspect.run.options.RunOptions` and calls :func:`watch`, which goes through the same
+:class:`~capinspect.run.step.Step` as ``analyze``: its TLS keys reach the engine, its
+pseudonyms rewrite the live lines and the final report alike, and the final report is rendered
+by the renderer table in any format, plus the kernel's counters (text: after the report; JSON:
+a ``live`` member; other formats: on stderr).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from types import FrameType
+from typing import IO
+
+import click
+
+from capinspect import __version__
+from capinspect.checks.capture import KERNEL_DROPS_CODE
+from capinspect.errors import CapinspectError
+from capinspect.live import (
+    DEFAULT_TIMEOUTS,
+    LiveEvent,
+    LiveMonitor,
+    StepEvent,
+    Timeouts,
+    VerdictEvent,
+)
+from capinspect.model import Anomaly
+from capinspect.run.step import Outcome, Step
+from capinspect.sources.live import DEFAULT_FILTER, KernelStats, LiveSource
+from capinspect.sources.ring import DEFAULT_MAX_BYTES, FrameRing
+
+_ARROW = {"to-server": "→", "from-server": "←", "broadcast": "⇢"}
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOptions:
+    """What only the live mode asks: where and how long to capture, its evidence ring, its
+    stage timeouts."""
+
+    interface: str
+    bpf_filter: str = DEFAULT_FILTER
+    duration: float | None = None
+    until_verdict: bool = False
+    evidence: str | None = None
+    evidence_mb: float = DEFAULT_MAX_BYTES / 1024 / 1024
+    timeouts: Timeouts = DEFAULT_TIMEOUTS
+
+
+def format_event(event: LiveEvent) -> list[str]:
+    """The lines printed for one live event (untrusted strings made safe for a terminal)."""
+    from capinspect.report.text import clock, device_label, safe
+
+    if isinstance(event, StepEvent):
+        arrow = _ARROW.get(event.direction, " ")
+        return [
+            f"{clock(event.ts)}  #{event.frame:<6} {safe(event.device)}  {arrow} "
+            f"{safe(event.peer):<15} {event.stage:<8} {safe(event.summary)}"
+        ]
+    item = event.report
+    verdict = item.verdict
+    firmware = " → ".join(item.firmware_versions) or "?"
+    lines = [
+        f"{clock(event.ts)}  VERDICT {safe(event.device)}  {device_label(item.session)}  "
+        f"firmware {safe(firmware)}  {str(verdict.verdict).upper()}: {safe(verdict.reason)}  "
+        f"({event.cause}: {safe(event.reason)})"
+    ]
+    for finding in item.findings:
+        if str(finding.severity) == "info":
+            continue
+        frames = f" [frames {', '.join(str(f) for f in finding.frames[:8])}]"
+        lines.append(
+            f"    {str(finding.severity).upper():<4} {finding.check_id}: "
+            f"{safe(finding.summary)}{frames if finding.frames else ''}"
+        )
+        lines.append(f"         fix: {finding.remediation}")
+    return lines
+
+
+def drop_anomalies(stats: KernelStats) -> list[Anomaly]:
+    """The kernel's drop counter as a capture anomaly (capture.kernel-drops reads it)."""
+    if not stats.dropped:
+        return []
+    share = 100.0 * stats.dropped / max(stats.received, 1)
+    return [
+        Anomaly(
+            KERNEL_DROPS_CODE,
+            f"the kernel dropped {stats.dropped} of {stats.received} frames that passed the "
+            f"capture filter ({share:.2f}%)",
+        )
+    ]
+
+
+def watch(options: LiveOptions, step: Step) -> Outcome:
+    """Capture until Ctrl-C, SIGTERM, ``duration`` or ``until_verdict``; print the steps and
+    verdicts as they happen and write the final report. Returns the outcome (its status is
+    the exit status)."""
+    if step.names is not None and options.evidence:
+        raise CapinspectError(
+            "--evidence keeps the frames as captured, so it cannot go with --redact; "
+            "write the evidence unredacted, or capture to a file and use "
+            "`capinspect analyze --redact --evidence`"
+        )
+    monitor = LiveMonitor(
+        step.expect, step.options.limits, options.timeouts, tls_keys=step.tls_keys()
+    )
+    evidence = options.evidence
+    ring = FrameRing(int(options.evidence_mb * 1024 * 1024)) if evidence else None
+    output = step.options.output
+    # The live lines share stdout only with a text report; any other format there keeps
+    # stdout to itself and the lines go to stderr.
+    lines: IO[str] = sys.stderr if output.fmt != "text" and output.to_stdout else sys.stdout
+    stopping: list[int] = []
+    interface = options.interface
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stopping.append(signum)
+
+    def emit(events: list[LiveEvent]) -> None:
+        if events and step.names is not None:
+            step.learn(_sessions_of(monitor, events))
+            events = step.redact(events)
+        verdict_given = False
+        for event in events:
+            for line in format_event(event):
+                lines.write(line + "\n")
+            verdict_given = verdict_given or isinstance(event, VerdictEvent)
+        if events:
+            lines.flush()
+            for sink in step.options.sinks:
+                sink.events(events)
+        if verdict_given and ring is not None and evidence:
+            ring.write_pcapng(evidence, interface, f"capinspect {__version__} live")
+
+    source = LiveSource(interface, options.bpf_filter)
+    started = time.monotonic()
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        with source:
+            click.echo(
+                f"capinspect: capturing on {interface}"
+                + (f" for {options.duration:g} s" if options.duration else "")
+                + "; Ctrl-C ends it with the full report",
+                err=True,
+            )
+            deadline = started + options.duration if options.duration else None
+            try:
+                while not stopping:
+                    frames = source.read(0.25)
+                    for frame in frames:
+                        kept = monitor.engine.decoder.frames_kept
+                        events = monitor.feed(frame)
+                        if ring is not None and monitor.engine.decoder.frames_kept != kept:
+                            ring.add(frame)
+                        if events:
+                            emit(events)
+                    if not frames:
+                        emit(monitor.tick(source.now()))
+                    if deadline is not None and time.monotonic() >= deadline:
+                        break
+                    if options.until_verdict and monitor.verdicts and monitor.all_settled:
+                        break
+            except KeyboardInterrupt:
+                pass
+            stats = source.stats()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    emit(monitor.flush())
+    report = monitor.finish(
+        source_anomalies=drop_anomalies(stats), elapsed=time.monotonic() - started
+    )
+    kernel = (
+        f"kernel: {stats.received} frames passed the filter, {stats.dropped} dropped; "
+        f"{source.frames_read} read"
+    )
+    evidence_note = None
+    if ring is not None and evidence:
+        written = ring.write_pcapng(evidence, interface, f"capinspect {__version__} live")
+        evidence_note = f"evidence: {written} frames in {evidence}"
+        if ring.evicted:
+            evidence_note += f" (ring full: {ring.evicted} older frames left out)"
+    outcome = step.conclude(report)
+    if output.fmt != "text" or not output.to_stdout:
+        click.echo(kernel, err=True)
+        if evidence_note:
+            click.echo(evidence_note, err=True)
+    if output.to_stdout:
+        lines.flush()
+    counters = {
+        "interface": interface,
+        "filter": options.bpf_filter,
+        "kernel_received": stats.received,
+        "kernel_dropped": stats.dropped,
+        "frames_read": source.frames_read,
+        "evidence": evidence,
+    }
+    trailer = kernel + "\n" + (evidence_note + "\n" if evidence_note else "")
+    step.write(outcome, (), extra={"live": step.redact(counters)}, trailer=trailer)
+    return outcome
+
+
+def _sessions_of(monitor: LiveMonitor, events: list[LiveEvent]) -> object:
+    """The sessions around ``events`` (their identifiers, to redact the events' words)."""
+    report = monitor.last_report
+    if report is None:
+        return ()
+    keys = {event.device for event in events}
+    return tuple(d.session for d in report.devices if d.session.key in keys)

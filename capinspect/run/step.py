@@ -1,0 +1,241 @@
+"""The step after the engine: what every command does with an analysis, done once.
+
+A command builds a :class:`Step` from its :class:`~capinspect.run.options.RunOptions`, asks it
+for the TLS keys to give the engine (:meth:`Step.tls_keys`), hands it the judged report
+(:meth:`Step.conclude`: server logs, selection, redaction) and lets it write the result
+(:meth:`Step.write`: sinks, the renderer of the format, the file or stdout). ``timeline`` and
+``logs`` have their own conclusions (:meth:`Step.timeline`, :meth:`Step.logs_alone`) through the
+same keys, redaction and renderer table.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from capinspect.errors import CapinspectError
+from capinspect.expectations import DEFAULT_EXPECTATIONS, Expectations, load_expectations
+from capinspect.run.options import RunOptions
+from capinspect.run.output import Written, use_color, write_output
+from capinspect.run.render import RENDERERS, Page, Renderer
+from capinspect.run.status import exit_status
+
+if TYPE_CHECKING:
+    from capinspect.devices import DeviceSession
+    from capinspect.engine import Analysis
+    from capinspect.logs.report import LogsResult
+    from capinspect.protocols.tls.keys import TlsKeys
+    from capinspect.reading import Progress
+    from capinspect.report.model import Report, Verdict
+    from capinspect.report.redact import Pseudonyms
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A judged run, ready to be shown."""
+
+    report: Report
+    """Every phone: the exit status reads this one."""
+    selected: Report
+    """The phones ``--only`` / ``--phone`` asked for (evidence is written of these)."""
+    shown: Report
+    """``selected``, redacted under ``--redact``: what the renderer gets."""
+    logs: LogsResult | None = None
+    """The server's logs (redacted with the report's pseudonyms under ``--redact``)."""
+    pseudonyms: Pseudonyms | None = None
+
+    @property
+    def status(self) -> int:
+        """The exit status over every phone of the capture and of the logs."""
+        verdicts = [d.verdict.verdict for d in self.report.devices]
+        has_fail = self.report.has_fail
+        if self.logs is not None:
+            verdicts += [p.verdict for p in self.logs.phones]
+            has_fail = has_fail or self.logs.has_fail
+        return exit_status(has_fail, verdicts)
+
+
+class Step:
+    """Keys, expectations, server logs, selection, redaction and rendering for one run.
+
+    Built once a command's options are parsed; raises :class:`CapinspectError` (exit 2) for a
+    value no option type could catch (an unknown verdict, a table style without the summary,
+    an expect.toml that does not load), in that order."""
+
+    def __init__(self, options: RunOptions) -> None:
+        from capinspect.report.model import parse_phones, parse_verdicts
+        from capinspect.report.summary import DEFAULT_STYLE, check_style
+
+        self.options = options
+        out = options.output
+        if out.fmt not in RENDERERS:
+            raise CapinspectError(f"unknown format {out.fmt!r}")
+        self.renderer: Renderer = RENDERERS[out.fmt]
+        try:
+            self.verdicts: tuple[Verdict, ...] = parse_verdicts(options.selection.verdicts)
+            self.phones: tuple[str, ...] = parse_phones(options.selection.phones)
+            if out.table_style is not None and out.fmt != "summary":
+                raise ValueError("--table-style applies to --format summary only")
+            self.table_style = check_style(out.table_style or DEFAULT_STYLE)
+        except ValueError as exc:
+            raise CapinspectError(str(exc)) from None
+        self.expect: Expectations = (
+            load_expectations(options.expect_path) if options.expect_path else DEFAULT_EXPECTATIONS
+        )
+        self.names: Pseudonyms | None = None
+        if options.redaction.on:
+            from capinspect.report.redact import Pseudonyms
+
+            self.names = Pseudonyms(options.redaction.keep_names)
+
+    # -- before the engine ------------------------------------------------------------------
+
+    def tls_keys(self) -> TlsKeys:
+        """The keys ``--tls-key`` / ``--keylog`` name, loaded (a bad file: exit 2)."""
+        from capinspect.protocols.tls.keys import load_tls_keys
+
+        keys = self.options.keys
+        return load_tls_keys(keys.paths, keys.password, keys.keylog)
+
+    def read(
+        self,
+        captures: Sequence[str],
+        progress: Progress | None = None,
+        *,
+        jobs: int = 1,
+        note: Callable[[str], None] | None = None,
+    ) -> Analysis:
+        """The captures through the engine, with this run's keys and limits (``jobs``:
+        ``analyze --jobs``, see ``pipeline.analyze_paths``)."""
+        from capinspect.pipeline import analyze_paths
+
+        return analyze_paths(
+            captures,
+            self.options.limits,
+            progress,
+            tls_keys=self.tls_keys(),
+            jobs=jobs,
+            note=note,
+        )
+
+    # -- after the engine -------------------------------------------------------------------
+
+    def evaluate(self, analysis: Analysis, elapsed: float | None = None) -> Report:
+        from capinspect.pipeline import evaluate
+
+        return evaluate(analysis, self.expect, elapsed=elapsed, limits=self.options.limits)
+
+    def redact(self, value: _T) -> _T:
+        """``value`` with the run's pseudonyms (itself without ``--redact``): a live line, a
+        report and the logs beside it get the same pseudonym for the same identifier."""
+        if self.names is None:
+            return value
+        from capinspect.report.redact import redact_also
+
+        return redact_also(value, self.names)
+
+    def learn(self, value: object) -> None:
+        """Under ``--redact``, register the identifiers of ``value`` without rewriting it, so
+        that what is redacted next knows them (a live step's words name a host that only the
+        session around it says is one)."""
+        if self.names is not None:
+            from capinspect.report.redact import register
+
+            register(value, self.names)
+
+    def conclude(self, report: Report, note: Callable[[str], None] | None = None) -> Outcome:
+        """Server logs (correlated with the report's phones), selection, redaction.
+
+        ``note`` is told, in one line each, of a ``--phone`` that is in no phone."""
+        from capinspect.report.model import select_devices
+
+        server_logs = None
+        if self.options.logs.given:
+            from capinspect.logs.report import load_logs
+
+            sessions = tuple(d.session for d in report.devices)
+            logs = self.options.logs
+            server_logs = load_logs(logs.iis, logs.audit, self.expect, sessions)
+        selected = select_devices(report, self.verdicts, self.phones)
+        if note is not None:
+            for phone in self.phones:
+                if not select_devices(report, (), (phone,)).devices:
+                    note(f"no phone in the capture is {phone}")
+        shown = self.redact(selected)
+        if server_logs is not None and self.names is not None:
+            from capinspect.logs.report import redact_logs
+
+            server_logs = redact_logs(server_logs, self.names)
+        return Outcome(report, selected, shown, server_logs, self.names)
+
+    def timeline(self, analysis: Analysis) -> tuple[Analysis, tuple[DeviceSession, ...]]:
+        """The phones' sessions for the ladder; under ``--redact`` with the pseudonyms
+        ``analyze --redact`` gives (redaction walks a whole report)."""
+        if self.names is None:
+            from capinspect.devices import build_devices
+
+            return analysis, build_devices(analysis)
+        shown = self.redact(self.evaluate(analysis))
+        return shown.analysis, tuple(d.session for d in shown.devices)
+
+    def logs_alone(self) -> LogsResult:
+        """``capinspect logs``: the server's logs without a capture, redacted if asked."""
+        from capinspect.logs.report import load_logs, redact_logs
+
+        logs = self.options.logs
+        if not logs.given:
+            raise CapinspectError("give at least one --iis-log or --audit-log")
+        result = load_logs(logs.iis, logs.audit, self.expect)
+        return result if self.names is None else redact_logs(result, self.names)
+
+    # -- rendering and writing --------------------------------------------------------------
+
+    def page(self, extra: Mapping[str, Any] | None = None, trailer: str = "") -> Page:
+        out = self.options.output
+        width = 100
+        if out.to_stdout and sys.stdout.isatty():
+            width = shutil.get_terminal_size().columns
+        return Page(
+            color=use_color(out.color, sys.stdout, out.path),
+            width=max(80, min(width, 160)),
+            table_style=self.table_style,
+            extra=dict(extra or {}),
+            trailer=trailer,
+        )
+
+    def render(
+        self, outcome: Outcome, extra: Mapping[str, Any] | None = None, trailer: str = ""
+    ) -> Written:
+        return self.renderer.report(outcome.shown, outcome.logs, self.page(extra, trailer))
+
+    def write(
+        self,
+        outcome: Outcome,
+        inputs: Sequence[str],
+        extra: Mapping[str, Any] | None = None,
+        trailer: str = "",
+    ) -> None:
+        """Every sink's :meth:`~capinspect.run.sinks.Sink.finish`, then the report in its
+        format to ``-o`` or stdout (never over one of ``inputs``)."""
+        for sink in self.options.sinks:
+            sink.finish(outcome)
+        write_output(self.render(outcome, extra, trailer), self.options.output.path, inputs)
+
+    def write_timeline(
+        self, analysis: Analysis, devices: tuple[DeviceSession, ...], inputs: Sequence[str]
+    ) -> None:
+        render = self.renderer.timeline
+        if render is None:
+            raise CapinspectError(f"a timeline has no {self.renderer.name} format")
+        write_output(render(analysis, devices, self.page()), self.options.output.path, inputs)
+
+    def write_logs(self, result: LogsResult, inputs: Sequence[str]) -> None:
+        render = self.renderer.logs
+        if render is None:
+            raise CapinspectError(f"the logs have no {self.renderer.name} format")
+        write_output(render(result), self.options.output.path, inputs)
