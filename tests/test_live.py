@@ -2,7 +2,7 @@
 
 The frames go through the monitor exactly as capinspect live feeds them, so these tests prove
 that the live path and ``analyze`` give the same report for the same frames, and that steps and
-verdicts come out as a boot happens (tests/test_cli_live.py does the same over real sockets).
+verdicts come out as a boot happens (tests/cli/test_live.py does the same over real sockets).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from locations import PCAPS, lab_captures
 
 from capinspect.checks.base import Verdict
-from capinspect.cli_live import drop_anomalies, format_event
+from capinspect.run.live import drop_anomalies, format_event
 from capinspect.engine import Analysis
 from capinspect.expectations import DEFAULT_EXPECTATIONS
 from capinspect.live import LiveEvent, LiveMonitor, StepEvent, Timeouts, VerdictEvent

@@ -1,4 +1,4 @@
-"""Make this interpreter look like Windows to capinspect's own code (tests/test_cli_windows.py).
+"""Make this interpreter look like Windows to capinspect's own code (tests/cli/test_windows.py).
 
 Put this folder first on PYTHONPATH and set ``CAPINSPECT_FAKE_WINDOWS=1``: Python imports
 ``sitecustomize`` at start-up, before any of capinspect. Then

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from locations import PCAPS, ROOT
 
-FAKE_SITE = Path(__file__).resolve().parent / "fake_windows"
+FAKE_SITE = Path(__file__).resolve().parents[1] / "fake_windows"
 MULTI = PCAPS / "multi-phone.pcapng"
 
 

@@ -16,7 +16,7 @@ from locations import PCAPS, ROOT
 
 MULTI = PCAPS / "multi-phone.pcapng"
 PRELUDE = (
-    "import capinspect.cli_common as common\n"
+    "import capinspect.cli.common as common\n"
     "common.PROGRESS_MIN_BYTES = 0\n"
     "from capinspect.cli import main\n"
     "main()\n"

@@ -1,6 +1,6 @@
 """``analyze --only/--phone/--format summary/--table-style`` as a user meets them.
 
-(A file of its own beside test_cli.py: the selection options, their one-line errors, and the
+(A file of its own beside test_analyze.py: the selection options, their one-line errors, and the
 exit status that still judges every phone.)
 """
 

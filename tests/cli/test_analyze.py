@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from locations import PCAPS
 
 from capinspect.cli import main
-from capinspect.cli_common import exit_status
+from capinspect.run.status import exit_status
 
 HEALTHY = str(PCAPS / "healthy-no-update.pcap")
 ACL = str(PCAPS / "acl-denied.pcap")
@@ -234,7 +234,7 @@ def test_help_epilogs_list_every_exit_status() -> None:
 
 
 def test_readme_exit_status_table_names_4() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     table = readme.split("## Exit status", 1)[1].split("\n## ", 1)[0]
     assert "| 4 |" in table and "inconclusive" in table
 
@@ -343,7 +343,7 @@ def test_baseline_of_plain_http_is_never_partial(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", ["analyze", "timeline"])
 def test_color_always_colours_a_pipe_even_with_no_color_set(command: str) -> None:
     """`capinspect analyze --color always x.pcap | less -R`: a real process, stdout a pipe."""
-    env = dict(os.environ, NO_COLOR="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    env = dict(os.environ, NO_COLOR="1", PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     for choice, coloured in (("always", True), ("auto", False), ("never", False)):
         proc = subprocess.run(
             [sys.executable, "-m", "capinspect", command, "--color", choice, ACL],
@@ -380,7 +380,7 @@ def test_checks_explain_specs_and_docs_agree_on_every_severity() -> None:
     code, listing, _ = run("checks")
     assert code == 0
     listed = {line.split()[0]: line.split()[1] for line in listing.splitlines() if line.strip()}
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "checks.md").read_text(encoding="utf-8")
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "checks.md").read_text(encoding="utf-8")
     table = dict(re.findall(r"^\| \[`([^`]+)`\]\([^)]*\) \| (\w+) \|", docs, re.M))
     sections = dict(re.findall(r"^## `([^`]+)`\n\n\*\*(\w+)\*\*", docs, re.M))
     assert set(listed) == set(table) == set(sections) == {spec.id for spec in ALL_SPECS}
