@@ -14,7 +14,10 @@ from click.testing import CliRunner
 from locations import PCAPS
 
 from capinspect.cli import main
+from capinspect.run.render import formats
 from capinspect.run.status import exit_status
+
+from .spies import HTTPS, KEYLOG, PHONE_IP, PHONE_MAC, StepSpy, invoke
 
 HEALTHY = str(PCAPS / "healthy-no-update.pcap")
 ACL = str(PCAPS / "acl-denied.pcap")
@@ -256,7 +259,6 @@ def test_baseline_of_one_capture_flags_another_servers_update_host(tmp_path: Pat
     assert findings["dns.ucupdates-wrong-domain"]["observed"] == "ucupdates-r2.demo.local"
 
 
-HTTPS = str(PCAPS / "https-healthy.pcap")
 CHECKIN_STEP = "POST /RequestHandler/ucdevice.upx"
 
 
@@ -424,3 +426,21 @@ def test_server_logs_that_judge_a_phone_count_as_judged(corpus_dir: Path) -> Non
     assert "[PASS]" in out and "capture.no-phone-traffic" in out
     code, _, _ = run("analyze", "--iis-log", str(PCAPS / "acl-denied.iis.log"), capture)
     assert code == 1
+
+
+# -- the shared step after the engine ---------------------------------------------------------
+
+
+def test_analyze_takes_keys_redaction_and_formats_from_the_shared_step(step_spy: StepSpy) -> None:
+    for fmt in formats("report"):
+        step_spy.calls.clear()
+        step_spy.rendered.clear()
+        result = invoke("analyze", "--keylog", KEYLOG, "--redact", "--format", fmt, HTTPS)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == f"<{fmt} report>\n"
+        assert step_spy.calls == ["tls_keys", "conclude", "redact", "write"]
+        ((name, face, (report, logs, _page)),) = step_spy.rendered
+        assert (name, face, logs) == (fmt, "report", None)
+        (device,) = report.devices
+        assert device.session.checkins, "the step's keys reached the engine"
+        assert PHONE_MAC not in repr(report) and PHONE_IP not in repr(report)

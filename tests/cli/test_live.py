@@ -30,9 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from locations import NETNS_REASON, PCAPS, ROOT, needs_netns
 
+from capinspect.cli import main
+from capinspect.run.render import formats
 from capinspect.sources import bpf
+
+from .spies import HTTPS, KEYLOG, PHONE_IP, PHONE_MAC, StepSpy, invoke
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -362,3 +367,84 @@ def test_live_on_the_lab_bridge_while_the_phone_boots(
         assert verdicts(live) == verdicts(analysed)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# -- the shared step after the engine ---------------------------------------------------------
+
+
+def test_live_takes_keys_redaction_and_formats_from_the_shared_step(
+    step_spy: StepSpy, file_source: None
+) -> None:
+    for fmt in formats("report"):
+        step_spy.calls.clear()
+        step_spy.rendered.clear()
+        result = invoke("live", "-i", HTTPS, "--keylog", KEYLOG, "--redact", "--format", fmt)
+        assert result.exit_code == 0, result.stderr
+        assert step_spy.calls[0] == "tls_keys" and step_spy.calls[-1] == "write"
+        assert "conclude" in step_spy.calls and "redact" in step_spy.calls
+        ((name, face, (report, logs, page)),) = step_spy.rendered
+        assert (name, face, logs) == (fmt, "report", None)
+        (device,) = report.devices
+        assert device.session.checkins, "the step's keys reached the live engine"
+        assert PHONE_MAC not in repr(report) and PHONE_IP not in repr(report)
+        # The report has stdout to itself unless it is text; the live lines go beside it.
+        lines = result.stdout if fmt == "text" else result.stderr
+        assert f"<{fmt} report>\n" in result.stdout
+        assert "VERDICT" in lines and "POST /RequestHandler/ucdevice.upx" in lines
+        assert PHONE_MAC not in lines and PHONE_IP not in lines
+        assert page.extra["live"]["interface"] == HTTPS
+
+
+def test_live_redacts_its_lines_and_report_with_the_same_pseudonyms(file_source: None) -> None:
+    result = invoke("live", "-i", HTTPS, "--keylog", KEYLOG, "--redact", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert PHONE_MAC not in result.output and PHONE_IP not in result.output
+    assert "contoso.com" not in result.output.lower()
+    (device,) = report["devices"]
+    assert device["verdict"] == "pass" and device["mac"] != PHONE_MAC
+    assert f"VERDICT {device['mac']}" in result.stderr  # one pseudonym in the lines and report
+    assert report["live"]["kernel_received"] == report["capture"]["frames"]
+
+
+def test_live_without_a_key_leaves_the_https_checkin_inconclusive(file_source: None) -> None:
+    result = invoke("live", "-i", HTTPS, "--format", "json")
+    assert result.exit_code == 4, result.stderr
+    assert PHONE_MAC in result.stdout
+    assert [d["verdict"] for d in json.loads(result.stdout)["devices"]] == ["inconclusive"]
+
+
+def test_live_redact_refuses_the_unredacted_evidence_ring(
+    file_source: None, tmp_path: Path
+) -> None:
+    ring = tmp_path / "ev.pcapng"
+    result = CliRunner().invoke(main, ["live", "-i", HTTPS, "--redact", "--evidence", str(ring)])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "--redact" in result.stderr
+    assert not ring.exists()
+
+
+@needs_netns
+def test_tcpreplay_of_https_with_a_key_decrypts_and_redact_hides(
+    veth_ns: str, tmp_path: Path
+) -> None:
+    proc = start_live(veth_ns, "vb", tmp_path, "--keylog", KEYLOG, "--redact")
+    try:
+        subprocess.run(
+            ["ip", "netns", "exec", veth_ns, "tcpreplay", "-q", "--topspeed", "-i", "va", HTTPS],
+            check=True,
+            capture_output=True,
+        )
+        time.sleep(1.0)
+    finally:
+        code = stop_live(proc)
+    errors = (tmp_path / "live.err").read_text()
+    report_text = (tmp_path / "live.json").read_text()
+    live = json.loads(report_text)
+    assert code == 0, errors
+    (device,) = live["devices"]
+    assert device["verdict"] == "pass"  # decrypted: without the key it is inconclusive
+    assert any(step["stage"] == "checkin" for step in device["timeline"]), device
+    for text in (report_text, errors, (tmp_path / "live.out").read_text()):
+        assert PHONE_MAC not in text and PHONE_IP not in text
+    assert "POST /RequestHandler/ucdevice.upx" in (tmp_path / "live.out").read_text()

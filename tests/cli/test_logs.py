@@ -12,6 +12,9 @@ from click.testing import CliRunner
 from locations import PCAPS, ROOT
 
 from capinspect.cli import main
+from capinspect.run.render import formats
+
+from .spies import StepSpy, invoke
 
 FIXTURES = ROOT / "tests" / "logs" / "fixtures"
 
@@ -359,3 +362,21 @@ def test_each_device_carries_its_merged_timeline(
 
 def _epoch(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+# -- the shared step after the engine ---------------------------------------------------------
+
+
+def test_logs_take_redaction_and_formats_from_the_shared_step(step_spy: StepSpy) -> None:
+    iis = str(PCAPS / "acl-denied.iis.log")
+    assert formats("logs") == ["text", "json", "markdown", "html"]
+    for fmt in formats("logs"):
+        step_spy.calls.clear()
+        step_spy.rendered.clear()
+        result = invoke("logs", "--iis-log", iis, "--redact", "--format", fmt)
+        assert result.exit_code == 1, result.stderr  # the ACL denial is a fail
+        assert result.stdout == f"<{fmt} logs>\n"
+        assert step_spy.calls == ["logs_alone", "write_logs"]
+        ((name, face, (logs,)),) = step_spy.rendered
+        assert (name, face) == (fmt, "logs")
+        assert logs.phones and "10.77.0.102" not in repr(logs)
