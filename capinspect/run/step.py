@@ -24,12 +24,13 @@ from capinspect.run.render import RENDERERS, Page, Renderer
 from capinspect.run.status import exit_status
 
 if TYPE_CHECKING:
+    from capinspect.checks.base import Verdict
     from capinspect.devices import DeviceSession
     from capinspect.engine import Analysis
     from capinspect.logs.report import LogsResult
     from capinspect.protocols.tls.keys import TlsKeys
     from capinspect.reading import Progress
-    from capinspect.report.model import Report, Verdict
+    from capinspect.report.model import Report
     from capinspect.report.redact import Pseudonyms
 
 _T = TypeVar("_T")

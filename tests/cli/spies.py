@@ -10,13 +10,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from locations import PCAPS
+from replay import FileSource
 
 from capinspect.cli import main
-from capinspect.model import RawFrame
 from capinspect.run.render import RENDERERS, Renderer
 from capinspect.run.step import Step
-from capinspect.sources.live import KernelStats
-from capinspect.sources.merge import iter_frames
 
 HTTPS = str(PCAPS / "https-healthy.pcap")
 KEYLOG = str(PCAPS / "https-healthy.keylog")
@@ -83,35 +81,6 @@ def spy_on_step(monkeypatch: pytest.MonkeyPatch) -> StepSpy:
 
 def invoke(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-
-class FileSource:
-    """A stand-in for :class:`capinspect.sources.live.LiveSource`: the "interface" is a capture
-    file whose frames come as a mirror port would deliver them; when they are all read, Ctrl-C.
-    """
-
-    def __init__(self, interface: str, bpf_filter: str | None = None, **_: Any) -> None:
-        self.frames: list[RawFrame] = list(iter_frames([interface]))
-        self.frames_read = 0
-
-    def __enter__(self) -> FileSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def read(self, timeout: float = 0.5) -> list[RawFrame]:
-        if self.frames_read >= len(self.frames):
-            raise KeyboardInterrupt
-        batch = self.frames[self.frames_read : self.frames_read + 32]
-        self.frames_read += len(batch)
-        return batch
-
-    def now(self) -> float:
-        return self.frames[self.frames_read - 1].ts if self.frames_read else 0.0
-
-    def stats(self) -> KernelStats:
-        return KernelStats(received=len(self.frames), dropped=0)
 
 
 def replay_files_as_interfaces(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,6 @@ from locations import PCAPS
 
 from capinspect.cli import main
 from capinspect.run.render import formats
-from capinspect.run.status import exit_status
 
 from .spies import HTTPS, KEYLOG, PHONE_IP, PHONE_MAC, StepSpy, invoke
 
@@ -210,22 +209,6 @@ def test_fail_outranks_nothing_judged_and_one_judged_phone_is_enough() -> None:
     code, out, _ = run("analyze", "--format", "json", HEALTHY, str(PCAPS / "https-healthy.pcap"))
     assert sorted(d["verdict"] for d in json.loads(out)["devices"]) == ["inconclusive", "pass"]
     assert code == 0
-
-
-@pytest.mark.parametrize(
-    ("has_fail", "verdicts", "status"),
-    [
-        (False, [], 4),
-        (True, [], 1),
-        (False, ["inconclusive", "inconclusive"], 4),
-        (True, ["inconclusive"], 1),
-        (False, ["inconclusive", "warn"], 0),
-        (False, ["pass"], 0),
-        (True, ["pass", "fail"], 1),
-    ],
-)
-def test_exit_status_precedence(has_fail: bool, verdicts: list[str], status: int) -> None:
-    assert exit_status(has_fail, verdicts) == status
 
 
 def test_help_epilogs_list_every_exit_status() -> None:

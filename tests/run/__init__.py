@@ -1,0 +1,1 @@
+"""Tests of the shared step after the engine (capinspect/run/)."""

@@ -1,0 +1,93 @@
+"""The step after the engine: option checks in order, keys, selection, redaction, status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from locations import PCAPS
+
+from capinspect.errors import CapinspectError
+from capinspect.run import Keys, Output, Redaction, RunOptions, Selection, ServerLogs, Step
+
+HTTPS = str(PCAPS / "https-healthy.pcap")
+KEYLOG = str(PCAPS / "https-healthy.keylog")
+MULTI = str(PCAPS / "multi-phone.pcapng")
+INTERIM = str(PCAPS / "interim-upgrade.pcap")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (RunOptions(selection=Selection(verdicts=("bogus",))), "bogus"),
+        (RunOptions(selection=Selection(phones=("not-a-phone",))), "not-a-phone"),
+        (RunOptions(output=Output("text", table_style="grid")), "--table-style"),
+        (RunOptions(output=Output("summary", table_style="nope")), "nope"),
+        (RunOptions(expect_path="/nonexistent/expect.toml"), "expect.toml"),
+        (RunOptions(output=Output("pdf")), "pdf"),
+    ],
+)
+def test_bad_values_are_usage_errors(options: RunOptions, message: str) -> None:
+    with pytest.raises(CapinspectError, match=message):
+        Step(options)
+
+
+def test_the_steps_keys_reach_the_engine() -> None:
+    plain = Step(RunOptions()).read([HTTPS])
+    decrypted = Step(RunOptions(keys=Keys(keylog=KEYLOG))).read([HTTPS])
+    assert not plain.checkins and decrypted.checkins
+
+
+def test_selection_shows_fewer_and_the_status_still_judges_every_phone() -> None:
+    step = Step(RunOptions(selection=Selection(verdicts=("pass",), phones=("02:00:00:00:00:99",))))
+    notes: list[str] = []
+    report = step.evaluate(step.read([MULTI]))
+    outcome = step.conclude(report, notes.append)
+    assert report.has_fail and not outcome.shown.devices
+    assert outcome.status == 1
+    assert notes == ["no phone in the capture is 02:00:00:00:00:99"]
+    assert outcome.shown is outcome.selected and outcome.pseudonyms is None
+
+
+def test_one_set_of_pseudonyms_for_the_report_the_logs_and_what_comes_later() -> None:
+    step = Step(
+        RunOptions(
+            logs=ServerLogs((INTERIM.replace(".pcap", ".iis.log"),), ()),
+            redaction=Redaction(True),
+        )
+    )
+    report = step.evaluate(step.read([INTERIM]))
+    outcome = step.conclude(report)
+    session = report.devices[0].session
+    shown = outcome.shown.devices[0].session
+    assert outcome.pseudonyms is step.names and shown.mac != session.mac
+    assert outcome.logs is not None and session.ips[0] not in repr(outcome.logs)
+    assert step.redact(f"phone {session.mac} at {session.ips[0]}") == (
+        f"phone {shown.mac} at {shown.ips[0]}"
+    )
+    assert outcome.selected.devices[0].session.mac == session.mac  # evidence finds its frames
+
+
+def test_learn_makes_a_name_known_before_free_text_is_redacted() -> None:
+    step = Step(RunOptions(keys=Keys(keylog=KEYLOG), redaction=Redaction(True)))
+    report = step.evaluate(step.read([HTTPS]))
+    words = "DNS A ucupdates-r2.contoso.com?"
+    assert "contoso" in step.redact(words)  # free text alone: a name is not recognised
+    step.learn(report.devices[0].session)
+    assert "contoso" not in step.redact(words)
+
+
+def test_logs_alone_need_a_log_and_are_redacted_when_asked(tmp_path: Path) -> None:
+    with pytest.raises(CapinspectError, match="--iis-log or --audit-log"):
+        Step(RunOptions()).logs_alone()
+    iis = INTERIM.replace(".pcap", ".iis.log")
+    plain = Step(RunOptions(logs=ServerLogs((iis,)))).logs_alone()
+    redacted = Step(RunOptions(logs=ServerLogs((iis,)), redaction=Redaction(True))).logs_alone()
+    assert "10.77.0." in repr(plain) and "10.77.0." not in repr(redacted)
+
+
+def test_timeline_formats_are_the_tables(tmp_path: Path) -> None:
+    step = Step(RunOptions(output=Output("summary", path=str(tmp_path / "t"))))
+    analysis = step.read([HTTPS])
+    with pytest.raises(CapinspectError, match="timeline has no summary format"):
+        step.write_timeline(*step.timeline(analysis), [HTTPS])
