@@ -9,6 +9,7 @@ renderer table (format name → renderer) and the exit status.
 
 * :mod:`~capinspect.run.options` — what a command asks (:class:`RunOptions`), typed;
 * :mod:`~capinspect.run.step` — :class:`Step`: keys, logs, selection, redaction, rendering;
+* :mod:`~capinspect.run.outcome` — :class:`Outcome`: a judged run and its exit status;
 * :mod:`~capinspect.run.render` — the renderer table;
 * :mod:`~capinspect.run.sinks` — outputs besides the report;
 * :mod:`~capinspect.run.output` — writing the report (stdout or atomically to a file), colour;

@@ -17,7 +17,7 @@ from capinspect.errors import CapinspectError
 
 if TYPE_CHECKING:
     from capinspect.live import LiveEvent
-    from capinspect.run.step import Outcome
+    from capinspect.run.outcome import Outcome
 
 
 class Sink(Protocol):

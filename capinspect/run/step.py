@@ -13,15 +13,14 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from capinspect.errors import CapinspectError
 from capinspect.expectations import DEFAULT_EXPECTATIONS, Expectations, load_expectations
 from capinspect.run.options import RunOptions
+from capinspect.run.outcome import Outcome
 from capinspect.run.output import Written, use_color, write_output
 from capinspect.run.render import RENDERERS, Page, Renderer
-from capinspect.run.status import exit_status
 
 if TYPE_CHECKING:
     from capinspect.checks.base import Verdict
@@ -33,32 +32,9 @@ if TYPE_CHECKING:
     from capinspect.report.model import Report
     from capinspect.report.redact import Pseudonyms
 
+__all__ = ["Outcome", "Step"]
+
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """A judged run, ready to be shown."""
-
-    report: Report
-    """Every phone: the exit status reads this one."""
-    selected: Report
-    """The phones ``--only`` / ``--phone`` asked for (evidence is written of these)."""
-    shown: Report
-    """``selected``, redacted under ``--redact``: what the renderer gets."""
-    logs: LogsResult | None = None
-    """The server's logs (redacted with the report's pseudonyms under ``--redact``)."""
-    pseudonyms: Pseudonyms | None = None
-
-    @property
-    def status(self) -> int:
-        """The exit status over every phone of the capture and of the logs."""
-        verdicts = [d.verdict.verdict for d in self.report.devices]
-        has_fail = self.report.has_fail
-        if self.logs is not None:
-            verdicts += [p.verdict for p in self.logs.phones]
-            has_fail = has_fail or self.logs.has_fail
-        return exit_status(has_fail, verdicts)
 
 
 class Step:

@@ -13,7 +13,7 @@ from replay import FileSource
 from capinspect.live import LiveEvent, VerdictEvent
 from capinspect.run import Keys, Output, Redaction, RunOptions, Step
 from capinspect.run.live import LiveOptions, watch
-from capinspect.run.step import Outcome
+from capinspect.run.outcome import Outcome
 
 HTTPS = str(PCAPS / "https-healthy.pcap")
 KEYLOG = str(PCAPS / "https-healthy.keylog")
