@@ -94,16 +94,17 @@ def missing_lpe_tools(sc: Scenario) -> str | None:
 
 def chrony_conf(sc: Scenario, tmp: Path) -> str:
     """chronyd as the site's NTP server: its own clock as a stratum-8 reference (`local`), never
-    touching the host clock (`-x`), no command port. `answered` adds `allow` for the subnet;
-    `ignored` leaves it out, and chronyd then serves no client at all (its default)."""
+    touching the host clock (`-x`), no command port. `answered` allows the phones' subnet;
+    `ignored` allows only another one (10.77.1.0/24, a data VLAN), so chronyd listens but drops
+    the phones' requests without an answer. (With no `allow` line at all chronyd would not open
+    port 123, and the kernel would answer ICMP port unreachable instead.)"""
     lines = [
         f"pidfile {tmp / 'chronyd.pid'}",
         "cmdport 0",
         "local stratum 8",
         f"bindaddress {SERVER_IP}",
     ]
-    if sc.ntp == "answered":
-        lines.append("allow 10.77.0.0/24")
+    lines.append("allow 10.77.0.0/24" if sc.ntp == "answered" else "allow 10.77.1.0/24")
     return "\n".join(lines) + "\n"
 
 

@@ -102,8 +102,8 @@ class Scenario:
     (ECDHE-RSA-AES128-GCM-SHA256 only: forward secrecy, the server key cannot decrypt)."""
     ntp: str = "none"
     """"none" (no option 42, no NTP server), "answered" (option 42 = the server, chronyd serves the
-    subnet) or "ignored" (option 42 = the server, chronyd runs without an `allow` line, so it
-    answers nobody: chrony's default)."""
+    subnet) or "ignored" (option 42 = the server, but chronyd allows only another subnet, so it
+    drops the phones' requests unanswered)."""
     cert_validity: tuple[str, str] = ("", "")
     """Fixed notBefore/notAfter (ISO dates) of the server certificate; empty = relative to the
     run (LPE scenarios fix them so their facts, which record the dates, stay reproducible)."""
@@ -872,8 +872,9 @@ LPE_SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         name="lpe-ntp-no-answer",
         title="NTP unanswered: the phone's clock stays at 2000-01-01 and it rejects the server",
-        shows="Option 42 names the server, but chronyd there has no `allow` line (chrony serves "
-        "no clients by default), so the phone's two NTP requests go unanswered; its clock stays "
+        shows="Option 42 names the server, but chronyd there allows only 10.77.1.0/24 (the data "
+        "VLAN, not the phones' subnet), so it drops the phone's two NTP requests without an "
+        "answer; the phone's clock stays "
         "at its default (2000-01-01 00:00 UTC, the lab's assumption) and the Certificate "
         "Provisioning certificate (valid 2025-01-01 to 2035-01-01) is not yet valid for it: it "
         "sends a fatal TLS alert and stops.",
