@@ -20,8 +20,8 @@ from lab.dhcpconf import (
     server_version,
 )
 from lab.dhcpconf import suboptions as dhcp_suboptions
-from lab.iis import SERVER_CIPHERS
 from lab.dhcpwire import CERT_PROV_PATH
+from lab.iis import SERVER_CIPHERS
 from lab.runner import PC_IP, PC_MAC, ROUTER_IP, SERVER_IP, SERVER_MAC, LabError
 from lab.scenarios import DEFAULT_CLOCK, Scenario
 
@@ -493,8 +493,8 @@ def tls_wire(capture: Path) -> list[dict[str, Any]]:
                     }
                 )
         side = "client" if from_client else "server"
-        conn["application_data_records"][side] += r["tls.record.content_type"].split("|").count(
-            "23"
+        conn["application_data_records"][side] += (
+            r["tls.record.content_type"].split("|").count("23")
         )
     return list(conns.values())
 
@@ -525,6 +525,7 @@ def add_wire_tls(facts: dict[str, Any], capture: Path) -> None:
     if problems:
         raise LabError("capture contradicts the phones' TLS account:\n  " + "\n  ".join(problems))
     facts["tls_connections"] = conns
+
 
 _FIELDS = [
     "frame.number",

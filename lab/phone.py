@@ -138,9 +138,7 @@ class Phone:
             raise RuntimeError("DHCP request was not ACKed")
         mask = opt(ack[DHCP].options, "subnet_mask") or "255.255.255.0"
         prefix = sum(bin(int(x)).count("1") for x in mask.split("."))
-        subprocess.run(
-            ["ip", "addr", "add", f"{yiaddr}/{prefix}", "dev", self.iface], check=True
-        )
+        subprocess.run(["ip", "addr", "add", f"{yiaddr}/{prefix}", "dev", self.iface], check=True)
         lease: dict[str, Any] = {"xid": xid, "ip": yiaddr, "server_id": server_id, "mask": mask}
         domain = opt(ack[DHCP].options, "domain")
         if domain:
@@ -274,7 +272,9 @@ class Phone:
         finally:
             sock.close()
 
-    def signin(self, boot: int, inform: dict[str, Any], dns_server: str, src: str) -> dict[str, Any]:
+    def signin(
+        self, boot: int, inform: dict[str, Any], dns_server: str, src: str
+    ) -> dict[str, Any]:
         """Open the Certificate Provisioning URL of option 43 (``<2>://<3>:<4><5>``).
 
         The phone resolves sub-option 3, connects to sub-option 4 with sub-option 3 as SNI and
