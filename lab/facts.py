@@ -427,6 +427,7 @@ _TLS_FIELDS = [
     "tls.alert_message.level",
     "tls.alert_message.desc",
     "tls.record.content_type",
+    "tls.record.length",
 ]
 TLS_ALERTS = {
     40: "handshake_failure",
@@ -445,7 +446,8 @@ and ECDHE-RSA-AES128-GCM-SHA256."""
 
 def tls_wire(capture: Path) -> list[dict[str, Any]]:
     """Every TLS connection to port 443 as tshark reads it: client, SNI, the suite the server
-    chose and its key exchange, alerts by sender, application-data records per direction."""
+    chose and its key exchange, alerts by sender, application-data records per direction and
+    their bytes (TLS record lengths: what a capture without keys shows of the HTTP inside)."""
     argv = ["tshark", "-n", "-r", str(capture), "-Y", "tls", "-T", "fields"]
     for f in _TLS_FIELDS:
         argv += ["-e", f]
@@ -469,6 +471,7 @@ def tls_wire(capture: Path) -> list[dict[str, Any]]:
                 "key_exchange": None,
                 "alerts": [],
                 "application_data_records": {"client": 0, "server": 0},
+                "application_data_bytes": {"client": 0, "server": 0},
             },
         )
         types = r["tls.handshake.type"].split("|")
@@ -493,9 +496,14 @@ def tls_wire(capture: Path) -> list[dict[str, Any]]:
                     }
                 )
         side = "client" if from_client else "server"
-        conn["application_data_records"][side] += (
-            r["tls.record.content_type"].split("|").count("23")
-        )
+        for ctype, length in zip(
+            r["tls.record.content_type"].split("|"),
+            r["tls.record.length"].split("|"),
+            strict=False,
+        ):
+            if ctype == "23":
+                conn["application_data_records"][side] += 1
+                conn["application_data_bytes"][side] += int(length)
     return list(conns.values())
 
 
