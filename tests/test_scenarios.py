@@ -354,3 +354,28 @@ def test_interim_upgrade_counts_three_boots() -> None:
     device = doc["devices"][0]
     assert len(device["boots"]) == 3
     assert [d["offered_version"] for d in device["downloads"]] == ["1.0.522.103", "3.5.6907.0"]
+
+
+ECDHE_FACTS = [p for p in FACTS if _facts(p).get("https", {}).get("key_exchange") == "ecdhe"]
+
+
+@pytest.mark.parametrize("facts_path", ECDHE_FACTS, ids=lambda p: p.name.split(".")[0])
+def test_ecdhe_checkins_are_the_ones_made_with_the_phone_key_log(facts_path: Path) -> None:
+    """The server key cannot read an ECDHE check-in; the phone's key log (shipped beside the
+    capture) can: the decrypted truth the inference without keys is compared with."""
+    facts = _facts(facts_path)
+    keys = load_tls_keys([], None, str(PCAPS / facts["https"]["fixtures"]["keylog"]))
+    report = evaluate(analyze_paths([str(PCAPS / facts["capture"])], tls_keys=keys), Expectations())
+    doc = report_document(report)
+    for phone in facts["phones"]:
+        device = _device(doc, phone["mac"])
+        boots = [b for b in phone["boots"] if b.get("checkin")]
+        assert boots and len(device["checkins"]) == len(boots)
+        for checkin, boot in zip(device["checkins"], boots, strict=True):
+            fields = checkin["response_fields"]
+            assert checkin["http"]["response"]["status"] == boot["checkin"]["status"]
+            assert fields["downloads"] == boot["checkin"]["downloads"]
+            assert [f["version"] for f in fields["files"]] == [
+                o["version"] for o in boot["checkin"]["offered"]
+            ]
+        assert [s["version"] for s in device["firmware_seen"]] == phone["versions_reported"]
