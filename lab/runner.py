@@ -442,7 +442,10 @@ class Lab:
                 }
             (tmp / f"phone{i}.json").write_text(json.dumps(cfg))
             argv = [sys.executable, "-m", "lab.phone", "--config", str(tmp / f"phone{i}.json")]
-            phones.append(self.spawn(self.ns_for(i), argv, f"phone{i}.out", env=env))
+            if env is None:
+                phones.append(self.spawn(self.ns_for(i), argv, f"phone{i}.out"))
+            else:
+                phones.append(self.spawn(self.ns_for(i), argv, f"phone{i}.out", env=env))
         background = None
         if sc.background:
             bcfg = {
