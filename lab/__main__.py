@@ -103,6 +103,19 @@ Regenerate with `python -m lab run --all --out pcaps`, then `python -m lab readm
 xids and DNS ids are seeded). Network: 10.77.0.0/24, server 10.77.0.1 (DHCP, DNS, HTTP), option 3
 router 10.77.0.254 (does not exist; everything is on-link).
 
+Lync Phone Edition captures (`lpe-*`): the phones are Polycom CX500/CX600/CX3000 and Aastra
+6721ip/6725ip, the models Microsoft's "IP Phone Inventory Report" (Lync Server 2013) lists with
+those manufacturer and hardware-version strings. What such a phone sends in its check-in is not
+published: the vendor/model spelling in the check-in (`Polycom`, as the article's CX700 paths
+show, not the registration's `POLYCOM`), the revision (`A` here), the locale, the update file's
+sub-path (`.../CPE/CPE.nbt` here) and the XML are the lab's stand-ins (UNKNOWN). The HTTP
+user agent is UNKNOWN too: the lab's LPE phones send the SIP user agent's form from the same
+Microsoft page (`CPE/<version> OCPhone/<version> (Microsoft Lync 2010 Phone Edition)`). HP
+4110/4120 are not emulated: their check-in vendor and model strings are unpublished. The
+phone's clock before NTP (2000-01-01 00:00 UTC) and its NTPv3 client request are assumptions;
+what follows a successful sign-in handshake (a PIN and the certificate request) is not emulated:
+the phone fetches the service URL once.
+
 This file is generated from the facts files by `python -m lab readme`.
 """
 
@@ -136,6 +149,29 @@ def _served_line(served: dict[str, Any]) -> str:
     return text + "."
 
 
+def _lpe_lines(facts: dict[str, Any], lpe: dict[str, Any]) -> str:
+    """What a Lync Phone Edition capture adds: time, the sign-in connection, its TLS alerts."""
+    ntp = {
+        "answered": "chronyd answers the phone's NTP request (option 42)",
+        "ignored": "chronyd drops the phone's two NTP requests (option 42) unanswered",
+        "none": "no option 42, no NTP",
+    }[lpe["ntp"]]
+    validity = facts["https"]["server_cert_validity"]
+    alerts = [
+        f"{a['from']} {a['level']} {a['description']} (SNI {c['sni']})"
+        for c in facts["tls_connections"]
+        for a in c["alerts"]
+    ]
+    return (
+        f"\nLync Phone Edition: {ntp}; the phone's clock before NTP is "
+        f"{lpe['phone_default_clock']} (the lab's assumption); sign-in connection to "
+        f"`{lpe['signin_url']}`; certificate valid {validity['not_before']} to "
+        f"{validity['not_after']}; TLS alerts on the wire: "
+        + (", ".join(alerts) or "none")
+        + f". HTTP user agent `{lpe['user_agent_form']}` (the lab's choice, see above)."
+    )
+
+
 def cmd_readme() -> int:
     """Render pcaps/README.md from the committed facts so docs cannot drift from captures."""
     parts = [README_HEAD]
@@ -167,7 +203,13 @@ def cmd_readme() -> int:
             parts.append(
                 f"\nCheck-ins over HTTPS (port {tls['port']}): server "
                 f"{'/'.join(tls['server_versions'])} with {', '.join(tls['server_ciphers'])} only "
-                "(RSA key exchange); certificate names "
+                + (
+                    "(ECDHE key exchange: the server key cannot decrypt it, the phone's key log "
+                    "can)"
+                    if tls.get("key_exchange") == "ecdhe"
+                    else "(RSA key exchange)"
+                )
+                + "; certificate names "
                 + ", ".join(f"`{n}`" for n in tls["server_cert_names"])
                 + "; the phone "
                 + ("trusts" if tls["phone_trusts_ca"] else "does **not** trust")
@@ -175,6 +217,9 @@ def cmd_readme() -> int:
                 f"`{fx['chain']}` (server certificate + CA), `{fx['keylog']}` (the phone's NSS "
                 "key log)."
             )
+        lpe = facts.get("lync_phone_edition")
+        if lpe:
+            parts.append(_lpe_lines(facts, lpe))
         if facts.get("background"):
             parts.append(
                 f"\nBackground PC {facts['background']['mac']} ({facts['background']['ip']}): "

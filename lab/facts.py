@@ -20,8 +20,10 @@ from lab.dhcpconf import (
     server_version,
 )
 from lab.dhcpconf import suboptions as dhcp_suboptions
+from lab.dhcpwire import CERT_PROV_PATH
+from lab.iis import SERVER_CIPHERS
 from lab.runner import PC_IP, PC_MAC, ROUTER_IP, SERVER_IP, SERVER_MAC, LabError
-from lab.scenarios import Scenario
+from lab.scenarios import DEFAULT_CLOCK, Scenario
 
 FACTS_VERSION = 1
 
@@ -90,6 +92,52 @@ def _check_served_dhcp(sc: Scenario, name: str, dhcp: dict[str, Any]) -> list[st
         problems.append(f"{name}: option 43 {dhcp['option43_hex']} not as configured")
     if dhcp["option120_hex"] != (want120.hex() if want120 is not None else None):
         problems.append(f"{name}: option 120 {dhcp['option120_hex']} not as configured")
+    return problems
+
+
+def lpe_user_agent(version: str) -> str:
+    """The user agent a lab LPE phone sends while it runs ``version`` (lab/phone.py)."""
+    return f"CPE/{version} OCPhone/{version} (Microsoft Lync 2010 Phone Edition)"
+
+
+def _lpe_boot(sc: Scenario, name: str, b: dict[str, Any], boot: dict[str, Any]) -> list[str]:
+    """Record a Lync Phone Edition boot's NTP exchange and sign-in connection, cross-checked
+    against the scenario (an NTP answer exactly where chronyd serves the subnet, the sign-in
+    URL exactly option 43's sub-options 2-5)."""
+    problems = []
+    ntp = b.get("ntp")
+    if (ntp is not None) != (sc.ntp != "none"):
+        problems.append(f"{name}: NTP {'sent' if ntp else 'not sent'} with ntp={sc.ntp}")
+    if ntp is not None:
+        if ntp["answered"] != (sc.ntp == "answered") or ntp["server"] != SERVER_IP:
+            problems.append(f"{name}: NTP {ntp} with ntp={sc.ntp}")
+        boot["ntp"] = {
+            "server": ntp["server"],
+            "source": "option 42",
+            "requests": ntp["attempts"],
+            "answered": ntp["answered"],
+            "server_stratum": ntp.get("stratum"),
+            "server_leap": ntp.get("leap"),
+            "clock_before": ntp["clock_before"] + " UTC",
+            "clock_set": ntp["clock_set"],
+        }
+    signin = b.get("signin")
+    if signin is not None:
+        want = f"https://{sc.web_fqdn}:443{CERT_PROV_PATH}"
+        if signin["url"] != want:
+            problems.append(f"{name}: sign-in URL {signin['url']} not {want}")
+        entry: dict[str, Any] = {
+            key: signin.get(key) for key in ("url", "host", "port", "path", "sni", "address")
+        }
+        if "tls" in signin:
+            entry["tls"] = signin["tls"]
+            entry["status"] = signin["status"]
+            entry["response_body_bytes"] = signin["response_body_bytes"]
+        if "tls_failure" in signin:
+            entry["tls_failure"] = signin["tls_failure"]
+        if "error" in signin:
+            entry["error"] = signin["error"]
+        boot["signin"] = entry
     return problems
 
 
@@ -162,7 +210,14 @@ def build_facts(
                 }
                 if ck.get("scheme") == "https":
                     boot["checkin"]["scheme"] = "https"
-                    boot["checkin"]["tls"] = ck.get("tls")
+                    tls = dict(ck.get("tls") or {})
+                    if not spec.lpe:  # the OCPE HTTPS scenarios' facts predate the field
+                        tls.pop("key_exchange", None)
+                    boot["checkin"]["tls"] = tls
+                if spec.lpe:
+                    boot["checkin"]["user_agent"] = lpe_user_agent(b["reported_version"])
+                    boot["checkin"]["request_body_bytes"] = ck.get("request_body_bytes")
+                    boot["checkin"]["response_body_bytes"] = ck.get("response_body_bytes")
                 if ck["status"] == 200:
                     boot["checkin"].update(
                         {
@@ -173,6 +228,8 @@ def build_facts(
                             "offered": ck.get("files", []),
                         }
                     )
+            if spec.lpe:
+                problems += _lpe_boot(sc, spec.name, b, boot)
             if b.get("tls_failure"):
                 boot["tls_failure"] = b["tls_failure"]
                 if not sc.https:
@@ -244,7 +301,7 @@ def build_facts(
         facts["https"] = {
             "port": 443,
             "server_versions": ["TLSv1.2"],
-            "server_ciphers": ["AES128-SHA", "AES256-GCM-SHA384"],
+            "server_ciphers": SERVER_CIPHERS[sc.tls_key_exchange].split(":"),
             "server_cert_names": list(sc.server_cert_names),
             "phone_trusts_ca": sc.phone_trusts_ca,
             "fixtures": {
@@ -252,6 +309,21 @@ def build_facts(
                 "chain": f"{sc.name}.crt.pem",
                 "keylog": f"{sc.name}.keylog",
             },
+        }
+        if any(p.lpe for p in sc.phones):
+            facts["https"]["key_exchange"] = sc.tls_key_exchange
+            facts["https"]["server_cert_validity"] = {
+                "not_before": f"{sc.cert_validity[0]}T00:00:00Z",
+                "not_after": f"{sc.cert_validity[1]}T00:00:00Z",
+            }
+            facts["https"]["issuer"] = "Contoso Lab Root CA"
+    if any(p.lpe for p in sc.phones):
+        facts["lync_phone_edition"] = {
+            "ntp": sc.ntp,
+            "ntp_server": None if sc.ntp == "none" else f"{SERVER_IP} (chronyd, `local stratum 8`)",
+            "phone_default_clock": f"{DEFAULT_CLOCK} UTC",
+            "signin_url": f"https://{sc.web_fqdn}:443{CERT_PROV_PATH}",
+            "user_agent_form": lpe_user_agent("<version>"),
         }
     return facts
 
@@ -344,6 +416,125 @@ def _dhcp_served(sc: Scenario, subs: list[tuple[int, str]], raw43: bytes | None)
 
 # --- independent reading of the capture with tshark ---------------------------------------------
 
+_TLS_FIELDS = [
+    "ip.src",
+    "ip.dst",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tls.handshake.type",
+    "tls.handshake.extensions_server_name",
+    "tls.handshake.ciphersuite",
+    "tls.alert_message.level",
+    "tls.alert_message.desc",
+    "tls.record.content_type",
+    "tls.record.length",
+]
+TLS_ALERTS = {
+    40: "handshake_failure",
+    42: "bad_certificate",
+    43: "unsupported_certificate",
+    44: "certificate_revoked",
+    45: "certificate_expired",
+    46: "certificate_unknown",
+    48: "unknown_ca",
+    80: "internal_error",
+}
+KX_BY_SUITE = {0x002F: "rsa", 0x009D: "rsa", 0x0035: "rsa", 0xC02F: "ecdhe"}
+"""The suites the lab's phones offer: AES128-SHA, AES256-GCM-SHA384, AES256-SHA (RSA key exchange)
+and ECDHE-RSA-AES128-GCM-SHA256."""
+
+
+def tls_wire(capture: Path) -> list[dict[str, Any]]:
+    """Every TLS connection to port 443 as tshark reads it: client, SNI, the suite the server
+    chose and its key exchange, alerts by sender, application-data records per direction and
+    their bytes (TLS record lengths: what a capture without keys shows of the HTTP inside)."""
+    argv = ["tshark", "-n", "-r", str(capture), "-Y", "tls", "-T", "fields"]
+    for f in _TLS_FIELDS:
+        argv += ["-e", f]
+    argv += ["-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=|"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise LabError(f"tshark failed on {capture}: {proc.stderr.strip()}")
+    conns: dict[tuple[str, str], dict[str, Any]] = {}
+    for line in proc.stdout.splitlines():
+        r = dict(zip(_TLS_FIELDS, (line.split("\t") + [""] * len(_TLS_FIELDS)), strict=False))
+        from_client = r["tcp.dstport"] == "443"
+        key = (r["ip.src"], r["tcp.srcport"]) if from_client else (r["ip.dst"], r["tcp.dstport"])
+        conn = conns.setdefault(
+            key,
+            {
+                "client": key[0],
+                "server": r["ip.dst"] if from_client else r["ip.src"],
+                "server_port": 443,
+                "sni": None,
+                "cipher_suite": None,
+                "key_exchange": None,
+                "alerts": [],
+                "application_data_records": {"client": 0, "server": 0},
+                "application_data_bytes": {"client": 0, "server": 0},
+            },
+        )
+        types = r["tls.handshake.type"].split("|")
+        if "1" in types and r["tls.handshake.extensions_server_name"]:
+            conn["sni"] = r["tls.handshake.extensions_server_name"]
+        if "2" in types and r["tls.handshake.ciphersuite"]:
+            suite = int(r["tls.handshake.ciphersuite"].split("|")[0], 0)
+            conn["cipher_suite"] = f"0x{suite:04x}"
+            conn["key_exchange"] = KX_BY_SUITE.get(suite, "unknown")
+        if r["tls.alert_message.desc"]:
+            for level, desc in zip(
+                r["tls.alert_message.level"].split("|"),
+                r["tls.alert_message.desc"].split("|"),
+                strict=False,
+            ):
+                code = int(desc)
+                conn["alerts"].append(
+                    {
+                        "from": "client" if from_client else "server",
+                        "level": "fatal" if level == "2" else "warning",
+                        "description": TLS_ALERTS.get(code, str(code)),
+                    }
+                )
+        side = "client" if from_client else "server"
+        for ctype, length in zip(
+            r["tls.record.content_type"].split("|"),
+            r["tls.record.length"].split("|"),
+            strict=False,
+        ):
+            if ctype == "23":
+                conn["application_data_records"][side] += 1
+                conn["application_data_bytes"][side] += int(length)
+    return list(conns.values())
+
+
+def add_wire_tls(facts: dict[str, Any], capture: Path) -> None:
+    """Put the capture's TLS connections into a Lync Phone Edition scenario's facts, refusing a
+    capture where a phone's own account of a handshake and the wire disagree."""
+    conns = tls_wire(capture)
+    problems = []
+    for phone in facts["phones"]:
+        mine = [c for c in conns if c["client"] == phone["leased_ip"]]
+        expected = []
+        for boot in phone["boots"]:
+            if "signin" in boot and "address" in boot["signin"]:
+                expected.append(boot["signin"])
+            if boot.get("checkin", {}).get("scheme") == "https":
+                expected.append({"sni": boot["checkin"]["host"], "tls": boot["checkin"]["tls"]})
+        if [c["sni"] for c in mine] != [e["sni"] for e in expected]:
+            problems.append(f"{phone['name']}: TLS SNIs {[c['sni'] for c in mine]} vs phone")
+            continue
+        for conn, want in zip(mine, expected, strict=True):
+            failed = "tls_failure" in want
+            client_fatal = [a for a in conn["alerts"] if a["from"] == "client"]
+            if failed != bool(client_fatal):
+                problems.append(f"{phone['name']}: alerts {conn['alerts']} vs phone {want}")
+            if not failed and conn["key_exchange"] != want["tls"]["key_exchange"]:
+                problems.append(f"{phone['name']}: key exchange {conn} vs phone {want}")
+    if problems:
+        raise LabError("capture contradicts the phones' TLS account:\n  " + "\n  ".join(problems))
+    facts["tls_connections"] = conns
+
+
 _FIELDS = [
     "frame.number",
     "eth.src",
@@ -368,12 +559,13 @@ _FIELDS = [
     "http.host",
     "http.response.code",
     "http.response_for.uri",
+    "ntp.flags.mode",
 ]
 
 
 def tshark_rows(capture: Path) -> list[dict[str, str]]:
     """Dump the fields above, one row per frame carrying DHCP, DNS or HTTP."""
-    argv = ["tshark", "-n", "-r", str(capture), "-Y", "dhcp or dns or http", "-T", "fields"]
+    argv = ["tshark", "-n", "-r", str(capture), "-Y", "dhcp or dns or http or ntp", "-T", "fields"]
     for f in _FIELDS:
         argv += ["-e", f]
     argv += ["-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=|"]
@@ -394,7 +586,7 @@ _DHCP_TYPES = {"1": "DISCOVER", "2": "OFFER", "3": "REQUEST", "5": "ACK", "6": "
 def wire_facts(capture: Path, phone_macs: list[str]) -> dict[str, Any]:
     """Per phone MAC: DHCP, DNS and HTTP events in capture order, without times or ports."""
     per: dict[str, dict[str, list[Any]]] = {
-        m: {"dhcp": [], "dns": [], "http": [], "vlan": []} for m in phone_macs
+        m: {"dhcp": [], "dns": [], "http": [], "ntp": [], "vlan": []} for m in phone_macs
     }
     for r in tshark_rows(capture):
         src, dst = r["eth.src"], r["eth.dst"]
@@ -420,6 +612,8 @@ def wire_facts(capture: Path, phone_macs: list[str]) -> dict[str, Any]:
                     "option120": r["dhcp.option.sip_server.name"],
                 }
             )
+        elif r["ntp.flags.mode"]:
+            ev["ntp"].append({"mode": r["ntp.flags.mode"]})
         elif r["dns.qry.name"]:
             ev["dns"].append(
                 {
@@ -455,7 +649,13 @@ def expected_wire(facts: dict[str, Any]) -> dict[str, Any]:
         dhcp: list[dict[str, str]] = []
         dns: list[dict[str, Any]] = []
         http: list[dict[str, str]] = []
+        ntp: list[dict[str, str]] = []
         for b in p["boots"]:
+            if "ntp" in b:  # client requests (mode 3), each answered by the server (mode 4)
+                for i in range(b["ntp"]["requests"]):
+                    ntp.append({"mode": "3"})
+                    if b["ntp"]["answered"] and i == b["ntp"]["requests"] - 1:
+                        ntp.append({"mode": "4"})
             d = b["dhcp"]
             lx, ix = d["lease_xid"], d["inform_xid"]
             for t in ("DISCOVER", "OFFER", "REQUEST", "ACK"):
@@ -497,7 +697,7 @@ def expected_wire(facts: dict[str, Any]) -> dict[str, Any]:
             vids = [str(vlan["vid"])]
         else:
             vids = [f"{vlan['outer_vid']}/{vlan['inner_vid']}"]
-        out[p["mac"]] = {"dhcp": dhcp, "dns": dns, "http": http, "vlan": vids}
+        out[p["mac"]] = {"dhcp": dhcp, "dns": dns, "http": http, "ntp": ntp, "vlan": vids}
     return out
 
 
@@ -524,7 +724,7 @@ def compare_with_facts(capture: Path, facts: dict[str, Any]) -> list[str]:
     want = expected_wire(facts)
     problems = []
     for mac in macs:
-        for kind in ("dhcp", "dns", "http"):
+        for kind in ("dhcp", "dns", "http", "ntp"):
             a, w = got[mac][kind], want[mac][kind]
             if len(a) != len(w):
                 problems.append(f"{mac} {kind}: {len(a)} events on the wire, facts say {len(w)}")
@@ -542,7 +742,7 @@ def compare_captures(fresh: Path, committed: Path, macs: list[str]) -> list[str]
     a, b = wire_facts(fresh, macs), wire_facts(committed, macs)
     problems = []
     for mac in macs:
-        for kind in ("dhcp", "dns", "http", "vlan"):
+        for kind in ("dhcp", "dns", "http", "ntp", "vlan"):
             if a[mac][kind] != b[mac][kind]:
                 problems.append(f"{mac} {kind}: fresh {a[mac][kind]} != committed {b[mac][kind]}")
     return problems

@@ -117,6 +117,10 @@ _ERRORS: dict[tuple[int, int], dict[str, str]] = {
 }
 
 _BLANK_PAGE = b"<html><body></body></html>\r\n"
+_SERVICE_PAGE = (
+    b"<html><head><title>CertProvisioningService Service</title></head><body>"
+    b"<h1>CertProvisioningService Service</h1><p>You have created a service.</p></body></html>\r\n"
+)
 _IISSTART = (
     b'<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN">\r\n<html><head>'
     b'<title>IIS7</title></head><body><div id="container"><img src="welcome.png" '
@@ -386,6 +390,11 @@ class Handler(BaseHTTPRequestHandler):
         if low in ("/", "/iisstart.htm"):
             self._send(200, _IISSTART, "text/html")
             return
+        if low == self.site.cfg.get("cert_prov_path", "").lower():
+            # A GET of a WCF .svc answers the service's help page; the certificate request
+            # itself (SOAP after the user's PIN) is not emulated.
+            self._send(200, _SERVICE_PAGE, "text/html; charset=UTF-8")
+            return
         if low.startswith("/deviceupdatefiles_"):
             fault = self.site.fault_for(stem)
             if fault is not None:
@@ -432,16 +441,21 @@ class HttpsServer(ThreadingHTTPServer):
         self.RequestHandlerClass(tls, client_address, self)
 
 
-def server_tls_context(cert: str, key: str) -> ssl.SSLContext:
-    """TLS 1.2 with RSA key exchange only, choosing in the client's order (see lab/scenarios.py).
+SERVER_CIPHERS = {"rsa": "AES128-SHA:AES256-GCM-SHA384", "ecdhe": "ECDHE-RSA-AES128-GCM-SHA256"}
+"""The suites the server allows per key exchange (lab/scenarios.py: Scenario.tls_key_exchange)."""
 
-    No ECDHE/DHE suite is enabled, so the server's private key alone decrypts the capture, as
-    with an OCS 2007 R2 server of the time.
+
+def server_tls_context(cert: str, key: str, key_exchange: str = "rsa") -> ssl.SSLContext:
+    """TLS 1.2 choosing in the client's order (see lab/scenarios.py).
+
+    ``rsa``: no ECDHE/DHE suite is enabled, so the server's private key alone decrypts the
+    capture, as with an OCS 2007 R2 server of the time. ``ecdhe``: only an ECDHE suite, so the
+    key cannot (forward secrecy), as with a later Windows server that prefers ECDHE.
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_ciphers("AES128-SHA:AES256-GCM-SHA384")
+    ctx.set_ciphers(SERVER_CIPHERS[key_exchange])
     ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
     ctx.load_cert_chain(cert, key)
     return ctx
@@ -460,7 +474,9 @@ def main(argv: list[str] | None = None) -> int:
     threads = [threading.Thread(target=httpd.serve_forever, daemon=True)]
     if cfg.get("https"):
         https = HttpsServer((cfg["listen"], 443), handler)
-        https.context = server_tls_context(cfg["https"]["cert"], cfg["https"]["key"])
+        https.context = server_tls_context(
+            cfg["https"]["cert"], cfg["https"]["key"], cfg["https"].get("key_exchange", "rsa")
+        )
         threads.append(threading.Thread(target=https.serve_forever, daemon=True))
     if cfg.get("tls_sink"):
         socketserver.ThreadingTCPServer.allow_reuse_address = True

@@ -38,7 +38,18 @@ from lab.firmware import firmware_bytes
 
 ETH_P_ALL = 0x0003
 SO_BINDTODEVICE = 25
+# No `timeout=` on subprocess.run here: it polls with time.sleep, which libfaketime breaks (see
+# pause()); `ip` returns at once anyway.
 USER_AGENT = "Microsoft UCPhone Device"
+LPE_USER_AGENT = "CPE/{version} OCPhone/{version} (Microsoft Lync 2010 Phone Edition)"
+"""The user agent of a Lync Phone Edition phone: the form Microsoft's "IP Phone Inventory Report"
+(Lync Server 2013) shows for a CX600's registration (``CPE/4.0.7423.1 OCPhone/4.0.7423.1
+(Microsoft Lync 2010 (Beta) Phone Edition)``). That is the SIP user agent; what the phone's HTTP
+stack sends is unpublished, so the lab's LPE phones use the same string for HTTP."""
+NTP_PORT = 123
+NTP_EPOCH_OFFSET = 2_208_988_800
+"""Seconds from 1900-01-01 (NTP era 0) to 1970-01-01."""
+NTP_ATTEMPTS = 2
 INFORM_PRL = [1, 3, 6, 15, 42, 43, 120]
 LEASE_PRL = [1, 3, 6, 15, 42]
 INFORM_ATTEMPTS = 2
@@ -127,9 +138,7 @@ class Phone:
             raise RuntimeError("DHCP request was not ACKed")
         mask = opt(ack[DHCP].options, "subnet_mask") or "255.255.255.0"
         prefix = sum(bin(int(x)).count("1") for x in mask.split("."))
-        subprocess.run(
-            ["ip", "addr", "add", f"{yiaddr}/{prefix}", "dev", self.iface], check=True, timeout=5
-        )
+        subprocess.run(["ip", "addr", "add", f"{yiaddr}/{prefix}", "dev", self.iface], check=True)
         lease: dict[str, Any] = {"xid": xid, "ip": yiaddr, "server_id": server_id, "mask": mask}
         domain = opt(ack[DHCP].options, "domain")
         if domain:
@@ -204,7 +213,109 @@ class Phone:
             out["dns"] = [".".join(str(b) for b in d[j : j + 4]) for j in range(0, len(d), 4)]
         if 3 in found:
             out["router"] = ".".join(str(b) for b in found[3][:4])
+        if 42 in found:
+            d = found[42]
+            out["ntp"] = [".".join(str(b) for b in d[j : j + 4]) for j in range(0, len(d), 4)]
         return out
+
+    # --- Lync Phone Edition: time and the sign-in path ----------------------------------------
+
+    def user_agent(self) -> str:
+        """The HTTP user agent: OCPE's, or the OCPhone form for a Lync Phone Edition phone."""
+        if self.cfg.get("lpe"):
+            return LPE_USER_AGENT.format(version=self.version)
+        return USER_AGENT
+
+    def ntp(self, server: str, src: str) -> dict[str, Any]:
+        """Ask option 42's server for the time (NTPv3 client, mode 3, from port 123).
+
+        The phone's clock is the process clock (libfaketime, started at the default clock by the
+        runner). An answer sets it: the lab's NTP server runs on the same kernel clock, so the
+        phone sets its clock by clearing the fake offset (``+0``). Unanswered, the request is sent
+        once more after 2 s; then the clock stays at its default.
+        """
+        lpe = self.cfg["lpe"]
+        record: dict[str, Any] = {
+            "server": server,
+            "clock_before": lpe["default_clock"],
+            "answered": False,
+            "attempts": 0,
+        }
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind((src, NTP_PORT))
+            for attempt in range(1, NTP_ATTEMPTS + 1):
+                record["attempts"] = attempt
+                t1 = time.time() + NTP_EPOCH_OFFSET
+                stamp = int(t1).to_bytes(4, "big") + int((t1 % 1) * 2**32).to_bytes(4, "big")
+                sock.sendto(bytes([0x1B]) + bytes(39) + stamp, (server, NTP_PORT))
+                deadline = time.monotonic() + 2.0
+                while (left := deadline - time.monotonic()) > 0:
+                    ready, _, _ = select.select([sock], [], [], left)
+                    if not ready:
+                        break
+                    data, _ = sock.recvfrom(512)
+                    if len(data) >= 48 and data[0] & 7 == 4 and data[24:32] == stamp:
+                        record.update(
+                            {
+                                "answered": True,
+                                "leap": data[0] >> 6,
+                                "version": (data[0] >> 3) & 7,
+                                "stratum": data[1],
+                            }
+                        )
+                        Path(lpe["clock_file"]).write_text("+0\n")
+                        record["clock_set"] = True
+                        return record
+            record["clock_set"] = False
+            return record
+        finally:
+            sock.close()
+
+    def signin(
+        self, boot: int, inform: dict[str, Any], dns_server: str, src: str
+    ) -> dict[str, Any]:
+        """Open the Certificate Provisioning URL of option 43 (``<2>://<3>:<4><5>``).
+
+        The phone resolves sub-option 3, connects to sub-option 4 with sub-option 3 as SNI and
+        checks the certificate against it and its trust store. On success it fetches the service
+        URL once (what follows a PIN, the certificate request, is not emulated).
+        """
+        subs = {
+            s["code"]: s["value"]
+            for s in (inform.get("option43") or {}).get("suboptions", [])
+            if s["complete"]
+        }
+        host, port, path = subs.get(3, ""), int(subs.get(4) or 443), subs.get(5, "")
+        record: dict[str, Any] = {
+            "url": f"{subs.get(2, 'https')}://{host}:{port}{path}",
+            "host": host,
+            "port": port,
+            "path": path,
+            "sni": host,
+        }
+        answer = self.resolve(boot, host, dns_server, src)
+        record["dns"] = answer
+        if not answer.get("a"):
+            record["error"] = f"{host} did not resolve ({answer['rcode']})"
+            return record
+        record["address"] = answer["a"][0]
+        try:
+            tls = self.tls_socket(boot, answer["a"][0], port, host, src)
+        except ssl.SSLError as exc:
+            record["tls_failure"] = {
+                "error": exc.reason or str(exc),
+                "verify_message": getattr(exc, "verify_message", None),
+            }
+            return record
+        record["tls"] = tls_info(tls)
+        conn = http.client.HTTPConnection(answer["a"][0], port, timeout=5)
+        conn.sock = tls
+        status, data = self._get(conn, host, path, self.user_agent())
+        conn.close()
+        record["status"] = status
+        record["response_body_bytes"] = len(data)
+        return record
 
     # --- DNS / HTTP -------------------------------------------------------------------------
 
@@ -320,6 +431,19 @@ class Phone:
         domain = rec["inform"].get("domain") or rec["lease"].get("domain")
         servers = rec["inform"].get("dns") or [rec["lease"]["server_id"]]
         rec["dns"] = []
+        if self.cfg.get("lpe"):
+            if rec["inform"].get("ntp"):
+                rec["ntp"] = self.ntp(rec["inform"]["ntp"][0], ip)
+            if rec["inform"].get("option43"):
+                signin = self.signin(boot, rec["inform"], servers[0], ip)
+                rec["dns"].append(signin.pop("dns"))
+                rec["signin"] = signin
+                if "tls_failure" in signin or "error" in signin:
+                    why = signin.get("tls_failure", {}).get("verify_message") or signin.get(
+                        "error", signin.get("tls_failure", {}).get("error")
+                    )
+                    self.outcome = f"sign-in to {signin['url']} failed: {why}"
+                    return False
         if not domain:
             self.outcome = "no option 15 domain; cannot build ucupdates-r2 name"
             return False
@@ -333,11 +457,14 @@ class Phone:
         path = self.cfg["checkin_path"]
         if self.cfg.get("https"):
             try:
-                conn = self.https_connection(boot, answer["a"][0], name, ip)
+                tls = self.tls_socket(boot, answer["a"][0], 443, name, ip)
             except ssl.SSLError as exc:
                 rec["tls_failure"] = {"host": name, "error": exc.reason or str(exc)}
                 self.outcome = f"TLS handshake with {name} failed: {exc.reason or exc}"
                 return False
+            self.tls_seen = tls_info(tls)
+            conn = http.client.HTTPConnection(answer["a"][0], 443, timeout=5)
+            conn.sock = tls
         else:
             conn = http.client.HTTPConnection(answer["a"][0], 80, timeout=5, source_address=(ip, 0))
         conn.request(
@@ -346,7 +473,7 @@ class Phone:
             body=body,
             headers={
                 "Host": name,
-                "User-Agent": USER_AGENT,
+                "User-Agent": self.user_agent(),
                 "Content-Type": "text/xml",
                 "Connection": "Keep-Alive",
             },
@@ -354,7 +481,13 @@ class Phone:
         resp = conn.getresponse()
         payload = resp.read()
         conn.close()
-        rec["checkin"] = {"path": path, "status": resp.status, "host": name}
+        rec["checkin"] = {
+            "path": path,
+            "status": resp.status,
+            "host": name,
+            "request_body_bytes": len(body),
+            "response_body_bytes": len(payload),
+        }
         if self.cfg.get("https"):
             rec["checkin"]["scheme"] = "https"
             rec["checkin"]["tls"] = self.tls_seen
@@ -383,7 +516,7 @@ class Phone:
                     ans["a"][0], url.port or 80, timeout=10, source_address=(ip, 0)
                 )
             c = conns[host]
-            status, data = self._get(c, host, url.path)
+            status, data = self._get(c, host, url.path, self.user_agent())
             good = status == 200 and data == firmware_bytes(url.path)
             rec["fetches"].append({"path": url.path, "status": status, "bytes": len(data)})
             if not good:
@@ -392,20 +525,18 @@ class Phone:
                 break
             # The seed's IIS log shows the phone asking for the file's folder right after it.
             folder = url.path.rsplit("/", 1)[0] + "/"
-            fstatus, fdata = self._get(c, host, folder)
+            fstatus, fdata = self._get(c, host, folder, self.user_agent())
             rec["fetches"].append({"path": folder, "status": fstatus, "bytes": len(fdata)})
             self.version = f["version"]
         for c in conns.values():
             c.close()
         return ok
 
-    def https_connection(
-        self, boot: int, server: str, name: str, src: str
-    ) -> http.client.HTTPConnection:
-        """An HTTP connection over TLS to ``server`` that validates ``name`` (sent as SNI).
+    def tls_socket(self, boot: int, server: str, port: int, name: str, src: str) -> ssl.SSLSocket:
+        """A TLS connection to ``server`` that validates ``name`` (sent as SNI).
 
         The phone trusts only the CA file it was given (the lab CA, or an unrelated one for the
-        untrusted scenario) and offers a few RSA and ECDHE suites up to TLS 1.2; it puts
+        untrusted scenarios) and offers a few RSA and ECDHE suites up to TLS 1.2; it puts
         AES256-GCM-SHA384 first on its second boot so a capture holds both a CBC and a GCM
         connection. Its key log is what a real phone would never give you; the lab keeps it to
         test decryption with a key log.
@@ -420,39 +551,36 @@ class Phone:
         ctx.set_ciphers(":".join(suites))
         ctx.load_verify_locations(https["ca_file"])
         ctx.keylog_filename = https["keylog"]
-        raw = socket.create_connection((server, 443), timeout=5, source_address=(src, 0))
+        raw = socket.create_connection((server, port), timeout=5, source_address=(src, 0))
         try:
-            tls = ctx.wrap_socket(raw, server_hostname=name)
+            return ctx.wrap_socket(raw, server_hostname=name)
         except ssl.SSLError:
             raw.close()
             raise
-        cipher = tls.cipher()
-        self.tls_seen = {"version": tls.version(), "cipher": cipher[0] if cipher else None}
-        conn = http.client.HTTPConnection(server, 443, timeout=5)
-        conn.sock = tls
-        return conn
 
     @staticmethod
-    def _get(conn: http.client.HTTPConnection, host: str, path: str) -> tuple[int, bytes]:
+    def _get(
+        conn: http.client.HTTPConnection, host: str, path: str, agent: str
+    ) -> tuple[int, bytes]:
         conn.request(
             "GET",
             path,
-            headers={"Host": host, "User-Agent": USER_AGENT, "Connection": "Keep-Alive"},
+            headers={"Host": host, "User-Agent": agent, "Connection": "Keep-Alive"},
         )
         resp = conn.getresponse()
         return resp.status, resp.read()
 
     def run(self) -> dict[str, Any]:
         """Boot until no further update is applied (bounded), idling briefly between reboots."""
-        subprocess.run(["ip", "addr", "flush", "dev", self.iface], check=True, timeout=5)
+        subprocess.run(["ip", "addr", "flush", "dev", self.iface], check=True)
         error = None
         try:
             for boot in range(int(self.cfg.get("max_boots", 4))):
                 if not self.boot(boot):
                     break
                 # "Waits for five minutes of idle activity, and then restarts" - shortened.
-                time.sleep(float(self.cfg.get("idle_seconds", 1.0)))
-                subprocess.run(["ip", "addr", "flush", "dev", self.iface], check=True, timeout=5)
+                pause(float(self.cfg.get("idle_seconds", 1.0)))
+                subprocess.run(["ip", "addr", "flush", "dev", self.iface], check=True)
                 self.outcome = f"updated to {self.version}"
         except (OSError, TimeoutError, RuntimeError, http.client.HTTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"
@@ -466,13 +594,28 @@ class Phone:
         }
 
 
+def pause(seconds: float) -> None:
+    """Sleep by ``select``: under libfaketime (the LPE phones' clock) ``time.sleep`` fails with
+    EINVAL (libfaketime 0.9.10 and CPython's absolute clock_nanosleep)."""
+    if seconds > 0:
+        select.select([], [], [], seconds)
+
+
+def tls_info(tls: ssl.SSLSocket) -> dict[str, Any]:
+    """Version, suite and key exchange of an established connection, as the phone saw them."""
+    cipher = tls.cipher()
+    name = cipher[0] if cipher else ""
+    kx = "ecdhe" if name.startswith("ECDHE") else "dhe" if name.startswith("DHE") else "rsa"
+    return {"version": tls.version(), "cipher": name or None, "key_exchange": kx}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; writes the phone's own account of the run for the runner to check."""
     ap = argparse.ArgumentParser(prog="python -m lab.phone")
     ap.add_argument("--config", required=True, type=Path)
     args = ap.parse_args(argv)
     cfg = json.loads(args.config.read_text())
-    time.sleep(float(cfg.get("start_delay", 0.0)))
+    pause(float(cfg.get("start_delay", 0.0)))
     result = Phone(cfg).run()
     Path(cfg["result_file"]).write_text(json.dumps(result, indent=2))
     return 0 if result["error"] is None else 1

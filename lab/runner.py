@@ -27,7 +27,7 @@ from typing import Any
 from lab.dhcpconf import DHCPD_BIN, KEA_BIN, dhcpd_conf, kea_conf_text
 from lab.dhcpwire import CERT_PROV_PATH, MS_UC_CLIENT, encode_option43, encode_option120
 from lab.pcapio import read_pcap, tag_frames, write_pcap, write_pcapng
-from lab.scenarios import Scenario
+from lab.scenarios import DEFAULT_CLOCK, Scenario
 
 REPO = Path(__file__).resolve().parent.parent
 SERVER_IP = "10.77.0.1"
@@ -37,6 +37,8 @@ PC_IP = "10.77.0.50"
 PC_MAC = "00:1a:a0:5c:00:50"
 BRIDGE_MAC = "02:00:00:00:0b:01"
 PHONE_TIMEOUT = 20.0
+CHRONYD_BIN = "/usr/sbin/chronyd"
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 _counter = itertools.count()
 
 
@@ -77,6 +79,33 @@ def missing_dhcp_server(server: str) -> str | None:
     if server == "dhcpd" and not os.access(DHCPD_BIN, os.X_OK):
         return f"ISC dhcpd ({DHCPD_BIN}, Debian isc-dhcp-server)"
     return None
+
+
+def missing_lpe_tools(sc: Scenario) -> str | None:
+    """What is missing to run a Lync Phone Edition scenario (None when it can run)."""
+    if not any(p.lpe for p in sc.phones):
+        return None
+    if sc.ntp != "none" and not os.access(CHRONYD_BIN, os.X_OK):
+        return f"chronyd ({CHRONYD_BIN}, Debian chrony)"
+    if not os.path.exists(LIBFAKETIME):
+        return f"libfaketime ({LIBFAKETIME}, Debian faketime)"
+    return None
+
+
+def chrony_conf(sc: Scenario, tmp: Path) -> str:
+    """chronyd as the site's NTP server: its own clock as a stratum-8 reference (`local`), never
+    touching the host clock (`-x`), no command port. `answered` allows the phones' subnet;
+    `ignored` allows only another one (10.77.1.0/24, a data VLAN), so chronyd listens but drops
+    the phones' requests without an answer. (With no `allow` line at all chronyd would not open
+    port 123, and the kernel would answer ICMP port unreachable instead.)"""
+    lines = [
+        f"pidfile {tmp / 'chronyd.pid'}",
+        "cmdport 0",
+        "local stratum 8",
+        f"bindaddress {SERVER_IP}",
+    ]
+    lines.append("allow 10.77.0.0/24" if sc.ntp == "answered" else "allow 10.77.1.0/24")
+    return "\n".join(lines) + "\n"
 
 
 def option43_bytes(sc: Scenario) -> tuple[list[tuple[int, str]], bytes | None]:
@@ -126,6 +155,8 @@ def dnsmasq_conf(sc: Scenario, tmp: Path) -> str:
             f"dhcp-option=15,{d}",
             f"dhcp-vendorclass=set:ucc,{MS_UC_CLIENT}",
         ]
+        if sc.ntp != "none":
+            lines.append(f"dhcp-option=42,{SERVER_IP}")
     lines.append(f"host-record={sc.web_fqdn},{SERVER_IP}")
     if dhcp:
         for p in sc.phones:
@@ -170,10 +201,15 @@ def iis_conf(sc: Scenario, tmp: Path) -> dict[str, Any]:
         "force_no_downloads": sc.force_no_downloads,
         "tls_sink": sc.background,
         "https": (
-            {"cert": str(tmp / "server.crt.pem"), "key": str(tmp / "server.key.pem")}
+            {
+                "cert": str(tmp / "server.crt.pem"),
+                "key": str(tmp / "server.key.pem"),
+                "key_exchange": sc.tls_key_exchange,
+            }
             if sc.https
             else None
         ),
+        "cert_prov_path": CERT_PROV_PATH,
         "log_dir": str(tmp),
         "ready_file": str(tmp / "iis.ready"),
     }
@@ -309,11 +345,14 @@ class Lab:
     def run(self) -> dict[str, Any]:
         """Execute the scenario; returns raw results (phone reports, server logs, capture)."""
         sc, tmp = self.sc, self.tmp
+        missing = missing_lpe_tools(sc)
+        if missing:
+            raise LabError(f"{sc.name} needs {missing}")
         self.build()
         if sc.https:
             from lab.tlscerts import make_pki
 
-            pki = make_pki(tmp, sc.server_cert_names)
+            pki = make_pki(tmp, sc.server_cert_names, validity=sc.cert_validity)
             trusted = pki.ca_cert if sc.phone_trusts_ca else pki.other_ca_cert
         dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
         (tmp / "dnsmasq.conf").write_text(dnsmasq_conf(sc, tmp))
@@ -330,6 +369,12 @@ class Lab:
         self.wait_for("dnsmasq", lambda: log.exists() and "started" in log.read_text())
         if sc.dhcp_server != "dnsmasq":
             self.start_dhcp_server()
+        if sc.ntp != "none":
+            (tmp / "chrony.conf").write_text(chrony_conf(sc, tmp))
+            argv = [CHRONYD_BIN, "-d", "-x", "-u", "root", "-f", str(tmp / "chrony.conf")]
+            self.spawn(self.srv, argv, "chronyd.out")
+            out = tmp / "chronyd.out"
+            self.wait_for("chronyd", lambda: "starting" in out.read_text(errors="replace"))
         (tmp / "iis.json").write_text(json.dumps(iis_conf(sc, tmp)))
         self.spawn(
             self.srv,
@@ -382,9 +427,25 @@ class Lab:
             }
             if sc.https:
                 cfg["https"] = {"ca_file": str(trusted), "keylog": str(tmp / f"phone{i}.keylog")}
+            env = None
+            if p.lpe:
+                # The phone's clock: libfaketime starts it at DEFAULT_CLOCK and the phone rewrites
+                # the file when an NTP answer sets it (lab/phone.py: Phone.ntp).
+                clock = tmp / f"phone{i}.clock"
+                clock.write_text(f"@{DEFAULT_CLOCK}\n")
+                cfg["lpe"] = {"clock_file": str(clock), "default_clock": DEFAULT_CLOCK}
+                env = {
+                    "LD_PRELOAD": LIBFAKETIME,
+                    "FAKETIME_TIMESTAMP_FILE": str(clock),
+                    "FAKETIME_NO_CACHE": "1",
+                    "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                }
             (tmp / f"phone{i}.json").write_text(json.dumps(cfg))
             argv = [sys.executable, "-m", "lab.phone", "--config", str(tmp / f"phone{i}.json")]
-            phones.append(self.spawn(self.ns_for(i), argv, f"phone{i}.out"))
+            if env is None:
+                phones.append(self.spawn(self.ns_for(i), argv, f"phone{i}.out"))
+            else:
+                phones.append(self.spawn(self.ns_for(i), argv, f"phone{i}.out", env=env))
         background = None
         if sc.background:
             bcfg = {
@@ -477,6 +538,10 @@ def run_scenario(sc: Scenario, out_dir: Path, keep_tmp: bool = False) -> Path:
             read_jsonl(tmp / "requests.jsonl"),
             option43_bytes(sc),
         )
+        if any(p.lpe for p in sc.phones):
+            from lab.facts import add_wire_tls
+
+            add_wire_tls(facts, raw["raw_capture"])
         capture = out_dir / sc.capture_name
         if sc.pcapng:
             write_pcapng(capture, frames, "br0", snaplen)

@@ -12,6 +12,10 @@ from lab.dhcpwire import MS_UC_CLIENT
 from lab.firmware import DEFAULT_TARGET
 
 CHECKIN_PATH = "/RequestHandler/ucdevice.upx"
+DEFAULT_CLOCK = "2000-01-01 00:00:00"
+"""The clock (UTC) of a Lync Phone Edition phone before NTP sets it: the lab's assumption. No
+source says what an LPE phone's clock reads after power-on without a time answer; a clock far
+before any certificate's notBefore is what makes an unanswered NTP request break TLS."""
 LEGACY_CHECKIN_PATH = "/UCDeviceUpdates/ucdevice.upx"
 
 
@@ -34,6 +38,10 @@ class Phone:
     vlan: tuple[int, ...] = ()
     start_delay: float = 0.0
     outcome: str = ""
+    lpe: bool = False
+    """A Lync Phone Edition phone (4.0.7577.x): it asks option 42's NTP server for the time, opens
+    the Certificate Provisioning URL of option 43 (sub-options 2-5) before its check-in, and sends
+    the OCPhone user agent (lab/phone.py: LPE_USER_AGENT)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,16 @@ class Scenario:
     """Names in the server certificate (first = CN); empty = web FQDN and ucupdates-r2.<domain>."""
     phone_trusts_ca: bool = True
     """False: the phones' trust store lacks the issuing CA, so they reject the server."""
+    tls_key_exchange: str = "rsa"
+    """"rsa" (AES128-SHA, AES256-GCM-SHA384: the server key decrypts) or "ecdhe"
+    (ECDHE-RSA-AES128-GCM-SHA256 only: forward secrecy, the server key cannot decrypt)."""
+    ntp: str = "none"
+    """"none" (no option 42, no NTP server), "answered" (option 42 = the server, chronyd serves the
+    subnet) or "ignored" (option 42 = the server, but chronyd allows only another subnet, so it
+    drops the phones' requests unanswered)."""
+    cert_validity: tuple[str, str] = ("", "")
+    """Fixed notBefore/notAfter (ISO dates) of the server certificate; empty = relative to the
+    run (LPE scenarios fix them so their facts, which record the dates, stay reproducible)."""
 
     @property
     def server_cert_names(self) -> tuple[str, ...]:
@@ -674,7 +692,243 @@ DHCP_SERVER_SCENARIOS: tuple[Scenario, ...] = (
     ),
 )
 
-SCENARIOS = SCENARIOS + HTTPS_SCENARIOS + DHCP_SERVER_SCENARIOS
+LPE_TARGET = "4.0.7577.4387"
+"""Lync Phone Edition CU8 (April 2013), the newest build Jeff Schertz's "Updating Lync Phone Edition
+Devices for Lync 2013" names; the older phones report CU7's 4.0.7577.4363 (the same article)."""
+LPE_OLDER = "4.0.7577.4363"
+LPE_CATALOG: tuple[tuple[str, str], ...] = (
+    ("Polycom", "CX500"),
+    ("Polycom", "CX600"),
+    ("Polycom", "CX3000"),
+    ("Aastra", "6721ip"),
+    ("Aastra", "6725ip"),
+)
+LPE_CERT_VALIDITY = ("2025-01-01", "2035-01-01")
+LPE_SHOWS = (
+    " Every LPE boot: DORA, the MS-UC-Client INFORM (options 42/43/120/15), NTP to option 42's "
+    "server (chronyd), a lookup of option 43 sub-option 3 and a TLS connection to "
+    "https://<3>:<4><5> (SNI = sub-option 3), then the ucupdates-r2 lookup and the HTTPS check-in."
+)
+
+
+def _lpe_phone(
+    name: str, mac: str, ip: str, vendor: str, model: str, serial: str, version: str, outcome: str
+) -> Phone:
+    return Phone(
+        name=name,
+        mac=mac,
+        ip=ip,
+        vendor=vendor,
+        model=model,
+        serial=serial,
+        version=version,
+        outcome=outcome,
+        lpe=True,
+    )
+
+
+# Lync Phone Edition phones (the "Aries" family: Polycom CX500/CX600/CX3000, Aastra 6721ip/6725ip)
+# against a Lync-era server: HTTPS check-ins over RSA or ECDHE key exchange, the sign-in path to
+# Certificate Provisioning, and time from option 42. Nobody has signed in to them (no user), which
+# is when a phone looks up ucupdates-r2 (Microsoft, "How the Device Update Process Works").
+LPE_SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        name="lpe-healthy-ecdhe",
+        title="Lync Phone Edition CX600, current, check-in over ECDHE",
+        shows="A Polycom CX600 on 4.0.7577.4387 gets the time, completes the TLS handshake with "
+        "Certificate Provisioning and checks in over HTTPS with ECDHE key exchange (the server "
+        "allows only ECDHE-RSA-AES128-GCM-SHA256): the server key cannot decrypt it; the answer "
+        "offers nothing, so no download follows." + LPE_SHOWS,
+        outcome="healthy: phone current, check-in answered with nothing offered (visible only by "
+        "inference: no download, no alert)",
+        https=True,
+        tls_key_exchange="ecdhe",
+        ntp="answered",
+        catalog=LPE_CATALOG,
+        target_version=LPE_TARGET,
+        target_timestamp="09-04-2013 10:00:00",
+        cert_validity=LPE_CERT_VALIDITY,
+        phones=(
+            _lpe_phone(
+                "cx600-ecdhe",
+                "00:04:f2:60:00:01",
+                "10.77.0.151",
+                "Polycom",
+                "CX600",
+                "0004F2600001",
+                LPE_TARGET,
+                "up to date, nothing offered",
+            ),
+        ),
+    ),
+    Scenario(
+        name="lpe-update-rsa",
+        title="Lync Phone Edition 6725ip offered CU8 over an RSA check-in",
+        shows="An Aastra 6725ip on 4.0.7577.4363 checks in over HTTPS with RSA key exchange (the "
+        "server key decrypts it); the answer offers 4.0.7577.4387, which the phone fetches over "
+        "plain HTTP from DeviceUpdateFiles_Int, reboots and checks in again (nothing offered)."
+        + LPE_SHOWS,
+        outcome="healthy update over HTTPS: 4.0.7577.4363 -> 4.0.7577.4387",
+        https=True,
+        ntp="answered",
+        catalog=LPE_CATALOG,
+        target_version=LPE_TARGET,
+        target_timestamp="09-04-2013 10:00:00",
+        cert_validity=LPE_CERT_VALIDITY,
+        phones=(
+            _lpe_phone(
+                "aastra6725-rsa",
+                "00:08:5d:67:25:01",
+                "10.77.0.152",
+                "Aastra",
+                "6725ip",
+                "00085D672501",
+                LPE_OLDER,
+                "updated 4.0.7577.4363 -> 4.0.7577.4387",
+            ),
+        ),
+    ),
+    Scenario(
+        name="lpe-update-ecdhe",
+        title="Lync Phone Edition 6721ip offered CU8 over an ECDHE check-in",
+        shows="Like lpe-update-rsa with an Aastra 6721ip, but the check-in uses ECDHE key "
+        "exchange: only the plain-HTTP GET of the offered file shows that the encrypted answer "
+        "offered it." + LPE_SHOWS,
+        outcome="healthy update over HTTPS (ECDHE): 4.0.7577.4363 -> 4.0.7577.4387",
+        https=True,
+        tls_key_exchange="ecdhe",
+        ntp="answered",
+        catalog=LPE_CATALOG,
+        target_version=LPE_TARGET,
+        target_timestamp="09-04-2013 10:00:00",
+        cert_validity=LPE_CERT_VALIDITY,
+        phones=(
+            _lpe_phone(
+                "aastra6721-ecdhe",
+                "00:08:5d:67:21:01",
+                "10.77.0.153",
+                "Aastra",
+                "6721ip",
+                "00085D672101",
+                LPE_OLDER,
+                "updated 4.0.7577.4363 -> 4.0.7577.4387",
+            ),
+        ),
+    ),
+    Scenario(
+        name="lpe-nothing-offered-rsa",
+        title="Lync Phone Edition CX500, current, check-in over RSA",
+        shows="A Polycom CX500 on 4.0.7577.4387 checks in over HTTPS with RSA key exchange (the "
+        "server key decrypts it): a complete exchange whose answer offers nothing." + LPE_SHOWS,
+        outcome="healthy: phone current, check-in answered with nothing offered (decryptable)",
+        https=True,
+        ntp="answered",
+        catalog=LPE_CATALOG,
+        target_version=LPE_TARGET,
+        target_timestamp="09-04-2013 10:00:00",
+        cert_validity=LPE_CERT_VALIDITY,
+        phones=(
+            _lpe_phone(
+                "cx500-rsa",
+                "00:04:f2:50:00:01",
+                "10.77.0.154",
+                "Polycom",
+                "CX500",
+                "0004F2500001",
+                LPE_TARGET,
+                "up to date, nothing offered",
+            ),
+        ),
+    ),
+    Scenario(
+        name="lpe-signin-name-mismatch",
+        title="Certificate Provisioning certificate without option 43's FQDN",
+        shows="Option 43 sub-option 3 is ocs.contoso.com (DHCPUtil run without -WebServer puts "
+        "the SIP pool FQDN there) but the web server's certificate names webint.contoso.com and "
+        "ucupdates-r2.contoso.com only: the phone checks sub-option 3 against the certificate, "
+        "sends a fatal TLS alert and stops (no check-in).",
+        outcome="sign-in cannot work: the Certificate Provisioning certificate lacks "
+        "ocs.contoso.com (option 43 sub-option 3); the phone aborts the handshake",
+        https=True,
+        ntp="answered",
+        cert_names=("webint.contoso.com", "ucupdates-r2.contoso.com"),
+        catalog=LPE_CATALOG,
+        target_version=LPE_TARGET,
+        target_timestamp="09-04-2013 10:00:00",
+        cert_validity=LPE_CERT_VALIDITY,
+        phones=(
+            _lpe_phone(
+                "cx600-mismatch",
+                "00:04:f2:60:00:02",
+                "10.77.0.155",
+                "Polycom",
+                "CX600",
+                "0004F2600002",
+                LPE_TARGET,
+                "TLS to Certificate Provisioning aborted by the phone (name mismatch)",
+            ),
+        ),
+    ),
+    Scenario(
+        name="lpe-ntp-no-answer",
+        title="NTP unanswered: the phone's clock stays at 2000-01-01 and it rejects the server",
+        shows="Option 42 names the server, but chronyd there allows only 10.77.1.0/24 (the data "
+        "VLAN, not the phones' subnet), so it drops the phone's two NTP requests without an "
+        "answer; the phone's clock stays "
+        "at its default (2000-01-01 00:00 UTC, the lab's assumption) and the Certificate "
+        "Provisioning certificate (valid 2025-01-01 to 2035-01-01) is not yet valid for it: it "
+        "sends a fatal TLS alert and stops.",
+        outcome="time not set (NTP unanswered); the phone rejects a valid certificate as not yet "
+        "valid and never signs in or checks in",
+        https=True,
+        ntp="ignored",
+        catalog=LPE_CATALOG,
+        target_version=LPE_TARGET,
+        target_timestamp="09-04-2013 10:00:00",
+        cert_validity=LPE_CERT_VALIDITY,
+        phones=(
+            _lpe_phone(
+                "cx3000-ntp",
+                "00:04:f2:30:00:01",
+                "10.77.0.156",
+                "Polycom",
+                "CX3000",
+                "0004F2300001",
+                LPE_TARGET,
+                "TLS to Certificate Provisioning aborted by the phone (certificate not yet valid)",
+            ),
+        ),
+    ),
+    Scenario(
+        name="lpe-untrusted-root",
+        title="Certificate Provisioning certificate from a root the phone does not trust",
+        shows="The web server's certificate is issued by a root CA that is not in the phone's "
+        "trust store: the phone answers the sign-in handshake with a fatal unknown_ca alert and "
+        "stops.",
+        outcome="sign-in cannot work: the phone does not trust the issuing root CA (unknown_ca)",
+        https=True,
+        ntp="answered",
+        phone_trusts_ca=False,
+        catalog=LPE_CATALOG,
+        target_version=LPE_TARGET,
+        target_timestamp="09-04-2013 10:00:00",
+        cert_validity=LPE_CERT_VALIDITY,
+        phones=(
+            _lpe_phone(
+                "aastra6725-untrusted",
+                "00:08:5d:67:25:02",
+                "10.77.0.157",
+                "Aastra",
+                "6725ip",
+                "00085D672502",
+                LPE_TARGET,
+                "TLS to Certificate Provisioning aborted by the phone (unknown_ca)",
+            ),
+        ),
+    ),
+)
+
+SCENARIOS = SCENARIOS + HTTPS_SCENARIOS + DHCP_SERVER_SCENARIOS + LPE_SCENARIOS
 
 
 def by_name(name: str) -> Scenario:

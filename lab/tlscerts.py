@@ -74,11 +74,28 @@ def _ca(common_name: str, now: datetime.datetime) -> tuple[rsa.RSAPrivateKey, x5
     return key, cert
 
 
-def make_pki(out: Path, names: tuple[str, ...], ca_name: str = "Contoso Lab Root CA") -> LabPki:
-    """Write a CA, a server certificate for ``names`` (first = subject CN) and its key."""
+def make_pki(
+    out: Path,
+    names: tuple[str, ...],
+    ca_name: str = "Contoso Lab Root CA",
+    validity: tuple[str, str] = ("", ""),
+) -> LabPki:
+    """Write a CA, a server certificate for ``names`` (first = subject CN) and its key.
+
+    ``validity`` fixes the server certificate's notBefore/notAfter (ISO dates, UTC midnight);
+    empty means one hour before the run until 825 days after it.
+    """
     now = datetime.datetime.now(datetime.UTC)
-    ca_key, ca_cert = _ca(ca_name, now)
-    _, other_cert = _ca("Untrusted Lab Root CA", now)
+    if validity[0]:
+        not_before = datetime.datetime.fromisoformat(validity[0]).replace(tzinfo=datetime.UTC)
+        not_after = datetime.datetime.fromisoformat(validity[1]).replace(tzinfo=datetime.UTC)
+        ca_start = not_before  # the CA's own validity then starts a day before the server's
+    else:
+        not_before = now - datetime.timedelta(hours=1)
+        not_after = now + datetime.timedelta(days=825)
+        ca_start = now
+    ca_key, ca_cert = _ca(ca_name, ca_start)
+    _, other_cert = _ca("Untrusted Lab Root CA", ca_start)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cert = (
         x509.CertificateBuilder()
@@ -86,8 +103,8 @@ def make_pki(out: Path, names: tuple[str, ...], ca_name: str = "Contoso Lab Root
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=825))
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)

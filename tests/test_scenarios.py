@@ -67,7 +67,31 @@ EXPECTED: dict[str, dict[str, tuple[str, set[str]]]] = {
     "dhcpd-not-authoritative": {"*": ("fail", {"dhcp.inform-unanswered"})},
     "kea-class-mismatch": {"*": ("fail", {"dhcp.option43-missing", "dhcp.option120-missing"})},
     "kea-option120-text": {"*": ("fail", {"dhcp.option120-malformed"})},
+    # Lync Phone Edition (docs/lab.md, "Lync Phone Edition"): the RSA captures are analysed with
+    # their key like the https-* ones; the ECDHE ones cannot be decrypted and are judged by
+    # inference ("(inferred without decryption)").
+    "lpe-healthy-ecdhe": {"*": ("pass", {"checkin.encrypted-nothing-offered"})},
+    "lpe-update-rsa": {"*": ("pass", {"download.ok"})},
+    "lpe-update-ecdhe": {"*": ("pass", {"checkin.encrypted-offer-fetched", "download.ok"})},
+    "lpe-nothing-offered-rsa": {"*": ("pass", set())},
+    "lpe-signin-name-mismatch": {"*": ("fail", {"signin.provisioning-name-mismatch"})},
+    "lpe-ntp-no-answer": {
+        "*": ("fail", {"time.no-answer", "time.certificate-not-valid-at-phone-time"})
+    },
+    "lpe-untrusted-root": {"*": ("fail", {"signin.root-not-trusted"})},
 }
+
+PENDING_ANALYSIS = {
+    "lpe-healthy-ecdhe",
+    "lpe-update-ecdhe",
+    "lpe-signin-name-mismatch",
+    "lpe-ntp-no-answer",
+    "lpe-untrusted-root",
+}
+"""Scenarios whose verdicts and root causes need the sign-in, time and encrypted-check-in
+analysis of issue 15; only those two tests skip them until it is merged. (lpe-update-rsa and
+lpe-nothing-offered-rsa are judged with their key already, so they are held to EXPECTED now.)"""
+PENDING_REASON = "analysis lands with h-lpe-signin/h-lpe-infer"
 
 
 # Per scenario and phone MAC: the root cause the policy gives a failing or warned phone
@@ -93,6 +117,10 @@ ROOT_CAUSE: dict[str, dict[str, str]] = {
     "dhcpd-not-authoritative": {"*": "dhcp.inform-unanswered"},
     "kea-class-mismatch": {"*": "dhcp.option43-missing"},
     "kea-option120-text": {"*": "dhcp.option120-malformed"},
+    "lpe-signin-name-mismatch": {"*": "signin.provisioning-name-mismatch"},
+    # Time comes before sign-in: the unanswered NTP request is the root cause of the rejection.
+    "lpe-ntp-no-answer": {"*": "time.no-answer"},
+    "lpe-untrusted-root": {"*": "signin.root-not-trusted"},
 }
 
 
@@ -233,13 +261,19 @@ def test_dns_answers_are_the_ones_served(facts_path: Path) -> None:
         assert seen == expected
 
 
+def _decryptable(checkin: dict[str, Any]) -> bool:
+    """A check-in the pipeline can read with the scenario's server key: plain HTTP, or TLS with
+    RSA key exchange (ECDHE check-ins stay encrypted: forward secrecy)."""
+    return checkin.get("tls", {}).get("key_exchange", "rsa") == "rsa"
+
+
 @pytest.mark.parametrize("facts_path", FACTS, ids=lambda p: p.name.split(".")[0])
 def test_checkins_and_downloads_are_the_ones_made(facts_path: Path) -> None:
     facts = _facts(facts_path)
     doc = _document(facts["capture"])
     for phone in facts["phones"]:
         device = _device(doc, phone["mac"])
-        boots = [b for b in phone["boots"] if b.get("checkin")]
+        boots = [b for b in phone["boots"] if b.get("checkin") and _decryptable(b["checkin"])]
         assert len(device["checkins"]) == len(boots)
         for checkin, boot in zip(device["checkins"], boots, strict=True):
             want = boot["checkin"]
@@ -274,6 +308,8 @@ def test_checkins_and_downloads_are_the_ones_made(facts_path: Path) -> None:
 @pytest.mark.parametrize("facts_path", FACTS, ids=lambda p: p.name.split(".")[0])
 def test_verdicts_and_findings(facts_path: Path) -> None:
     facts = _facts(facts_path)
+    if facts["scenario"] in PENDING_ANALYSIS:
+        pytest.skip(PENDING_REASON)
     report = _report(facts["capture"])
     expected = EXPECTED[facts["scenario"]]
     for item in report.devices:
@@ -290,6 +326,8 @@ def test_verdicts_and_findings(facts_path: Path) -> None:
 @pytest.mark.parametrize("facts_path", FACTS, ids=lambda p: p.name.split(".")[0])
 def test_root_cause_is_the_one_the_policy_gives(facts_path: Path) -> None:
     facts = _facts(facts_path)
+    if facts["scenario"] in PENDING_ANALYSIS:
+        pytest.skip(PENDING_REASON)
     report = _report(facts["capture"])
     wanted = ROOT_CAUSE.get(facts["scenario"], {})
     for item in report.devices:
@@ -316,3 +354,28 @@ def test_interim_upgrade_counts_three_boots() -> None:
     device = doc["devices"][0]
     assert len(device["boots"]) == 3
     assert [d["offered_version"] for d in device["downloads"]] == ["1.0.522.103", "3.5.6907.0"]
+
+
+ECDHE_FACTS = [p for p in FACTS if _facts(p).get("https", {}).get("key_exchange") == "ecdhe"]
+
+
+@pytest.mark.parametrize("facts_path", ECDHE_FACTS, ids=lambda p: p.name.split(".")[0])
+def test_ecdhe_checkins_are_the_ones_made_with_the_phone_key_log(facts_path: Path) -> None:
+    """The server key cannot read an ECDHE check-in; the phone's key log (shipped beside the
+    capture) can: the decrypted truth the inference without keys is compared with."""
+    facts = _facts(facts_path)
+    keys = load_tls_keys([], None, str(PCAPS / facts["https"]["fixtures"]["keylog"]))
+    report = evaluate(analyze_paths([str(PCAPS / facts["capture"])], tls_keys=keys), Expectations())
+    doc = report_document(report)
+    for phone in facts["phones"]:
+        device = _device(doc, phone["mac"])
+        boots = [b for b in phone["boots"] if b.get("checkin")]
+        assert boots and len(device["checkins"]) == len(boots)
+        for checkin, boot in zip(device["checkins"], boots, strict=True):
+            fields = checkin["response_fields"]
+            assert checkin["http"]["response"]["status"] == boot["checkin"]["status"]
+            assert fields["downloads"] == boot["checkin"]["downloads"]
+            assert [f["version"] for f in fields["files"]] == [
+                o["version"] for o in boot["checkin"]["offered"]
+            ]
+        assert [s["version"] for s in device["firmware_seen"]] == phone["versions_reported"]

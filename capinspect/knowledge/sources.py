@@ -53,3 +53,19 @@ UPDATING_LPE_2013 = 'Jeff Schertz, "Updating Lync Phone Edition Devices for Lync
 APPROVE_AN_UPDATE = 'Microsoft, "Approve an update" (Lync Server 2010)'
 
 GET_CSDEVICEUPDATE = "Andy Giesen, Get-CsDeviceUpdate (Microsoft's DeviceUpdateStore layout)"
+
+IP_PHONE_INVENTORY = 'Microsoft, "IP Phone Inventory Report in Lync Server 2013"'
+"""Monitoring report whose examples list the manufacturer and hardware-version strings phones
+register with (``POLYCOM, CX600``, ``Aastra, 6725ip``, …) and a CX600's user agent."""
+
+TROUBLESHOOTING_LPE = 'Jeff Schertz, "Troubleshooting Lync Phone Edition Issues" (2012)'
+
+PHONES_FOR_SFB_ONLINE = 'Microsoft, "Getting phones for Skype for Business Online"'
+
+HOW_DEVICE_UPDATE_WEB_SERVICE_WORKS = (
+    'Microsoft, "How Device Update Web service works" (Lync Server 2010)'
+)
+
+CLIENTS_FOR_MIGRATION = 'Microsoft, "Configure clients for migration" (Lync Server 2013)'
+
+MSXFAQ_DEVICE_UPDATE = 'Frank Carius, "Lync DeviceUpdate" (msxfaq.de)'

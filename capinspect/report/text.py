@@ -20,6 +20,7 @@ from capinspect import __version__
 from capinspect.checks.base import Finding, Severity, Verdict
 from capinspect.devices import DeviceSession
 from capinspect.engine import Analysis
+from capinspect.knowledge.lync_phone_edition import edition
 from capinspect.report.model import DeviceReport, Report
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
@@ -94,9 +95,14 @@ def _capture_header(analysis: Analysis) -> Text:
 
 
 def device_label(session: DeviceSession) -> str:
+    """Vendor and model as the phone reported them, and ``(Lync Phone Edition)`` when its
+    firmware (or, without one, its model) says it runs that (knowledge/lync_phone_edition)."""
     ident = session.identity
     parts = [p for p in (ident.vendor, ident.model) if p]
-    return safe(" ".join(parts)) if parts else "unknown model"
+    label = " ".join(parts) if parts else "unknown model"
+    versions = [s.version for s in session.firmware_seen if s.version]
+    product = edition(ident.vendor, ident.model, versions[-1] if versions else None)
+    return safe(f"{label} ({product})" if product else label)
 
 
 def _summary_table(report: Report) -> Table:

@@ -26,7 +26,13 @@ from lab.dhcpwire import (
 from lab.facts import compare_captures, compare_with_facts
 from lab.firmware import firmware_bytes, version_lt
 from lab.pcapio import Frame, read_pcap, tag_frames, write_pcap
-from lab.runner import missing_dhcp_server, option43_bytes, preflight, run_scenario
+from lab.runner import (
+    missing_dhcp_server,
+    missing_lpe_tools,
+    option43_bytes,
+    preflight,
+    run_scenario,
+)
 from lab.scenarios import SCENARIOS, by_name
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +79,16 @@ def test_facts_file_is_well_formed(name: str) -> None:
             assert dhcp["leased_ip"] == spec.ip
             # An unanswered INFORM leaves the lease's option 15 as the phone's domain.
             domain = dhcp["option15"] or dhcp.get("lease_option15")
-            assert boot["dns"][0]["qname"] == f"ucupdates-r2.{domain}"
+            names = [q["qname"] for q in boot["dns"]]
+            if "signin" in boot:
+                # A Lync Phone Edition phone first resolves option 43's sub-option 3, and stops
+                # there when the sign-in handshake fails.
+                assert names[0] == boot["signin"]["host"]
+                names = names[1:]
+                if "tls_failure" in boot["signin"]:
+                    assert names == [] and "checkin" not in boot
+                    continue
+            assert names[0] == f"ucupdates-r2.{domain}"
             for dl in boot["downloads"]:
                 assert dl["path"].startswith("/DeviceUpdateFiles_Int/")
                 assert isinstance(dl["status"], int)
@@ -91,6 +106,50 @@ def test_seed_upgrade_path_is_recorded() -> None:
         "/UCPhone/LG-Nortel/IP8540/A/ENU/3.5.6907.0/CPE/CPE.nbt"
     )
     assert last["checkin"]["downloads"] == 0
+
+
+LPE_NAMES = [s.name for s in SCENARIOS if any(p.lpe for p in s.phones)]
+
+
+@pytest.mark.parametrize("name", LPE_NAMES)
+def test_lync_phone_edition_facts_record_time_signin_and_tls(name: str) -> None:
+    facts = committed_facts(name)
+    sc = by_name(name)
+    assert facts["lync_phone_edition"]["signin_url"] == (
+        f"https://{sc.web_fqdn}:443{CERT_PROV_PATH}"
+    )
+    assert facts["https"]["key_exchange"] == sc.tls_key_exchange
+    conns = facts["tls_connections"]
+    for phone in facts["phones"]:
+        assert phone["vendor"] in {"Polycom", "Aastra"}
+        for boot in phone["boots"]:
+            ntp = boot["ntp"]
+            assert ntp["answered"] is (sc.ntp == "answered") is ntp["clock_set"]
+            assert ntp["requests"] == (1 if ntp["answered"] else 2)
+            signin = boot["signin"]
+            assert signin["sni"] == signin["host"] == sc.web_fqdn
+            ck = boot.get("checkin")
+            if ck:
+                assert ck["tls"]["key_exchange"] == sc.tls_key_exchange
+                assert ck["user_agent"].startswith(f"CPE/{boot['reported_version']} OCPhone/")
+                assert ck["response_body_bytes"] > 0 and ck["request_body_bytes"] > 0
+    failed = [c for c in conns if c["alerts"]]
+    if sc.ntp == "ignored" or not sc.phone_trusts_ca or sc.cert_names:
+        # The phone rejects the sign-in certificate: one connection, one fatal alert from it.
+        assert len(conns) == 1 and failed == conns
+        assert conns[0]["alerts"][0]["from"] == "client"
+        want = "unknown_ca" if not sc.phone_trusts_ca else "bad_certificate"
+        assert conns[0]["alerts"][0]["description"] == want
+    else:
+        assert failed == [] and {c["key_exchange"] for c in conns} == {sc.tls_key_exchange}
+
+
+def test_lpe_offer_answer_is_larger_than_nothing_offered() -> None:
+    offer = committed_facts("lpe-update-rsa")["phones"][0]["boots"]
+    none = committed_facts("lpe-nothing-offered-rsa")["phones"][0]["boots"][0]["checkin"]
+    assert offer[0]["checkin"]["downloads"] == 1 and none["downloads"] == 0
+    assert offer[0]["checkin"]["response_body_bytes"] > none["response_body_bytes"]
+    assert offer[1]["checkin"]["response_body_bytes"] == none["response_body_bytes"]
 
 
 def test_failure_scenarios_record_iis_substatus() -> None:
@@ -200,10 +259,11 @@ _MISSING = preflight()
 
 
 def _rerun_params() -> list[Any]:
-    """Every scenario; the Kea/dhcpd ones also skip when their daemon is not installed."""
+    """Every scenario; the Kea/dhcpd ones also skip when their daemon is not installed, the Lync
+    Phone Edition ones when chronyd or libfaketime is missing."""
     params = []
     for sc in SCENARIOS:
-        missing = missing_dhcp_server(sc.dhcp_server)
+        missing = missing_dhcp_server(sc.dhcp_server) or missing_lpe_tools(sc)
         marks = [pytest.mark.skipif(True, reason=f"lab needs {missing}")] if missing else []
         params.append(pytest.param(sc.name, marks=marks, id=sc.name))
     return params

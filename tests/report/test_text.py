@@ -12,12 +12,14 @@ from factories import (
     lookup,
     write_dhcp_ack_capture,
 )
+from locations import PCAPS
 
 from capinspect.cli import main
 from capinspect.expectations import Expectations
-from capinspect.pipeline import evaluate
+from capinspect.pipeline import analyze_paths, evaluate
+from capinspect.protocols.tls.keys import NO_KEYS, load_tls_keys
 from capinspect.report.model import Report
-from capinspect.report.text import render_analyze, render_timeline, safe
+from capinspect.report.text import device_label, render_analyze, render_timeline, safe
 
 
 def test_safe_neutralises_terminal_escapes_and_bidi() -> None:
@@ -112,3 +114,21 @@ def test_other_clients_names_are_never_broken() -> None:
     assert lines[head + 1].startswith("ip:10.20.0.99") and lines[head + 1][column:] == "DNS A"
     assert lines[head + 2] == " " * column + name + "?"
     assert lines[head + 3].startswith(" " * column + "NOERROR")
+
+
+@pytest.mark.parametrize(
+    ("capture", "label"),
+    [
+        # Decrypted with the lab key: the check-in names the phone, its firmware is 4.0.7577.x.
+        ("lpe-update-rsa", "Aastra 6725ip (Lync Phone Edition)"),
+        # An OCPE phone keeps its plain label.
+        ("healthy-no-update", "LG-Nortel IP8540"),
+    ],
+)
+def test_device_label_names_lync_phone_edition(capture: str, label: str) -> None:
+    key = PCAPS / f"{capture}.key.pem"
+    keys = load_tls_keys([str(key)]) if key.exists() else NO_KEYS
+    report = evaluate(
+        analyze_paths([str(PCAPS / f"{capture}.pcap")], tls_keys=keys), Expectations()
+    )
+    assert [device_label(item.session) for item in report.devices] == [label]
