@@ -108,9 +108,6 @@ KNOWN_UNTESTED: frozenset[str] = frozenset(
         "capinspect/errors.py",
         "capinspect/knowledge/sources.py",
         "capinspect/limits.py",
-        "capinspect/protocols/tls/crypto.py",
-        "capinspect/protocols/tls/keys.py",
-        "capinspect/protocols/tls/messages.py",
         "capinspect/sources/capture.py",
         "capinspect/sources/ring.py",
     }
