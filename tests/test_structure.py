@@ -105,11 +105,6 @@ KNOWN_UNTESTED: frozenset[str] = frozenset(
         "capinspect/checks/dns.py",
         "capinspect/devices/bindings.py",
         "capinspect/devices/model.py",
-        "capinspect/errors.py",
-        "capinspect/knowledge/sources.py",
-        "capinspect/limits.py",
-        "capinspect/sources/capture.py",
-        "capinspect/sources/ring.py",
     }
 )
 
