@@ -93,22 +93,6 @@ PENDING_TESTS: frozenset[str] = frozenset(
 )
 
 
-# Modules written before this guard that still lack a test module of their own (they are
-# exercised through others'); each entry goes when its test module comes.
-KNOWN_UNTESTED: frozenset[str] = frozenset(
-    {
-        "capinspect/checks/base.py",
-        "capinspect/checks/capture.py",
-        "capinspect/checks/checkin.py",
-        "capinspect/checks/device.py",
-        "capinspect/checks/dhcp.py",
-        "capinspect/checks/dns.py",
-        "capinspect/devices/bindings.py",
-        "capinspect/devices/model.py",
-    }
-)
-
-
 def modules() -> Iterator[Path]:
     yield from sorted(PACKAGE.rglob("*.py"))
 
@@ -392,9 +376,9 @@ def test_every_module_has_a_test_module() -> None:
         for path in modules()
         if path.name not in WITHOUT_TESTS and not mirroring_tests(path)
     }
-    missing = sorted(untested - PENDING_TESTS - KNOWN_UNTESTED)
+    missing = sorted(untested - PENDING_TESTS)
     assert not missing, "modules without a test module (see mirroring_tests):\n" + "\n".join(
         missing
     )
-    stale = sorted((PENDING_TESTS | KNOWN_UNTESTED) - untested)
+    stale = sorted(PENDING_TESTS - untested)
     assert not stale, f"entries that are gone or have a test module now: {stale}"
