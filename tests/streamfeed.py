@@ -36,18 +36,21 @@ already cut out, and the junk case is what remains to test):
 * ``protocols/dns/parser.py`` ``parse_dns``: one message (a datagram, or one cut by the framer);
 * ``protocols/dhcp/parser.py`` ``parse_dhcp``: one datagram;
 * ``sources/netmon.py`` ``NetmonReader``: seeks to the frame table the header points at, so a
-  file is read by offset, never as a stream (tests/sources/test_netmon.py).
+  file is read by offset, never as a stream (tests/sources/test_netmon.py);
+* ``logs/iis.py`` and ``logs/audit.py``: fed lines, not bytes; junk is a stray last line
+  (tests/logs/test_iis_log.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 P = TypeVar("P")
 T = TypeVar("T")
 R = TypeVar("R")
+S = TypeVar("S", str, bytes)
 
 JUNK = b"trailing junk\r\n\x00\xff\x16\x03"
 """Bytes after the last unit: text, a line end, a NUL, and the start of a TLS record header."""
@@ -117,10 +120,12 @@ def tr(
     return Fed(whole, bytewise, after_junk, whole_parser, bytewise_parser, junk_parser)
 
 
-def with_junk(parse: Callable[[bytes], R], data: bytes, junk: bytes = JUNK) -> tuple[R, R]:
+def with_junk(parse: Callable[[S], R], data: S, junk: S | None = None) -> tuple[R, R]:
     """For a parser that takes one whole unit (see the module docstring): its answer for
-    ``data`` and for ``data + junk``, for the test to hold the second to the first."""
-    return parse(data), parse(data + junk)
+    ``data`` and for ``data + junk`` (:data:`JUNK` by default; text parsers pass text), for
+    the test to hold the second to the first."""
+    tail = cast(S, JUNK) if junk is None else junk
+    return parse(data), parse(cast(S, data + tail))
 
 
 def split_at(data: bytes, cuts: Iterable[int]) -> list[bytes]:
