@@ -1,4 +1,4 @@
-"""The shape of the source tree, held by tests (docs/architecture.md, "Structure guards").
+"""The shape of the source tree, held by tests (docs/testing.md, "Structure guards").
 
 * **No import cycle** in ``capinspect/``, between modules nor between packages (``checks/``
   importing ``logs/`` importing ``checks/`` is one even when no two modules import each
