@@ -8,7 +8,7 @@ real device grouping and checks on it.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cache
 
 from locations import PCAPS
@@ -378,20 +378,30 @@ def healthy_boot(version: str = "3.5.6907.0") -> Capture:
     )
 
 
-def assert_same_analysis(one: Analysis, other: Analysis, *, anomaly_order: bool = True) -> None:
-    """Two analyses reconstructed the same transactions and counted the same; anomalies in
-    the same order unless ``anomaly_order`` is False (engines run apart list them by file)."""
-    assert one.dhcp == other.dhcp
-    assert one.dns == other.dns
-    assert one.http == other.http
-    assert one.tls == other.tls
-    assert one.arp == other.arp
-    assert one.other_flows == other.other_flows
-    assert one.stats == other.stats
-    if anomaly_order:
-        assert one.anomalies == other.anomalies
-    else:
-        assert sorted(one.anomalies, key=repr) == sorted(other.anomalies, key=repr)
+def assert_same_analysis(
+    one: Analysis,
+    other: Analysis,
+    *,
+    anomaly_order: bool = True,
+    ignore: tuple[str, ...] = ("inputs",),
+) -> None:
+    """Two analyses are the same in every field: every transaction list (DHCP, DNS, HTTP, TLS,
+    ARP, other flows, check-ins), the DHCP background, the stats and the anomalies, in the
+    same order unless ``anomaly_order`` is False (engines run apart list them by file).
+
+    Fields are read from the dataclass, so a field added to ``Analysis`` is compared without
+    touching this function. ``ignore`` names what may honestly differ: by default ``inputs``
+    (a live run reads no file)."""
+    names = [f.name for f in fields(Analysis)]
+    unknown = set(ignore) - set(names)
+    assert not unknown, f"ignore names no Analysis field: {sorted(unknown)}"
+    for name in names:
+        if name in ignore:
+            continue
+        mine, theirs = getattr(one, name), getattr(other, name)
+        if name == "anomalies" and not anomaly_order:
+            mine, theirs = sorted(mine, key=repr), sorted(theirs, key=repr)
+        assert mine == theirs, f"the analyses differ in {name}"
 
 
 @cache

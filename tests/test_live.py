@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from factories import assert_same_analysis
 from locations import PCAPS, lab_captures
 
 from capinspect.checks.base import Verdict
@@ -51,8 +52,13 @@ def run_live(frames: list[RawFrame], *, tail: float = 0.0) -> tuple[LiveMonitor,
 def test_live_path_gives_the_same_report_as_analyze(capture: Any) -> None:
     frames = list(iter_frames([str(capture)]))
     monitor, _ = run_live(frames, tail=1000.0)
-    live = report_document(monitor.finish())
-    analysed = report_document(evaluate(analyze_paths([str(capture)]), DEFAULT_EXPECTATIONS))
+    live_report = monitor.finish()
+    file_analysis = analyze_paths([str(capture)])
+    # The whole analysis, not only what the report shows: every transaction list, the stats
+    # and the anomalies (a live run reads no file, so only ``inputs`` differs).
+    assert_same_analysis(live_report.analysis, file_analysis)
+    live = report_document(live_report)
+    analysed = report_document(evaluate(file_analysis, DEFAULT_EXPECTATIONS))
     assert stable(live) == stable(analysed)
 
 

@@ -299,10 +299,40 @@ def _parse_xml(body: bytes, text: str, problems: list[str]) -> Element | None:
             return None
         except (ParseError, ValueError, LookupError) as error:
             last = f"not well-formed XML: {error}"
+            if isinstance(attempt, str) and isinstance(error, ParseError):
+                root = _before_trailing_bytes(attempt, error, problems)
+                if root is not None:
+                    return root
         except RecursionError:
             last = "XML too deeply nested to parse"
     problems.append(last)
     return None
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def _before_trailing_bytes(text: str, error: ParseError, problems: list[str]) -> Element | None:
+    """The document when ``error`` lies after its root element closed (a NUL terminator,
+    padding, a second body): parsed again up to where the error is, the rest noted."""
+    line, column = error.position  # expat: 1-based line, 0-based column in characters
+    starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
+    if not 1 <= line <= len(starts):
+        return None
+    offset = starts[line - 1] + column
+    head = text[:offset]
+    if offset >= len(text) or not head.rstrip().endswith(">"):
+        return None
+    try:
+        root = fromstring(head, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (DefusedXmlException, ParseError, ValueError, LookupError, RecursionError):
+        return None
+    extra = len(text) - offset
+    problems.append(
+        f"{extra} character{'' if extra == 1 else 's'} after the XML document ignored "
+        f"(line {line}, column {column})"
+    )
+    return root
 
 
 # ---------------------------------------------------------------------------------------------

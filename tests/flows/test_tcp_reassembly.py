@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from streamfeed import JUNK, tr
 
 from capinspect.decode import Decoder
 from capinspect.flows.tcp import TcpReassembler, classify_payload
@@ -516,3 +517,41 @@ def test_segment_overtaking_the_first_does_not_get_the_flow_ignored() -> None:
     assert isinstance(events[0], FlowOpened) and events[0].kind == "http"
     assert stream(events, Direction.TO_SERVER).startswith(REQUEST[:30])
     assert stream(events, Direction.TO_CLIENT) == RESPONSE
+
+
+class _ClientStream:
+    """A connection whose client sends each fed chunk as the next segment (for ``tr``)."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.conversation = Conversation()
+        self.reassembler = TcpReassembler(limits)
+        self.sent = 0
+        for pkt in self.conversation.handshake():
+            assert self.reassembler.feed(pkt) == []
+
+    def send(self, chunk: bytes) -> list[StreamEvent]:
+        pkt = self.conversation.seg(Direction.TO_SERVER, self.sent, chunk)
+        self.sent += len(chunk)
+        return self.reassembler.feed(pkt)
+
+    def end(self) -> list[StreamEvent]:
+        fin = self.conversation.seg(Direction.TO_SERVER, self.sent, flags=TCP_FIN | TCP_ACK)
+        return [*self.reassembler.feed(fin), *self.reassembler.finish(1e9)]
+
+
+def test_one_segment_or_one_byte_per_segment_give_the_same_stream() -> None:
+    # One byte per segment keeps the flow undecided for a while: allow as many held segments.
+    limits = Limits(max_classify_segments=len(REQUEST))
+    fed = tr(
+        lambda: _ClientStream(limits),
+        lambda conn, chunk, _: conn.send(chunk),
+        REQUEST,
+        end=lambda conn, _: conn.end(),
+        view=lambda events: stream(events, Direction.TO_SERVER),
+        state=lambda conn: [a.code for a in conn.reassembler.anomalies],
+    )
+    assert fed.whole == REQUEST
+    for conn in (fed.whole_parser, fed.bytewise_parser, fed.junk_parser):
+        assert conn.reassembler.anomalies == []
+    # A byte stream has no boundary to keep: the junk simply follows the request.
+    assert fed.junk == REQUEST + JUNK

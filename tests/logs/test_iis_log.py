@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from streamfeed import JUNK, with_junk
+
 from capinspect.logs.iis import align, parse_iis_text, read_iis_log
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -115,3 +117,14 @@ def test_each_record_keeps_its_lines_as_read_and_its_logged_time() -> None:
     (only,) = headerless.records
     assert only.logged_text == "2009-03-06 17:07:20"  # the date from #Date, as IIS meant it
     assert only.raw == "17:07:20 POST /RequestHandler/ucdevice.upx 200"
+
+
+def test_junk_after_the_last_line_keeps_every_record() -> None:
+    # A log is read line by line, not as a byte stream: of streamfeed's feedings only the junk
+    # case applies (a paste that ends in a stray line, a file cut mid-line).
+    text = (FIXTURES / "seed-iis.log").read_text()
+    clean, after = with_junk(parse_iis_text, text.rstrip("\n") + "\n", JUNK.decode("latin-1"))
+    assert after.records == clean.records and len(clean.records) == 7
+    # Each junk line is named as what it is, not taken for a record.
+    assert [p.code for p in after.problems] == ["iis-log.stray-text"] * 2
+    assert not clean.problems

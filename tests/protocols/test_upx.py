@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from streamfeed import JUNK, split_at, tr, with_junk
 
 from capinspect.limits import Limits
-from capinspect.protocols.checkin import FirmwareModule
+from capinspect.protocols.checkin import CheckinRequest, CheckinResponse, FirmwareModule
 from capinspect.protocols.upx import (
     checkin_path_kind,
     is_checkin_path,
@@ -229,6 +234,36 @@ _VALUES = st.text(
 )
 
 
+@pytest.mark.parametrize(
+    ("parse", "body"),
+    [
+        (parse_checkin_request, REQUEST_A),
+        (parse_checkin_request, REQUEST_B),
+        (parse_checkin_response, RESPONSE_A),
+        (parse_checkin_response, RESPONSE_B),
+    ],
+    ids=["request-a", "request-b", "response-a", "response-b"],
+)
+@pytest.mark.parametrize("junk", [JUNK, b"\x00", b"<second/>"], ids=["junk", "nul", "element"])
+def test_bytes_after_the_document_are_noted_and_the_fields_kept(
+    parse: Callable[[bytes], CheckinRequest | CheckinResponse], body: bytes, junk: bytes
+) -> None:
+    # A check-in body is whole when the HTTP reader hands it over: only the junk case applies.
+    clean, after = with_junk(parse, body, junk)
+    assert clean.problems == ()
+    assert after.fields == clean.fields
+    assert replace(after, problems=()) == clean
+    count = len(junk.decode("latin-1"))
+    noun = "character" if count == 1 else "characters"
+    assert after.problems[0].startswith(f"{count} {noun} after the XML document ignored (line ")
+
+
+def test_junk_inside_the_document_is_not_cut_away() -> None:
+    body = REQUEST_A.replace(b"</Request>", b"")
+    parsed = parse_checkin_request(body + b"junk")
+    assert parsed.fields == () and parsed.problems[0].startswith("not well-formed XML")
+
+
 @given(_VALUES, _VALUES, st.sampled_from([b"", b"\r\n", b"\n\n  \t", b"<!-- end -->"]),
        st.lists(st.integers(min_value=0, max_value=600), max_size=6))  # fmt: skip
 def test_checkin_same_whole_byte_by_byte_and_with_trailing_junk(
@@ -244,11 +279,18 @@ def test_checkin_same_whole_byte_by_byte_and_with_trailing_junk(
     ).encode()
     whole = parse_checkin_request(body)
     assert parse_checkin_request(body + junk) == whole
-    stream = b"POST /RequestHandler/ucdevice.upx HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body)
-    data = stream + body
-    points = sorted({c % (len(data) + 1) for c in cuts})
+    data = (
+        b"POST /RequestHandler/ucdevice.upx HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body)
+        + body
+    )
+    # The body as the HTTP reader cuts it, whole, a byte at a time and followed by junk.
+    fed = tr(
+        lambda: HttpMessageReader("request"),
+        lambda reader, chunk, n: reader.feed(chunk, n, float(n)),
+        data,
+        view=lambda messages: [parse_checkin_request(m.body.data) for m in messages],
+    )
+    assert fed.whole == [whole]
     reader = HttpMessageReader("request")
-    messages = []
-    for n, (a, b) in enumerate(zip([0, *points], [*points, len(data)], strict=True)):
-        messages += reader.feed(data[a:b], n + 1, float(n))
+    messages = [m for n, piece in enumerate(split_at(data, cuts)) for m in reader.feed(piece, n, 0)]
     assert len(messages) == 1 and parse_checkin_request(messages[0].body.data) == whole

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from locations import PCAPS, lab_captures
 from netmon_files import EPOCH_1601, Frame, netmon_file
 from scapy.layers.inet import IP, UDP, Ether
+from streamfeed import with_junk
 
 from capinspect.errors import InputError
 from capinspect.expectations import Expectations
@@ -355,3 +356,22 @@ def test_any_damage_is_an_anomaly_or_one_input_error(
     assert all(isinstance(a, Anomaly) for a in reader.anomalies)
     assert [r[0] for r in records] == sorted({r[0] for r in records})
     assert reader.frames >= len(records)
+
+
+@pytest.mark.parametrize("table", [True, False], ids=["frame-table", "walked"])
+def test_bytes_after_the_last_frame(tmp_path: Path, table: bool) -> None:
+    # NetMon is read by offset (the header points at the frame table), never as a stream: of
+    # streamfeed's three feedings only the junk case applies.
+    frames = [Frame(ETH, i * 1000) for i in range(3)]
+
+    def read(data: bytes) -> tuple[list[tuple[int, float, bytes]], list[str]]:
+        path = tmp_path / "junk.cap"
+        path.write_bytes(data)
+        reader = open_capture(str(path))
+        return [(r[0], r[1], bytes(r[3])) for r in reader.records()], codes(reader)
+
+    (clean, clean_codes), (after, after_codes) = with_junk(read, netmon_file(frames, table=table))
+    assert len(clean) == 3 and clean_codes == ([] if table else ["capture.netmon-frame-table"])
+    # With a frame table the junk is never looked at; walked, it is a frame cut short.
+    assert after == clean
+    assert after_codes == clean_codes + ([] if table else ["capture.truncated-record"])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import random
 import shutil
 import struct
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import pytest
 import zstandard
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 from locations import corpus_files, lab_captures
 from scapy.layers.inet import IP, UDP, Ether
 from scapy.utils import PcapNgWriter, wrpcap
+from streamfeed import tr
 
 from capinspect.errors import InputError
 from capinspect.model import RawFrame
@@ -474,3 +477,67 @@ def test_chunks_bridged_without_copying_read_as_joined(
         payload for (_, _, payload, _), end in zip(records, ends, strict=True) if end <= len(data)
     ]
     assert [record[3] for record in bridged[0]] == whole  # type: ignore[index]
+
+
+class _Reads(io.RawIOBase):
+    """A file whose ``read`` returns exactly the chunks it was fed, one per call, as a pipe or
+    a slow decompressor may: the reader pulls its bytes, so ``tr`` feeds it through this."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.chunks: list[bytes] = []
+        self._at = 0
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        assert (offset, whence) == (0, 0)
+        self._at, self._pending = 0, b""
+        return 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        if not self._pending:
+            if self._at == len(self.chunks):
+                return b""
+            self._pending, self._at = self.chunks[self._at], self._at + 1
+        size = len(self._pending) if size < 0 else size
+        out, self._pending = self._pending[:size], self._pending[size:]
+        return out
+
+    def frames(self) -> list[RawFrame]:
+        self.path.write_bytes(b"".join(self.chunks))  # only its size is read
+        self.reader = CaptureReader(str(self.path), stream=cast(BinaryIO, self))
+        with self.reader:
+            return list(self.reader)
+
+
+@pytest.mark.parametrize(
+    ("container", "junk_code"),
+    [("pcap", "capture.bad-record"), ("pcapng", "pcapng.oversize-block")],
+)
+def test_read_whole_a_byte_per_read_and_with_trailing_junk(
+    tmp_path: Path, container: str, junk_code: str
+) -> None:
+    if container == "pcap":
+        data = classic_pcap([(1, 0, FRAME_A, len(FRAME_A)), (2, 5, FRAME_B, len(FRAME_B))])
+    else:
+        data = (
+            pcapng_shb("<")
+            + pcapng_idb("<", 1)
+            + pcapng_epb("<", 0, 1_000_000, FRAME_A)
+            + pcapng_epb("<", 0, 2_000_000, FRAME_B)
+        )
+    fed = tr(
+        lambda: _Reads(tmp_path / "capture"),
+        lambda reads, chunk, _: reads.chunks.append(chunk) or (),
+        data,
+        end=lambda reads, _: reads.frames(),
+        state=lambda reads: [(a.code, a.detail) for a in reads.reader.anomalies],
+    )
+    assert [f.data for f in fed.whole] == [FRAME_A, FRAME_B]
+    assert fed.whole_parser.reader.anomalies == []
+    # The junk reads as a record header with an absurd length: noted, after both frames.
+    assert fed.junk == fed.whole
+    assert [a.code for a in fed.junk_parser.reader.anomalies] == [junk_code]

@@ -12,6 +12,7 @@ from factories import GOOD_OPTION43, dhcp_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.all import BOOTP, DHCP, UDP, rdpcap
+from streamfeed import with_junk
 
 from capinspect.errors import Malformed
 from capinspect.protocols.dhcp.messages import ACK, INFORM, shown, value_text
@@ -477,3 +478,12 @@ def test_option43_binary_port_keeps_its_bytes_and_says_so() -> None:
     # A text option that is not text: option 15 as bytes.
     msg = parse_dhcp(dhcp_bytes(5, options=[(15, b"\x01\xbb")]))
     assert msg.domain_name == "01 BB (hex)"
+
+
+def test_bytes_after_the_end_option_are_padding() -> None:
+    # One datagram is one message (not incremental): only streamfeed's junk case applies.
+    # RFC 2131 lets a message be padded after END; whatever follows it is not read.
+    payload = dhcp_bytes(INFORM, options=[(60, b"MS-UC-Client"), (43, GOOD_OPTION43)])
+    clean, after = with_junk(parse_dhcp, payload)
+    assert after == clean and not clean.anomalies
+    assert after.option43 is not None and after.option43.complete

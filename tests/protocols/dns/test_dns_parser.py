@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.all import UDP, rdpcap
+from streamfeed import JUNK, split_at, tr, with_junk
 
 from capinspect.errors import Malformed
 from capinspect.protocols.dns.parser import DnsTcpFramer, parse_dns
@@ -95,12 +96,6 @@ def test_corrupt_question_falls_back_and_reports() -> None:
     assert parsed.anomalies and parsed.anomalies[0].code == "dns.malformed"
 
 
-def test_trailing_bytes_are_reported() -> None:
-    parsed = parse_dns(dns.message.make_query("a.b", "A").to_wire() + b"junk")
-    assert [a.code for a in parsed.anomalies] == ["dns.trailing-bytes"]
-    assert parsed.questions[0].name == "a.b"
-
-
 def test_tc_bit() -> None:
     query = dns.message.make_query("a.b", "A")
     reply = dns.message.make_response(query)
@@ -144,17 +139,28 @@ def _framed(*messages: bytes) -> bytes:
     return b"".join(len(m).to_bytes(2, "big") + m for m in messages)
 
 
-def test_framer_whole_and_byte_at_a_time() -> None:
+def test_framer_whole_byte_at_a_time_and_trailing_junk() -> None:
     first = dns.message.make_query("a.b", "A").to_wire()
     second = dns.message.make_query("c.d", "AAAA").to_wire()
-    stream = _framed(first, second)
-    assert DnsTcpFramer().feed(stream) == [first, second]
-    framer = DnsTcpFramer()
-    out: list[bytes] = []
-    for i in range(len(stream)):
-        out += framer.feed(stream[i : i + 1])
-    assert out == [first, second]
-    assert framer.pending == 0
+    fed = tr(
+        DnsTcpFramer,
+        lambda framer, chunk, _: framer.feed(chunk),
+        _framed(first, second),
+        [first, second],
+        state=lambda framer: framer.pending,
+    )
+    assert fed.whole_parser.pending == fed.bytewise_parser.pending == 0
+    # The junk's first two bytes read as a length prefix: the rest waits for more.
+    assert fed.junk == [first, second]
+    assert fed.junk_parser.pending == len(JUNK)
+
+
+def test_trailing_bytes_of_one_message_are_reported() -> None:
+    # parse_dns takes one whole message (not incremental): only the junk case applies.
+    whole, after = with_junk(parse_dns, dns.message.make_query("a.b", "A").to_wire())
+    assert (after.questions, after.answers) == (whole.questions, whole.answers)
+    assert [a.code for a in whole.anomalies] == []
+    assert [a.code for a in after.anomalies] == ["dns.trailing-bytes"]
 
 
 def test_framer_holds_partial_and_gap_resets() -> None:
@@ -257,11 +263,9 @@ def test_framer_any_split_and_trailing_junk_give_the_same_messages(
 ) -> None:
     stream = _framed(*messages)
     data = stream + junk
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
     framer = DnsTcpFramer()
     out: list[bytes] = []
-    for piece in pieces:
+    for piece in split_at(data, cuts):
         out += framer.feed(piece)
     assert out[: len(messages)] == messages
     assert out == DnsTcpFramer().feed(data)

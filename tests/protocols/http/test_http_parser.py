@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from streamfeed import split_at, tr
 
 from capinspect.limits import Limits
 from capinspect.protocols.http.messages import HttpRequest, HttpResponse
@@ -230,12 +232,6 @@ def test_take_started_methods_before_body_ends() -> None:
 # -- feeding independence and robustness ---------------------------------------------------------
 
 
-def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({cut % (len(data) + 1) for cut in cuts})
-    edges = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False) if b > a]
-
-
 @given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=20))
 def test_requests_same_result_for_any_split(cuts: list[int]) -> None:
     whole, whole_anomalies = feed_all("request", [REQUESTS])
@@ -251,19 +247,57 @@ def test_responses_same_result_for_any_split(cuts: list[int]) -> None:
     assert without_positions(split) == without_positions(whole)
 
 
-def test_one_byte_at_a_time_equals_whole() -> None:
-    for role, data, methods in (
-        ("request", REQUESTS, ()),
-        ("response", RESPONSES, RESPONSE_METHODS),
-    ):
-        whole, whole_anomalies = feed_all(role, [data], methods)  # type: ignore[arg-type]
-        single, single_anomalies = feed_all(
-            role,  # type: ignore[arg-type]
-            [data[i : i + 1] for i in range(len(data))],
-            methods,
-        )
-        assert without_positions(single) == without_positions(whole)
-        assert single_anomalies == whole_anomalies
+def _reader(role: Role, methods: tuple[str, ...]) -> HttpMessageReader:
+    reader = HttpMessageReader(role)
+    for method in methods:
+        reader.expect_method(method)
+    return reader
+
+
+@pytest.mark.parametrize(
+    ("role", "data", "methods", "count"),
+    [
+        ("request", REQUESTS, (), 4),
+        # Up to the 4096-byte body the stream stops in: every message here is whole.
+        (
+            "response",
+            RESPONSES[: RESPONSES.index(b"HTTP/1.1 200 OK\r\nContent-Length: 4096")],
+            RESPONSE_METHODS,
+            3,
+        ),
+    ],
+    ids=["requests", "responses"],
+)
+def test_whole_byte_at_a_time_and_trailing_junk_agree(
+    role: Role, data: bytes, methods: tuple[str, ...], count: int
+) -> None:
+    fed = tr(
+        lambda: _reader(role, methods),
+        lambda reader, chunk, n: reader.feed(chunk, n, float(n)),
+        data,
+        end=lambda reader, n: reader.close("fin", n, float(n)),
+        view=without_positions,
+        state=lambda reader: [a.code for a in reader.anomalies],
+    )
+    assert len(fed.whole) == count
+    assert [a.code for a in fed.whole_parser.anomalies] == []
+    # The junk's first line is no start line: reported and skipped, never a message.
+    assert len(fed.junk) == count
+    assert [a.code for a in fed.junk_parser.anomalies] == ["http.malformed-start-line"]
+
+
+def test_until_close_body_is_the_same_whole_or_a_byte_at_a_time() -> None:
+    # A body delimited by the close owns whatever follows, so there is no junk case here.
+    fed = tr(
+        lambda: _reader("response", RESPONSE_METHODS),
+        lambda reader, chunk, n: reader.feed(chunk, n, float(n)),
+        RESPONSES,
+        end=lambda reader, n: reader.close("fin", n, float(n)),
+        view=without_positions,
+        state=lambda reader: [a.code for a in reader.anomalies],
+        junk=b"",
+    )
+    assert [m.body.data for m in fed.whole][-2:] == [b"", b"until close"]
 
 
 _PIECES = st.sampled_from(

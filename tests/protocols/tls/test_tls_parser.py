@@ -7,6 +7,7 @@ import ssl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from streamfeed import tr
 from tls_handshakes import client_context, connect, server_context
 
 from capinspect.errors import Malformed
@@ -22,6 +23,7 @@ from capinspect.protocols.tls.parser import (
     MAX_RECORD,
     HandshakeReader,
     RecordReader,
+    TlsRecord,
     parse_certificate_list,
     parse_client_hello,
     parse_server_hello,
@@ -31,37 +33,46 @@ from capinspect.protocols.tls.tracker import TlsTracker
 V = ssl.TLSVersion
 
 
-def _records(stream: bytes, one_byte: bool) -> list[tuple[int, int, bytes]]:
-    reader = RecordReader()
-    pieces = [stream[i : i + 1] for i in range(len(stream))] if one_byte else [stream]
-    out = []
-    for frame, piece in enumerate(pieces, 1):
-        out += [(r.content_type, r.version, r.fragment) for r in reader.feed(piece, frame, 0.0)]
-    assert reader.broken is None
-    return out
+def _record_view(records: list[TlsRecord]) -> list[tuple[int, int, bytes]]:
+    return [(r.content_type, r.version, r.fragment) for r in records]
 
 
-def _messages(records: list[tuple[int, int, bytes]], one_byte: bool) -> list[tuple[int, bytes]]:
-    reader = HandshakeReader()
-    out = []
+def _handshake_bytes(records: list[tuple[int, int, bytes]]) -> bytes:
+    """The plaintext handshake stream: fragments of the records before ChangeCipherSpec."""
+    out = bytearray()
     for ctype, _, fragment in records:
         if ctype != 22:
             break  # after ChangeCipherSpec handshake records are encrypted
-        pieces = [fragment[i : i + 1] for i in range(len(fragment))] if one_byte else [fragment]
-        for piece in pieces:
-            out += [(t, body) for t, body, _ in reader.feed(piece)]
-    return out
+        out += fragment
+    return bytes(out)
+
+
+def _records(stream: bytes) -> list[tuple[int, int, bytes]]:
+    return _record_view(RecordReader().feed(stream, 1, 0.0))
+
+
+def _messages(records: list[tuple[int, int, bytes]]) -> list[tuple[int, bytes]]:
+    return [(t, body) for t, body, _ in HandshakeReader().feed(_handshake_bytes(records))]
 
 
 @pytest.mark.parametrize(
     "version", [V.TLSv1, V.TLSv1_2, V.TLSv1_3], ids=["tls1.0", "tls1.2", "tls1.3"]
 )
-def test_whole_and_byte_by_byte_give_the_same_records_and_messages(version: V) -> None:
+def test_whole_byte_by_byte_and_trailing_junk_give_the_same_records_and_messages(
+    version: V,
+) -> None:
     wire = connect(client_context(version), server_context(version))
     for direction in (Direction.TO_SERVER, Direction.TO_CLIENT):
         stream = wire.stream(direction)
-        whole = _records(stream, one_byte=False)
-        assert whole == _records(stream, one_byte=True)
+        records = tr(
+            RecordReader,
+            lambda reader, chunk, n: reader.feed(chunk, n, 0.0),
+            stream,
+            view=_record_view,
+            state=lambda reader: reader.broken,
+        )
+        whole = records.whole
+        assert records.whole_parser.broken is None
         assert (
             b"".join(
                 b"%c%c%c" % (t, v >> 8, v & 255) + len(f).to_bytes(2, "big") + f
@@ -69,16 +80,27 @@ def test_whole_and_byte_by_byte_give_the_same_records_and_messages(version: V) -
             )
             == stream
         )
-        messages = _messages(whole, one_byte=False)
-        assert messages == _messages(whole, one_byte=True)
-        assert messages[0][0] == (
+        # The junk is no record header: the reader stops there, after every record.
+        assert records.junk == whole
+        assert (records.junk_parser.broken or "").startswith("malformed: bytes 74")
+        # The next handshake header, cut short, is what a handshake stream's junk can be.
+        messages = tr(
+            HandshakeReader,
+            lambda reader, chunk, _: reader.feed(chunk),
+            _handshake_bytes(list(whole)),
+            view=lambda found: [(t, body) for t, body, _ in found],
+            state=lambda reader: reader.pending,
+            junk=b"\x0b\x00\x01",
+        )
+        assert messages.whole_parser.pending == 0 and messages.junk_parser.pending == 3
+        assert messages.whole[0][0] == (
             CLIENT_HELLO if direction == Direction.TO_SERVER else SERVER_HELLO
         )
 
 
 def test_hello_fields() -> None:
     wire = connect(client_context(V.TLSv1_2), server_context(V.TLSv1_2))
-    ch_type, ch_body = _messages(_records(wire.stream(Direction.TO_SERVER), False), False)[0]
+    ch_type, ch_body = _messages(_records(wire.stream(Direction.TO_SERVER)))[0]
     hello = parse_client_hello(ch_body, 2, 2.0)
     assert ch_type == CLIENT_HELLO and hello.sni == "ucupdates-r2.contoso.com"
     assert [suite_name(c) for c in hello.cipher_suites if c != 0x00FF] == [
@@ -87,7 +109,7 @@ def test_hello_fields() -> None:
     ]
     assert version_name(hello.versions_offered[0]) == "TLS 1.2"
     assert hello.extended_master_secret and hello.encrypt_then_mac
-    messages = _messages(_records(wire.stream(Direction.TO_CLIENT), False), False)
+    messages = _messages(_records(wire.stream(Direction.TO_CLIENT)))
     server = parse_server_hello(messages[0][1], 3, 3.0)
     assert server.selected_version == 0x0303 and server.cipher_suite == 0x002F
     chain = parse_certificate_list(messages[1][1], tls13=False)
@@ -113,7 +135,7 @@ def test_record_reader_frames_follow_the_bytes() -> None:
 def test_gap_inside_a_record_loses_only_that_record() -> None:
     wire = connect(client_context(V.TLSv1_2), server_context(V.TLSv1_2))
     stream = wire.stream(Direction.TO_CLIENT)
-    whole = _records(stream, False)
+    whole = _records(stream)
     first_len = 5 + len(whole[0][2])
     reader = RecordReader()
     got = reader.feed(stream[:10], 1, 0.0)
