@@ -44,8 +44,6 @@ HOT_PATH = ("capinspect/decode*", "capinspect/sources/pcapfile.py", "capinspect/
 KNOWN_CYCLE_EDGES: frozenset[str] = frozenset(
     {
         "capinspect.decode -> capinspect.sieve",
-        "capinspect.parallel -> capinspect.pipeline",
-        "capinspect.pipeline -> capinspect.parallel",
         "capinspect.sieve -> capinspect.decode",
     }
 )
@@ -59,8 +57,6 @@ KNOWN_PACKAGE_CYCLE_EDGES: frozenset[str] = frozenset(
         "capinspect.decode -> capinspect.sieve",
         "capinspect.logs -> capinspect.checks",
         "capinspect.logs -> capinspect.report",
-        "capinspect.parallel -> capinspect.pipeline",
-        "capinspect.pipeline -> capinspect.parallel",
         "capinspect.report -> capinspect.checks",
         "capinspect.sieve -> capinspect.decode",
     }

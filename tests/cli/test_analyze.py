@@ -124,22 +124,6 @@ def test_usage_error_is_exit_2() -> None:
     assert code == 2
 
 
-def test_explain_and_checks_commands() -> None:
-    code, out, _ = run("explain", "0x2f7d/200")
-    assert code == 0 and "SECURITY_CHANNEL" in out
-    code, _, err = run("explain", "what")
-    assert code == 2 and "cannot explain" in err and "Last Update Status" in err
-    assert len(err.strip().splitlines()) == 1
-    code, out, _ = run("explain", "500 19 5 62")
-    assert code == 0 and "ERROR_ACCESS_DENIED" in out
-    code, out, _ = run("explain", "0×00/0")
-    assert code == 0 and "healthy" in out
-    code, out, _ = run("explain", "--help")
-    assert "0x80070005" in out and "500 19 5 62" in out
-    code, out, _ = run("checks")
-    assert code == 0 and "download.acl-denied" in out
-
-
 def test_several_inputs_and_a_directory_merge(tmp_path: Path) -> None:
     code, out, _ = run("analyze", "--format", "json", HEALTHY, ACL)
     doc = json.loads(out)
@@ -353,28 +337,6 @@ def test_color_always_reaches_an_output_file_and_auto_never_does(tmp_path: Path)
 
 
 SEVERITY_RANK = {"info": 0, "warn": 1, "fail": 2}
-
-
-def test_checks_explain_specs_and_docs_agree_on_every_severity() -> None:
-    """`capinspect checks`, `capinspect explain ID`, the CheckSpec and docs/checks.md (its table
-    and its section) give every check the same severity."""
-    import re
-
-    from capinspect.checks import ALL_SPECS
-
-    code, listing, _ = run("checks")
-    assert code == 0
-    listed = {line.split()[0]: line.split()[1] for line in listing.splitlines() if line.strip()}
-    docs = (Path(__file__).resolve().parents[2] / "docs" / "checks.md").read_text(encoding="utf-8")
-    table = dict(re.findall(r"^\| \[`([^`]+)`\]\([^)]*\) \| (\w+) \|", docs, re.M))
-    sections = dict(re.findall(r"^## `([^`]+)`\n\n\*\*(\w+)\*\*", docs, re.M))
-    assert set(listed) == set(table) == set(sections) == {spec.id for spec in ALL_SPECS}
-    for spec in ALL_SPECS:
-        code, explained, _ = run("explain", spec.id)
-        assert code == 0
-        said = explained.split("\n", 1)[0]
-        assert said.startswith(f"{spec.id} ({spec.severity}):"), said
-        assert listed[spec.id] == table[spec.id] == sections[spec.id] == str(spec.severity)
 
 
 def test_reports_never_show_a_finding_more_severe_than_checks_lists_it() -> None:
