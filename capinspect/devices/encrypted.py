@@ -1,0 +1,373 @@
+"""Encrypted check-ins judged without keys: what the capture shows of a check-in inside TLS.
+
+Lync Phone Edition phones (and Communicator Phone Edition phones pointed at HTTPS) check in
+over TLS; without the server's key or a key log the request and the answer are hidden, but not
+everything is (docs/tls.md, "Encrypted check-ins judged without keys"):
+
+* the handshake and the certificate (judged by the ``tls.*`` checks);
+* the application data both ways: how many records, how big; the answer's plaintext size is
+  known to within a cipher block (``protocols/tls/sizes.py``) and compared with a lab answer
+  that offers a file and one that offers nothing (``knowledge/checkin_sizes.py``);
+* alerts (their type is encrypted too once the handshake is done), and how the connection
+  ended: FIN, RST, or the capture ended first;
+* what followed: the firmware itself travels over plain HTTP, so a GET of a firmware file
+  right after an encrypted check-in means the check-in offered it, and its URL names the
+  version (``knowledge/update_paths.py``).
+
+Each connection becomes an :class:`EncryptedCheckin` whose ``outcome`` is:
+
+``offer-fetched``
+    the server answered and the phone fetched a firmware file before its next check-in;
+``nothing-offered``
+    the server answered, no alert and no reset came before the answer, no download followed,
+    and the answer is not the size of an offer (or the capture went on long enough after it);
+``offer-unfetched``
+    as above but the answer is the size of an offer and the capture went on ``SETTLE``
+    seconds without a download;
+``rejected``
+    the phone or the server sent an alert, reset or closed the connection before the answer
+    (after a completed handshake: a failed handshake is ``tls.handshake-failed``'s);
+``undecided``
+    the evidence does not suffice (the capture cut the check-in, or ended right after an
+    answer the size of an offer): the report then names ``--tls-key``, ``--keylog`` and
+    ``--audit-log``.
+
+With ``--audit-log`` the matching audit row (MAC or client address, within the clock offset)
+gives the firmware the phone reported and the files offered (:func:`fill_from_audit`); the
+outcome then follows the row where the capture alone could not decide.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from capinspect.devices.model import (
+    NOTHING_OFFERED,
+    OFFER_FETCHED,
+    OFFER_UNFETCHED,
+    REJECTED,
+    UNDECIDED,
+    AuditFill,
+    DeviceSession,
+    Download,
+    EncryptedCheckin,
+    seconds,
+)
+from capinspect.knowledge.checkin_sizes import NOTHING, OFFER, answer_like, describe_references
+from capinspect.knowledge.phone import is_sign_in_name, is_update_name
+from capinspect.knowledge.update_paths import read_update_path
+from capinspect.model import Direction
+from capinspect.protocols.dhcp.messages import DhcpExchange
+from capinspect.protocols.tls.messages import (
+    DECRYPTED,
+    ESTABLISHED,
+    UNKNOWN,
+    TlsConnection,
+)
+from capinspect.protocols.tls.sizes import plaintext_total
+
+if TYPE_CHECKING:  # logs.audit imports the devices package: no import at run time
+    from capinspect.logs.audit import AuditRecord
+
+FOLLOW_WINDOW = 600.0
+"""Seconds after an encrypted check-in within which a firmware GET is taken as its offer being
+fetched (a phone fetches at once; the next check-in ends the window sooner)."""
+
+SETTLE = 60.0
+"""Seconds the capture must go on after an answer the size of an offer, without a download,
+for "offered, not fetched" to be said (less: undecided, as ``download.not-attempted``)."""
+
+AUDIT_WINDOW = 5.0
+"""Seconds an audit row may lie from its encrypted check-in once the clock offset is applied
+(the audit log writes whole seconds; the server logs when it answers)."""
+
+INFERRED = "inferred without decryption"
+
+MAX_ENCRYPTED_CHECKINS = 64
+"""Encrypted check-ins judged per phone (a phone checks in once a boot)."""
+
+
+def option43_hosts(dhcp: Iterable[DhcpExchange]) -> set[str]:
+    """The certificate provisioning hosts of option 43 (sub-option 3)."""
+    hosts: set[str] = set()
+    for exchange in dhcp:
+        for seen in exchange.messages:
+            o43 = seen.message.option43
+            if seen.message.op == 2 and o43 is not None and o43.web_server_fqdn:
+                hosts.add(o43.web_server_fqdn.lower().rstrip("."))
+    return hosts
+
+
+def checkin_connections(
+    tls: Sequence[TlsConnection], sign_in_hosts: set[str]
+) -> list[TlsConnection]:
+    """The phone's service TLS that can carry a check-in and was not decrypted.
+
+    A connection whose SNI is ucupdates-r2.* is a check-in's; one to a sign-in name (SRV,
+    autodiscover) is not; one to option 43's certificate provisioning host is the sign-in's
+    when the phone also reached an update name, a check-in's otherwise (one host may serve
+    both). Failed handshakes are left to the ``tls.*`` checks."""
+    update_sni = any(is_update_name(c.sni) for c in tls)
+    found: list[TlsConnection] = []
+    for conn in tls:
+        sni = (conn.sni or "").lower().rstrip(".")
+        if conn.decryption == DECRYPTED or conn.outcome not in (ESTABLISHED, UNKNOWN):
+            continue
+        if conn.outcome == UNKNOWN and not any(conn.app_record_counts):
+            continue
+        if is_sign_in_name(sni) or (update_sni and sni in sign_in_hosts):
+            continue
+        if is_update_name(sni) or conn.flow.server_port == 443:
+            found.append(conn)
+    return found[:MAX_ENCRYPTED_CHECKINS]
+
+
+def _ended(conn: TlsConnection) -> tuple[str, bool, bool]:
+    """How the connection ended in words; whether the capture cut it; whether a reset did."""
+    if not conn.ends:
+        return "still open when the capture ended (cut)", True, False
+    first = conn.ends[0]
+    who = "the phone" if first.direction == Direction.TO_SERVER else "the server"
+    reset = any(e.reason == "rst" for e in conn.ends)
+    if first.reason == "rst":
+        return f"reset (RST, frame {first.frame})", False, True
+    if first.reason in ("eof", "idle"):
+        return "still open when the capture ended (cut)", True, False
+    words = f"{who} closed it (FIN, frame {first.frame})"
+    if reset:
+        rst = next(e for e in conn.ends if e.reason == "rst")
+        words += f", then a reset (RST, frame {rst.frame})"
+    return words, False, reset
+
+
+def _version_of(download: Download) -> str | None:
+    """The version an update file's URL names; ``interim`` for the OCInterim folder."""
+    found = read_update_path(download.exchange.request.path)
+    if found is None:
+        return None
+    if found.layout.name == "interim":
+        return "interim"
+    return found.get("version")
+
+
+def infer(
+    conn: TlsConnection,
+    downloads: Sequence[Download],
+    next_ts: float | None,
+    capture_end: float | None,
+) -> EncryptedCheckin:
+    """What one encrypted check-in was, from the capture alone."""
+    to_server = [r for r in conn.app_records if r.direction == Direction.TO_SERVER]
+    to_client = [r for r in conn.app_records if r.direction == Direction.TO_CLIENT]
+    requests, answers = conn.app_record_counts
+    basis: list[str] = []
+    if conn.sni:
+        basis.append(f"TLS to {conn.flow.server_ip}:{conn.flow.server_port} (SNI {conn.sni})")
+    else:
+        basis.append(f"TLS to {conn.flow.server_ip}:{conn.flow.server_port} (no SNI)")
+    basis.append(
+        f"{requests} record(s) / {conn.app_bytes_to_server} bytes to the server, "
+        f"{answers} record(s) / {conn.app_bytes_to_client} bytes back"
+    )
+    plain = plaintext_total(conn.cipher_suite, conn.version, [r.size for r in to_client])
+    like = answer_like(*plain) if plain is not None and to_client else None
+    if plain is not None and to_client:
+        size = f"{plain[0]}" if plain[0] == plain[1] else f"{plain[0]}–{plain[1]}"
+        looks = {OFFER: "like an answer offering a file", NOTHING: "like an answer offering "
+                 "nothing"}.get(like or "", "between an offer and nothing")
+        basis.append(f"answer of {size} plaintext bytes, {looks} ({describe_references()})")
+    ended, cut, reset = _ended(conn)
+    basis.append(f"connection: {ended}")
+    answer_ts = to_client[-1].ts if to_client else None
+    first_answer = to_client[0].ts if to_client else None
+    early_alerts = [
+        a for a in conn.alerts if first_answer is None or a.ts < first_answer
+    ]
+    fatal = [a for a in conn.alerts if a.fatal]
+    for alert in (early_alerts or fatal)[:1]:
+        name = alert.name if alert.description is not None else "alert (type encrypted)"
+        basis.append(f"{alert.sender} sent an {name} in frame {alert.frame}")
+    window_end = min(
+        next_ts if next_ts is not None else float("inf"), conn.ts + FOLLOW_WINDOW
+    )
+    after = answer_ts if answer_ts is not None else conn.ts
+    followed = tuple(
+        d
+        for d in downloads
+        if d.offered_by is None and after <= d.ts < window_end
+    )
+    version = next((v for v in (_version_of(d) for d in followed) if v), None)
+
+    def result(outcome: str) -> EncryptedCheckin:
+        return EncryptedCheckin(
+            connection=conn,
+            outcome=outcome,
+            basis=tuple(basis),
+            request_records=requests,
+            request_bytes=conn.app_bytes_to_server,
+            answer_records=answers,
+            answer_bytes=conn.app_bytes_to_client,
+            answer_plaintext=plain if to_client else None,
+            answer_like=like,
+            ended=ended,
+            downloads=followed,
+            offered_version=version,
+        )
+
+    if early_alerts or (fatal and not to_client):
+        return result(REJECTED)
+    if not to_client:
+        if cut:
+            basis.append("the capture ended before the server answered")
+            return result(UNDECIDED)
+        if reset:
+            basis.append("the connection was reset before the server answered")
+        elif not to_server:
+            basis.append("the phone closed the connection without sending a check-in")
+        else:
+            basis.append("the connection closed before the server answered")
+        return result(REJECTED)
+    if followed:
+        names = ", ".join(d.file_name for d in followed[:3])
+        basis.append(
+            f"then a plain-HTTP GET of {names} (frame {followed[0].frame}, "
+            f"{seconds(max(0.0, followed[0].ts - after))} after the answer)"
+            + (
+                ": the interim file (OCInterim folder)"
+                if version == "interim"
+                else f": its URL names version {version}"
+                if version
+                else ""
+            )
+        )
+        return result(OFFER_FETCHED)
+    settled = capture_end is not None and capture_end - after >= SETTLE
+    if like == OFFER:
+        if settled:
+            basis.append(
+                f"no firmware GET in the {seconds((capture_end or after) - after)} the capture "
+                "went on"
+            )
+            return result(OFFER_UNFETCHED)
+        basis.append(
+            "no firmware GET, but the capture ended "
+            f"{seconds(max(0.0, (capture_end or after) - after))} after the answer"
+        )
+        return result(UNDECIDED)
+    basis.append("no firmware GET followed and no alert came")
+    return result(NOTHING_OFFERED)
+
+
+def infer_checkins(
+    tls: Sequence[TlsConnection],
+    downloads: Sequence[Download],
+    dhcp: Iterable[DhcpExchange],
+    capture_end: float | None,
+) -> tuple[EncryptedCheckin, ...]:
+    """Every encrypted check-in of one phone, judged (in connection order)."""
+    conns = checkin_connections(tls, option43_hosts(dhcp))
+    out: list[EncryptedCheckin] = []
+    for index, conn in enumerate(conns):
+        next_ts = conns[index + 1].ts if index + 1 < len(conns) else None
+        out.append(infer(conn, downloads, next_ts, capture_end))
+    return tuple(out)
+
+
+# -- the audit log ------------------------------------------------------------------------------
+
+
+def _row_matches(row: AuditRecord, session: DeviceSession, conn: TlsConnection) -> str | None:
+    if row.mac and session.mac:
+        return "MAC" if row.mac == session.mac else None
+    if row.client_ip and row.client_ip == conn.flow.client_ip:
+        return "client IP"
+    return None
+
+
+def audit_offset(
+    sessions: Sequence[DeviceSession], rows: Sequence[AuditRecord]
+) -> float | None:
+    """``capture − audit log`` from rows that match encrypted check-ins: the median of the
+    differences that agree with it within ``AUDIT_WINDOW``, as ``logs/correlate.py`` does for
+    plain check-ins; None when no row matches."""
+    diffs = [
+        checkin.ts - (row.logged_ts or 0.0)
+        for session in sessions
+        for checkin in session.encrypted_checkins
+        for row in rows
+        if row.logged_ts is not None and _row_matches(row, session, checkin.connection)
+    ]
+    if not diffs:
+        return None
+    best: list[float] = []
+    for pivot in diffs:
+        near = [d for d in diffs if abs(d - pivot) <= AUDIT_WINDOW]
+        if len(near) > len(best):
+            best = near
+    return statistics.median(best)
+
+
+def _offered(row: AuditRecord) -> tuple[tuple[str, str | None], ...]:
+    return tuple((m.file_name.strip(), m.version) for m in row.response if m.file_name.strip())
+
+
+def fill_from_audit(
+    session: DeviceSession, rows: Sequence[AuditRecord], offset: float | None
+) -> DeviceSession:
+    """The session with each encrypted check-in's audit row attached, and its outcome decided
+    by the row where the capture alone could not (``undecided``, or an answer whose size
+    disagrees with what the row says)."""
+    if offset is None or not session.encrypted_checkins:
+        return session
+    used: set[str] = set()
+    filled: list[EncryptedCheckin] = []
+    for checkin in session.encrypted_checkins:
+        candidates = [
+            (abs(checkin.ts - (row.logged_ts or 0.0) - offset), row, how)
+            for row in rows
+            if row.logged_ts is not None and row.where not in used
+            for how in [_row_matches(row, session, checkin.connection)]
+            if how is not None
+        ]
+        candidates = [c for c in candidates if c[0] <= AUDIT_WINDOW + _span(checkin)]
+        if not candidates:
+            filled.append(checkin)
+            continue
+        _, row, how = min(candidates, key=lambda c: c[0])
+        used.add(row.where)
+        fill = AuditFill(
+            where=row.where,
+            logged_ts=(row.logged_ts or 0.0) + offset,
+            offset=offset,
+            matched_by=how,
+            firmware=row.firmware,
+            nothing_known=row.reports_nothing_known,
+            offered=_offered(row),
+        )
+        filled.append(_decide_with_audit(replace(checkin, audit=fill)))
+    return replace(session, encrypted_checkins=tuple(filled))
+
+
+def _span(checkin: EncryptedCheckin) -> float:
+    return max(0.0, checkin.connection.last_ts - checkin.connection.ts)
+
+
+def _decide_with_audit(checkin: EncryptedCheckin) -> EncryptedCheckin:
+    fill = checkin.audit
+    if fill is None or checkin.outcome in (REJECTED, OFFER_FETCHED):
+        return checkin
+    basis = list(checkin.basis)
+    if fill.offered:
+        names = ", ".join(f"{n} {v or ''}".strip() for n, v in fill.offered[:3])
+        basis.append(f"the audit log ({fill.where}) shows the answer offered {names}")
+        if checkin.outcome == NOTHING_OFFERED or checkin.outcome == UNDECIDED:
+            outcome = OFFER_UNFETCHED if checkin.outcome == NOTHING_OFFERED else UNDECIDED
+            return replace(checkin, outcome=outcome, basis=tuple(basis))
+        return replace(checkin, basis=tuple(basis))
+    basis.append(f"the audit log ({fill.where}) shows the answer offered nothing")
+    if checkin.outcome in (UNDECIDED, OFFER_UNFETCHED) and checkin.answer_records:
+        return replace(checkin, outcome=NOTHING_OFFERED, basis=tuple(basis))
+    return replace(checkin, basis=tuple(basis))
