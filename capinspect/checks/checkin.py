@@ -258,8 +258,8 @@ def _path_of(url: str) -> str | None:
 
 
 def check_not_observed(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
-    if device.checkins:
-        return
+    if device.checkins or any(e.conclusive for e in device.encrypted_checkins):
+        return  # an encrypted check-in judged without keys is a checkin.encrypted-* finding
     tls = [f for f in device.other_flows if f.flow.server_port == 443 or f.kind == "tls"]
     update_lookups = [lk for lk in device.dns if is_update_name(lk.qname)]
     if device.tls and all(c.outcome == "failed" for c in device.tls):
