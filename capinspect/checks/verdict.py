@@ -60,6 +60,12 @@ class DeviceVerdict:
     def inferred(self) -> bool:
         return self.basis is not None
 
+    @property
+    def label(self) -> str:
+        """``PASS``, or ``PASS (inferred without decryption)`` — as every report shows it."""
+        text = str(self.verdict).upper()
+        return f"{text} ({INFERRED})" if self.inferred else text
+
 
 STAGE_ORDER: tuple[str, ...] = ("device", "dhcp", "dns", "tls", "checkin", "download", "logs")
 """The boot's stages in the order the phone goes through them (a check ID's prefix). A phone
