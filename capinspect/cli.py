@@ -180,7 +180,10 @@ def analyze(
         )
     finally:
         stop()
-    report = evaluate(analysis, expect, elapsed=time.monotonic() - started)
+    from capinspect.logs.fill import read_audit_rows
+
+    audit_rows = read_audit_rows(audit_logs)
+    report = evaluate(analysis, expect, elapsed=time.monotonic() - started, audit=audit_rows)
     server_logs = None
     if iis_logs or audit_logs:
         from capinspect.logs.report import load_logs

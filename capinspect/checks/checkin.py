@@ -22,6 +22,7 @@ from capinspect.checks.base import (
     Severity,
 )
 from capinspect.checks.download import not_firmware
+from capinspect.devices.model import NOTHING_OFFERED
 from capinspect.devices import Checkin, DeviceSession
 from capinspect.knowledge.firmware import (
     INTERIM_PATH_MARKER,
@@ -413,6 +414,32 @@ def check_no_update_offered(device: DeviceSession, ctx: CheckContext) -> Iterato
             observed=f"downloads={resp.downloads if resp.downloads is not None else 0}",
             frames=[checkin.frame],
             ts=checkin.ts,
+        )
+        return
+    yield from _encrypted_update_withheld(device, ctx)
+
+
+def _encrypted_update_withheld(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+    """An encrypted check-in whose audit row shows an old version and nothing offered."""
+    target = _target(device, ctx)
+    if target is None or device.checkins:
+        return
+    for item in device.encrypted_checkins:
+        fill = item.audit
+        if item.outcome != NOTHING_OFFERED or fill is None or fill.offered:
+            continue
+        current = parse_version(fill.firmware)
+        if current is not None and current >= target[0]:
+            continue
+        yield NO_UPDATE_OFFERED.finding(
+            f"phone on {fill.firmware or 'an unknown version'} (from the audit log, "
+            f"{fill.where}) was offered nothing; target {target[1]}",
+            device=device.key,
+            expected=f"an update to {target[1]}",
+            observed="nothing offered (audit log)",
+            frames=[item.frame],
+            ts=item.ts,
+            basis=item.basis,
         )
         return
 

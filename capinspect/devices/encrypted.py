@@ -33,16 +33,13 @@ Each connection becomes an :class:`EncryptedCheckin` whose ``outcome`` is:
     ``--audit-log``.
 
 With ``--audit-log`` the matching audit row (MAC or client address, within the clock offset)
-gives the firmware the phone reported and the files offered (:func:`fill_from_audit`); the
-outcome then follows the row where the capture alone could not decide.
+gives the firmware the phone reported and the files offered (``logs/fill.py``); the outcome
+then follows the row where the capture alone could not decide.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from capinspect.devices.model import (
     NOTHING_OFFERED,
@@ -50,8 +47,6 @@ from capinspect.devices.model import (
     OFFER_UNFETCHED,
     REJECTED,
     UNDECIDED,
-    AuditFill,
-    DeviceSession,
     Download,
     EncryptedCheckin,
     seconds,
@@ -69,9 +64,6 @@ from capinspect.protocols.tls.messages import (
 )
 from capinspect.protocols.tls.sizes import plaintext_total
 
-if TYPE_CHECKING:  # logs.audit imports the devices package: no import at run time
-    from capinspect.logs.audit import AuditRecord
-
 FOLLOW_WINDOW = 600.0
 """Seconds after an encrypted check-in within which a firmware GET is taken as its offer being
 fetched (a phone fetches at once; the next check-in ends the window sooner)."""
@@ -79,10 +71,6 @@ fetched (a phone fetches at once; the next check-in ends the window sooner)."""
 SETTLE = 60.0
 """Seconds the capture must go on after an answer the size of an offer, without a download,
 for "offered, not fetched" to be said (less: undecided, as ``download.not-attempted``)."""
-
-AUDIT_WINDOW = 5.0
-"""Seconds an audit row may lie from its encrypted check-in once the clock offset is applied
-(the audit log writes whole seconds; the server logs when it answers)."""
 
 INFERRED = "inferred without decryption"
 
@@ -274,100 +262,3 @@ def infer_checkins(
         next_ts = conns[index + 1].ts if index + 1 < len(conns) else None
         out.append(infer(conn, downloads, next_ts, capture_end))
     return tuple(out)
-
-
-# -- the audit log ------------------------------------------------------------------------------
-
-
-def _row_matches(row: AuditRecord, session: DeviceSession, conn: TlsConnection) -> str | None:
-    if row.mac and session.mac:
-        return "MAC" if row.mac == session.mac else None
-    if row.client_ip and row.client_ip == conn.flow.client_ip:
-        return "client IP"
-    return None
-
-
-def audit_offset(
-    sessions: Sequence[DeviceSession], rows: Sequence[AuditRecord]
-) -> float | None:
-    """``capture − audit log`` from rows that match encrypted check-ins: the median of the
-    differences that agree with it within ``AUDIT_WINDOW``, as ``logs/correlate.py`` does for
-    plain check-ins; None when no row matches."""
-    diffs = [
-        checkin.ts - (row.logged_ts or 0.0)
-        for session in sessions
-        for checkin in session.encrypted_checkins
-        for row in rows
-        if row.logged_ts is not None and _row_matches(row, session, checkin.connection)
-    ]
-    if not diffs:
-        return None
-    best: list[float] = []
-    for pivot in diffs:
-        near = [d for d in diffs if abs(d - pivot) <= AUDIT_WINDOW]
-        if len(near) > len(best):
-            best = near
-    return statistics.median(best)
-
-
-def _offered(row: AuditRecord) -> tuple[tuple[str, str | None], ...]:
-    return tuple((m.file_name.strip(), m.version) for m in row.response if m.file_name.strip())
-
-
-def fill_from_audit(
-    session: DeviceSession, rows: Sequence[AuditRecord], offset: float | None
-) -> DeviceSession:
-    """The session with each encrypted check-in's audit row attached, and its outcome decided
-    by the row where the capture alone could not (``undecided``, or an answer whose size
-    disagrees with what the row says)."""
-    if offset is None or not session.encrypted_checkins:
-        return session
-    used: set[str] = set()
-    filled: list[EncryptedCheckin] = []
-    for checkin in session.encrypted_checkins:
-        candidates = [
-            (abs(checkin.ts - (row.logged_ts or 0.0) - offset), row, how)
-            for row in rows
-            if row.logged_ts is not None and row.where not in used
-            for how in [_row_matches(row, session, checkin.connection)]
-            if how is not None
-        ]
-        candidates = [c for c in candidates if c[0] <= AUDIT_WINDOW + _span(checkin)]
-        if not candidates:
-            filled.append(checkin)
-            continue
-        _, row, how = min(candidates, key=lambda c: c[0])
-        used.add(row.where)
-        fill = AuditFill(
-            where=row.where,
-            logged_ts=(row.logged_ts or 0.0) + offset,
-            offset=offset,
-            matched_by=how,
-            firmware=row.firmware,
-            nothing_known=row.reports_nothing_known,
-            offered=_offered(row),
-        )
-        filled.append(_decide_with_audit(replace(checkin, audit=fill)))
-    return replace(session, encrypted_checkins=tuple(filled))
-
-
-def _span(checkin: EncryptedCheckin) -> float:
-    return max(0.0, checkin.connection.last_ts - checkin.connection.ts)
-
-
-def _decide_with_audit(checkin: EncryptedCheckin) -> EncryptedCheckin:
-    fill = checkin.audit
-    if fill is None or checkin.outcome in (REJECTED, OFFER_FETCHED):
-        return checkin
-    basis = list(checkin.basis)
-    if fill.offered:
-        names = ", ".join(f"{n} {v or ''}".strip() for n, v in fill.offered[:3])
-        basis.append(f"the audit log ({fill.where}) shows the answer offered {names}")
-        if checkin.outcome == NOTHING_OFFERED or checkin.outcome == UNDECIDED:
-            outcome = OFFER_UNFETCHED if checkin.outcome == NOTHING_OFFERED else UNDECIDED
-            return replace(checkin, outcome=outcome, basis=tuple(basis))
-        return replace(checkin, basis=tuple(basis))
-    basis.append(f"the audit log ({fill.where}) shows the answer offered nothing")
-    if checkin.outcome in (UNDECIDED, OFFER_UNFETCHED) and checkin.answer_records:
-        return replace(checkin, outcome=NOTHING_OFFERED, basis=tuple(basis))
-    return replace(checkin, basis=tuple(basis))

@@ -123,6 +123,8 @@ class AuditFill:
     """The phone reported an empty version with the 1601 timestamp."""
     offered: tuple[tuple[str, str | None], ...]
     """(file or URL, version) of every file the server's answer offered."""
+    identity: Identity = field(default_factory=lambda: Identity())
+    """Who the row says the phone is (vendor, model, revision, locale, serial, user)."""
 
 
 @dataclass(frozen=True, slots=True)
