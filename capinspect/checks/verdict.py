@@ -209,8 +209,8 @@ def _judge_encrypted(device: DeviceSession, stages: tuple[StageCoverage, ...]) -
     if last.conclusive:
         return DeviceVerdict(
             Verdict.PASS,
-            f"boot and check-in healthy ({INFERRED}: the last check-in "
-            f"{_OUTCOME_WORDS.get(last.outcome, last.outcome)})",
+            f"boot and check-in healthy ({INFERRED}): the last check-in "
+            f"{_OUTCOME_WORDS.get(last.outcome, last.outcome)}",
             stages,
             basis=last.basis,
         )
