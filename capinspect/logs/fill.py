@@ -94,27 +94,31 @@ def _offered(row: AuditRecord) -> tuple[tuple[str, str | None], ...]:
 def fill_session(
     session: DeviceSession, rows: Sequence[AuditRecord], offset: float
 ) -> DeviceSession:
-    """The session with each encrypted check-in's audit row attached (each row used once)."""
+    """The session with each encrypted check-in's audit row attached: the closest pairs first,
+    each check-in and each row used once."""
     if not session.encrypted_checkins:
         return session
-    used: set[str] = set()
-    filled: list[EncryptedCheckin] = []
-    for checkin in session.encrypted_checkins:
-        best: tuple[float, AuditRecord, str] | None = None
-        for row in rows:
-            if row.logged_ts is None or row.where in used:
-                continue
+    candidates: list[tuple[float, int, int, str]] = []
+    for index, checkin in enumerate(session.encrypted_checkins):
+        for number, row in enumerate(rows):
             how = _row_matches(row, session, checkin.connection)
-            if how is None:
+            if row.logged_ts is None or how is None:
                 continue
             off = _distance(checkin, _logged(row) + offset)
-            if off <= AUDIT_WINDOW and (best is None or off < best[0]):
-                best = (off, row, how)
-        if best is None:
+            if off <= AUDIT_WINDOW:
+                candidates.append((off, index, number, how))
+    chosen: dict[int, tuple[AuditRecord, str]] = {}
+    used: set[int] = set()
+    for _, index, number, how in sorted(candidates):
+        if index not in chosen and number not in used:
+            chosen[index] = (rows[number], how)
+            used.add(number)
+    filled: list[EncryptedCheckin] = []
+    for index, checkin in enumerate(session.encrypted_checkins):
+        if index not in chosen:
             filled.append(checkin)
             continue
-        _, row, how = best
-        used.add(row.where)
+        row, how = chosen[index]
         fill = AuditFill(
             where=row.where,
             logged_ts=(row.logged_ts or 0.0) + offset,
