@@ -22,8 +22,8 @@ from capinspect.checks.base import (
     Severity,
 )
 from capinspect.checks.download import not_firmware
-from capinspect.devices.model import NOTHING_OFFERED
 from capinspect.devices import Checkin, DeviceSession
+from capinspect.devices.model import NOTHING_OFFERED
 from capinspect.knowledge.firmware import (
     INTERIM_PATH_MARKER,
     INTERIM_THRESHOLD,

@@ -171,9 +171,7 @@ def _observed(item: EncryptedCheckin) -> str:
     if item.answer_plaintext is not None:
         low, high = item.answer_plaintext
         size = f", answer ≈{low}" + (f"–{high}" if high != low else "") + " bytes"
-    return (
-        f"{item.request_records} record(s) up, {item.answer_records} down{size}; {item.ended}"
-    )
+    return f"{item.request_records} record(s) up, {item.answer_records} down{size}; {item.ended}"
 
 
 def _check(spec: CheckSpec) -> Check:

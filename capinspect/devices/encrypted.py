@@ -164,29 +164,23 @@ def infer(
     like = answer_like(*plain) if plain is not None and to_client else None
     if plain is not None and to_client:
         size = f"{plain[0]}" if plain[0] == plain[1] else f"{plain[0]}–{plain[1]}"
-        looks = {OFFER: "like an answer offering a file", NOTHING: "like an answer offering "
-                 "nothing"}.get(like or "", "between an offer and nothing")
+        looks = {
+            OFFER: "like an answer offering a file",
+            NOTHING: "like an answer offering nothing",
+        }.get(like or "", "between an offer and nothing")
         basis.append(f"answer of {size} plaintext bytes, {looks} ({describe_references()})")
     ended, cut, reset = _ended(conn)
     basis.append(f"connection: {ended}")
     answer_ts = to_client[-1].ts if to_client else None
     first_answer = to_client[0].ts if to_client else None
-    early_alerts = [
-        a for a in conn.alerts if first_answer is None or a.ts < first_answer
-    ]
+    early_alerts = [a for a in conn.alerts if first_answer is None or a.ts < first_answer]
     fatal = [a for a in conn.alerts if a.fatal]
     for alert in (early_alerts or fatal)[:1]:
         name = alert.name if alert.description is not None else "alert (type encrypted)"
         basis.append(f"{alert.sender} sent an {name} in frame {alert.frame}")
-    window_end = min(
-        next_ts if next_ts is not None else float("inf"), conn.ts + FOLLOW_WINDOW
-    )
+    window_end = min(next_ts if next_ts is not None else float("inf"), conn.ts + FOLLOW_WINDOW)
     after = answer_ts if answer_ts is not None else conn.ts
-    followed = tuple(
-        d
-        for d in downloads
-        if d.offered_by is None and after <= d.ts < window_end
-    )
+    followed = tuple(d for d in downloads if d.offered_by is None and after <= d.ts < window_end)
     version = next((v for v in (_version_of(d) for d in followed) if v), None)
 
     def result(outcome: str) -> EncryptedCheckin:

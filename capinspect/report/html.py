@@ -168,7 +168,8 @@ def _overview(report: Report) -> str:
         for index, cell in enumerate(row[2:], 2):
             if index == 5:
                 rank = verdict_rank(item.verdict.verdict)
-                cells.append(f'<td data-sort="{rank}">{_verdict(str(item.verdict.verdict), cell)}</td>')
+                badge = _verdict(str(item.verdict.verdict), cell)
+                cells.append(f'<td data-sort="{rank}">{badge}</td>')
             else:
                 cells.append(f"<td>{h(cell)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")

@@ -32,9 +32,7 @@ HTTPS_LAB = sorted(p.stem for p in PCAPS.glob("https-*.pcap"))
 
 @cache
 def _lab(name: str, keyed: bool) -> DeviceReport:
-    keys = (
-        load_tls_keys([str(PCAPS / f"{name}.key.pem")], None, None) if keyed else NO_KEYS
-    )
+    keys = load_tls_keys([str(PCAPS / f"{name}.key.pem")], None, None) if keyed else NO_KEYS
     report = evaluate(analyze_paths([str(PCAPS / f"{name}.pcap")], tls_keys=keys), Expectations())
     (device,) = report.devices
     return device

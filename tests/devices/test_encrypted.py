@@ -28,9 +28,7 @@ from capinspect.protocols.tls.keys import load_tls_keys
 
 def _device(path: Path | str, key: str | None = None) -> DeviceSession:
     keys = load_tls_keys([str(PCAPS / key)], None, None) if key else None
-    analysis = (
-        analyze_paths([str(path)], tls_keys=keys) if keys else analyze_paths([str(path)])
-    )
+    analysis = analyze_paths([str(path)], tls_keys=keys) if keys else analyze_paths([str(path)])
     (device,) = build_devices(analysis)
     return device
 
