@@ -20,7 +20,8 @@ Each connection becomes an :class:`EncryptedCheckin` whose ``outcome`` is:
     the server answered and the phone fetched a firmware file before its next check-in;
 ``nothing-offered``
     the server answered, no alert and no reset came before the answer, no download followed,
-    and the answer is not the size of an offer (or the capture went on long enough after it);
+    and the answer is the size of one offering nothing, or the capture went on ``SETTLE``
+    seconds after an answer of no telling size;
 ``offer-unfetched``
     as above but the answer is the size of an offer and the capture went on ``SETTLE``
     seconds without a download;
@@ -28,9 +29,9 @@ Each connection becomes an :class:`EncryptedCheckin` whose ``outcome`` is:
     the phone or the server sent an alert, reset or closed the connection before the answer
     (after a completed handshake: a failed handshake is ``tls.handshake-failed``'s);
 ``undecided``
-    the evidence does not suffice (the capture cut the check-in, or ended right after an
-    answer the size of an offer): the report then names ``--tls-key``, ``--keylog`` and
-    ``--audit-log``.
+    the evidence does not suffice (the capture cut the check-in, or ended within ``SETTLE``
+    seconds of an answer that is not the size of one offering nothing): the report then names
+    ``--tls-key``, ``--keylog`` and ``--audit-log``.
 
 With ``--audit-log`` the matching audit row (MAC or client address, within the clock offset)
 gives the firmware the phone reported and the files offered (``logs/fill.py``); the outcome
@@ -69,8 +70,9 @@ FOLLOW_WINDOW = 600.0
 fetched (a phone fetches at once; the next check-in ends the window sooner)."""
 
 SETTLE = 60.0
-"""Seconds the capture must go on after an answer the size of an offer, without a download,
-for "offered, not fetched" to be said (less: undecided, as ``download.not-attempted``)."""
+"""Seconds the capture must go on after an answer, without a download, for "offered, not
+fetched" (an answer the size of an offer) or "nothing offered" (an answer of no telling size)
+to be said; less is undecided, as for ``download.not-attempted``."""
 
 INFERRED = "inferred without decryption"
 
@@ -227,6 +229,16 @@ def infer(
         )
         return result(OFFER_FETCHED)
     settled = capture_end is not None and capture_end - after >= SETTLE
+    waited = seconds(max(0.0, (capture_end or after) - after))
+    if cut and not settled:
+        basis.append(f"the capture ended {waited} after the answer, the connection still open")
+        return result(UNDECIDED)
+    if like is None and not settled:
+        basis.append(
+            f"the answer's size says nothing and the capture ended {waited} after it, too soon "
+            "to tell whether a download follows"
+        )
+        return result(UNDECIDED)
     if like == OFFER:
         if settled:
             basis.append(
@@ -234,10 +246,7 @@ def infer(
                 "went on"
             )
             return result(OFFER_UNFETCHED)
-        basis.append(
-            "no firmware GET, but the capture ended "
-            f"{seconds(max(0.0, (capture_end or after) - after))} after the answer"
-        )
+        basis.append(f"no firmware GET, but the capture ended {waited} after the answer")
         return result(UNDECIDED)
     basis.append("no firmware GET followed and no alert came")
     return result(NOTHING_OFFERED)
