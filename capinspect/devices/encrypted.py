@@ -41,6 +41,8 @@ then follows the row where the capture alone could not decide.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from capinspect.devices.model import (
     NOTHING_OFFERED,
@@ -48,8 +50,10 @@ from capinspect.devices.model import (
     OFFER_UNFETCHED,
     REJECTED,
     UNDECIDED,
+    DeviceSession,
     Download,
     EncryptedCheckin,
+    TimelineStep,
     seconds,
 )
 from capinspect.knowledge.checkin_sizes import NOTHING, OFFER, answer_like, describe_references
@@ -62,6 +66,8 @@ from capinspect.protocols.tls.messages import (
     ESTABLISHED,
     UNKNOWN,
     TlsConnection,
+    suite_name,
+    version_name,
 )
 from capinspect.protocols.tls.sizes import plaintext_total
 
@@ -133,6 +139,27 @@ def _ended(conn: TlsConnection) -> tuple[str, bool, bool]:
     return words, False, reset
 
 
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+def _handshake_words(conn: TlsConnection) -> str:
+    """The handshake and the certificate in one line (the ``tls.*`` checks judge them)."""
+    words = f"{version_name(conn.version)} {suite_name(conn.cipher_suite)}"
+    if conn.resumed:
+        words += " (resumed: no certificate sent)"
+    cert = conn.server_certificate
+    if cert is not None and cert.problem is None:
+        names = ", ".join(cert.names[:4]) or "no names"
+        words += (
+            f"; certificate for {names}, valid {_day(cert.not_before)} … {_day(cert.not_after)}, "
+            f"chain of {len(conn.certificates)} issued by {cert.issuer}"
+        )
+    elif conn.certificate_encrypted:
+        words += "; the certificate is encrypted (TLS 1.3)"
+    return words
+
+
 def _version_of(download: Download) -> str | None:
     """The version an update file's URL names; ``interim`` for the OCInterim folder."""
     found = read_update_path(download.exchange.request.path)
@@ -158,6 +185,7 @@ def infer(
         basis.append(f"TLS to {conn.flow.server_ip}:{conn.flow.server_port} (SNI {conn.sni})")
     else:
         basis.append(f"TLS to {conn.flow.server_ip}:{conn.flow.server_port} (no SNI)")
+    basis.append(_handshake_words(conn))
     basis.append(
         f"{requests} record(s) / {conn.app_bytes_to_server} bytes to the server, "
         f"{answers} record(s) / {conn.app_bytes_to_client} bytes back"
@@ -265,3 +293,46 @@ def infer_checkins(
         next_ts = conns[index + 1].ts if index + 1 < len(conns) else None
         out.append(infer(conn, downloads, next_ts, capture_end))
     return tuple(out)
+
+
+_STEP_WORDS = {
+    OFFER_FETCHED: "offered a file the phone then fetched",
+    NOTHING_OFFERED: "offered nothing",
+    OFFER_UNFETCHED: "offered a file the phone did not fetch",
+    REJECTED: "broken off before the answer",
+    UNDECIDED: "cannot be judged from the capture",
+}
+
+
+def timeline_steps(items: Sequence[EncryptedCheckin]) -> list[TimelineStep]:
+    """One ladder line per encrypted check-in, at the server's last answer record (or the
+    connection's start when there was none); ``details["inferred"]`` marks them."""
+    steps: list[TimelineStep] = []
+    for item in items:
+        conn = item.connection
+        answer = [r for r in conn.app_records if r.direction == Direction.TO_CLIENT]
+        frame, ts = (answer[-1].frame, answer[-1].ts) if answer else (conn.frame, conn.ts)
+        offered = item.offered_version
+        if offered == "interim":
+            offered = "the interim file"
+        version = f" ({offered})" if offered and item.outcome == OFFER_FETCHED else ""
+        audit = f", from the audit log {item.audit.where}" if item.audit is not None else ""
+        summary = (
+            f"check-in (encrypted, {item.request_bytes}/{item.answer_bytes} bytes): "
+            f"{_STEP_WORDS.get(item.outcome, item.outcome)}{version} ({INFERRED}{audit})"
+        )
+        details: dict[str, object] = {"inferred": True, "outcome": item.outcome}
+        server = f"{conn.flow.server_ip}:{conn.flow.server_port}"
+        steps.append(TimelineStep(ts, frame, "checkin", "from-server", server, summary, details))
+    return steps
+
+
+def with_timeline(session: DeviceSession) -> DeviceSession:
+    """The session whose ladder shows its encrypted check-ins as they are now judged."""
+    kept = [s for s in session.timeline if not s.details.get("inferred")]
+    steps = sorted([*kept, *timeline_steps(session.encrypted_checkins)], key=_step_order)
+    return replace(session, timeline=tuple(steps))
+
+
+def _step_order(step: TimelineStep) -> tuple[float, int]:
+    return (step.ts, step.frame)

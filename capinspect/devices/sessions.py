@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from capinspect.devices.encrypted import infer_checkins
+from capinspect.devices.encrypted import infer_checkins, with_timeline
 from capinspect.devices.identity import (
     ServiceNames,
     gather_bindings,
@@ -347,7 +347,7 @@ def _finish(
         other_flows=acc.other_flows,
     )
     times = [step.ts for step in timeline] or [0.0]
-    return DeviceSession(
+    session = DeviceSession(
         key=acc.key,
         mac=acc.mac,
         ips=tuple(acc.ips),
@@ -369,6 +369,7 @@ def _finish(
         other_tls=other_tls,
         encrypted_checkins=infer_checkins(service_tls, downloads, acc.dhcp, capture_end),
     )
+    return with_timeline(session) if session.encrypted_checkins else session
 
 
 def _match_offer(path: str, checkins: list[Checkin], ts: float) -> tuple[int | None, str | None]:

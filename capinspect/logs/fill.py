@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from capinspect.devices.encrypted import with_timeline
 from capinspect.devices.model import (
     NOTHING_OFFERED,
     OFFER_FETCHED,
@@ -138,7 +139,7 @@ def fill_session(
             ),
         )
         filled.append(decide_with_audit(replace(checkin, audit=fill)))
-    return _with_identity(replace(session, encrypted_checkins=tuple(filled)))
+    return with_timeline(_with_identity(replace(session, encrypted_checkins=tuple(filled))))
 
 
 def _with_identity(session: DeviceSession) -> DeviceSession:

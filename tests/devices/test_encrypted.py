@@ -139,3 +139,13 @@ def test_a_download_after_the_next_check_in_is_not_this_one_s(tmp_path: Path) ->
     assert late
     item = infer(first, late, second.ts, None)
     assert item.downloads == () and item.outcome != OFFER_FETCHED
+
+
+def test_the_ladder_shows_each_encrypted_check_in_once() -> None:
+    device = _device(PCAPS / "https-healthy.pcap")
+    steps = [s for s in device.timeline if s.details.get("inferred")]
+    assert [s.frame for s in steps] == [26, 92, 160]  # each answer's last record
+    assert all(s.stage == "checkin" and "(inferred without decryption" in s.summary for s in steps)
+    assert "offered nothing" in steps[-1].summary and "3.5.6907.0" in steps[1].summary
+    decrypted = _device(PCAPS / "https-healthy.pcap", "https-healthy.key.pem")
+    assert not any(s.details.get("inferred") for s in decrypted.timeline)

@@ -65,6 +65,8 @@ def test_each_encrypted_check_in_takes_its_row() -> None:
     assert device.verdict.verdict == Verdict.PASS and device.verdict.inferred
     summaries = [f.summary for f in device.findings if f.check_id.startswith("checkin.encrypted")]
     assert summaries and all("from the audit log" in s for s in summaries)
+    steps = [s for s in session.timeline if s.details.get("inferred")]
+    assert len(steps) == 3 and all("from the audit log" in s.summary for s in steps)
 
 
 def test_rows_of_another_phone_or_time_fill_nothing() -> None:
