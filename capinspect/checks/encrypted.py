@@ -25,7 +25,7 @@ from capinspect.devices.model import (
 _SOURCE = (
     "inference (RFC 5246 6.2.3 record sizes, 7.2 alerts); the Device Update troubleshooting "
     "article (update flow steps 4-6: the check-in answers with the files' URLs, the phone then "
-    "downloads them over HTTP); lab answer sizes (knowledge/checkin_sizes.py)"
+    "downloads them over HTTP); answer sizes measured on capinspect's lab captures"
 )
 
 ENCRYPTED_OFFER_FETCHED = CheckSpec(
