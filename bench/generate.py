@@ -773,7 +773,9 @@ def build_phone(index: int, seed: int) -> PhonePlan:
             break
         version = offer[1]
         gap = REBOOT
-    truth["expected_verdict"] = {"missing": "fail", "tls": "inconclusive"}.get(kind, "pass")
+    # A "tls" phone is current: its encrypted check-in is answered, no download follows and no
+    # alert comes, so it is judged without keys: pass (inferred without decryption).
+    truth["expected_verdict"] = {"missing": "fail"}.get(kind, "pass")
     truth["frames"] = len(plan.frames)
     return plan
 

@@ -127,6 +127,8 @@ def coverage(report: Report, expect: Expectations) -> Coverage:
         d.session.mac or d.session.key
         for d in report.devices
         if any(f.check_id in ENCRYPTED_CHECKIN_IDS for f in d.findings)
+        # Judged without keys, a check-in still shows no value to take (docs/tls.md).
+        or (d.session.encrypted_checkins and not d.session.checkins)
     )
     missing = tuple(key for key in CHECKIN_KEYS if not getattr(expect, key))
     return Coverage(encrypted, missing)

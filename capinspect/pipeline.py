@@ -16,6 +16,8 @@ from capinspect.devices import build_population
 from capinspect.engine import Analysis, Engine
 from capinspect.expectations import Expectations
 from capinspect.limits import DEFAULT_LIMITS, Limits
+from capinspect.logs.audit import AuditRecord
+from capinspect.logs.fill import fill_population
 from capinspect.model import RawFrame
 from capinspect.parallel import analyze_in_parallel, independence_gap
 from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
@@ -85,10 +87,14 @@ def evaluate(
     expect: Expectations,
     elapsed: float | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    audit: Sequence[AuditRecord] = (),
 ) -> Report:
     """Build the phones' sessions, run every check and judge each phone; the phones come in
-    the order every report lists them (failing first, see ``report.model.order_devices``)."""
-    population = build_population(analysis, expect, limits)
+    the order every report lists them (failing first, see ``report.model.order_devices``).
+
+    ``audit``: Device Update audit-log rows (``--audit-log``) that fill in the encrypted
+    check-ins no key opened (``logs/fill.py``)."""
+    population = fill_population(build_population(analysis, expect, limits), audit)
     devices = population.phones
     ctx = CheckContext(
         expect=expect,

@@ -70,6 +70,7 @@ KNOWN_LONG_MODULES: frozenset[str] = frozenset(
         "capinspect/protocols/http/parser.py",
         "capinspect/protocols/tls/tracker.py",
         "capinspect/report/evidence.py",
+        "capinspect/report/json.py",
         "capinspect/report/evidence_redact.py",
         "capinspect/report/markdown.py",
     }

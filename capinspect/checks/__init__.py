@@ -6,7 +6,18 @@ and docs/checks.md.
 
 from __future__ import annotations
 
-from capinspect.checks import capture, checkin, device, dhcp, dns, download, logs, offers, tls
+from capinspect.checks import (
+    capture,
+    checkin,
+    device,
+    dhcp,
+    dns,
+    download,
+    encrypted,
+    logs,
+    offers,
+    tls,
+)
 from capinspect.checks.base import Check, CheckSpec
 
 ALL_CHECKS: tuple[Check, ...] = (
@@ -14,6 +25,7 @@ ALL_CHECKS: tuple[Check, ...] = (
     *dns.CHECKS,
     *tls.CHECKS,
     *checkin.CHECKS,
+    *encrypted.CHECKS,
     *offers.CHECKS,
     *download.CHECKS,
     *device.CHECKS,

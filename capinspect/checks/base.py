@@ -62,6 +62,7 @@ class CheckSpec:
         ts: float | None = None,
         severity: Severity | None = None,
         remediation: str | None = None,
+        basis: Iterable[str] | None = None,
     ) -> Finding:
         return Finding(
             check_id=self.id,
@@ -75,6 +76,7 @@ class CheckSpec:
             explanation=self.explanation,
             remediation=remediation or self.remediation,
             device=device,
+            basis=tuple(basis) if basis is not None else None,
         )
 
 
@@ -94,6 +96,13 @@ class Finding:
     explanation: str
     remediation: str
     device: str | None
+    basis: tuple[str, ...] | None = None
+    """Set when the finding is inferred without decryption (an encrypted check-in judged from
+    what the capture shows): the facts it rests on. None for findings read from content."""
+
+    @property
+    def inferred(self) -> bool:
+        return self.basis is not None
 
 
 @dataclass(frozen=True, slots=True)

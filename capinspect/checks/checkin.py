@@ -23,6 +23,7 @@ from capinspect.checks.base import (
 )
 from capinspect.checks.download import not_firmware
 from capinspect.devices import Checkin, DeviceSession
+from capinspect.devices.model import NOTHING_OFFERED
 from capinspect.knowledge.firmware import (
     INTERIM_PATH_MARKER,
     INTERIM_THRESHOLD,
@@ -258,8 +259,8 @@ def _path_of(url: str) -> str | None:
 
 
 def check_not_observed(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
-    if device.checkins:
-        return
+    if device.checkins or any(e.conclusive for e in device.encrypted_checkins):
+        return  # an encrypted check-in judged without keys is a checkin.encrypted-* finding
     tls = [f for f in device.other_flows if f.flow.server_port == 443 or f.kind == "tls"]
     update_lookups = [lk for lk in device.dns if is_update_name(lk.qname)]
     if device.tls and all(c.outcome == "failed" for c in device.tls):
@@ -413,6 +414,32 @@ def check_no_update_offered(device: DeviceSession, ctx: CheckContext) -> Iterato
             observed=f"downloads={resp.downloads if resp.downloads is not None else 0}",
             frames=[checkin.frame],
             ts=checkin.ts,
+        )
+        return
+    yield from _encrypted_update_withheld(device, ctx)
+
+
+def _encrypted_update_withheld(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+    """An encrypted check-in whose audit row shows an old version and nothing offered."""
+    target = _target(device, ctx)
+    if target is None or device.checkins:
+        return
+    for item in device.encrypted_checkins:
+        fill = item.audit
+        if item.outcome != NOTHING_OFFERED or fill is None or fill.offered:
+            continue
+        current = parse_version(fill.firmware)
+        if current is not None and current >= target[0]:
+            continue
+        yield NO_UPDATE_OFFERED.finding(
+            f"phone on {fill.firmware or 'an unknown version'} (from the audit log, "
+            f"{fill.where}) was offered nothing; target {target[1]}",
+            device=device.key,
+            expected=f"an update to {target[1]}",
+            observed="nothing offered (audit log)",
+            frames=[item.frame],
+            ts=item.ts,
+            basis=item.basis,
         )
         return
 

@@ -110,13 +110,15 @@ ENCRYPTED_CHECKIN = CheckSpec(
     title="The check-in went over HTTPS: its content is not visible without a key",
     explanation=(
         "The phone talked TLS to port 443 and the handshake succeeded, so a check-in probably "
-        "happened, but its request and answer are encrypted. The handshake facts (certificate, "
-        "suite) are in the report; the check-in findings need the content."
+        "happened, but its request and answer are encrypted, and what the capture shows around "
+        "it (sizes, alerts, how it ended, a download after it) does not decide what it was: "
+        "the capture cut it, or ended right after an answer the size of an offer. Encrypted "
+        "check-ins the capture does decide are the checkin.encrypted-* findings."
     ),
     remediation=(
         "Run again with --tls-key <server key> (works for RSA key exchange suites, "
-        "TLS_RSA_WITH_*) or --keylog <NSS key log> (any suite); or read the server's IIS log "
-        "and Device Update audit log for this phone."
+        "TLS_RSA_WITH_*) or --keylog <NSS key log> (any suite); or give the server's Device "
+        "Update audit log (--audit-log) and IIS log (--iis-log) for this phone."
     ),
     source="inference",
 )
@@ -316,12 +318,14 @@ def _which_key(conn: TlsConnection) -> str:
 
 
 def check_encrypted_checkin(device: DeviceSession, ctx: CheckContext) -> Iterator[Finding]:
+    judged = {e.frame for e in device.encrypted_checkins if e.conclusive}
     hidden = [
         c
         for c in device.tls
         if c.outcome == ESTABLISHED
         and c.decryption == NO_KEYS_GIVEN
         and (c.flow.server_port == 443 or is_update_name(c.sni))
+        and c.frame not in judged
     ]
     if not hidden:
         return

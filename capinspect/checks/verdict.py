@@ -26,6 +26,7 @@ from capinspect.checks import ALL_SPECS
 from capinspect.checks.base import Finding, Severity, Verdict
 from capinspect.checks.checkin import offered_not_fetched
 from capinspect.devices import DeviceSession
+from capinspect.devices.encrypted import INFERRED
 from capinspect.knowledge.capturing import capture_advice
 from capinspect.knowledge.phone import is_update_name
 
@@ -51,6 +52,19 @@ class DeviceVerdict:
     consequences: tuple[Finding, ...] = ()
     """The other findings of the verdict's severity, in boot order: they follow from the root
     cause or fail besides it."""
+    basis: tuple[str, ...] | None = None
+    """Set when the verdict rests on an encrypted check-in judged without keys: the facts of
+    that inference (JSON ``verdict_inferred`` and ``verdict_basis``)."""
+
+    @property
+    def inferred(self) -> bool:
+        return self.basis is not None
+
+    @property
+    def label(self) -> str:
+        """``PASS``, or ``PASS (inferred without decryption)`` — as every report shows it."""
+        text = str(self.verdict).upper()
+        return f"{text} ({INFERRED})" if self.inferred else text
 
 
 STAGE_ORDER: tuple[str, ...] = ("device", "dhcp", "dns", "tls", "checkin", "download", "logs")
@@ -96,11 +110,7 @@ def coverage(device: DeviceSession) -> tuple[StageCoverage, ...]:
             if update_lookups
             else "no ucupdates-r2 lookup (normal once a user has signed in)",
         ),
-        StageCoverage(
-            "checkin",
-            bool(device.checkins),
-            f"{len(device.checkins)} check-in(s)" if device.checkins else "no check-in",
-        ),
+        _checkin_coverage(device),
     ]
     if offered:
         stages.append(
@@ -115,6 +125,19 @@ def coverage(device: DeviceSession) -> tuple[StageCoverage, ...]:
     return tuple(stages)
 
 
+def _checkin_coverage(device: DeviceSession) -> StageCoverage:
+    if device.checkins:
+        return StageCoverage("checkin", True, f"{len(device.checkins)} check-in(s)")
+    judged = [e for e in device.encrypted_checkins if e.conclusive]
+    if judged:
+        return StageCoverage(
+            "checkin", True, f"{len(judged)} encrypted check-in(s), judged {INFERRED}"
+        )
+    if device.encrypted_checkins:
+        return StageCoverage("checkin", False, "encrypted check-in(s) the capture cannot judge")
+    return StageCoverage("checkin", False, "no check-in")
+
+
 def judge(device: DeviceSession, findings: list[Finding]) -> DeviceVerdict:
     stages = coverage(device)
     fails = [f for f in findings if f.severity == Severity.FAIL]
@@ -123,9 +146,18 @@ def judge(device: DeviceSession, findings: list[Finding]) -> DeviceVerdict:
         if severity:
             primary, rest = root_cause(severity)
             reason = f"{primary.check_id}: {primary.title}"
+            if primary.inferred:
+                reason += f" ({INFERRED})"
             if rest:
                 reason += f" (then {', '.join(dict.fromkeys(f.check_id for f in rest))})"
-            return DeviceVerdict(verdict, reason, stages, root_cause=primary, consequences=rest)
+            return DeviceVerdict(
+                verdict,
+                reason,
+                stages,
+                root_cause=primary,
+                consequences=rest,
+                basis=primary.basis,
+            )
     undecided = [f for f in findings if f.check_id == UNDECIDED_ID and f.severity == Severity.INFO]
     if undecided:
         # An offered file not fetched, and the capture cannot say whether it would have been
@@ -138,6 +170,8 @@ def judge(device: DeviceSession, findings: list[Finding]) -> DeviceVerdict:
         return DeviceVerdict(
             Verdict.INCONCLUSIVE, reason, stages, capture_advice(["download"], encrypted)
         )
+    if not device.checkins and device.encrypted_checkins:
+        return _judge_encrypted(device, stages)
     if not device.checkins:
         encrypted = any(f.flow.server_port == 443 for f in device.other_flows)
         missing = [s.stage for s in stages if not s.seen]
@@ -159,6 +193,33 @@ def judge(device: DeviceSession, findings: list[Finding]) -> DeviceVerdict:
             capture_advice(["download"], False),
         )
     return DeviceVerdict(Verdict.PASS, "boot and check-in healthy", stages)
+
+
+_OUTCOME_WORDS = {
+    "offer-fetched": "offered a file the phone fetched",
+    "nothing-offered": "offered nothing",
+}
+
+
+def _judge_encrypted(device: DeviceSession, stages: tuple[StageCoverage, ...]) -> DeviceVerdict:
+    """Nothing wrong was found and the check-ins are encrypted: the last one decides. Judged
+    without keys it gives a pass (inferred); undecided, the verdict is inconclusive and says
+    how to see more."""
+    last = device.encrypted_checkins[-1]
+    if last.conclusive:
+        return DeviceVerdict(
+            Verdict.PASS,
+            f"boot and check-in healthy ({INFERRED}): the last check-in "
+            f"{_OUTCOME_WORDS.get(last.outcome, last.outcome)}",
+            stages,
+            basis=last.basis,
+        )
+    reason = (
+        "the check-in is encrypted and the capture does not show what it was ("
+        + "; ".join(last.basis[-2:])
+        + "): decrypt it with --tls-key or --keylog, or give the audit log (--audit-log)"
+    )
+    return DeviceVerdict(Verdict.INCONCLUSIVE, reason, stages, capture_advice(["checkin"], True))
 
 
 def _offer_outstanding(device: DeviceSession) -> str | None:

@@ -97,6 +97,76 @@ class TimelineStep:
     details: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
 
 
+# What an encrypted check-in is inferred to have been (devices/encrypted.py, docs/tls.md).
+OFFER_FETCHED = "offer-fetched"
+NOTHING_OFFERED = "nothing-offered"
+OFFER_UNFETCHED = "offer-unfetched"
+REJECTED = "rejected"
+UNDECIDED = "undecided"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFill:
+    """The Device Update audit log's row for an encrypted check-in: what the content would
+    have shown (the phone's reported firmware, the files the server offered)."""
+
+    where: str
+    """``file:line`` of the row."""
+    logged_ts: float
+    """When the server logged it, on the capture's clock (shifted by ``offset``)."""
+    offset: float
+    """``capture − audit log`` in seconds, from the rows that matched encrypted check-ins."""
+    matched_by: str
+    """``MAC`` or ``client IP``."""
+    firmware: str | None
+    nothing_known: bool
+    """The phone reported an empty version with the 1601 timestamp."""
+    offered: tuple[tuple[str, str | None], ...]
+    """(file or URL, version) of every file the server's answer offered."""
+    identity: Identity = field(default_factory=lambda: Identity())
+    """Who the row says the phone is (vendor, model, revision, locale, serial, user)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedCheckin:
+    """A check-in over HTTPS that no key opened, and what the capture says about it anyway."""
+
+    connection: TlsConnection
+    outcome: str
+    """``offer-fetched``, ``nothing-offered``, ``offer-unfetched``, ``rejected`` or
+    ``undecided`` (the evidence does not suffice)."""
+    basis: tuple[str, ...]
+    """The facts the outcome rests on, in words (sizes, alerts, how it ended, what followed)."""
+    request_records: int
+    request_bytes: int
+    answer_records: int
+    answer_bytes: int
+    answer_plaintext: tuple[int, int] | None
+    """The answer's plaintext size range, from its record sizes and the suite."""
+    answer_like: str | None
+    """``offer`` or ``nothing``: which reference answer its size is like
+    (``knowledge/checkin_sizes.py``); None when it falls between or is unknown."""
+    ended: str
+    """How the connection ended, in words (close_notify, FIN, RST, cut by the capture)."""
+    downloads: tuple[Download, ...] = ()
+    """Firmware GETs of this phone that followed the check-in (before its next one)."""
+    offered_version: str | None = None
+    """The version the fetched file's URL names (``knowledge/update_paths.py``)."""
+    audit: AuditFill | None = None
+
+    @property
+    def frame(self) -> int:
+        return self.connection.frame
+
+    @property
+    def ts(self) -> float:
+        return self.connection.ts
+
+    @property
+    def conclusive(self) -> bool:
+        return self.outcome != UNDECIDED
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceSession:
     key: str
@@ -125,6 +195,9 @@ class DeviceSession:
     ``downloads``). Only these are judged by the ``tls.*`` checks."""
     other_tls: tuple[TlsConnection, ...] = ()
     """The phone's other TLS connections (Exchange, anything else): shown, never judged."""
+    encrypted_checkins: tuple[EncryptedCheckin, ...] = ()
+    """Check-ins inside TLS that no key opened, judged from what the capture shows
+    (``devices/encrypted.py``); a decrypted check-in is in ``checkins`` instead."""
 
 
 @dataclass(frozen=True, slots=True)

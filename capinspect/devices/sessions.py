@@ -11,7 +11,8 @@ The stage runs after the engine, on everything it kept:
    never made into a device;
 4. hosts without phone evidence that touched the update service become ``OtherClient`` values;
 5. each phone's session is finished: downloads matched to the offers, the phone's own TLS to its
-   service told apart from its other TLS, the timeline.
+   service told apart from its other TLS, its encrypted check-ins judged without keys
+   (``encrypted.py``), the timeline.
 
 ``Limits.max_devices`` bounds the phones kept (by first activity); the excess is counted.
 """
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from capinspect.devices.encrypted import infer_checkins, with_timeline
 from capinspect.devices.identity import (
     ServiceNames,
     gather_bindings,
@@ -214,7 +216,7 @@ def build_population(
 
     ordered = sorted(accs.values(), key=lambda a: (a.first_ts, a.key))
     kept = ordered[: limits.max_devices]
-    sessions = [_finish(acc, expect) for acc in kept]
+    sessions = [_finish(acc, expect, analysis.stats.last_ts) for acc in kept]
     sessions.sort(key=lambda s: (s.first_ts, s.key))
     service = _service_names(sessions, expect)
     clients, clients_dropped = other_clients(
@@ -320,7 +322,9 @@ def _split_tls(
     return tuple(service), tuple(other)
 
 
-def _finish(acc: _Acc, expect: Expectations | None = None) -> DeviceSession:
+def _finish(
+    acc: _Acc, expect: Expectations | None = None, capture_end: float | None = None
+) -> DeviceSession:
     acc.dhcp.sort(key=lambda ex: ex.first_ts)
     acc.dns.sort(key=lambda lk: lk.first_ts)
     acc.checkins.sort(key=lambda c: c.ts)
@@ -343,7 +347,7 @@ def _finish(acc: _Acc, expect: Expectations | None = None) -> DeviceSession:
         other_flows=acc.other_flows,
     )
     times = [step.ts for step in timeline] or [0.0]
-    return DeviceSession(
+    session = DeviceSession(
         key=acc.key,
         mac=acc.mac,
         ips=tuple(acc.ips),
@@ -363,7 +367,9 @@ def _finish(acc: _Acc, expect: Expectations | None = None) -> DeviceSession:
         last_ts=max(times),
         tls=service_tls,
         other_tls=other_tls,
+        encrypted_checkins=infer_checkins(service_tls, downloads, acc.dhcp, capture_end),
     )
+    return with_timeline(session) if session.encrypted_checkins else session
 
 
 def _match_offer(path: str, checkins: list[Checkin], ts: float) -> tuple[int | None, str | None]:

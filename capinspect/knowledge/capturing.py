@@ -62,8 +62,9 @@ CAPTURE_SECTIONS: dict[str, CaptureSection] = {
     "https": CaptureSection(
         "Capturing the check-in (HTTP and HTTPS)",
         "capturing-the-check-in-http-and-https",
-        "The check-in is inside TLS: decrypt it with the web certificate's private key "
-        "(--tls-key, RSA key exchange) or a key log (--keylog)",
+        "The check-in is inside TLS and the capture alone does not show what it was: decrypt "
+        "it with the web certificate's private key (--tls-key, RSA key exchange) or a key log "
+        "(--keylog), or give the Device Update audit log (--audit-log)",
     ),
     "download": CaptureSection(
         "Capturing the downloads",

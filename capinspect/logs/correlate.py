@@ -139,12 +139,19 @@ def correlate(sessions: tuple[DeviceSession, ...], evidence: LogEvidence) -> Cor
                 owners[rec.where] = best.device
 
     rows = [r for log in evidence.audit_logs for r in log.records if r.logged_ts is not None]
-    checkins = [(s, c) for s in sessions for c in s.checkins]
+    # Check-ins as (session, time, client address, frame): the plain or decrypted ones and the
+    # encrypted ones judged without keys (their audit rows are what fills them in).
+    checkins = [(s, c.ts, c.exchange.flow.client_ip, c.frame) for s in sessions for c in s.checkins]
+    checkins += [
+        (s, e.ts, e.connection.flow.client_ip, e.frame)
+        for s in sessions
+        for e in s.encrypted_checkins
+    ]
     audit_pairs = [
-        (_mid(row.logged_ts or 0.0), c.ts)
+        (_mid(row.logged_ts or 0.0), ts)
         for row in rows
-        for s, c in checkins
-        if _row_matches(row, s, c.exchange.flow.client_ip)
+        for s, ts, ip, _ in checkins
+        if _row_matches(row, s, ip)
     ]
     found = estimate_offset(audit_pairs)
     if found:
@@ -160,10 +167,10 @@ def correlate(sessions: tuple[DeviceSession, ...], evidence: LogEvidence) -> Cor
         audit = ClockOffset("audit-log", None, 0, "no audit row matches a captured check-in")
     if audit.offset is not None:
         for row in rows:
-            for s, c in checkins:
-                close = abs(c.ts - _mid(row.logged_ts or 0.0) - audit.offset) <= MATCH_WINDOW
-                if _row_matches(row, s, c.exchange.flow.client_ip) and close:
-                    matched.append((row.where, c.frame))
+            for s, ts, ip, frame in checkins:
+                close = abs(ts - _mid(row.logged_ts or 0.0) - audit.offset) <= MATCH_WINDOW
+                if _row_matches(row, s, ip) and close:
+                    matched.append((row.where, frame))
                     owners[row.where] = s.key
                     break
 

@@ -126,8 +126,8 @@ def h(value: object) -> str:
     return html.escape(safe(value), quote=True)
 
 
-def _verdict(verdict: str) -> str:
-    return f'<span class="verdict v-{h(verdict)}">{h(verdict.upper())}</span>'
+def _verdict(verdict: str, label: str | None = None) -> str:
+    return f'<span class="verdict v-{h(verdict)}">{h(label or verdict.upper())}</span>'
 
 
 def _table(table: Table, level: int = 4) -> str:
@@ -168,7 +168,8 @@ def _overview(report: Report) -> str:
         for index, cell in enumerate(row[2:], 2):
             if index == 5:
                 rank = verdict_rank(item.verdict.verdict)
-                cells.append(f'<td data-sort="{rank}">{_verdict(cell.lower())}</td>')
+                badge = _verdict(str(item.verdict.verdict), cell)
+                cells.append(f'<td data-sort="{rank}">{badge}</td>')
             else:
                 cells.append(f"<td>{h(cell)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
@@ -268,7 +269,8 @@ def _device(number: int, item: DeviceReport) -> str:
     out = [
         f'<details class="phone is-{h(verdict)}" id="phone-{number}"{" open" if open_ else ""}>',
         f"<summary>{number}. {h(phone_name(item))} — {h(device_label(session))} "
-        f"{_verdict(verdict)} <span class='note'>{len(flagged)} problem(s)</span></summary>",
+        f"{_verdict(verdict, item.verdict.label)} "
+        f"<span class='note'>{len(flagged)} problem(s)</span></summary>",
     ]
     root = root_cause_line(item)
     if root is not None:

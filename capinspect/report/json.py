@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from capinspect import __version__
 from capinspect.checks.base import Finding
 from capinspect.devices import Checkin, DeviceSession, Download, OtherClient
+from capinspect.devices.model import EncryptedCheckin
 from capinspect.engine import Analysis
 from capinspect.protocols.dhcp.messages import (
     URL_FIELDS,
@@ -342,7 +343,45 @@ def device_timeline(session: DeviceSession) -> dict[str, Any]:
         for f in session.other_flows
     ]
     out["tls"] = [tls_connection(c) for c in session.tls]
+    out["encrypted_checkins"] = [encrypted_checkin(e) for e in session.encrypted_checkins]
     return out
+
+
+def encrypted_checkin(item: EncryptedCheckin) -> dict[str, Any]:
+    """A check-in inside TLS judged without keys (docs/json-schema.md, ``EncryptedCheckin``)."""
+    conn = item.connection
+    fill = item.audit
+    return {
+        "frame": conn.frame,
+        "time": iso(conn.ts),
+        "server": f"{conn.flow.server_ip}:{conn.flow.server_port}",
+        "sni": conn.sni,
+        "outcome": item.outcome,
+        "inferred": True,
+        "basis": list(item.basis),
+        "request_records": item.request_records,
+        "request_bytes": item.request_bytes,
+        "answer_records": item.answer_records,
+        "answer_bytes": item.answer_bytes,
+        "answer_plaintext_bytes": list(item.answer_plaintext)
+        if item.answer_plaintext is not None
+        else None,
+        "answer_like": item.answer_like,
+        "ended": item.ended,
+        "downloads": [d.frame for d in item.downloads],
+        "offered_version": item.offered_version,
+        "audit_log": None
+        if fill is None
+        else {
+            "where": fill.where,
+            "time": iso(fill.logged_ts),
+            "clock_offset_seconds": fill.offset,
+            "matched_by": fill.matched_by,
+            "firmware": fill.firmware,
+            "nothing_known": fill.nothing_known,
+            "offered": [{"file": name, "version": version} for name, version in fill.offered],
+        },
+    }
 
 
 def tls_connection(conn: TlsConnection) -> dict[str, Any]:
@@ -428,6 +467,8 @@ def finding(item: Finding) -> dict[str, Any]:
         "time": iso(item.ts),
         "explanation": item.explanation,
         "remediation": item.remediation,
+        "inferred": item.inferred,
+        "basis": list(item.basis) if item.basis is not None else None,
     }
 
 
@@ -473,6 +514,8 @@ def device_report(item: DeviceReport) -> dict[str, Any]:
     out = device_timeline(item.session)
     out["verdict"] = str(item.verdict.verdict)
     out["verdict_reason"] = item.verdict.reason
+    out["verdict_inferred"] = item.verdict.inferred
+    out["verdict_basis"] = list(item.verdict.basis) if item.verdict.basis is not None else None
     root = item.verdict.root_cause
     out["root_cause"] = finding(root) if root is not None else None
     out["consequences"] = list(dict.fromkeys(f.check_id for f in item.verdict.consequences))

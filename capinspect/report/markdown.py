@@ -124,7 +124,7 @@ def summary_table(report: Report) -> Table:
                 device_label(session),
                 ", ".join(session.ips[:3]) + vlan,
                 " → ".join(item.firmware_versions) or "—",
-                str(item.verdict.verdict).upper(),
+                item.verdict.label,
                 ", ".join(flagged) or "—",
             )
         )
@@ -191,7 +191,7 @@ def identity_table(item: DeviceReport) -> Table:
         ("firmware seen", " → ".join(item.firmware_versions) or "—"),
         ("boots seen", str(len(session.boots))),
         ("first / last seen", _span(session.first_ts, session.last_ts)),
-        ("verdict", f"{str(item.verdict.verdict).upper()}: {item.verdict.reason}"),
+        ("verdict", f"{item.verdict.label}: {item.verdict.reason}"),
     ]
     if item.verdict.advice:
         rows.append(("capture advice", item.verdict.advice))
@@ -265,6 +265,8 @@ def finding_rows(finding: Finding) -> list[tuple[str, str]]:
         rows.append(("observed", finding.observed))
     if finding.frames:
         rows.append(("frames", ", ".join(str(f) for f in finding.frames)))
+    if finding.basis is not None:
+        rows.append(("inferred without decryption from", "; ".join(finding.basis)))
     rows.append(("why it matters", finding.explanation))
     if finding.severity != Severity.INFO:
         rows.append(("fix", finding.remediation))
@@ -583,7 +585,7 @@ def _md_device(number: int, item: DeviceReport) -> list[str]:
     session = item.session
     lines = [
         f"### {number}. {md(phone_name(item))} — {md(device_label(session))} — "
-        f"{str(item.verdict.verdict).upper()}",
+        f"{item.verdict.label}",
         "",
     ]
     root = root_cause_line(item)

@@ -78,7 +78,7 @@ def summary_rows(report: Report) -> list[tuple[str, ...]]:
                 safe(session.mac or session.key),
                 device_label(session),
                 safe(versions[-1]) if versions else NONE,
-                str(item.verdict.verdict).upper(),
+                item.verdict.label,
                 root.check_id if root is not None else NONE,
                 safe(_fix(item)),
             )

@@ -123,7 +123,7 @@ def _summary_table(report: Report) -> Table:
             Text(device_label(session)),
             Text(safe(ips)),
             Text(safe(firmware)),
-            Text(str(verdict).upper(), style=VERDICT_STYLE[verdict]),
+            Text(item.verdict.label, style=VERDICT_STYLE[verdict]),
         )
     return table
 
@@ -219,6 +219,10 @@ def _finding_block(console: Console, finding: Finding, indent: int = 2) -> list[
     if finding.frames:
         detail.append(f"  [{_frames(finding.frames)}]", style="dim")
     lines += _hanging(console, pad, detail, hang)
+    if finding.basis is not None:
+        basis = Text("inferred from: ", style="dim")
+        basis.append(safe("; ".join(finding.basis)), style="dim")
+        lines += _hanging(console, pad, basis, hang)
     if finding.severity != Severity.INFO:
         fix = Text("fix: ", style="bold dim")
         fix.append(finding.remediation)
@@ -244,7 +248,7 @@ def _device_section(console: Console, item: DeviceReport) -> None:
         head.append(f"  VLAN {','.join(str(v) for v in session.vlans)}")
     head.append("  ")
     verdict = item.verdict.verdict
-    head.append(str(verdict).upper(), style=VERDICT_STYLE[verdict])
+    head.append(item.verdict.label, style=VERDICT_STYLE[verdict])
     _print_lines(console, _hanging(console, Text(), head, 3))
     notes: list[Text] = []
     if verdict in (Verdict.PASS, Verdict.INCONCLUSIVE):

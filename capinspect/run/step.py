@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from capinspect.checks.base import Verdict
     from capinspect.devices import DeviceSession
     from capinspect.engine import Analysis
+    from capinspect.logs.audit import AuditRecord
     from capinspect.logs.report import LogsResult
     from capinspect.protocols.tls.keys import TlsKeys
     from capinspect.reading import Progress
@@ -65,6 +66,7 @@ class Step:
             load_expectations(options.expect_path) if options.expect_path else DEFAULT_EXPECTATIONS
         )
         self.names: Pseudonyms | None = None
+        self._audit_rows: tuple[AuditRecord, ...] | None = None
         if options.redaction.on:
             from capinspect.report.redact import Pseudonyms
 
@@ -103,9 +105,26 @@ class Step:
     # -- after the engine -------------------------------------------------------------------
 
     def evaluate(self, analysis: Analysis, elapsed: float | None = None) -> Report:
+        """Checks and verdicts; ``--audit-log`` rows fill in the encrypted check-ins no key
+        opened (``logs/fill.py``), in every command that judges phones."""
         from capinspect.pipeline import evaluate
 
-        return evaluate(analysis, self.expect, elapsed=elapsed, limits=self.options.limits)
+        return evaluate(
+            analysis,
+            self.expect,
+            elapsed=elapsed,
+            limits=self.options.limits,
+            audit=self.audit_rows(),
+        )
+
+    def audit_rows(self) -> tuple[AuditRecord, ...]:
+        """The readable rows of the ``--audit-log`` files, read once a run (unreadable files
+        are reported by ``logs/report.load_logs``)."""
+        if self._audit_rows is None:
+            from capinspect.logs.fill import read_audit_rows
+
+            self._audit_rows = read_audit_rows(self.options.logs.audit)
+        return self._audit_rows
 
     def redact(self, value: _T) -> _T:
         """``value`` with the run's pseudonyms (itself without ``--redact``): a live line, a
@@ -153,7 +172,7 @@ class Step:
     def timeline(self, analysis: Analysis) -> tuple[Analysis, tuple[DeviceSession, ...]]:
         """The phones' sessions for the ladder; under ``--redact`` with the pseudonyms
         ``analyze --redact`` gives (redaction walks a whole report)."""
-        if self.names is None:
+        if self.names is None and not self.audit_rows():
             from capinspect.devices import build_devices
 
             return analysis, build_devices(analysis)

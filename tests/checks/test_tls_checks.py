@@ -15,6 +15,7 @@ from capinspect.checks.tls import (
     check_cannot_decrypt,
     check_cert_expired,
     check_cert_name_mismatch,
+    check_encrypted_checkin,
     check_handshake_failed,
     check_no_common_cipher,
 )
@@ -73,9 +74,18 @@ def test_https_healthy_with_the_key_or_key_log_is_its_plain_http_twin() -> None:
 
 
 def test_https_healthy_without_a_key_says_which_key_would_reveal_it() -> None:
+    # Judged without the key the check-ins pass, inferred (tests/checks/test_encrypted_checks.py);
+    # one the capture cannot judge keeps tls.encrypted-checkin and its advice.
     device = _device(_report("https-healthy"))
-    assert device.verdict.verdict == "inconclusive"
-    finding = next(f for f in device.findings if f.check_id == "tls.encrypted-checkin")
+    assert device.verdict.verdict == "pass" and device.verdict.inferred
+    session = replace(
+        device.session,
+        encrypted_checkins=tuple(
+            replace(e, outcome="undecided") for e in device.session.encrypted_checkins
+        ),
+    )
+    findings = list(check_encrypted_checkin(session, _ctx(_report("https-healthy"))))
+    finding = _one(findings)
     assert "TLS_RSA_WITH_AES_128_CBC_SHA uses RSA key exchange" in finding.summary
     assert "--tls-key" in finding.summary and "CN=ocs.contoso.com" in finding.summary
     assert not any(
@@ -160,7 +170,8 @@ def test_no_common_cipher_replaces_handshake_failed() -> None:
 def test_wrong_key_gives_cannot_decrypt_with_the_reason() -> None:
     report = _report("https-healthy", key="https-untrusted.key.pem")
     device = _device(report)
-    assert device.verdict.verdict == "inconclusive"
+    # A key that does not fit leaves the check-ins to be judged without it (inferred).
+    assert device.verdict.verdict == "pass" and device.verdict.inferred
     finding = next(f for f in device.findings if f.check_id == "tls.cannot-decrypt")
     assert finding.observed == "key-mismatch" and "serial" in finding.summary
     assert "tls.encrypted-checkin" not in _ids(device)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import tls_variants
 from click.testing import CliRunner
 from locations import PCAPS
 
@@ -175,22 +176,28 @@ def test_unrelated_traffic_exits_4_in_every_format(tmp_path: Path) -> None:
         assert out and err == ""
 
 
-def test_every_phone_inconclusive_exits_4_and_a_key_makes_it_0() -> None:
-    """https-healthy.pcap without a key: its phone's check-in is encrypted, so inconclusive."""
-    capture = str(PCAPS / "https-healthy.pcap")
-    code, out, _ = run("analyze", "--format", "json", capture)
+def test_every_phone_inconclusive_exits_4_and_a_key_makes_it_0(tmp_path: Path) -> None:
+    """A capture cut during the phone's encrypted check-in: inconclusive without a key
+    (tests/tls_variants.py); https-healthy.pcap is judged without one (inferred) or with one."""
+    cut = str(tls_variants.cut(tmp_path / "cut.pcap"))
+    code, out, _ = run("analyze", "--format", "json", cut)
     assert [d["verdict"] for d in json.loads(out)["devices"]] == ["inconclusive"]
     assert code == 4
+    capture = str(PCAPS / "https-healthy.pcap")
+    code, out, _ = run("analyze", "--format", "json", capture)
+    assert [d["verdict_inferred"] for d in json.loads(out)["devices"]] == [True]
+    assert code == 0
     code, _, err = run("analyze", "--keylog", str(PCAPS / "https-healthy.keylog"), capture)
     assert code == 0, err
 
 
-def test_fail_outranks_nothing_judged_and_one_judged_phone_is_enough() -> None:
+def test_fail_outranks_nothing_judged_and_one_judged_phone_is_enough(tmp_path: Path) -> None:
     """Precedence 1 > 4 > 0: a failing phone wins; a judged phone next to an inconclusive one
     makes the run 0 (the inconclusive phone is in the report)."""
-    code, _, _ = run("analyze", ACL, str(PCAPS / "https-healthy.pcap"))
+    cut = str(tls_variants.cut(tmp_path / "cut.pcap"))
+    code, _, _ = run("analyze", ACL, cut)
     assert code == 1
-    code, out, _ = run("analyze", "--format", "json", HEALTHY, str(PCAPS / "https-healthy.pcap"))
+    code, out, _ = run("analyze", "--format", "json", HEALTHY, cut)
     assert sorted(d["verdict"] for d in json.loads(out)["devices"]) == ["inconclusive", "pass"]
     assert code == 0
 
@@ -287,7 +294,7 @@ def test_baseline_partial_writes_what_was_seen_and_says_so_in_the_file(tmp_path:
     assert partial_line.startswith("# ") and "server_version" in partial_line
     assert 'sip_domain = "contoso.com"' in text and "server_version =" not in text
     code, _, err = run("analyze", "--expect", str(expect), HTTPS)
-    assert code == 4, err  # the file is valid expectations; the phone is still inconclusive
+    assert code == 0, err  # valid expectations; the check-ins are judged without keys (inferred)
 
 
 @pytest.mark.parametrize(

@@ -385,6 +385,33 @@ class TlsAlert:
         return self.level == 2
 
 
+@dataclass(frozen=True, slots=True)
+class AppRecord:
+    """One application data record as the wire shows it (its protected size, not the
+    plaintext's): what the sizes of an encrypted check-in are read from."""
+
+    frame: int
+    ts: float
+    direction: Direction
+    size: int
+    """The record's fragment length (ciphertext: IV, MAC/tag and padding included)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TcpEnd:
+    """One direction of the connection ended: ``fin``, ``rst``, ``idle`` or ``eof`` (the
+    capture ended first). A reset ends both directions in the same frame."""
+
+    direction: Direction
+    reason: str
+    frame: int | None
+    ts: float
+
+
+MAX_APP_RECORDS = 64
+"""Application data records kept per connection (their count goes on)."""
+
+
 # Outcome of a TLS handshake as the capture shows it.
 ESTABLISHED = "established"
 FAILED = "failed"
@@ -435,6 +462,12 @@ class TlsConnection:
     end_reason: str | None = None
     last_ts: float = 0.0
     anomalies: tuple[Anomaly, ...] = ()
+    app_records: tuple[AppRecord, ...] = ()
+    """The first ``MAX_APP_RECORDS`` application data records, both directions, in order."""
+    app_record_counts: tuple[int, int] = (0, 0)
+    """Application data records to the server and to the client (all of them)."""
+    ends: tuple[TcpEnd, ...] = ()
+    """How each direction ended, in order."""
 
     @property
     def version(self) -> int | None:

@@ -57,16 +57,19 @@ from capinspect.protocols.tls.messages import (
     HANDSHAKE_NAMES,
     INCOMPLETE,
     KEY_UPDATE,
+    MAX_APP_RECORDS,
     NEW_SESSION_TICKET,
     NO_KEYS_GIVEN,
     NOTHING_TO_DECRYPT,
     SERVER_HELLO,
     SERVER_HELLO_DONE,
     UNKNOWN,
+    AppRecord,
     CertificateInfo,
     CipherSuite,
     ClientHello,
     ServerHello,
+    TcpEnd,
     TlsAlert,
     TlsConnection,
     suite_name,
@@ -107,6 +110,7 @@ class _Dir:
     finished: bool = False
     encrypted_records: int = 0
     app_bytes: int = 0
+    app_records: int = 0
     ended: bool = False
     handshake_broken: bool = False
     broken_handled: bool = False
@@ -139,6 +143,15 @@ class _Conn:
     end_reason: str | None = None
     last_ts: float = 0.0
     anomalies: list[Anomaly] = field(default_factory=list)
+    app_records: list[AppRecord] = field(default_factory=list)
+    ends: list[TcpEnd] = field(default_factory=list)
+
+    def app_record(self, direction: Direction, record: TlsRecord) -> None:
+        """Count one application data record and keep its protected size (the first few)."""
+        self.dirs[direction].app_records += 1
+        if len(self.app_records) < MAX_APP_RECORDS:
+            size = len(record.fragment)
+            self.app_records.append(AppRecord(record.first_frame, record.ts, direction, size))
 
     @property
     def version(self) -> int | None:
@@ -208,6 +221,7 @@ class TlsTracker:
         if isinstance(event, StreamEnd):
             side.ended = True
             conn.end_reason = conn.end_reason or event.reason
+            conn.ends.append(TcpEnd(event.direction, event.reason, event.frame, event.ts))
             if conn.plain_opened:
                 out.append(event)
             if all(d.ended for d in conn.dirs):
@@ -297,6 +311,7 @@ class TlsTracker:
                     conn.alerts.append(conn_alert)
             elif record.content_type == APPLICATION_DATA and (side.finished or conn.tls13):
                 side.app_bytes += len(record.fragment)
+                conn.app_record(direction, record)
             return []
         try:
             inner, plain = side.cipher.decrypt(record.content_type, record.version, record.fragment)
@@ -317,6 +332,7 @@ class TlsTracker:
             self._alerts(conn, direction, record, plain)
         elif inner == APPLICATION_DATA:
             side.app_bytes += len(plain)
+            conn.app_record(direction, record)
             if plain and self._plain_wanted(conn):
                 flow = conn.opened.flow
                 if not conn.plain_opened:
@@ -697,6 +713,9 @@ class TlsTracker:
                 end_reason=conn.end_reason,
                 last_ts=conn.last_ts,
                 anomalies=tuple(conn.anomalies),
+                app_records=tuple(conn.app_records),
+                app_record_counts=(conn.dirs[0].app_records, conn.dirs[1].app_records),
+                ends=tuple(conn.ends),
             )
         )
 
