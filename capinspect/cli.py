@@ -47,6 +47,7 @@ from capinspect.cli_common import (
 from capinspect.cli_live import live
 from capinspect.cli_logs import logs as _logs_command
 from capinspect.errors import CapinspectError
+from capinspect.events.options import current_event_options, event_options, write_to_stderr
 from capinspect.expectations import DEFAULT_EXPECTATIONS
 from capinspect.limits import DEFAULT_LIMITS
 from capinspect.pipeline import analyze_paths, evaluate
@@ -124,6 +125,7 @@ def main() -> None:
     show_default=True,
     help="Analyse capture files that are apart in time in up to N processes (0: one per CPU).",
 )
+@event_options
 @guarded
 def analyze(
     captures: tuple[str, ...],
@@ -168,19 +170,33 @@ def analyze(
 
     tls_keys = load_tls_keys(tls_key_paths, tls_key_password, keylog_path)
     started = time.monotonic()
+    event_opts = current_event_options()
     progress, stop = progress_bar(captures, quiet)
     try:
-        analysis = analyze_paths(
-            captures,
-            DEFAULT_LIMITS,
-            progress,
-            tls_keys=tls_keys,
-            jobs=jobs or os.cpu_count() or 1,
-            note=None if quiet else lambda line: click.echo(line, err=True),
-        )
+        if event_opts.wanted:
+            from capinspect.events.run import analyze_with_events
+
+            report = analyze_with_events(
+                captures,
+                expect,
+                DEFAULT_LIMITS,
+                event_opts.pump,
+                tls_keys=tls_keys,
+                progress=progress,
+                elapsed=lambda: time.monotonic() - started,
+            )
+        else:
+            analysis = analyze_paths(
+                captures,
+                DEFAULT_LIMITS,
+                progress,
+                tls_keys=tls_keys,
+                jobs=jobs or os.cpu_count() or 1,
+                note=None if quiet else lambda line: click.echo(line, err=True),
+            )
+            report = evaluate(analysis, expect, elapsed=time.monotonic() - started)
     finally:
         stop()
-    report = evaluate(analysis, expect, elapsed=time.monotonic() - started)
     server_logs = None
     if iis_logs or audit_logs:
         from capinspect.logs.report import load_logs
@@ -257,7 +273,10 @@ def analyze(
 
             text = with_logs(text, fmt, server_logs)
         output_text = text
-    write_output(output_text, output, captures)
+    if event_opts.to_stdout and output in (None, "-"):
+        write_to_stderr(output_text)  # --events -: stdout carries the events alone
+    else:
+        write_output(output_text, output, captures)
     logs_fail = server_logs is not None and server_logs.has_fail
     verdicts = [d.verdict.verdict for d in report.devices]
     if server_logs is not None:

@@ -30,6 +30,7 @@ from capinspect.cli_common import (
     write_output,
 )
 from capinspect.errors import LiveCaptureError
+from capinspect.events.options import current_event_options, event_options
 from capinspect.live import (
     DEFAULT_TIMEOUTS,
     LiveEvent,
@@ -43,6 +44,7 @@ from capinspect.sources.live import (
     DEFAULT_FILTER,
     KernelStats,
     LiveSource,
+    LiveSources,
     require_live_capture,
 )
 from capinspect.sources.ring import DEFAULT_MAX_BYTES, FrameRing
@@ -113,9 +115,12 @@ class LinuxOnlyCommand(click.Command):
 @click.option(
     "-i",
     "--interface",
+    "interfaces",
     required=True,
+    multiple=True,
     metavar="IFACE",
-    help="Interface to capture on (the switch mirror/SPAN port).",
+    help="Interface to capture on (the switch mirror/SPAN port); repeat for several "
+    "(one engine, each frame tagged with its interface).",
 )
 @click.option(
     "--filter",
@@ -183,9 +188,10 @@ class LinuxOnlyCommand(click.Command):
     metavar="S",
     help="Verdict when offered files are not fetched within S seconds of the check-in.",
 )
+@event_options
 @guarded
 def live(
-    interface: str,
+    interfaces: tuple[str, ...],
     bpf_filter: str,
     duration: float | None,
     until_verdict: bool,
@@ -210,13 +216,26 @@ def live(
     expect = expectations_from(expect_path)
     timeouts = Timeouts(checkin_timeout, response_timeout, download_timeout)
     monitor = LiveMonitor(expect, timeouts=timeouts)
+    interfaces = tuple(dict.fromkeys(interfaces))
+    interface = ",".join(interfaces)
+    event_opts = current_event_options()
+    pump = event_opts.pump(monitor, interfaces)
     ring = FrameRing(int(evidence_mb * 1024 * 1024)) if evidence else None
     report_to_stdout = output in (None, "-")
-    lines: IO[str] = sys.stderr if fmt == "json" and report_to_stdout else sys.stdout
+    # --events -: stdout carries the events alone; live lines and the report go to stderr.
+    lines: IO[str] = (
+        sys.stderr
+        if (fmt == "json" and report_to_stdout) or event_opts.to_stdout
+        else sys.stdout
+    )
     stopping: list[int] = []
+    reopen: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stopping.append(signum)
+
+    def on_hangup(signum: int, _frame: FrameType | None) -> None:
+        reopen.append(signum)
 
     def emit(events: list[LiveEvent]) -> None:
         verdict_given = False
@@ -229,9 +248,14 @@ def live(
         if verdict_given and ring is not None and evidence:
             ring.write_pcapng(evidence, interface, f"capinspect {__version__} live")
 
-    source = LiveSource(interface, bpf_filter)
+    source = (
+        LiveSources(interfaces, bpf_filter)
+        if len(interfaces) > 1
+        else LiveSource(interfaces[0], bpf_filter)
+    )
     started = time.monotonic()
     previous = signal.signal(signal.SIGTERM, on_signal)
+    previous_hup = signal.signal(signal.SIGHUP, on_hangup)
     try:
         with source:
             click.echo(
@@ -243,16 +267,19 @@ def live(
             deadline = started + duration if duration else None
             try:
                 while not stopping:
+                    if reopen:  # SIGHUP: log rotation
+                        reopen.clear()
+                        pump.reopen()
                     frames = source.read(0.25)
                     for frame in frames:
                         kept = monitor.engine.decoder.frames_kept
-                        events = monitor.feed(frame)
+                        events = pump.feed(frame)
                         if ring is not None and monitor.engine.decoder.frames_kept != kept:
                             ring.add(frame)
                         if events:
                             emit(events)
                     if not frames:
-                        emit(monitor.tick(source.now()))
+                        emit(pump.tick(source.now()))
                     if deadline is not None and time.monotonic() >= deadline:
                         break
                     if until_verdict and monitor.verdicts and monitor.all_settled:
@@ -262,14 +289,24 @@ def live(
             stats = source.stats()
     finally:
         signal.signal(signal.SIGTERM, previous)
-    emit(monitor.flush())
+        signal.signal(signal.SIGHUP, previous_hup)
+    emit(pump.flush())
     report = monitor.finish(
         source_anomalies=drop_anomalies(stats), elapsed=time.monotonic() - started
     )
+    pump.finish(report)
     kernel = (
         f"kernel: {stats.received} frames passed the filter, {stats.dropped} dropped; "
         f"{source.frames_read} read"
     )
+    by_interface = source.stats_by_interface() if isinstance(source, LiveSources) else {}
+    if by_interface:
+        where = pump.interfaces.by_device(report) if pump.interfaces else {}
+        for name, counters in by_interface.items():
+            phones = ", ".join(key for key, on in where.items() if on == name) or "no phone"
+            kernel += (
+                f"\n  {name}: {counters.received} passed, {counters.dropped} dropped; {phones}"
+            )
     evidence_note = None
     if ring is not None and evidence:
         written = ring.write_pcapng(evidence, interface, f"capinspect {__version__} live")
@@ -282,9 +319,17 @@ def live(
         document = report_document(report)
         document["live"] = {
             "interface": interface,
+            "interfaces": list(interfaces),
+            "phone_interfaces": pump.interfaces.by_device(report) if pump.interfaces else {},
+            "events": pump.emitted,
+            "event_outputs": pump.notes(),
             "filter": bpf_filter,
             "kernel_received": stats.received,
             "kernel_dropped": stats.dropped,
+            "kernel_by_interface": {
+                name: {"received": c.received, "dropped": c.dropped}
+                for name, c in by_interface.items()
+            },
             "frames_read": source.frames_read,
             "evidence": evidence,
         }
@@ -299,7 +344,12 @@ def live(
         click.echo(kernel, err=True)
         if evidence_note:
             click.echo(evidence_note, err=True)
+    for note in pump.notes():
+        click.echo(note, err=True)
     if report_to_stdout:
         lines.flush()
-    write_output(text, output, ())
+    if event_opts.to_stdout and report_to_stdout:
+        click.echo(text, nl=False, err=True)
+    else:
+        write_output(text, output, ())
     sys.exit(exit_status(report.has_fail, [d.verdict.verdict for d in report.devices]))
