@@ -91,6 +91,7 @@ class _Phone:
     stages: set[tuple[str, int]] = field(default_factory=set)
     findings: set[tuple[str, int]] = field(default_factory=set)
     verdict: str | None = None
+    verdict_ts: float = 0.0
     signature: tuple[object, ...] | None = None
     idle_reported: float | None = None
     """The ``last_ts`` whose idleness was reported (a new frame makes the phone active)."""
@@ -127,7 +128,11 @@ class EventBuilder:
                 self._step(phone, event.stage, event.summary, event.ts, event.frame, out)
             elif isinstance(event, VerdictEvent):
                 phone = self._phone(event.report, event.ts, out)
-                self._verdict(phone, event.ts, event.cause, event.reason, out)
+                # A sequence that ended did so with the phone's last frame (not when the
+                # monitor happened to look); a timeout when the monitor saw it pass.
+                last = event.report.session.last_ts
+                at = last if event.cause == "complete" and last <= event.ts else event.ts
+                self._verdict(phone, at, event.cause, event.reason, out)
         return out
 
     def idle(self, now: float, devices: Mapping[str, DeviceReport]) -> list[dict[str, Any]]:
@@ -140,8 +145,9 @@ class EventBuilder:
             last = item.session.last_ts
             if phone.verdict is None or phone.idle_reported == last:
                 continue
-            if now >= last + self.idle_after:
-                due.append((last + self.idle_after, key, phone))
+            at = max(last + self.idle_after, phone.verdict_ts)
+            if now >= at:
+                due.append((at, key, phone))
         for at, _, phone in sorted(due, key=lambda d: (d[0], d[1])):
             phone.idle_reported = phone.item.session.last_ts
             out.append(
@@ -232,6 +238,7 @@ class EventBuilder:
         if cause == "end" and signature == phone.signature:
             return
         phone.verdict = verdict  # the findings' events carry the verdict they belong to
+        phone.verdict_ts = ts
         for finding in raised:
             fkey = (finding.check_id, finding.frames[0] if finding.frames else 0)
             if fkey in phone.findings:
