@@ -191,4 +191,3 @@ def analyze_with_events(
     )
     pump.finish(report)
     return report
-
