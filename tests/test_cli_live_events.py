@@ -308,3 +308,38 @@ def test_two_interfaces_give_the_verdicts_of_each_alone(netns: str, tmp_path: Pa
         iface = "vb" if event["capinspect"]["device"] == "00:21:63:0f:44:10" else "vb2"
         assert event["observer"]["ingress"]["interface"]["name"] == iface
     assert "capturing on vb,vb2" in errors
+
+
+@needs_netns
+@pytest.mark.lab
+def test_sighup_reopens_the_events_file_for_log_rotation(netns: str, tmp_path: Path) -> None:
+    log = tmp_path / "events.log"
+    proc = start_live(netns, tmp_path, "-i", "vb", "--events", str(log))
+    try:
+        replay(netns, "va", PCAPS / "acl-denied.pcap")
+        deadline = time.monotonic() + 30
+        while "verdict-changed" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline, "no verdict event"
+            time.sleep(0.1)
+        rotated = log.rename(tmp_path / "events.log.1")  # logrotate's move, then its HUP
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while not log.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "not reopened"
+            time.sleep(0.05)
+        replay(netns, "va", PCAPS / "interim-upgrade.pcap")
+        deadline = time.monotonic() + 30
+        while "verdict-changed" not in log.read_text():
+            assert time.monotonic() < deadline, "no verdict event after the rotation"
+            time.sleep(0.1)
+    finally:
+        code = stop_live(proc, signal.SIGTERM)  # SIGTERM: the final report, then exit
+    assert code == 1
+    before = [json.loads(line) for line in rotated.read_text().splitlines()]
+    after = [json.loads(line) for line in log.read_text().splitlines()]
+    assert {e["capinspect"]["device"] for e in before} == {"00:21:63:0f:44:10"}
+    assert {e["capinspect"]["device"] for e in after} == {"00:21:63:0f:20:7b"}
+    sequences = [e["event"]["sequence"] for e in before + after]
+    assert sequences == list(range(1, len(sequences) + 1))  # nothing lost or repeated
+    report = json.loads((tmp_path / "live.json").read_text())
+    assert len(report["devices"]) == 2
