@@ -261,7 +261,11 @@ class EventBuilder:
         event["capinspect"]["cause"] = cause
         event["capinspect"]["findings"] = sorted({f.check_id for f in raised})
         if root is not None:
-            event["rule"] = {"id": root.check_id, "name": root.title}
+            event["rule"] = {
+                "id": root.check_id,
+                "name": root.title,
+                "category": root.check_id.split(".", 1)[0],
+            }
             event["capinspect"]["severity"] = str(root.severity)
         out.append(event)
 
