@@ -224,9 +224,7 @@ def live(
     report_to_stdout = output in (None, "-")
     # --events -: stdout carries the events alone; live lines and the report go to stderr.
     lines: IO[str] = (
-        sys.stderr
-        if (fmt == "json" and report_to_stdout) or event_opts.to_stdout
-        else sys.stdout
+        sys.stderr if (fmt == "json" and report_to_stdout) or event_opts.to_stdout else sys.stdout
     )
     stopping: list[int] = []
     reopen: list[int] = []

@@ -10,12 +10,12 @@ from typing import Any
 
 from click.testing import CliRunner
 from locations import PCAPS, ROOT, lab_captures
+from test_builder import live_events
 
 from capinspect import __version__
 from capinspect.cli import main
 from capinspect.events.syslog import format_message
 from capinspect.sources.merge import iter_frames
-from test_builder import live_events
 
 DOC = (ROOT / "docs" / "events.md").read_text()
 DOC_VERSION = "0.1.0"
