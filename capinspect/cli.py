@@ -176,6 +176,17 @@ def analyze(
         if event_opts.wanted:
             from capinspect.events.run import analyze_with_events
 
+            if redact:
+                raise CapinspectError(
+                    "--redact applies to the report, and --events writes the phones' MACs and"
+                    " addresses as they are: drop one of the two"
+                )
+            if jobs != 1 and not quiet:
+                click.echo(
+                    "capinspect: note: --jobs is not used with --events (the frames go through"
+                    " the live monitor in order, docs/events.md)",
+                    err=True,
+                )
             report = analyze_with_events(
                 captures,
                 expect,

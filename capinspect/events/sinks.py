@@ -47,8 +47,11 @@ class JsonLines:
             raise CapinspectError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def emit(self, event: dict[str, Any]) -> None:
-        self._stream.write(dumps(event) + "\n")
-        self._stream.flush()
+        try:
+            self._stream.write(dumps(event) + "\n")
+            self._stream.flush()
+        except OSError as exc:  # a full disk, a closed pipe: one line, exit status 2
+            raise CapinspectError(f"cannot write {self.path}: {exc.strerror or exc}") from None
         self.written += 1
 
     def reopen(self) -> None:
