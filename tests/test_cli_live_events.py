@@ -255,6 +255,12 @@ def test_rsyslog_stopped_midway_nothing_blocks_and_delivery_resumes(
     assert dropped >= while_down - before - 40, note  # the queue held 40, the rest dropped
     assert sent + dropped == len(events), note
     assert len(received) == sent, note  # nothing sent was lost on the way
+    report = json.loads((tmp_path / "live.json").read_text())
+    assert report["live"]["syslog"] == {
+        "target": f"tcp://127.0.0.1:{PORT}",
+        "sent": sent,
+        "dropped": dropped,
+    }
     # Before the stop: all of it, in order; after the return: everything new arrived.
     assert received[:before] == events[:before]
     assert received[-(total - while_down) :] == events[while_down:]

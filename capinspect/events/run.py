@@ -156,6 +156,20 @@ class EventPump:
     def notes(self) -> list[str]:
         return [note for sink in self.sinks if (note := sink.note()) is not None]
 
+    def report_fields(self) -> dict[str, Any]:
+        """What the final JSON report's ``live`` object says about the events."""
+        from capinspect.events.syslog import SyslogSender
+
+        fields: dict[str, Any] = {"events": self.emitted, "event_outputs": self.notes()}
+        for sink in self.sinks:
+            if isinstance(sink, SyslogSender):
+                fields["syslog"] = {
+                    "target": str(sink.target),
+                    "sent": sink.sent,
+                    "dropped": sink.dropped,
+                }
+        return fields
+
 
 def analyze_with_events(
     paths: Sequence[str],

@@ -207,6 +207,8 @@ class SyslogSender:
             with self._cond:
                 if self._queue and self._queue[0] is event:
                     self._queue.popleft()
+                elif self._abort:  # counted as left over by close() while it was on its way
+                    self.dropped -= 1
         self._disconnect()
 
     def _deliver(self, event: dict[str, Any]) -> bool:
