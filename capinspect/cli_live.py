@@ -2,9 +2,10 @@
 
 Kept out of cli.py so the live mode's options and loop live in one place; cli.py only registers
 the command. The loop is: kernel-filtered frames (sources/live.py) → LiveMonitor (live.py, the
-same engine and checks as ``analyze``) → step and verdict lines as they happen → on Ctrl-C,
-SIGTERM, ``--duration`` or ``--until-verdict``, the full report exactly as ``analyze`` renders
-it, plus the kernel's drop counters.
+same engine and checks as ``analyze``) → step and verdict lines as they happen (and events,
+capinspect/events, through its pump) → on Ctrl-C, SIGTERM, ``--duration`` or
+``--until-verdict``, the full report exactly as ``analyze`` renders it, plus the kernel's drop
+counters. Several ``-i`` read through one ``LiveSources``; SIGHUP reopens ``--events``.
 """
 
 from __future__ import annotations
@@ -206,9 +207,9 @@ def live(
 ) -> None:
     """Watch IFACE live: each phone's steps and verdict as they happen, the report at the end.
 
-    Needs root or CAP_NET_RAW. Ctrl-C (or --duration / --until-verdict) ends the capture and
-    prints the full report, as `capinspect analyze` would for the same frames, with the
-    kernel's drop counters. Exit status: 0 no fail finding, 1 at least one, 2 cannot capture,
+    Needs root or CAP_NET_RAW. Ctrl-C or SIGTERM (or --duration / --until-verdict) ends the
+    capture and prints the full report, as `capinspect analyze` would for the same frames, with
+    the kernel's drop counters; SIGHUP reopens the --events file (log rotation). Exit status: 0 no fail finding, 1 at least one, 2 cannot capture,
     4 nothing could be judged (no phone seen, or every phone inconclusive).
     Linux only (AF_PACKET); elsewhere capture with Wireshark, dumpcap or pktmon and analyze.
     """
