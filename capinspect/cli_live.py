@@ -209,8 +209,9 @@ def live(
 
     Needs root or CAP_NET_RAW. Ctrl-C or SIGTERM (or --duration / --until-verdict) ends the
     capture and prints the full report, as `capinspect analyze` would for the same frames, with
-    the kernel's drop counters; SIGHUP reopens the --events file (log rotation). Exit status: 0 no fail finding, 1 at least one, 2 cannot capture,
-    4 nothing could be judged (no phone seen, or every phone inconclusive).
+    the kernel's drop counters; SIGHUP reopens the --events file (log rotation).
+    Exit status: 0 no fail finding, 1 at least one, 2 cannot capture, 4 nothing could be
+    judged (no phone seen, or every phone inconclusive).
     Linux only (AF_PACKET); elsewhere capture with Wireshark, dumpcap or pktmon and analyze.
     """
     require_live_capture()
