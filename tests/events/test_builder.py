@@ -46,7 +46,10 @@ class Collect:
 def live_events(
     frames: list[RawFrame], *, cost_factor: float = 0.0, tail: float | None = None
 ) -> list[dict[str, Any]]:
-    """The events ``capinspect live`` emits for these frames (its pump, fed as it feeds)."""
+    """The events ``capinspect live`` emits for these frames (its pump, fed as it feeds).
+
+    ``cost_factor`` 0: evaluations spaced in packet time only, as ``analyze --events`` spaces
+    them (live also waits ten times an evaluation's cost, which depends on the machine)."""
     sink = Collect()
     monitor = LiveMonitor(cost_factor=cost_factor)
     pump = EventPump(monitor, EventBuilder("sensor-1", InterfaceMap(["eth1"]).of), [sink])
