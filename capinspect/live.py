@@ -156,12 +156,18 @@ class LiveMonitor:
         expect: Expectations = DEFAULT_EXPECTATIONS,
         limits: Limits = DEFAULT_LIMITS,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        *,
         tls_keys: TlsKeys = NO_KEYS,
+        cost_factor: float = COST_FACTOR,
     ) -> None:
+        """``tls_keys`` decrypt HTTPS check-ins, as in ``analyze``; ``cost_factor`` 0 spaces
+        evaluations in packet time only (``analyze --events``: the same frames always give the
+        same events, however long an evaluation takes)."""
         self.engine = Engine(limits, tls_keys=tls_keys)
         self.expect = expect
         self.limits = limits
         self.timeouts = timeouts
+        self.cost_factor = cost_factor
         self.now: float | None = None
         self._dirty = False
         self._urgent = False
@@ -172,6 +178,8 @@ class LiveMonitor:
         """The latest verdict given for each device."""
         self.last_report: Report | None = None
         """The report of the latest look at the engine's state (what the events came from)."""
+        self.devices: dict[str, DeviceReport] = {}
+        """Each device as the latest evaluation saw it (capinspect/events reads it)."""
 
     def feed(self, frame: RawFrame) -> list[LiveEvent]:
         """One frame through the engine; the events it (or the time it carries) caused.
@@ -224,7 +232,7 @@ class LiveMonitor:
         if not force:
             since = None if self._last_eval is None else now - self._last_eval
             spacing = URGENT_INTERVAL if self._urgent else EVAL_INTERVAL
-            if since is not None and since < max(spacing, COST_FACTOR * self._eval_cost):
+            if since is not None and since < max(spacing, self.cost_factor * self._eval_cost):
                 return []
         if not self._urgent and not self._dirty:
             if all(shown.settled for shown in self._shown.values()):
@@ -246,6 +254,7 @@ class LiveMonitor:
         events: list[LiveEvent] = []
         for item in report.devices:
             session = item.session
+            self.devices[session.key] = item
             shown = self._shown.setdefault(session.key, _Shown())
             for step in session.timeline:
                 key = (step.stage, step.direction, step.frame)

@@ -13,16 +13,18 @@ from capinspect.cli.common import (
     audit_log_option,
     captures_argument,
     color_option,
+    event_options,
+    event_sinks,
     expect_option,
     format_option,
     guarded,
     iis_log_option,
+    judge_captures,
     keep_names_option,
     keylog_option,
     note,
     output_option,
     quiet_option,
-    read_captures,
     redact_option,
     tls_key_option,
     tls_key_password_option,
@@ -84,6 +86,7 @@ from capinspect.run.sinks import EvidenceSink
     show_default=True,
     help="Analyse capture files that are apart in time in up to N processes (0: one per CPU).",
 )
+@event_options
 @guarded
 def analyze(
     captures: tuple[str, ...],
@@ -104,6 +107,10 @@ def analyze(
     iis_logs: tuple[str, ...],
     audit_logs: tuple[str, ...],
     jobs: int,
+    events_path: str | None,
+    sensor: str | None,
+    syslog_url: str | None,
+    syslog_queue: int,
 ) -> None:
     """Check each phone's boot in CAPTURE... and give a verdict per phone.
 
@@ -112,6 +119,9 @@ def analyze(
     Exit status: 0 no fail finding, 1 at least one, 2 bad usage or unreadable input, 4 nothing
     could be judged (no phone, or every phone inconclusive). It is computed over every phone of
     the capture, also when --only or --phone show fewer.
+
+    With --events or --syslog the frames go through the live monitor, and the events are what
+    `capinspect live` gives for the same frames (docs/events.md).
     """
     step = Step(
         RunOptions(
@@ -122,12 +132,12 @@ def analyze(
             redaction=Redaction(redact, keep_names),
             output=Output(fmt, output, color, table_style),
             quiet=quiet,
-            sinks=(EvidenceSink(evidence, captures),) if evidence else (),
+            sinks=((EvidenceSink(evidence, captures),) if evidence else ())
+            + event_sinks(events_path, sensor, syslog_url, syslog_queue),
         )
     )
     started = time.monotonic()
-    analysis = read_captures(step, captures, quiet, jobs or os.cpu_count() or 1)
-    report = step.evaluate(analysis, elapsed=time.monotonic() - started)
+    report = judge_captures(step, captures, quiet, jobs or os.cpu_count() or 1, started)
     outcome = step.conclude(report, None if quiet else note)
     step.write(outcome, captures)
     sys.exit(outcome.status)

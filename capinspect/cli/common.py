@@ -22,6 +22,8 @@ from capinspect.run.status import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
     from capinspect.engine import Analysis
+    from capinspect.report.model import Report
+    from capinspect.run.sinks import Sink
     from capinspect.run.step import Step
 
 PROGRESS_MIN_BYTES = 64 * 1024 * 1024
@@ -150,6 +152,24 @@ def read_captures(step: Step, captures: Sequence[str], quiet: bool, jobs: int = 
         stop()
 
 
+def judge_captures(
+    step: Step, captures: Sequence[str], quiet: bool, jobs: int, started: float
+) -> Report:
+    """``analyze``: the captures read and judged through ``step`` (through the live monitor
+    when events are asked for), with the progress bar and, unless ``quiet``, notes."""
+    progress, stop = progress_bar(captures, quiet)
+    try:
+        return step.judge(
+            captures,
+            progress,
+            jobs=jobs,
+            note=None if quiet else lambda line: click.echo(line, err=True),
+            started=started,
+        )
+    finally:
+        stop()
+
+
 def note(line: str) -> None:
     """A note on stderr (``capinspect: note: …``)."""
     click.echo(f"capinspect: note: {line}", err=True)
@@ -224,3 +244,55 @@ keep_names_option = click.option(
     multiple=True,
     help="With --redact: a host or domain name (and the names under it) to keep; repeatable.",
 )
+
+
+def event_options(command: F) -> F:
+    """``--events``, ``--sensor``, ``--syslog`` and ``--syslog-queue`` (docs/events.md): the
+    command passes their values to :func:`event_sinks`."""
+    from capinspect.events.syslog import DEFAULT_QUEUE
+
+    decorators = [
+        click.option(
+            "--events",
+            "events_path",
+            metavar="FILE|-",
+            help="Write each phone's state changes as JSON lines (docs/events.md) to FILE "
+            "(appended; reopened on SIGHUP) or stdout.",
+        ),
+        click.option(
+            "--sensor",
+            metavar="NAME",
+            help="This sensor's name in the events.  [default: the host name]",
+        ),
+        click.option(
+            "--syslog",
+            "syslog_url",
+            metavar="URL",
+            help="Also send the events as RFC 5424 syslog: udp://HOST:514, tcp://HOST:514 "
+            "(octet-counted) or unix:/dev/log.",
+        ),
+        click.option(
+            "--syslog-queue",
+            type=click.IntRange(min=1),
+            default=DEFAULT_QUEUE,
+            metavar="N",
+            help=f"Events held while the collector is away; beyond, dropped and counted.  "
+            f"[default: {DEFAULT_QUEUE}]",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def event_sinks(
+    events_path: str | None, sensor: str | None, syslog_url: str | None, syslog_queue: int
+) -> tuple[Sink, ...]:
+    """The step's sink for the events' options (none when neither --events nor --syslog is
+    given); a bad --syslog URL is a one-line error, exit status 2."""
+    from capinspect.events.options import EventOptions
+    from capinspect.events.syslog import parse_target
+
+    target = parse_target(syslog_url) if syslog_url is not None else None
+    sink = EventOptions(events_path, sensor, target, syslog_queue).sink()
+    return () if sink is None else (sink,)

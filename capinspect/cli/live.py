@@ -4,8 +4,10 @@ The options become a :class:`~capinspect.run.live.LiveOptions` and the shared st
 :class:`~capinspect.run.options.RunOptions` (TLS keys, expectations, redaction, format); the
 loop is the step's (capinspect/run/live.py): kernel-filtered frames (sources/live.py) →
 LiveMonitor (live.py, the same engine and checks as ``analyze``) → step and verdict lines as
-they happen → on Ctrl-C, SIGTERM, ``--duration`` or ``--until-verdict``, the full report as
-``analyze`` renders it in the format asked, plus the kernel's drop counters.
+they happen (and events, capinspect/events, through the step's pump) → on Ctrl-C, SIGTERM,
+``--duration`` or ``--until-verdict``, the full report as ``analyze`` renders it in the format
+asked, plus the kernel's drop counters. Several ``-i`` are read as one; SIGHUP reopens the
+``--events`` file.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import click
 from capinspect.cli.common import (
     EXIT_STATUS_EPILOG,
     die,
+    event_options,
+    event_sinks,
     expect_option,
     format_option,
     guarded,
@@ -53,9 +57,12 @@ class LinuxOnlyCommand(click.Command):
 @click.option(
     "-i",
     "--interface",
+    "interfaces",
     required=True,
+    multiple=True,
     metavar="IFACE",
-    help="Interface to capture on (the switch mirror/SPAN port).",
+    help="Interface to capture on (the switch mirror/SPAN port); repeat for several "
+    "(one engine, each frame tagged with its interface).",
 )
 @click.option(
     "--filter",
@@ -125,9 +132,10 @@ class LinuxOnlyCommand(click.Command):
     metavar="S",
     help="Verdict when offered files are not fetched within S seconds of the check-in.",
 )
+@event_options
 @guarded
 def live(
-    interface: str,
+    interfaces: tuple[str, ...],
     bpf_filter: str,
     duration: float | None,
     until_verdict: bool,
@@ -144,13 +152,18 @@ def live(
     checkin_timeout: float,
     response_timeout: float,
     download_timeout: float,
+    events_path: str | None,
+    sensor: str | None,
+    syslog_url: str | None,
+    syslog_queue: int,
 ) -> None:
     """Watch IFACE live: each phone's steps and verdict as they happen, the report at the end.
 
-    Needs root or CAP_NET_RAW. Ctrl-C (or --duration / --until-verdict) ends the capture and
-    prints the full report, as `capinspect analyze` would for the same frames, with the
-    kernel's drop counters. With --tls-key or --keylog HTTPS check-ins are decrypted, as in
-    `analyze`; --redact rewrites the live lines and the report with the same pseudonyms.
+    Needs root or CAP_NET_RAW. Ctrl-C or SIGTERM (or --duration / --until-verdict) ends the
+    capture and prints the full report, as `capinspect analyze` would for the same frames,
+    with the kernel's drop counters; SIGHUP reopens the --events file (log rotation). With
+    --tls-key or --keylog HTTPS check-ins are decrypted, as in `analyze`; --redact rewrites
+    the live lines, the events and the report with the same pseudonyms.
     Exit status: 0 no fail finding, 1 at least one, 2 cannot capture,
     4 nothing could be judged (no phone seen, or every phone inconclusive).
     Linux only (AF_PACKET); elsewhere capture with Wireshark, dumpcap or pktmon and analyze.
@@ -162,10 +175,11 @@ def live(
             expect_path=expect_path,
             redaction=Redaction(redact, keep_names),
             output=Output(fmt, output, color="never"),
+            sinks=event_sinks(events_path, sensor, syslog_url, syslog_queue),
         )
     )
     options = LiveOptions(
-        interface,
+        interfaces,
         bpf_filter,
         duration,
         until_verdict,

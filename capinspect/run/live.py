@@ -1,11 +1,16 @@
-"""The live loop: frames from an interface → LiveMonitor → lines as they happen → the report.
+"""The live loop: frames from interfaces → LiveMonitor → lines as they happen → the report.
 
 ``capinspect live`` parses its options into :class:`LiveOptions` and a
 :class:`~capinspect.run.options.RunOptions` and calls :func:`watch`, which goes through the same
 :class:`~capinspect.run.step.Step` as ``analyze``: its TLS keys reach the engine, its
-pseudonyms rewrite the live lines and the final report alike, and the final report is rendered
-by the renderer table in any format, plus the kernel's counters (text: after the report; JSON:
-a ``live`` member; other formats: on stderr).
+pseudonyms rewrite the live lines, the events and the final report alike, and the final report
+is rendered by the renderer table in any format, plus the kernel's counters (text: after the
+report; JSON: a ``live`` member; other formats: on stderr).
+
+The loop feeds the step's pump (:meth:`~capinspect.run.step.Step.pump`), which stands for the
+monitor and builds the events of ``--events`` / ``--syslog`` as it goes. Several interfaces
+are read through one :class:`~capinspect.sources.live.LiveSources` (one engine sees them all);
+SIGTERM ends the capture as Ctrl-C does, SIGHUP reopens the ``--events`` file (log rotation).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from capinspect.live import (
 )
 from capinspect.model import Anomaly
 from capinspect.run.step import Outcome, Step
-from capinspect.sources.live import DEFAULT_FILTER, KernelStats, LiveSource
+from capinspect.sources.live import DEFAULT_FILTER, KernelStats, LiveSource, LiveSources
 from capinspect.sources.ring import DEFAULT_MAX_BYTES, FrameRing
 
 _ARROW = {"to-server": "→", "from-server": "←", "broadcast": "⇢"}
@@ -40,16 +45,27 @@ _ARROW = {"to-server": "→", "from-server": "←", "broadcast": "⇢"}
 
 @dataclass(frozen=True, slots=True)
 class LiveOptions:
-    """What only the live mode asks: where and how long to capture, its evidence ring, its
-    stage timeouts."""
+    """What only the live mode asks: where (one interface or several, de-duplicated in
+    order) and how long to capture, its evidence ring, its stage timeouts."""
 
-    interface: str
+    interfaces: tuple[str, ...]
     bpf_filter: str = DEFAULT_FILTER
     duration: float | None = None
     until_verdict: bool = False
     evidence: str | None = None
     evidence_mb: float = DEFAULT_MAX_BYTES / 1024 / 1024
     timeouts: Timeouts = DEFAULT_TIMEOUTS
+
+    def __post_init__(self) -> None:
+        if isinstance(self.interfaces, str) or not self.interfaces:
+            raise ValueError("LiveOptions.interfaces: a tuple of one or more interface names")
+        object.__setattr__(self, "interfaces", tuple(dict.fromkeys(self.interfaces)))
+
+    @property
+    def interface(self) -> str:
+        """The interfaces as one name (``eth1,eth2``): the banner, the evidence file's
+        interface, the JSON report's ``live.interface``."""
+        return ",".join(self.interfaces)
 
 
 def format_event(event: LiveEvent) -> list[str]:
@@ -98,8 +114,8 @@ def drop_anomalies(stats: KernelStats) -> list[Anomaly]:
 
 def watch(options: LiveOptions, step: Step) -> Outcome:
     """Capture until Ctrl-C, SIGTERM, ``duration`` or ``until_verdict``; print the steps and
-    verdicts as they happen and write the final report. Returns the outcome (its status is
-    the exit status)."""
+    verdicts as they happen (and send the events) and write the final report. Returns the
+    outcome (its status is the exit status)."""
     if step.names is not None and options.evidence:
         raise CapinspectError(
             "--evidence keeps the frames as captured, so it cannot go with --redact; "
@@ -109,17 +125,24 @@ def watch(options: LiveOptions, step: Step) -> Outcome:
     monitor = LiveMonitor(
         step.expect, step.options.limits, options.timeouts, tls_keys=step.tls_keys()
     )
+    interfaces = options.interfaces
+    pump = step.pump(monitor, interfaces)
     evidence = options.evidence
     ring = FrameRing(int(options.evidence_mb * 1024 * 1024)) if evidence else None
     output = step.options.output
     # The live lines share stdout only with a text report; any other format there keeps
-    # stdout to itself and the lines go to stderr.
-    lines: IO[str] = sys.stderr if output.fmt != "text" and output.to_stdout else sys.stdout
+    # stdout to itself and the lines go to stderr, as they do when the events have stdout.
+    report_alone = output.fmt != "text" and output.to_stdout
+    lines: IO[str] = sys.stderr if report_alone or step.stdout_taken else sys.stdout
     stopping: list[int] = []
+    reopen: list[int] = []
     interface = options.interface
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stopping.append(signum)
+
+    def on_hangup(signum: int, _frame: FrameType | None) -> None:
+        reopen.append(signum)
 
     def emit(events: list[LiveEvent]) -> None:
         if events and step.names is not None:
@@ -137,9 +160,14 @@ def watch(options: LiveOptions, step: Step) -> Outcome:
         if verdict_given and ring is not None and evidence:
             ring.write_pcapng(evidence, interface, f"capinspect {__version__} live")
 
-    source = LiveSource(interface, options.bpf_filter)
+    source: LiveSource | LiveSources = (
+        LiveSources(interfaces, options.bpf_filter)
+        if len(interfaces) > 1
+        else LiveSource(interfaces[0], options.bpf_filter)
+    )
     started = time.monotonic()
     previous = signal.signal(signal.SIGTERM, on_signal)
+    previous_hup = signal.signal(signal.SIGHUP, on_hangup)
     try:
         with source:
             click.echo(
@@ -151,16 +179,19 @@ def watch(options: LiveOptions, step: Step) -> Outcome:
             deadline = started + options.duration if options.duration else None
             try:
                 while not stopping:
+                    if reopen:  # SIGHUP: log rotation
+                        reopen.clear()
+                        pump.reopen()
                     frames = source.read(0.25)
                     for frame in frames:
                         kept = monitor.engine.decoder.frames_kept
-                        events = monitor.feed(frame)
+                        events = pump.feed(frame)
                         if ring is not None and monitor.engine.decoder.frames_kept != kept:
                             ring.add(frame)
                         if events:
                             emit(events)
                     if not frames:
-                        emit(monitor.tick(source.now()))
+                        emit(pump.tick(source.now()))
                     if deadline is not None and time.monotonic() >= deadline:
                         break
                     if options.until_verdict and monitor.verdicts and monitor.all_settled:
@@ -170,7 +201,8 @@ def watch(options: LiveOptions, step: Step) -> Outcome:
             stats = source.stats()
     finally:
         signal.signal(signal.SIGTERM, previous)
-    emit(monitor.flush())
+        signal.signal(signal.SIGHUP, previous_hup)
+    emit(pump.flush())
     report = monitor.finish(
         source_anomalies=drop_anomalies(stats), elapsed=time.monotonic() - started
     )
@@ -178,6 +210,13 @@ def watch(options: LiveOptions, step: Step) -> Outcome:
         f"kernel: {stats.received} frames passed the filter, {stats.dropped} dropped; "
         f"{source.frames_read} read"
     )
+    by_interface = source.stats_by_interface() if isinstance(source, LiveSources) else {}
+    where = pump.interfaces.by_device(report) if pump.interfaces is not None else {}
+    for name, counted in by_interface.items():
+        phones = ", ".join(key for key, on in where.items() if on == name) or "no phone"
+        kernel += step.redact(
+            f"\n  {name}: {counted.received} passed, {counted.dropped} dropped; {phones}"
+        )
     evidence_note = None
     if ring is not None and evidence:
         written = ring.write_pcapng(evidence, interface, f"capinspect {__version__} live")
@@ -185,17 +224,26 @@ def watch(options: LiveOptions, step: Step) -> Outcome:
         if ring.evicted:
             evidence_note += f" (ring full: {ring.evicted} older frames left out)"
     outcome = step.conclude(report)
+    step.finish(outcome)  # the event stream's last events, before its counts are read
     if output.fmt != "text" or not output.to_stdout:
         click.echo(kernel, err=True)
         if evidence_note:
             click.echo(evidence_note, err=True)
+    for line in pump.notes():
+        click.echo(line, err=True)
     if output.to_stdout:
         lines.flush()
     counters = {
         "interface": interface,
+        "interfaces": list(interfaces),
+        "phone_interfaces": {step.redact(key): on for key, on in where.items()},
+        **pump.report_fields(),
         "filter": options.bpf_filter,
         "kernel_received": stats.received,
         "kernel_dropped": stats.dropped,
+        "kernel_by_interface": {
+            name: {"received": c.received, "dropped": c.dropped} for name, c in by_interface.items()
+        },
         "frames_read": source.frames_read,
         "evidence": evidence,
     }

@@ -53,3 +53,13 @@ def write_output(text: Written, output: str | None, inputs: Sequence[str]) -> No
         tmp.replace(target)
     except OSError as exc:
         raise CapinspectError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def write_to_stderr(text: Written) -> None:
+    """The report on stderr (``--events -`` without ``-o``: stdout carries the events alone)."""
+    sys.stdout.flush()
+    if callable(text):
+        text(sys.stderr)
+    else:
+        sys.stderr.write(text)
+    sys.stderr.flush()

@@ -3,7 +3,10 @@
 A command builds a :class:`Step` from its :class:`~capinspect.run.options.RunOptions`, asks it
 for the TLS keys to give the engine (:meth:`Step.tls_keys`), hands it the judged report
 (:meth:`Step.conclude`: server logs, selection, redaction) and lets it write the result
-(:meth:`Step.write`: sinks, the renderer of the format, the file or stdout). ``timeline`` and
+(:meth:`Step.write`: sinks, the renderer of the format, the file or stdout). An event stream
+(``--events``, ``--syslog``: :class:`~capinspect.events.options.EventSink`) follows the live
+monitor itself: :meth:`Step.pump` is what ``live``'s loop feeds, and :meth:`Step.judge` reads
+``analyze``'s files through it when one is asked for. ``timeline`` and
 ``logs`` have their own conclusions (:meth:`Step.timeline`, :meth:`Step.logs_alone`) through the
 same keys, redaction and renderer table.
 """
@@ -19,13 +22,16 @@ from capinspect.errors import CapinspectError
 from capinspect.expectations import DEFAULT_EXPECTATIONS, Expectations, load_expectations
 from capinspect.run.options import RunOptions
 from capinspect.run.outcome import Outcome
-from capinspect.run.output import Written, use_color, write_output
+from capinspect.run.output import Written, use_color, write_output, write_to_stderr
 from capinspect.run.render import RENDERERS, Page, Renderer
 
 if TYPE_CHECKING:
     from capinspect.checks.base import Verdict
     from capinspect.devices import DeviceSession
     from capinspect.engine import Analysis
+    from capinspect.events.options import EventSink
+    from capinspect.events.run import EventPump
+    from capinspect.live import LiveMonitor
     from capinspect.logs.audit import AuditRecord
     from capinspect.logs.report import LogsResult
     from capinspect.protocols.tls.keys import TlsKeys
@@ -71,6 +77,7 @@ class Step:
             from capinspect.report.redact import Pseudonyms
 
             self.names = Pseudonyms(options.redaction.keep_names)
+        self._finished = False
 
     # -- before the engine ------------------------------------------------------------------
 
@@ -101,6 +108,83 @@ class Step:
             jobs=jobs,
             note=note,
         )
+
+    def judge(
+        self,
+        captures: Sequence[str],
+        progress: Progress | None = None,
+        *,
+        jobs: int = 1,
+        note: Callable[[str], None] | None = None,
+        started: float | None = None,
+    ) -> Report:
+        """The captures read and judged (``analyze``): through the engine (:meth:`read`, then
+        :meth:`evaluate`), or, with an event stream, through the live monitor and its pump
+        (the same report, and the events ``live`` gives for the same frames). ``started``: a
+        ``time.monotonic()`` the report's elapsed time counts from."""
+        import time
+
+        def elapsed() -> float:
+            return 0.0 if started is None else time.monotonic() - started
+
+        if self.event_stream() is None:
+            analysis = self.read(captures, progress, jobs=jobs, note=note)
+            return self.evaluate(analysis, elapsed=None if started is None else elapsed())
+        from capinspect.events.run import analyze_with_events
+
+        if jobs != 1 and note is not None:
+            note(
+                "capinspect: note: --jobs is not used with --events (the frames go through"
+                " the live monitor in order, docs/events.md)"
+            )
+        return analyze_with_events(
+            captures,
+            self.expect,
+            self.options.limits,
+            self.pump,
+            tls_keys=self.tls_keys(),
+            progress=progress,
+            elapsed=None if started is None else elapsed,
+        )
+
+    # -- an event stream --------------------------------------------------------------------
+
+    def event_stream(self) -> EventSink | None:
+        """The sink of ``--events`` / ``--syslog``, if one was asked for."""
+        from capinspect.events.options import EventSink
+
+        return next((s for s in self.options.sinks if isinstance(s, EventSink)), None)
+
+    @property
+    def stdout_taken(self) -> bool:
+        """Events go to stdout (``--events -``): the report and the live lines go to stderr."""
+        stream = self.event_stream()
+        return stream is not None and stream.to_stdout
+
+    def pump(self, monitor: LiveMonitor, interfaces: Sequence[str] = ()) -> EventPump:
+        """What the run feeds in place of ``monitor``: it passes every call on and, with an
+        event stream, builds the events (rewritten with the run's pseudonyms under
+        ``--redact``) and hands them to its outputs. ``interfaces``: where the frames come
+        from (several: each frame's ``source`` is its interface's position)."""
+        stream = self.event_stream()
+        if stream is None:
+            from capinspect.events.options import EventOptions
+
+            return EventOptions().pump(monitor, interfaces)
+        return stream.follow(monitor, interfaces, self._event_redactor)
+
+    def _event_redactor(self, monitor: LiveMonitor) -> Callable[[list[dict[str, Any]]], Any]:
+        """Under ``--redact``: a burst of events with the run's pseudonyms, the phones they
+        are about registered first (their serials and names are not in the events' words)."""
+
+        def redact(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            if self.names is None:
+                return events
+            keys = {event["capinspect"]["device"] for event in events}
+            self.learn(tuple(monitor.devices[k] for k in sorted(keys) if k in monitor.devices))
+            return self.redact(events)
+
+        return redact
 
     # -- after the engine -------------------------------------------------------------------
 
@@ -193,11 +277,12 @@ class Step:
 
     def page(self, extra: Mapping[str, Any] | None = None, trailer: str = "") -> Page:
         out = self.options.output
+        stream = sys.stderr if self.stdout_taken else sys.stdout
         width = 100
-        if out.to_stdout and sys.stdout.isatty():
+        if out.to_stdout and stream.isatty():
             width = shutil.get_terminal_size().columns
         return Page(
-            color=use_color(out.color, sys.stdout, out.path),
+            color=use_color(out.color, stream, out.path),
             width=max(80, min(width, 160)),
             table_style=self.table_style,
             extra=dict(extra or {}),
@@ -216,11 +301,24 @@ class Step:
         extra: Mapping[str, Any] | None = None,
         trailer: str = "",
     ) -> None:
-        """Every sink's :meth:`~capinspect.run.sinks.Sink.finish`, then the report in its
-        format to ``-o`` or stdout (never over one of ``inputs``)."""
+        """Every sink's :meth:`~capinspect.run.sinks.Sink.finish` (:meth:`finish`), then the
+        report in its format to ``-o`` or stdout (never over one of ``inputs``; stderr when
+        the events have stdout)."""
+        self.finish(outcome)
+        written = self.render(outcome, extra, trailer)
+        if self.stdout_taken and self.options.output.to_stdout:
+            write_to_stderr(written)
+        else:
+            write_output(written, self.options.output.path, inputs)
+
+    def finish(self, outcome: Outcome) -> None:
+        """Every sink's :meth:`~capinspect.run.sinks.Sink.finish`, once (``live`` calls it
+        before it reads the event stream's final counts into its report)."""
+        if self._finished:
+            return
+        self._finished = True
         for sink in self.options.sinks:
             sink.finish(outcome)
-        write_output(self.render(outcome, extra, trailer), self.options.output.path, inputs)
 
     def write_timeline(
         self, analysis: Analysis, devices: tuple[DeviceSession, ...], inputs: Sequence[str]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from locations import PCAPS
 
 from capinspect.errors import CapinspectError
+from capinspect.events.options import EventOptions, EventSink
 from capinspect.run import Keys, Output, Redaction, RunOptions, Selection, ServerLogs, Step
 
 HTTPS = str(PCAPS / "https-healthy.pcap")
@@ -91,3 +94,43 @@ def test_timeline_formats_are_the_tables(tmp_path: Path) -> None:
     analysis = step.read([HTTPS])
     with pytest.raises(CapinspectError, match="timeline has no summary format"):
         step.write_timeline(*step.timeline(analysis), [HTTPS])
+
+
+def _verdicts(report: Any) -> list[tuple[str, str, list[str]]]:
+    return [
+        (d.session.key, str(d.verdict.verdict), sorted(f.check_id for f in d.findings))
+        for d in report.devices
+    ]
+
+
+def test_judge_with_events_reads_through_the_monitor_and_gives_the_same_report(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "events.jsonl"
+    notes: list[str] = []
+    plain = Step(RunOptions()).judge([MULTI], jobs=2, note=notes.append)
+    assert notes == []
+    step = Step(RunOptions(sinks=(EventSink(EventOptions(events=str(log))),)))
+    assert step.event_stream() is not None and not step.stdout_taken
+    report = step.judge([MULTI], jobs=2, note=notes.append)
+    assert _verdicts(report) == _verdicts(plain)
+    assert len(notes) == 1 and "--jobs is not used with --events" in notes[0]
+    written = log.read_text().splitlines()
+    assert written  # the live part of the stream, before the outcome
+    step.finish(step.conclude(report))
+    step.finish(step.conclude(report))  # once
+    after = log.read_text().splitlines()
+    assert after[: len(written)] == written
+    verdicts = [json.loads(line) for line in after if '"verdict-changed"' in line]
+    assert {v["capinspect"]["device"] for v in verdicts} == {d.session.key for d in report.devices}
+
+
+def test_events_on_stdout_send_the_report_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    step = Step(RunOptions(output=Output("json"), sinks=(EventSink(EventOptions(events="-")),)))
+    assert step.stdout_taken
+    outcome = step.conclude(step.judge([INTERIM]))
+    step.write(outcome, [INTERIM])
+    out, err = capsys.readouterr()
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events and events[-1]["event"]["action"] == "verdict-changed"
+    assert json.loads(err)["devices"][0]["verdict"] == "pass"
