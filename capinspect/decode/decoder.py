@@ -1,7 +1,7 @@
 """Frame bytes → :class:`Packet` / :class:`ArpPacket`, or ``None`` for traffic that cannot matter.
 
 This is the per-frame hot path (performance.md; scapy costs a millisecond a packet). Most frames
-of a file never reach it: :mod:`capinspect.sieve` drops them for a whole read buffer at once,
+of a file never reach it: :mod:`capinspect.decode.sieve` drops them for a whole read buffer at once,
 by the same rules, and counts them here. For the rest the decision "could this matter?" is
 taken from a few header bytes (``decode_record`` inline, ``struct.unpack_from`` in ``decode``)
 and objects (address strings, dataclasses) are built only for what is kept:
@@ -11,8 +11,9 @@ matter) and ARP (evidence of which MAC owns an address).
 Link layers: Ethernet (Ethernet II or 802.3 with LLC/SNAP) with any depth of 802.1Q / 802.1ad /
 0x9100 tags, Linux cooked v1 and v2,
 raw IP, BSD loopback. Network: IPv4 (options skipped, checksum not verified, fragments
-reassembled by :mod:`capinspect.ipfrag`) and IPv6 (hop-by-hop, routing and destination-options
-headers skipped, fragment header reassembled). Anything else is counted and dropped.
+reassembled by :mod:`capinspect.decode.ipfrag`) and IPv6 (hop-by-hop, routing and
+destination-options headers skipped, fragment header reassembled). Anything else is counted
+and dropped.
 
 Tunnels: a remote mirror delivers the phone's frames inside GRE (transparent Ethernet, IPv4,
 IPv6), Cisco ERSPAN type I, II or III (over GRE) or VXLAN (UDP 4789), and IP in IP (protocols
@@ -34,7 +35,8 @@ import struct
 import numpy as np
 from numpy.typing import NDArray
 
-from capinspect.ipfrag import FragmentKey, IpDefragmenter
+from capinspect.decode.ipfrag import FragmentKey, IpDefragmenter
+from capinspect.decode.sieve import SieveCounts, sieve
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import (
     Anomaly,
@@ -45,7 +47,6 @@ from capinspect.model import (
     RecordBatch,
     Tunnel,
 )
-from capinspect.sieve import sieve
 
 MAX_ANOMALIES = 1000
 """Decode anomalies kept; later ones are counted (a capture of garbage must not eat memory)."""
@@ -54,7 +55,8 @@ _MAX_ADDRESS_CACHE = 4_096
 _ETH_IPV4 = 0x0800
 _ETH_ARP = 0x0806
 _ETH_IPV6 = 0x86DD
-_VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))
+VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))
+"""802.1Q, 802.1ad and the old QinQ 0x9100."""
 _ETH_MPLS = frozenset((0x8847, 0x8848))
 _MAX_MPLS_LABELS = 16
 _LLC_SNAP = b"\xaa\xaa\x03"
@@ -229,10 +231,33 @@ class Decoder:
         return result
 
     def sieve(self, batch: RecordBatch) -> NDArray[np.intp]:
-        """The first look at a whole buffer of records (see :mod:`capinspect.sieve`): the
+        """The first look at a whole buffer of records (see :mod:`capinspect.decode.sieve`): the
         positions of the records that may matter; the others are counted here as
         :meth:`decode` would count them."""
-        return sieve(self, batch)
+        keep, counts = sieve(batch, self.tcp_ignored)
+        if counts is not None:
+            self._add(counts, batch.linktype)
+        return keep
+
+    def _add(self, counts: SieveCounts, linktype: int) -> None:
+        """Count the records the sieve dropped, as :meth:`decode` would have."""
+        self.frames += counts.frames
+        self.bytes += counts.bytes
+        if self.first_ts is None:
+            self.first_ts = counts.first_ts
+        if self.last_ts is None or counts.last_ts > self.last_ts:
+            self.last_ts = counts.last_ts
+        self.linktypes.add(linktype)
+        self.udp_frames += counts.udp_frames
+        self.tcp_frames += counts.tcp_frames
+        self.tcp_dropped += counts.tcp_dropped
+        self.tcp80_frames += counts.tcp80_frames
+        self.tcp443_frames += counts.tcp443_frames
+        self.dns_frames += counts.dns_frames
+        self.other_frames += counts.other_frames
+        self.vlans.update(counts.vlans)
+        for kind, frames in counts.tunnels.items():
+            self.tunnels[kind] = self.tunnels.get(kind, 0) + frames
 
     def decode_record(
         self, index: int, ts: float, linktype: int, data: bytes, orig_len: int, source: int = 0
@@ -244,7 +269,7 @@ class Decoder:
         DHCP included) — is decided inline here, from a few byte reads, without building a
         :class:`RawFrame`; anything else (other link layers, ARP, options, extension headers,
         fragments, a header cut short) goes the full way
-        through :meth:`decode`. Both ways give the same result (tests/test_decode.py).
+        through :meth:`decode`. Both ways give the same result (tests/decode/test_decoder.py).
         """
         size = len(data)
         if linktype != 1 or size < 54 or orig_len != size:
@@ -370,7 +395,7 @@ class Decoder:
                 hatype, address_len = _u16(data, 8)[0], data[11]
                 address = data[12:20]
                 offset = 20
-            while ethertype in _VLAN_TPIDS:
+            while ethertype in VLAN_TPIDS:
                 if len(data) < offset + 4:
                     self._truncated("VLAN tag", frame)
                     return None
@@ -437,9 +462,9 @@ class Decoder:
         ethertype = (data[start + 12] << 8) | data[start + 13]
         offset = start + 14
         vlans: tuple[int, ...] = ()
-        if ethertype in _VLAN_TPIDS:
+        if ethertype in VLAN_TPIDS:
             tags: list[int] = []
-            while ethertype in _VLAN_TPIDS:
+            while ethertype in VLAN_TPIDS:
                 if len(data) < offset + 4:
                     self._truncated("VLAN tag", frame)
                     return None

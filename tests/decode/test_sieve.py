@@ -1,6 +1,6 @@
 """The batch sieve drops only what the decoder drops, counts it the same, and misses nothing.
 
-The sieve (capinspect/sieve.py) exists only for speed: deciding for a whole read buffer with
+The sieve (capinspect/decode/sieve.py) exists only for speed: deciding for a whole read buffer with
 numpy which records the decoder would throw away. Three things are checked against the full
 decoder (``Decoder.decode`` on every record, with the same ignore table):
 
@@ -31,7 +31,7 @@ from locations import ROOT, corpus_files, lab_captures
 from scapy.layers.inet import IP, TCP, UDP, Ether
 from scapy.utils import wrpcap
 
-from capinspect.decode import Decoder
+from capinspect.decode.decoder import Decoder
 from capinspect.model import Packet, RawFrame, RecordBatch
 from capinspect.pipeline import analyze_paths
 from capinspect.sources import pcapfile

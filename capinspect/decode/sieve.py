@@ -6,11 +6,12 @@ Here the same header bytes are read for every record of a read buffer (about a t
 numpy gathers, so deciding costs a few nanoseconds a record and only the records that may
 matter are sliced out of the buffer and handed to the engine one by one.
 
-The rules are those by which :meth:`capinspect.decode.Decoder.decode` drops a frame, for the
-frames whose headers are plain enough to judge in bulk, and the dropped records are counted
-exactly as the decoder counts them. tests/test_sieve.py proves, on every capture and on random
-frames, that the sieve drops only what the decoder drops and drops all of it that a plain
-reading of the rules below allows. A record is dropped only when it is, without doubt:
+The rules are those by which :meth:`capinspect.decode.decoder.Decoder.decode` drops a frame,
+for the frames whose headers are plain enough to judge in bulk, and the dropped records are
+counted exactly as the decoder counts them. tests/decode/test_sieve.py proves, on every
+capture and on random frames, that the sieve drops only what the decoder drops and drops all
+of it that a plain reading of the rules below allows.
+A record is dropped only when it is, without doubt:
 
 * Ethernet, not cut by the snap length, at least 54 bytes, behind any depth of VLAN tags;
 * IPv4 without options or fragmentation, its total length inside the record, or IPv6 whose
@@ -44,15 +45,12 @@ behind extension headers).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from capinspect.model import RecordBatch
-
-if TYPE_CHECKING:
-    from capinspect.decode import Decoder
 
 _ETHERNET = 1
 _ETH_IPV4 = 0x0800
@@ -77,13 +75,41 @@ _IPV6_GOES_ON = np.array([0, 43, 60, 44, 6, 17, _PROTO_IPIP, _PROTO_IPV6_IN_IP, 
 reassembled by the decoder), TCP, UDP and the tunnels."""
 
 
-def sieve(decoder: Decoder, batch: RecordBatch) -> NDArray[np.intp]:
-    """Positions in ``batch`` of the records that may matter, in order; counts the rest in
-    ``decoder``'s counters as :meth:`Decoder.decode` would have."""
+@dataclass(slots=True)
+class SieveCounts:
+    """What the decoder would have counted for the records the sieve dropped (the
+    ``CaptureStats`` fields, and the TCP segments dropped early); the decoder adds them to its
+    own counters (``Decoder.sieve``)."""
+
+    frames: int = 0
+    bytes: int = 0
+    first_ts: float = 0.0
+    """The batch's first record's time (every record of a batch is counted, by the sieve or
+    by the decoder: the first is first)."""
+    last_ts: float = 0.0
+    """The latest time among the dropped records."""
+    udp_frames: int = 0
+    tcp_frames: int = 0
+    tcp_dropped: int = 0
+    tcp80_frames: int = 0
+    tcp443_frames: int = 0
+    dns_frames: int = 0
+    other_frames: int = 0
+    vlans: set[int] = field(default_factory=set)
+    tunnels: dict[str, int] = field(default_factory=dict)
+    """Dropped frames found inside a tunnel, per ``Tunnel.kind``."""
+
+
+def sieve(
+    batch: RecordBatch, tcp_ignored: set[bytes]
+) -> tuple[NDArray[np.intp], SieveCounts | None]:
+    """Positions in ``batch`` of the records that may matter, in order, and what
+    :meth:`Decoder.decode` would have counted for the others (``None`` when none is dropped).
+    ``tcp_ignored`` is the reassembler's table of ignored flows' raw keys."""
     count = len(batch)
     everything = np.arange(count, dtype=np.intp)
     if batch.linktype != _ETHERNET or not count:
-        return everything
+        return everything, None
     data = np.frombuffer(batch.buf, dtype=np.uint8)
     # words[i] is the big-endian 16-bit field starting at byte i (a strided view, no copy).
     words = np.ndarray((len(batch.buf) - 1,), dtype=">u2", buffer=batch.buf, strides=(1,))
@@ -156,9 +182,9 @@ def sieve(decoder: Decoder, batch: RecordBatch) -> NDArray[np.intp]:
         pure_ack = sound & ((flags & 0x07) == 0) & (transport[tcp] + header_len >= stop[tcp])
         asks = np.flatnonzero(sound & ~syn & ~pure_ack)
         tcp_dropped[tcp[pure_ack]] = True
-        if len(asks) and decoder.tcp_ignored:
+        if len(asks) and tcp_ignored:
             ignored = _ignored(
-                decoder.tcp_ignored,
+                tcp_ignored,
                 _keys(data, ip[tcp[asks]], v6[tcp[asks]]),
                 _keys(data, ip[tcp[syn]], v6[tcp[syn]], swapped=True),
             )
@@ -166,10 +192,10 @@ def sieve(decoder: Decoder, batch: RecordBatch) -> NDArray[np.intp]:
 
     drop = udp_dropped | other | tcp_dropped
     if not drop.any():
-        return everything
+        return everything, None
     dropped[at[drop]] = True
-    _count(decoder, batch, dropped, tags, sport, dport, udp_dropped, other, tcp_dropped)
-    return np.flatnonzero(~dropped)
+    counts = _count(batch, dropped, tags, sport, dport, udp_dropped, other, tcp_dropped)
+    return np.flatnonzero(~dropped), counts
 
 
 def _tag(ethertype: NDArray[np.int64]) -> NDArray[np.bool_]:
@@ -238,7 +264,6 @@ def _as_bytes(rows: NDArray[np.uint8]) -> list[bytes]:
 
 
 def _count(
-    decoder: Decoder,
     batch: RecordBatch,
     dropped: NDArray[np.bool_],
     tags: list[tuple[NDArray[np.intp], NDArray[np.int64]]],
@@ -247,26 +272,24 @@ def _count(
     udp_dropped: NDArray[np.bool_],
     other: NDArray[np.bool_],
     tcp_dropped: NDArray[np.bool_],
-) -> None:
-    """Add the dropped records to the decoder's counters (what ``decode`` counts for them)."""
+) -> SieveCounts:
+    """What ``decode`` would have counted for the dropped records."""
     tcp_sport, tcp_dport = sport[tcp_dropped], dport[tcp_dropped]
     web = (tcp_sport == 80) | (tcp_dport == 80)
     tcp_count = len(tcp_sport)
-    decoder.tcp_frames += tcp_count
-    decoder.tcp_dropped += tcp_count
-    decoder.tcp80_frames += int(web.sum())
-    decoder.tcp443_frames += int((~web & ((tcp_sport == 443) | (tcp_dport == 443))).sum())
-    decoder.dns_frames += int(((tcp_sport == 53) | (tcp_dport == 53)).sum())
-    decoder.udp_frames += int(udp_dropped.sum())
-    decoder.other_frames += int(other.sum())
-    decoder.frames += int(dropped.sum())
-    decoder.bytes += int(batch.orig_lens[dropped].sum())
-    if decoder.first_ts is None:
-        # Every record of the batch is counted, here or by the decoder: the first is first.
-        decoder.first_ts = float(batch.ts[0])
-    latest = float(batch.ts[dropped].max())
-    if decoder.last_ts is None or latest > decoder.last_ts:
-        decoder.last_ts = latest
-    decoder.linktypes.add(batch.linktype)
+    counts = SieveCounts(
+        frames=int(dropped.sum()),
+        bytes=int(batch.orig_lens[dropped].sum()),
+        first_ts=float(batch.ts[0]),
+        last_ts=float(batch.ts[dropped].max()),
+        udp_frames=int(udp_dropped.sum()),
+        tcp_frames=tcp_count,
+        tcp_dropped=tcp_count,
+        tcp80_frames=int(web.sum()),
+        tcp443_frames=int((~web & ((tcp_sport == 443) | (tcp_dport == 443))).sum()),
+        dns_frames=int(((tcp_sport == 53) | (tcp_dport == 53)).sum()),
+        other_frames=int(other.sum()),
+    )
     for positions, vlans in tags:
-        decoder.vlans.update(np.unique(vlans[dropped[positions]]).tolist())
+        counts.vlans.update(np.unique(vlans[dropped[positions]]).tolist())
+    return counts

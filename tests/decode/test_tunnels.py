@@ -30,7 +30,7 @@ from scapy.layers.l2 import GRE, Dot1Q, Ether
 from scapy.layers.vxlan import VXLAN
 from scapy.packet import Raw
 
-from capinspect.decode import Decoder
+from capinspect.decode.decoder import Decoder
 from capinspect.engine import Analysis
 from capinspect.expectations import Expectations
 from capinspect.limits import Limits
