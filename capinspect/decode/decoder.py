@@ -117,6 +117,7 @@ class Decoder:
         self.defragmenter = IpDefragmenter(limits)
         self._unsupported_linktypes: set[int] = set()
         self._addresses: dict[bytes, str] = {}
+        self._tunnels: dict[tuple[str, bytes, bytes, int | None], Tunnel] = {}
         # Counters (CaptureStats fields).
         self.frames = 0
         self.bytes = 0
@@ -234,7 +235,7 @@ class Decoder:
         """The first look at a whole buffer of records (see :mod:`capinspect.decode.sieve`): the
         positions of the records that may matter; the others are counted here as
         :meth:`decode` would count them."""
-        keep, counts = sieve(batch, self.tcp_ignored)
+        keep, counts = sieve(batch, self.tcp_ignored, self.limits.max_tunnel_depth >= 1)
         if counts is not None:
             self._add(counts, batch.linktype)
         return keep
@@ -266,9 +267,10 @@ class Decoder:
 
         The common case of a mirror port — Ethernet (with up to any depth of VLAN tags),
         IPv4 without options or fragments or IPv6 without extension headers, TCP, UDP (DNS and
-        DHCP included) — is decided inline here, from a few byte reads, without building a
-        :class:`RawFrame`; anything else (other link layers, ARP, options, extension headers,
-        fragments, a header cut short) goes the full way
+        DHCP included), also inside one remote mirror's envelope (ERSPAN I/II/III, GRE carrying
+        Ethernet or IP, VXLAN: the sieve's envelopes) — is decided inline here, from a few
+        byte reads, without building a :class:`RawFrame`; anything else (other link layers,
+        ARP, options, extension headers, fragments, a header cut short) goes the full way
         through :meth:`decode`. Both ways give the same result (tests/decode/test_decoder.py).
         """
         size = len(data)
@@ -276,36 +278,71 @@ class Decoder:
             return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
         ethertype = (data[12] << 8) | data[13]
         ip = 14
-        vlans: tuple[int, ...] = ()
-        while ethertype == 0x8100 or ethertype == 0x88A8 or ethertype == 0x9100:
-            if size < ip + 44:
+        mac = 0  # where the (inner) Ethernet header starts; -1 for IP carried by GRE
+        limit = size  # where the (inner) frame's bytes end
+        tunnel: Tunnel | None = None
+        outer_vlans: tuple[int, ...] = ()
+        while True:
+            vlans: tuple[int, ...] = ()
+            while ethertype == 0x8100 or ethertype == 0x88A8 or ethertype == 0x9100:
+                if limit < ip + 44:
+                    return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+                vlans += (((data[ip] & 0x0F) << 8) | data[ip + 1],)
+                ethertype = (data[ip + 2] << 8) | data[ip + 3]
+                ip += 4
+            # Source address at ``addr``, destination at ``middle``, transport header at ``t``;
+            # the raw flow key (addresses, then ports: ``TcpReassembler.ignored_raw``) is
+            # addr:t + 4.
+            if ethertype == _ETH_IPV4 and limit >= ip + 40:
+                if data[ip] != 0x45 or (data[ip + 6] & 0x3F) or data[ip + 7]:
+                    return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+                proto = data[ip + 9]
+                addr, middle, t = ip + 12, ip + 16, ip + 20
+                end = ip + ((data[ip + 2] << 8) | data[ip + 3])
+            elif ethertype == _ETH_IPV6 and limit >= ip + 60 and data[ip] >> 4 == 6:
+                # IPv6 whose next header is TCP or UDP itself (extension headers, fragments
+                # and jumbograms, payload length 0, go the full way).
+                proto = data[ip + 6]
+                addr, middle, t = ip + 8, ip + 24, ip + 40
+                end = t + ((data[ip + 4] << 8) | data[ip + 5])
+            else:
                 return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
-            vlans += (((data[ip] & 0x0F) << 8) | data[ip + 1],)
-            ethertype = (data[ip + 2] << 8) | data[ip + 3]
-            ip += 4
-        # Source address at ``addr``, destination at ``middle``, transport header at ``t``; the
-        # raw flow key (addresses, then ports: ``TcpReassembler.ignored_raw``) is addr:t + 4.
-        if ethertype == _ETH_IPV4:
-            if data[ip] != 0x45 or (data[ip + 6] & 0x3F) or data[ip + 7]:
+            if end > limit or end < t + 20:
                 return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
-            proto = data[ip + 9]
-            addr, middle, t = ip + 12, ip + 16, ip + 20
-            end = ip + ((data[ip + 2] << 8) | data[ip + 3])
-        elif ethertype == _ETH_IPV6 and size >= ip + 60 and data[ip] >> 4 == 6:
-            # IPv6 whose next header is TCP or UDP itself (extension headers, fragments and
-            # jumbograms, payload length 0, go the full way).
-            proto = data[ip + 6]
-            addr, middle, t = ip + 8, ip + 24, ip + 40
-            end = t + ((data[ip + 4] << 8) | data[ip + 5])
-        else:
-            return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
-        if end > size or end < t + 20:
-            return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+            if proto == _PROTO_TCP:
+                break
+            # A remote mirror's envelope (ERSPAN II/III or GRE over IP, VXLAN over UDP) is
+            # opened here and the frame inside judged by the same rules; one envelope deep,
+            # anything else about a tunnel goes the full way.
+            if proto == _PROTO_UDP:
+                if (data[t + 2] << 8) | data[t + 3] != _VXLAN_PORT or tunnel is not None:
+                    break
+                if (data[t] << 8) | data[t + 1] in _KEPT_UDP_PORTS:
+                    break
+                udp_length = (data[t + 4] << 8) | data[t + 5]
+                if 8 <= udp_length <= end - t:
+                    end = t + udp_length
+                if end < t + 70 or not data[t + 8] & 0x08 or self.limits.max_tunnel_depth < 1:
+                    return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+                vni = (data[t + 12] << 16) | (data[t + 13] << 8) | data[t + 14]
+                tunnel = self._envelope("vxlan", data[addr:middle], data[middle:t], vni)
+                mac = t + 16
+                ethertype, ip = (data[mac + 12] << 8) | data[mac + 13], mac + 14
+            elif proto == _PROTO_GRE and tunnel is None:
+                opened = self._gre_envelope(data, t, end, data[addr:middle], data[middle:t])
+                if opened is None:
+                    return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+                tunnel, mac, ethertype, ip = opened
+            else:
+                return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+            limit, outer_vlans = end, vlans
         if proto == _PROTO_TCP:
             header_len = (data[t + 12] >> 4) * 4
             if header_len < 20 or t + header_len > end:
                 return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
             self._count(ts, orig_len, linktype, vlans)
+            if tunnel is not None:
+                self._count_tunnel(tunnel.kind, outer_vlans)
             sport = (data[t] << 8) | data[t + 1]
             dport = (data[t + 2] << 8) | data[t + 3]
             self.tcp_frames += 1
@@ -328,36 +365,112 @@ class Decoder:
                 return None
             seq, ack = _seq_ack(data, t + 4)
             self.frames_kept += 1
+            if mac < 0:
+                src_mac = dst_mac = None
+            else:
+                src_mac = self._mac_text(data[mac + 6 : mac + 12])
+                dst_mac = self._mac_text(data[mac : mac + 6])
             return Packet(
-                index, ts, self._mac_text(data[6:12]), self._mac_text(data[0:6]), vlans,
+                index, ts, src_mac, dst_mac, vlans,
                 self._ip_text(data[addr:middle]), self._ip_text(data[middle:t]),
                 _PROTO_TCP, sport, dport, data[t + header_len : end], seq, ack, flags,
+                tunnel=tunnel,
             )  # fmt: skip
-        if proto == _PROTO_UDP:
-            sport = (data[t] << 8) | data[t + 1]
-            dport = (data[t + 2] << 8) | data[t + 3]
-            if sport not in _KEPT_UDP_PORTS and dport not in _KEPT_UDP_PORTS:
-                if dport in _TUNNEL_UDP_PORTS:
-                    return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
-                self._count(ts, orig_len, linktype, vlans)
-                self.udp_frames += 1
-                return None
+        sport = (data[t] << 8) | data[t + 1]
+        dport = (data[t + 2] << 8) | data[t + 3]
+        if sport not in _KEPT_UDP_PORTS and dport not in _KEPT_UDP_PORTS:
+            if dport in _TUNNEL_UDP_PORTS:
+                return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
             self._count(ts, orig_len, linktype, vlans)
+            if tunnel is not None:
+                self._count_tunnel(tunnel.kind, outer_vlans)
             self.udp_frames += 1
-            if sport in _DHCP_PORTS or dport in _DHCP_PORTS:
-                self.dhcp_frames += 1
-            else:
-                self.dns_frames += 1
-            udp_length = (data[t + 4] << 8) | data[t + 5]
-            if 8 <= udp_length <= end - t:
-                end = t + udp_length
-            self.frames_kept += 1
-            return Packet(
-                index, ts, self._mac_text(data[6:12]), self._mac_text(data[0:6]), vlans,
-                self._ip_text(data[addr:middle]), self._ip_text(data[middle:t]),
-                _PROTO_UDP, sport, dport, data[t + 8 : end],
-            )  # fmt: skip
-        return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+            return None
+        self._count(ts, orig_len, linktype, vlans)
+        if tunnel is not None:
+            self._count_tunnel(tunnel.kind, outer_vlans)
+        self.udp_frames += 1
+        if sport in _DHCP_PORTS or dport in _DHCP_PORTS:
+            self.dhcp_frames += 1
+        else:
+            self.dns_frames += 1
+        udp_length = (data[t + 4] << 8) | data[t + 5]
+        if 8 <= udp_length <= end - t:
+            end = t + udp_length
+        self.frames_kept += 1
+        if mac < 0:
+            src_mac = dst_mac = None
+        else:
+            src_mac = self._mac_text(data[mac + 6 : mac + 12])
+            dst_mac = self._mac_text(data[mac : mac + 6])
+        return Packet(
+            index, ts, src_mac, dst_mac, vlans,
+            self._ip_text(data[addr:middle]), self._ip_text(data[middle:t]),
+            _PROTO_UDP, sport, dport, data[t + 8 : end], tunnel=tunnel,
+        )  # fmt: skip
+
+    def _count_tunnel(self, kind: str, outer_vlans: tuple[int, ...]) -> None:
+        """What :meth:`decode` counts for a frame's envelope: the tunnel and its VLAN tags."""
+        self.tunnels[kind] = self.tunnels.get(kind, 0) + 1
+        if outer_vlans:
+            self.vlans.update(outer_vlans)
+
+    def _envelope(self, kind: str, src: bytes, dst: bytes, ident: int | None) -> Tunnel:
+        """The :class:`Tunnel` of a remote mirror's session, made once per session."""
+        key = (kind, src, dst, ident)
+        tunnel = self._tunnels.get(key)
+        if tunnel is None:
+            if len(self._tunnels) >= _MAX_ADDRESS_CACHE:
+                self._tunnels.clear()
+            tunnel = Tunnel(kind, self._ip_text(src), self._ip_text(dst), ident)
+            self._tunnels[key] = tunnel
+        return tunnel
+
+    def _gre_envelope(
+        self, data: bytes, t: int, end: int, src: bytes, dst: bytes
+    ) -> tuple[Tunnel, int, int, int] | None:
+        """The fast path's reading of a GRE envelope at ``t`` (the packet's bytes end at
+        ``end``): the tunnel, where the Ethernet header inside starts (-1 for IP carried
+        directly), the ethertype and where the header behind it starts; ``None`` for anything
+        the fast path leaves to :meth:`_gre` (damage, other protocols, ERSPAN III carrying IP,
+        a frame inside too short for the rules)."""
+        flags = (data[t] << 8) | data[t + 1]
+        protocol = (data[t + 2] << 8) | data[t + 3]
+        if flags & (_GRE_ROUTING | 0x07) or self.limits.max_tunnel_depth < 1:
+            return None
+        at = t + 4
+        if flags & _GRE_CHECKSUM:
+            at += 4
+        key: int | None = None
+        if flags & _GRE_KEY:
+            key = _u32_be(data, at)[0]
+            at += 4
+        if flags & _GRE_SEQUENCE:
+            at += 4
+        if protocol == _GRE_TRANSPARENT_ETHERNET:
+            tunnel, mac = self._envelope("gre", src, dst, key), at
+        elif protocol == _GRE_ERSPAN_II and not flags & _GRE_SEQUENCE:
+            tunnel, mac = self._envelope("erspan-i", src, dst, None), at
+        elif protocol == _GRE_ERSPAN_II:
+            if end < at + 8 or data[at] >> 4 != 1:
+                return None
+            session = ((data[at + 2] & 0x03) << 8) | data[at + 3]
+            tunnel, mac = self._envelope("erspan-ii", src, dst, session), at + 8
+        elif protocol == _GRE_ERSPAN_III:
+            if end < at + 12 or data[at] >> 4 != 2 or (data[at + 10] >> 2) & 0x1F:
+                return None
+            session = ((data[at + 2] & 0x03) << 8) | data[at + 3]
+            mac = at + (20 if data[at + 11] & 0x01 else 12)
+            tunnel = self._envelope("erspan-iii", src, dst, session)
+        elif protocol == _ETH_IPV4 or protocol == _ETH_IPV6:
+            if end < at + 40:
+                return None
+            return self._envelope("gre", src, dst, key), -1, protocol, at
+        else:
+            return None
+        if end < mac + 54:
+            return None
+        return tunnel, mac, (data[mac + 12] << 8) | data[mac + 13], mac + 14
 
     def _count(self, ts: float, orig_len: int, linktype: int, vlans: tuple[int, ...]) -> None:
         """What :meth:`decode` counts for every frame, for frames the fast path settles."""

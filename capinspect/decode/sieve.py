@@ -24,8 +24,15 @@ A record is dropped only when it is, without doubt:
   for IPv6, other than the extension headers (hop-by-hop, routing, fragment, destination
   options), which the decoder walks.
 
-Tunnels (a remote mirror's ERSPAN, GRE or VXLAN) all go on: the decoder opens them and judges
-the frame inside by the same rules, one record at a time.
+Remote mirrors' envelopes are opened here too, one deep, as the decoder opens them: GRE
+(version 0, no source routing, any of checksum, key and sequence number) carrying transparent
+Ethernet (0x6558), IPv4 or IPv6; ERSPAN type I, II and III (frame type Ethernet, with or without
+the platform sub-header) over GRE; VXLAN (UDP to 4789 from a port other than 53/67/68, I flag
+set), over IPv4 or IPv6 (no extension header). The frame inside (at least 54 bytes, or an IP
+packet of 40) is judged by the rules above and, when dropped, counted as the decoder counts
+it, with its envelope (``Decoder.tunnels``) and the outer VLAN tags. Anything else about a
+tunnel (damaged envelopes, Geneve, IP in IP, ERSPAN III carrying IP, a tunnel inside a tunnel)
+goes on to the decoder.
 
 Everything else goes on to :meth:`Decoder.decode_record`, which decides again, record by record.
 
@@ -101,11 +108,12 @@ class SieveCounts:
 
 
 def sieve(
-    batch: RecordBatch, tcp_ignored: set[bytes]
+    batch: RecordBatch, tcp_ignored: set[bytes], open_tunnels: bool = True
 ) -> tuple[NDArray[np.intp], SieveCounts | None]:
     """Positions in ``batch`` of the records that may matter, in order, and what
     :meth:`Decoder.decode` would have counted for the others (``None`` when none is dropped).
-    ``tcp_ignored`` is the reassembler's table of ignored flows' raw keys."""
+    ``tcp_ignored`` is the reassembler's table of ignored flows' raw keys; ``open_tunnels``
+    says whether the decoder opens tunnels at all (``Limits.max_tunnel_depth``)."""
     count = len(batch)
     everything = np.arange(count, dtype=np.intp)
     if batch.linktype != _ETHERNET or not count:
@@ -114,11 +122,84 @@ def sieve(
     # words[i] is the big-endian 16-bit field starting at byte i (a strided view, no copy).
     words = np.ndarray((len(batch.buf) - 1,), dtype=">u2", buffer=batch.buf, strides=(1,))
     caplens = batch.ends - batch.starts
-    # Positions (into the batch) still being looked at; narrowed at every rule.
     at = np.flatnonzero((caplens >= 54) & (batch.orig_lens == caplens))
     start, end = batch.starts[at], batch.ends[at]
-    ethertype = _u16(words, start + 12)
-    ip = start + 14
+    outer = _judge(data, words, at, _u16(words, start + 12), start + 14, end, open_tunnels)
+    passes = [outer]
+    if outer.inner is not None:
+        found = outer.inner
+        inner = _judge(data, words, found.at, found.ethertype, found.ip, found.end, False)
+        kind_of = np.zeros(count, dtype=np.intp)
+        kind_of[found.at] = found.kinds
+        inner.kinds = kind_of[inner.at]
+        passes.append(inner)
+    if tcp_ignored:
+        # A SYN anywhere in the buffer, plain or tunnelled, shields its 4-tuple everywhere.
+        reopened = [key for judged in passes for key in judged.syn_keys]
+        for judged in passes:
+            if len(judged.asks):
+                hits = _ignored(tcp_ignored, judged.ask_keys, reopened)
+                judged.tcp_dropped[judged.asks[hits]] = True
+    dropped = np.zeros(count, dtype=bool)
+    for judged in passes:
+        judged.drop = judged.udp_dropped | judged.other | judged.tcp_dropped
+        dropped[judged.at[judged.drop]] = True
+    if not dropped.any():
+        return everything, None
+    return np.flatnonzero(~dropped), _count(batch, dropped, passes)
+
+
+_KINDS = ("gre", "erspan-i", "erspan-ii", "erspan-iii", "vxlan")
+"""``Tunnel.kind`` of the sieve's tunnel codes (indices)."""
+
+
+@dataclass(slots=True)
+class _Inner:
+    """The frames found inside tunnels: batch positions, tunnel kind codes, the ethertype and
+    offset of the header inside (Ethernet's own ethertype, or IPv4/IPv6 for GRE carrying IP),
+    and where the tunnel's payload ends."""
+
+    at: NDArray[np.intp]
+    kinds: NDArray[np.intp]
+    ethertype: NDArray[np.int64]
+    ip: NDArray[np.int64]
+    end: NDArray[np.int64]
+
+
+@dataclass(slots=True)
+class _Judged:
+    """One look at a set of records (the captured frames, or the frames inside tunnels);
+    every array is aligned with ``at``, the batch positions judged."""
+
+    at: NDArray[np.intp]
+    sport: NDArray[np.int64]
+    dport: NDArray[np.int64]
+    udp_dropped: NDArray[np.bool_]
+    other: NDArray[np.bool_]
+    tcp_dropped: NDArray[np.bool_]
+    asks: NDArray[np.intp]
+    """Rows of TCP segments dropped if their flow is ignored (keys in ``ask_keys``)."""
+    ask_keys: list[bytes]
+    syn_keys: list[bytes]
+    tags: list[tuple[NDArray[np.intp], NDArray[np.int64]]]
+    inner: _Inner | None = None
+    kinds: NDArray[np.intp] | None = None
+    """For frames inside tunnels: each row's tunnel kind code."""
+    drop: NDArray[np.bool_] | None = None
+
+
+def _judge(
+    data: NDArray[np.uint8],
+    words: NDArray[np.uint16],
+    at: NDArray[np.intp],
+    ethertype: NDArray[np.int64],
+    ip: NDArray[np.int64],
+    end: NDArray[np.int64],
+    find_tunnels: bool,
+) -> _Judged:
+    """Judge the frames at ``at`` whose link header ends at ``ip`` (``ethertype`` its type)
+    and whose bytes end at ``end``; with ``find_tunnels``, also find the remote-mirror
+    envelopes (ERSPAN, GRE, VXLAN) whose frames are to be judged next."""
     tags: list[tuple[NDArray[np.intp], NDArray[np.int64]]] = []
     tagged = _tag(ethertype)
     while tagged.any():
@@ -128,9 +209,13 @@ def sieve(
         short = tagged & ~room
         if short.any():
             keep = ~short
-            at, start, end, ethertype, ip, room = (
-                at[keep], start[keep], end[keep], ethertype[keep], ip[keep], room[keep],
-            )  # fmt: skip
+            at, end, ethertype, ip, room = (
+                at[keep],
+                end[keep],
+                ethertype[keep],
+                ip[keep],
+                room[keep],
+            )
         where = np.flatnonzero(room)
         tags.append((at[where], _u16(words, ip[where]) & 0x0FFF))
         ethertype[where] = _u16(words, ip[where] + 2)
@@ -139,6 +224,7 @@ def sieve(
         tagged[where] = _tag(ethertype[where])
     v4 = (
         (ethertype == _ETH_IPV4)
+        & (end >= ip + 40)
         & (data[ip] == 0x45)
         & ((data[ip + 6] & 0x3F) == 0)
         & (data[ip + 7] == 0)
@@ -147,7 +233,10 @@ def sieve(
     next_header = data[ip + 6]
     # IPv6: the next header is TCP or UDP itself (room for the TCP header behind the IPv6
     # one), or a protocol the decoder only counts; extension headers and tunnels go on.
-    direct = v6 & ((next_header == _PROTO_TCP) | (next_header == _PROTO_UDP)) & (end >= ip + 60)
+    direct = (next_header == _PROTO_TCP) | (next_header == _PROTO_UDP)
+    if find_tunnels:
+        direct |= next_header == _PROTO_GRE
+    direct &= v6 & (end >= ip + 60)
     v6_other = v6 & ~np.isin(next_header, _IPV6_GOES_ON)
     keep = v4 | direct | v6_other
     at, end, ip, v6, v6_other = at[keep], end[keep], ip[keep], v6[keep], v6_other[keep]
@@ -164,7 +253,6 @@ def sieve(
     probe = np.where(v6_other, ip, transport)
     sport = _u16(words, probe)
     dport = _u16(words, probe + 2)
-    dropped = np.zeros(count, dtype=bool)
 
     udp = proto == _PROTO_UDP
     udp_dropped = udp & ~_kept_udp(sport) & ~_kept_udp(dport)
@@ -173,6 +261,9 @@ def sieve(
     other &= (proto != _PROTO_GRE) & (proto != _PROTO_IPIP) & (proto != _PROTO_IPV6_IN_IP)
 
     tcp_dropped = np.zeros(len(at), dtype=bool)
+    asks = np.zeros(0, dtype=np.intp)
+    ask_keys: list[bytes] = []
+    syn_keys: list[bytes] = []
     tcp = np.flatnonzero(proto == _PROTO_TCP)
     if len(tcp):
         header_len = (data[transport[tcp] + 12] >> 4).astype(np.int64) * 4
@@ -180,22 +271,112 @@ def sieve(
         flags = data[transport[tcp] + 13]
         syn = sound & ((flags & _SYN) != 0)
         pure_ack = sound & ((flags & 0x07) == 0) & (transport[tcp] + header_len >= stop[tcp])
-        asks = np.flatnonzero(sound & ~syn & ~pure_ack)
         tcp_dropped[tcp[pure_ack]] = True
-        if len(asks) and tcp_ignored:
-            ignored = _ignored(
-                tcp_ignored,
-                _keys(data, ip[tcp[asks]], v6[tcp[asks]]),
-                _keys(data, ip[tcp[syn]], v6[tcp[syn]], swapped=True),
-            )
-            tcp_dropped[tcp[asks[ignored]]] = True
+        asking = np.flatnonzero(sound & ~syn & ~pure_ack)
+        if len(asking):
+            asks = tcp[asking]
+            ask_keys = _keys(data, ip[asks], v6[asks])
+            syn_keys = _keys(data, ip[tcp[syn]], v6[tcp[syn]], swapped=True)
+    judged = _Judged(
+        at, sport, dport, udp_dropped, other, tcp_dropped, asks, ask_keys, syn_keys, tags
+    )
+    if find_tunnels:
+        judged.inner = _envelopes(data, words, at, proto, sport, dport, transport, stop)
+    return judged
 
-    drop = udp_dropped | other | tcp_dropped
-    if not drop.any():
-        return everything, None
-    dropped[at[drop]] = True
-    counts = _count(batch, dropped, tags, sport, dport, udp_dropped, other, tcp_dropped)
-    return np.flatnonzero(~dropped), counts
+
+def _envelopes(
+    data: NDArray[np.uint8],
+    words: NDArray[np.uint16],
+    at: NDArray[np.intp],
+    proto: NDArray[np.int64],
+    sport: NDArray[np.int64],
+    dport: NDArray[np.int64],
+    transport: NDArray[np.int64],
+    stop: NDArray[np.int64],
+) -> _Inner | None:
+    """The remote mirrors' envelopes, read as the decoder reads them (``Decoder._gre``,
+    ``_erspan``, ``_vxlan``): GRE (version 0, no source routing) carrying transparent
+    Ethernet, IPv4 or IPv6, ERSPAN type I, II or III (an Ethernet frame inside), and VXLAN
+    (UDP to 4789, the I flag set). Envelopes the decoder would report as damaged, and
+    frames inside them too short for the rules, are not returned (they go on)."""
+    last = len(data) - 1
+    gre = np.flatnonzero(proto == _PROTO_GRE)
+    vxlan = np.flatnonzero((proto == _PROTO_UDP) & (dport == _VXLAN_PORT) & ~_kept_udp(sport))
+    if not len(gre) and not len(vxlan):
+        return None
+    rows: list[NDArray[np.intp]] = []
+    kinds: list[NDArray[np.intp]] = []
+    types: list[NDArray[np.int64]] = []
+    heads: list[NDArray[np.int64]] = []
+    ends: list[NDArray[np.int64]] = []
+
+    def found(
+        where: NDArray[np.intp], kind: int, ethertype: NDArray[np.int64] | None,
+        head: NDArray[np.int64], until: NDArray[np.int64],
+    ) -> None:  # fmt: skip
+        # Room for what the rules read: an Ethernet frame of 54 bytes, an IP packet of 40.
+        if ethertype is None:
+            fits = until >= head + 54
+            where, head, until = where[fits], head[fits], until[fits]
+            ethertype, head = _u16(words, head + 12), head + 14
+        else:
+            fits = until >= head + 40
+            where, head, until, ethertype = where[fits], head[fits], until[fits], ethertype[fits]
+        rows.append(where)
+        kinds.append(np.full(len(where), kind, dtype=np.intp))
+        types.append(ethertype)
+        heads.append(head)
+        ends.append(until)
+
+    if len(gre):
+        g, until = transport[gre], stop[gre]
+        flags, protocol = _u16(words, g), _u16(words, g + 2)
+        sound = ((flags & 0x07) == 0) & ((flags & 0x4000) == 0)
+        sequenced = (flags & 0x1000) != 0
+        body = (
+            g
+            + 4
+            + 4 * (((flags & 0x8000) != 0).astype(np.int64) + ((flags & 0x2000) != 0) + sequenced)
+        )
+        sound &= until >= body
+        bridged = np.flatnonzero(sound & (protocol == 0x6558))
+        found(gre[bridged], 0, None, body[bridged], until[bridged])
+        carried = np.flatnonzero(sound & ((protocol == _ETH_IPV4) | (protocol == _ETH_IPV6)))
+        found(gre[carried], 0, protocol[carried], body[carried], until[carried])
+        type_i = np.flatnonzero(sound & (protocol == 0x88BE) & ~sequenced)
+        found(gre[type_i], 1, None, body[type_i], until[type_i])
+        version = data[np.minimum(body, last)] >> 4
+        type_ii = np.flatnonzero(
+            sound & (protocol == 0x88BE) & sequenced & (until >= body + 8) & (version == 1)
+        )
+        found(gre[type_ii], 2, None, body[type_ii] + 8, until[type_ii])
+        type_iii = np.flatnonzero(
+            sound & (protocol == 0x22EB) & (until >= body + 12) & (version == 2)
+        )
+        if len(type_iii):
+            erspan = body[type_iii]
+            ethernet = ((data[erspan + 10] >> 2) & 0x1F) == 0
+            size = 12 + 8 * (data[erspan + 11] & 0x01).astype(np.int64)
+            ethernet &= until[type_iii] >= erspan + size
+            keep = np.flatnonzero(ethernet)
+            found(gre[type_iii[keep]], 3, None, erspan[keep] + size[keep], until[type_iii[keep]])
+    if len(vxlan):
+        t, until = transport[vxlan], stop[vxlan]
+        length = _u16(words, t + 4)
+        until = np.where((length >= 8) & (length <= until - t), t + length, until)
+        flagged = (until >= t + 16) & ((data[np.minimum(t + 8, last)] & 0x08) != 0)
+        keep = np.flatnonzero(flagged)
+        found(vxlan[keep], 4, None, t[keep] + 16, until[keep])
+    if not any(len(r) for r in rows):
+        return None
+    return _Inner(
+        at[np.concatenate(rows)],
+        np.concatenate(kinds),
+        np.concatenate(types),
+        np.concatenate(heads),
+        np.concatenate(ends),
+    )
 
 
 def _tag(ethertype: NDArray[np.int64]) -> NDArray[np.bool_]:
@@ -263,33 +444,30 @@ def _as_bytes(rows: NDArray[np.uint8]) -> list[bytes]:
     return keys
 
 
-def _count(
-    batch: RecordBatch,
-    dropped: NDArray[np.bool_],
-    tags: list[tuple[NDArray[np.intp], NDArray[np.int64]]],
-    sport: NDArray[np.int64],
-    dport: NDArray[np.int64],
-    udp_dropped: NDArray[np.bool_],
-    other: NDArray[np.bool_],
-    tcp_dropped: NDArray[np.bool_],
-) -> SieveCounts:
+def _count(batch: RecordBatch, dropped: NDArray[np.bool_], passes: list[_Judged]) -> SieveCounts:
     """What ``decode`` would have counted for the dropped records."""
-    tcp_sport, tcp_dport = sport[tcp_dropped], dport[tcp_dropped]
-    web = (tcp_sport == 80) | (tcp_dport == 80)
-    tcp_count = len(tcp_sport)
     counts = SieveCounts(
         frames=int(dropped.sum()),
         bytes=int(batch.orig_lens[dropped].sum()),
         first_ts=float(batch.ts[0]),
         last_ts=float(batch.ts[dropped].max()),
-        udp_frames=int(udp_dropped.sum()),
-        tcp_frames=tcp_count,
-        tcp_dropped=tcp_count,
-        tcp80_frames=int(web.sum()),
-        tcp443_frames=int((~web & ((tcp_sport == 443) | (tcp_dport == 443))).sum()),
-        dns_frames=int(((tcp_sport == 53) | (tcp_dport == 53)).sum()),
-        other_frames=int(other.sum()),
     )
-    for positions, vlans in tags:
-        counts.vlans.update(np.unique(vlans[dropped[positions]]).tolist())
+    for judged in passes:
+        tcp_sport, tcp_dport = judged.sport[judged.tcp_dropped], judged.dport[judged.tcp_dropped]
+        web = (tcp_sport == 80) | (tcp_dport == 80)
+        tcp_count = len(tcp_sport)
+        counts.tcp_frames += tcp_count
+        counts.tcp_dropped += tcp_count
+        counts.tcp80_frames += int(web.sum())
+        counts.tcp443_frames += int((~web & ((tcp_sport == 443) | (tcp_dport == 443))).sum())
+        counts.dns_frames += int(((tcp_sport == 53) | (tcp_dport == 53)).sum())
+        counts.udp_frames += int(judged.udp_dropped.sum())
+        counts.other_frames += int(judged.other.sum())
+        for positions, vlans in judged.tags:
+            counts.vlans.update(np.unique(vlans[dropped[positions]]).tolist())
+        if judged.kinds is not None and judged.drop is not None:
+            per_kind = np.bincount(judged.kinds[judged.drop], minlength=len(_KINDS))
+            for kind, frames in zip(_KINDS, per_kind.tolist(), strict=True):
+                if frames:
+                    counts.tunnels[kind] = counts.tunnels.get(kind, 0) + frames
     return counts
