@@ -77,9 +77,10 @@ _SWAP = np.array([4, 5, 6, 7, 0, 1, 2, 3, 10, 11, 8, 9])
 _KEY_BYTES_V6 = np.arange(8, 44, dtype=np.int64)
 """Offsets of the raw flow key from an IPv6 header whose next header is TCP."""
 _SWAP_V6 = np.array([*range(16, 32), *range(0, 16), 34, 35, 32, 33])
-_IPV6_GOES_ON = np.array([0, 43, 60, 44, 6, 17, _PROTO_IPIP, _PROTO_IPV6_IN_IP, _PROTO_GRE])
-"""IPv6 next headers the sieve does not count as "other": extension headers (skipped or
-reassembled by the decoder), TCP, UDP and the tunnels."""
+_IPV6_GOES_ON = np.zeros(256, dtype=bool)
+_IPV6_GOES_ON[[0, 43, 60, 44, 6, 17, _PROTO_IPIP, _PROTO_IPV6_IN_IP, _PROTO_GRE]] = True
+"""IPv6 next headers the sieve does not count as "other" (a table by next header): extension
+headers (skipped or reassembled by the decoder), TCP, UDP and the tunnels."""
 
 
 @dataclass(slots=True)
@@ -237,7 +238,7 @@ def _judge(
     if find_tunnels:
         direct |= next_header == _PROTO_GRE
     direct &= v6 & (end >= ip + 60)
-    v6_other = v6 & ~np.isin(next_header, _IPV6_GOES_ON)
+    v6_other = v6 & ~_IPV6_GOES_ON[next_header]
     keep = v4 | direct | v6_other
     at, end, ip, v6, v6_other = at[keep], end[keep], ip[keep], v6[keep], v6_other[keep]
     proto = np.where(v6, next_header[keep], data[ip + 9])
@@ -464,7 +465,7 @@ def _count(batch: RecordBatch, dropped: NDArray[np.bool_], passes: list[_Judged]
         counts.udp_frames += int(judged.udp_dropped.sum())
         counts.other_frames += int(judged.other.sum())
         for positions, vlans in judged.tags:
-            counts.vlans.update(np.unique(vlans[dropped[positions]]).tolist())
+            counts.vlans.update(vlans[dropped[positions]].tolist())
         if judged.kinds is not None and judged.drop is not None:
             per_kind = np.bincount(judged.kinds[judged.drop], minlength=len(_KINDS))
             for kind, frames in zip(_KINDS, per_kind.tolist(), strict=True):
