@@ -82,6 +82,8 @@ _GRE_ERSPAN_II = 0x88BE
 _GRE_ERSPAN_III = 0x22EB
 _IPV6_SKIPPED_HEADERS = frozenset((0, 43, 60))  # hop-by-hop, routing, destination options
 _IPV6_FRAGMENT = 44
+_ARP_ETHERNET_IPV4 = b"\x00\x01\x08\x00\x06\x04"
+"""ARP's hardware type, protocol type and address lengths for Ethernet and IPv4."""
 _KEPT_UDP_PORTS = frozenset((53, 67, 68))
 _SYN = 0x02
 _SYN_FIN_RST = 0x07
@@ -305,6 +307,10 @@ class Decoder:
                 proto = data[ip + 6]
                 addr, middle, t = ip + 8, ip + 24, ip + 40
                 end = t + ((data[ip + 4] << 8) | data[ip + 5])
+            elif ethertype == _ETH_ARP and limit >= ip + 28 and mac >= 0:
+                return self._arp_record(
+                    index, ts, linktype, orig_len, data, ip, vlans, tunnel, outer_vlans
+                )
             else:
                 return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
             if end > limit or end < t + 20:
@@ -407,6 +413,34 @@ class Decoder:
             index, ts, src_mac, dst_mac, vlans,
             self._ip_text(data[addr:middle]), self._ip_text(data[middle:t]),
             _PROTO_UDP, sport, dport, data[t + 8 : end], tunnel=tunnel,
+        )  # fmt: skip
+
+    def _arp_record(
+        self,
+        index: int,
+        ts: float,
+        linktype: int,
+        orig_len: int,
+        data: bytes,
+        at: int,
+        vlans: tuple[int, ...],
+        tunnel: Tunnel | None,
+        outer_vlans: tuple[int, ...],
+    ) -> ArpPacket | None:
+        """The fast path's ARP (a quarter of what a mirror port's sieve keeps): what
+        :meth:`_arp` gives for an ARP message whose 28 bytes are all there."""
+        self._count(ts, orig_len, linktype, vlans)
+        if tunnel is not None:
+            self._count_tunnel(tunnel.kind, outer_vlans)
+        self.other_frames += 1
+        if data[at : at + 6] != _ARP_ETHERNET_IPV4:
+            return None
+        self.frames_kept += 1
+        body = at + 8
+        return ArpPacket(
+            index, ts, vlans, (data[at + 6] << 8) | data[at + 7],
+            data[body : body + 6].hex(":"), self._ip_text(data[body + 6 : body + 10]),
+            data[body + 10 : body + 16].hex(":"), self._ip_text(data[body + 16 : body + 20]),
         )  # fmt: skip
 
     def _count_tunnel(self, kind: str, outer_vlans: tuple[int, ...]) -> None:
