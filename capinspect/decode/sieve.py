@@ -125,11 +125,12 @@ def sieve(
     caplens = batch.ends - batch.starts
     at = np.flatnonzero((caplens >= 54) & (batch.orig_lens == caplens))
     start, end = batch.starts[at], batch.ends[at]
-    outer = _judge(data, words, at, _u16(words, start + 12), start + 14, end, open_tunnels)
+    keyed = bool(tcp_ignored)
+    outer = _judge(data, words, at, _u16(words, start + 12), start + 14, end, open_tunnels, keyed)
     passes = [outer]
     if outer.inner is not None:
         found = outer.inner
-        inner = _judge(data, words, found.at, found.ethertype, found.ip, found.end, False)
+        inner = _judge(data, words, found.at, found.ethertype, found.ip, found.end, False, keyed)
         kind_of = np.zeros(count, dtype=np.intp)
         kind_of[found.at] = found.kinds
         inner.kinds = kind_of[inner.at]
@@ -197,10 +198,13 @@ def _judge(
     ip: NDArray[np.int64],
     end: NDArray[np.int64],
     find_tunnels: bool,
+    keyed: bool,
 ) -> _Judged:
     """Judge the frames at ``at`` whose link header ends at ``ip`` (``ethertype`` its type)
     and whose bytes end at ``end``; with ``find_tunnels``, also find the remote-mirror
-    envelopes (ERSPAN, GRE, VXLAN) whose frames are to be judged next."""
+    envelopes (ERSPAN, GRE, VXLAN) whose frames are to be judged next; with ``keyed`` (the
+    ignore table is not empty), the raw flow keys of its SYNs and of the segments that are
+    dropped if their flow is ignored."""
     tags: list[tuple[NDArray[np.intp], NDArray[np.int64]]] = []
     tagged = _tag(ethertype)
     while tagged.any():
@@ -274,9 +278,11 @@ def _judge(
         pure_ack = sound & ((flags & 0x07) == 0) & (transport[tcp] + header_len >= stop[tcp])
         tcp_dropped[tcp[pure_ack]] = True
         asking = np.flatnonzero(sound & ~syn & ~pure_ack)
-        if len(asking):
+        if keyed and len(asking):
             asks = tcp[asking]
             ask_keys = _keys(data, ip[asks], v6[asks])
+        if keyed and syn.any():
+            # Every pass's SYNs shield their flows in every pass (``sieve``).
             syn_keys = _keys(data, ip[tcp[syn]], v6[tcp[syn]], swapped=True)
     judged = _Judged(
         at, sport, dport, udp_dropped, other, tcp_dropped, asks, ask_keys, syn_keys, tags
