@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from capinspect.decode import Decoder
+from capinspect.decode.decoder import Decoder
 from capinspect.flows.tcp import TcpReassembler
 from capinspect.knowledge.phone import (
     PHONE_USER_AGENT_MARKERS,

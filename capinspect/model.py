@@ -88,8 +88,8 @@ class RecordBatch:
     """The records of one read buffer of a classic pcap file, as columns over that buffer.
 
     Why columns: on a mirror port most records cannot matter, and deciding that for a whole
-    buffer at once with numpy (:mod:`capinspect.sieve`) costs a few nanoseconds a record where
-    a Python call per record costs a microsecond. Record *i* is frame ``first_index + i``; its
+    buffer at once with numpy (:mod:`capinspect.decode.sieve`) costs a few nanoseconds a record
+    where a Python call per record costs a microsecond. Record *i* is frame ``first_index + i``; its
     bytes are ``buf[starts[i]:ends[i]]``.
     """
 

@@ -1,7 +1,7 @@
 """The engine: one path for files and live, and the hot path's shortcuts proven equivalent.
 
 The decoder's fast path (``decode_record``) exists only for speed: on every lab and corpus
-capture it must give exactly what the full decoder gives (the sieve: tests/test_sieve.py).
+capture it must give exactly what the full decoder gives (the sieve: tests/decode/test_sieve.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from locations import PCAPS, corpus_files, lab_captures
 
-from capinspect.decode import Decoder
+from capinspect.decode.decoder import Decoder
 from capinspect.engine import Engine, _Interest
 from capinspect.model import RawFrame
 from capinspect.pipeline import analyze_frames, analyze_paths

@@ -145,7 +145,10 @@ def _day(ts: float) -> str:
 
 def _handshake_words(conn: TlsConnection) -> str:
     """The handshake and the certificate in one line (the ``tls.*`` checks judge them)."""
-    words = f"{version_name(conn.version)} {suite_name(conn.cipher_suite)}"
+    if conn.version is None and conn.cipher_suite is None:
+        words = "no handshake seen (version and cipher suite unknown)"
+    else:
+        words = f"{version_name(conn.version)} {suite_name(conn.cipher_suite)}"
     if conn.resumed:
         words += " (resumed: no certificate sent)"
     cert = conn.server_certificate

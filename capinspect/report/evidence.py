@@ -8,8 +8,9 @@ numbers (the frames named, plus every segment of the phones' HTTP/TLS connection
 span; a long download keeps only its first and last :data:`TRIM_SEGMENTS` segments), a second
 pass writes them.
 
-The file is pcapng written by hand (SHB, one IDB per link type, one EPB per frame), because only
-pcapng carries per-packet comments (EPB ``opt_comment``): Wireshark shows them in the packet
+The file is pcapng (SHB, one IDB per link type, one EPB per frame, written by
+:mod:`capinspect.sources.pcapng_writer`, the live ring's writer too), because only pcapng carries
+per-packet comments (EPB ``opt_comment``): Wireshark shows them in the packet
 details and ``tshark -T fields -e frame.comment`` prints them. Frame numbers in the comments are
 the *input's* numbers, since the report cites those.
 
@@ -27,12 +28,13 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from capinspect import __version__
 from capinspect.checks.base import Severity
+from capinspect.decode.headers import IpHeaders, ip_headers, link_headers
 from capinspect.errors import CapinspectError
 from capinspect.model import FlowKey
 from capinspect.report.evidence_redact import (
@@ -47,6 +49,7 @@ from capinspect.report.evidence_redact import (
 from capinspect.report.model import Report
 from capinspect.report.redact import Pseudonyms
 from capinspect.sources.merge import iter_frames
+from capinspect.sources.pcapng_writer import interface_block, packet_block, section_header
 
 TRIM_SEGMENTS = 12
 """Frames kept at each end of a long download's connection (the middle is left out)."""
@@ -54,9 +57,6 @@ TCP_MARGIN = 3.0
 """Seconds before a request and after a response in which the connection's other segments
 (handshake, ACKs, FIN) are taken."""
 
-_SHB, _IDB, _EPB = 0x0A0D0D0A, 0x00000001, 0x00000006
-_OPT_END, _OPT_COMMENT, _SHB_USERAPPL = 0, 1, 4
-_VLAN_TYPES = (0x8100, 0x88A8, 0x9100)
 _DHCP_IP_OPTIONS = frozenset({3, 4, 5, 6, 7, 28, 41, 42, 44, 50, 54, 69, 150})
 
 
@@ -160,78 +160,6 @@ def _comment(check_id: str, severity: Severity, title: str, summary: str) -> str
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading headers (just enough to find a frame's connection and its addresses)
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Headers:
-    link_macs: tuple[int, ...]
-    """Offsets of the 6-byte MAC addresses of the link header."""
-    l3: int
-    ethertype: int
-
-
-def _link(linktype: int, data: bytes) -> _Headers | None:
-    size = len(data)
-    if linktype == 1:
-        if size < 14:
-            return None
-        offset = 12
-        ethertype = int.from_bytes(data[12:14], "big")
-        while ethertype in _VLAN_TYPES and size >= offset + 6:
-            offset += 4
-            ethertype = int.from_bytes(data[offset : offset + 2], "big")
-        return _Headers((0, 6), offset + 2, ethertype)
-    if linktype == 113 and size >= 16:
-        macs = (6,) if int.from_bytes(data[4:6], "big") == 6 else ()
-        return _Headers(macs, 16, int.from_bytes(data[14:16], "big"))
-    if linktype == 276 and size >= 20:
-        macs = (12,) if data[11] == 6 else ()
-        return _Headers(macs, 20, int.from_bytes(data[0:2], "big"))
-    if linktype in (101, 228, 229) and size >= 1:
-        return _Headers((), 0, 0x0800 if data[0] >> 4 == 4 else 0x86DD)
-    if linktype == 0 and size >= 4:
-        family = int.from_bytes(data[0:4], "little")
-        if family > 0xFFFF:
-            family = int.from_bytes(data[0:4], "big")
-        return _Headers((), 4, 0x0800 if family == 2 else 0x86DD)
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class _Transport:
-    src: bytes
-    dst: bytes
-    proto: int
-    sport: int
-    dport: int
-    l4: int
-    """Offset of the UDP/TCP header, or -1 for a later fragment (no ports)."""
-
-
-def _transport(data: bytes, head: _Headers) -> _Transport | None:
-    l3 = head.l3
-    if head.ethertype == 0x0800 and len(data) >= l3 + 20 and data[l3] >> 4 == 4:
-        ihl = (data[l3] & 0x0F) * 4
-        proto = data[l3 + 9]
-        fragment_offset = int.from_bytes(data[l3 + 6 : l3 + 8], "big") & 0x1FFF
-        src, dst = data[l3 + 12 : l3 + 16], data[l3 + 16 : l3 + 20]
-        l4 = l3 + ihl
-    elif head.ethertype == 0x86DD and len(data) >= l3 + 40 and data[l3] >> 4 == 6:
-        proto = data[l3 + 6]
-        fragment_offset = 0
-        src, dst = data[l3 + 8 : l3 + 24], data[l3 + 24 : l3 + 40]
-        l4 = l3 + 40
-    else:
-        return None
-    if proto not in (6, 17) or fragment_offset or len(data) < l4 + 4:
-        return _Transport(src, dst, proto, 0, 0, -1)
-    sport, dport = struct.unpack_from("!HH", data, l4)
-    return _Transport(src, dst, proto, sport, dport, l4)
-
-
-# ---------------------------------------------------------------------------------------------
 # Choosing the frames
 # ---------------------------------------------------------------------------------------------
 
@@ -246,10 +174,10 @@ def select_frames(the_plan: EvidencePlan, paths: Sequence[str]) -> set[int]:
         by_ends.setdefault(window.ends, []).append(index)
     hits: list[list[int]] = [[] for _ in the_plan.windows]
     for number, ts, linktype, data, _orig, _source in iter_frames(paths).records():
-        head = _link(linktype, data)
+        head = link_headers(linktype, data)
         if head is None:
             continue
-        transport = _transport(data, head)
+        transport = ip_headers(data, head)
         if transport is None or transport.proto != 6 or transport.l4 < 0:
             continue
         ends = frozenset({(transport.src, transport.sport), (transport.dst, transport.dport)})
@@ -292,7 +220,7 @@ def redact_frame(
     With ``rewriter`` the payload's identifiers are replaced too, at the same length (UDP
     payloads here; a TCP segment's payload is rewritten with its stream and passed in as
     ``tcp_payload``); ``notes`` receives what had to become filler."""
-    head = _link(linktype, data)
+    head = link_headers(linktype, data)
     buf = bytearray(data)
     if head is None:
         if rewriter is None:
@@ -313,7 +241,7 @@ def redact_frame(
             raw = bytes(buf[start : start + size])
             buf[start : start + size] = names.mac_bytes(raw) if size == 6 else names.ip_bytes(raw)
         return bytes(buf)
-    transport = _transport(bytes(buf), head)
+    transport = ip_headers(bytes(buf), head)
     if transport is None:
         if rewriter is not None:
             _rewrite_span(buf, l3, len(buf), rewriter, notes)  # LLDP, CDP, ARP variants…
@@ -380,7 +308,7 @@ def _rewrite_span(
 
 def _rewrite_payload(
     buf: bytearray,
-    transport: _Transport,
+    transport: IpHeaders,
     ip_payload: int,
     end: int,
     rewriter: PayloadRewriter,
@@ -415,10 +343,10 @@ def tcp_segment(
     linktype: int, data: bytes
 ) -> tuple[tuple[bytes, int, bytes, int], int, bytes] | None:
     """(direction, sequence number, payload) of a TCP segment, or None."""
-    head = _link(linktype, data)
+    head = link_headers(linktype, data)
     if head is None:
         return None
-    transport = _transport(data, head)
+    transport = ip_headers(data, head)
     if transport is None or transport.proto != 6 or transport.l4 < 0:
         return None
     l3, l4 = head.l3, transport.l4
@@ -483,46 +411,6 @@ def _redact_dhcp(buf: bytearray, start: int, end: int, names: Pseudonyms) -> Non
 # ---------------------------------------------------------------------------------------------
 
 
-def _option(code: int, value: bytes) -> bytes:
-    pad = (-len(value)) % 4
-    return struct.pack("<HH", code, len(value)) + value + b"\x00" * pad
-
-
-def _block(kind: int, body: bytes) -> bytes:
-    length = 12 + len(body)
-    return struct.pack("<II", kind, length) + body + struct.pack("<I", length)
-
-
-def _options(items: Iterable[tuple[int, bytes]]) -> bytes:
-    body = b"".join(_option(code, value) for code, value in items)
-    return body + _option(_OPT_END, b"") if body else b""
-
-
-def section_header(comment: str) -> bytes:
-    body = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
-    body += _options(
-        [(_OPT_COMMENT, comment.encode()), (_SHB_USERAPPL, f"capinspect {__version__}".encode())]
-    )
-    return _block(_SHB, body)
-
-
-def interface_description(linktype: int) -> bytes:
-    return _block(_IDB, struct.pack("<HHI", linktype, 0, 0))
-
-
-def enhanced_packet(
-    interface: int, ts: float, data: bytes, orig_len: int, comments: Sequence[str]
-) -> bytes:
-    micros = min(max(int(round(ts * 1_000_000)), 0), 2**64 - 1)
-    pad = (-len(data)) % 4
-    body = struct.pack(
-        "<IIIII", interface, micros >> 32, micros & 0xFFFFFFFF, len(data), max(orig_len, len(data))
-    )
-    body += data + b"\x00" * pad
-    body += _options((_OPT_COMMENT, c.encode("utf-8")) for c in comments)
-    return _block(_EPB, body)
-
-
 def _rewrite_streams(
     paths: Sequence[str], chosen: set[int], rewriter: PayloadRewriter
 ) -> StreamResult:
@@ -578,14 +466,14 @@ def write_evidence(
     written = 0
     try:
         with tmp.open("wb") as out:
-            out.write(section_header(header))
+            out.write(section_header(f"capinspect {__version__}", header))
             if chosen:
                 for number, ts, linktype, data, orig_len, _source in iter_frames(paths).records():
                     if number not in chosen:
                         continue
                     if linktype not in interfaces:
                         interfaces[linktype] = len(interfaces)
-                        out.write(interface_description(linktype))
+                        out.write(interface_block(linktype))
                     frame = bytes(data)
                     notes = [f"input frame {number}", *the_plan.comments.get(number, [])]
                     if pseudonyms is not None and streams is not None:
@@ -599,7 +487,7 @@ def write_evidence(
                             streams.payloads.get(number),
                             notes,
                         )
-                    out.write(enhanced_packet(interfaces[linktype], ts, frame, orig_len, notes))
+                    out.write(packet_block(interfaces[linktype], ts, frame, orig_len, notes))
                     written += 1
         tmp.replace(target)
     except OSError as exc:

@@ -45,14 +45,25 @@ _WANTED = (
     "udp port 67 or udp port 68 or port 53 or tcp port 80 or tcp port 443 or arp"
     " or (ip[6:2] & 0x1fff != 0)"
 )
-DEFAULT_FILTER = f"{_WANTED} or (vlan and ({_WANTED} or (vlan and ({_WANTED}))))"
+_TUNNELS = "ip proto 47 or ip6 proto 47 or udp dst port 4789"
+INNER_FILTER = f"{_WANTED} or (vlan and ({_WANTED} or (vlan and ({_WANTED}))))"
 """What can matter to a phone's update: DHCP, DNS, HTTP and HTTPS, ARP (it binds a phone's
 address to its MAC when a router's MAC is on the frames) and IPv4 fragments after the first
 (a port test cannot see them; a big DNS answer or DHCP message may be split). The same again
 behind one or two VLAN tags: each ``vlan`` keyword moves libpcap's offsets by 4 bytes for the
 rest of the expression, hence the nesting. The kernel has usually taken the outer tag out of
 the frame before the filter runs, so a singly tagged frame matches the untagged part; the
-``vlan`` parts catch QinQ's inner tag and tags the kernel left in place."""
+``vlan`` parts catch QinQ's inner tag and tags the kernel left in place. The shipped program
+applies it to the frame inside a remote mirror's envelope too (:mod:`bpf_programs`)."""
+DEFAULT_FILTER = (
+    f"{_WANTED} or {_TUNNELS} or (vlan and ({_WANTED} or {_TUNNELS} or (vlan and ({_WANTED}"
+    f" or {_TUNNELS}))))"
+)
+""":data:`INNER_FILTER`, and remote mirrors' envelopes (GRE, which carries ERSPAN, and VXLAN):
+the decoder opens them. Its shipped program (:mod:`capinspect.sources.bpf_programs`) first
+looks inside the two envelopes a mirror session sends most (ERSPAN type II and VXLAN over IPv4
+without options, the frame inside at a fixed offset) and keeps the frame only when the frame
+inside passes :data:`INNER_FILTER`; other envelopes all reach the decoder."""
 
 SNAPLEN = 262_144
 """Bytes kept per frame: all of it (tcpdump's default), so firmware bodies can be counted."""

@@ -3,7 +3,7 @@
 Why our own reader: a struct-based record walk over 1 MiB chunks reads a million records a second
 (performance.md, ``h2_own_reader_only``), ten times dpkt and a hundred times scapy, and keeps
 memory flat whatever the file size. Only the record framing is done here; the frame bytes are
-decoded by :mod:`capinspect.decode`.
+decoded by :mod:`capinspect.decode.decoder`.
 
 Damage policy: :class:`~capinspect.errors.InputError` is raised only when nothing at all can be
 read (no file, empty file, unknown magic). Once the header was good, every later problem — a
@@ -773,7 +773,7 @@ class CaptureReader:
         deciding that a frame does not matter).
 
         ``sieve(batch)``, when given, decides for a whole read buffer at once which records
-        may matter and returns their positions (see :mod:`capinspect.sieve`); the others are
+        may matter and returns their positions (see :mod:`capinspect.decode.sieve`); the others are
         counted (``frames``) and numbered but never sliced out of the buffer. A pcapng block
         read on its own is always yielded (the decoder then decides about it)."""
         try:

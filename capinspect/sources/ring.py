@@ -9,73 +9,24 @@ a complete, readable capture even if the process is killed.
 Each frame carries a pcapng comment ``capinspect frame N``: N is the frame number the live
 report cites, while Wireshark numbers the (shorter) evidence file from 1.
 
-The writer is deliberately small (section header, one Ethernet interface with microsecond
-timestamps, enhanced packet blocks); it depends on nothing so the live mode does not wait for
-the report modules.
+The file is written by :mod:`capinspect.sources.pcapng_writer` (one Ethernet interface,
+microsecond timestamps), the writer ``analyze --evidence`` uses too.
 """
 
 from __future__ import annotations
 
 import os
-import struct
 from collections import deque
 from pathlib import Path
 
 from capinspect.errors import CapinspectError
 from capinspect.model import LinkType, RawFrame
+from capinspect.sources.pcapng_writer import interface_block, packet_block, section_header
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 """Default byte budget of the ring (frame bytes; the file adds 32-60 bytes per frame)."""
 
-_SHB = 0x0A0D0D0A
-_IDB = 0x00000001
-_EPB = 0x00000006
-_BYTE_ORDER_MAGIC = 0x1A2B3C4D
-_OPT_END = 0
-_OPT_COMMENT = 1
-_IF_NAME = 2
-_SHB_USERAPPL = 4
-_IF_TSRESOL = 9
 _SNAPLEN = 262_144
-
-
-def _pad(data: bytes) -> bytes:
-    return data + b"\x00" * (-len(data) % 4)
-
-
-def _option(code: int, value: bytes) -> bytes:
-    return struct.pack("<HH", code, len(value)) + _pad(value)
-
-
-def _block(kind: int, body: bytes) -> bytes:
-    length = 12 + len(body)
-    return struct.pack("<II", kind, length) + body + struct.pack("<I", length)
-
-
-def section_header(application: str) -> bytes:
-    options = _option(_SHB_USERAPPL, application.encode()) + _option(_OPT_END, b"")
-    body = struct.pack("<IHHq", _BYTE_ORDER_MAGIC, 1, 0, -1) + options
-    return _block(_SHB, body)
-
-
-def interface_block(name: str, snaplen: int, linktype: int = LinkType.ETHERNET) -> bytes:
-    options = (
-        _option(_IF_NAME, name.encode()) + _option(_IF_TSRESOL, b"\x06") + _option(_OPT_END, b"")
-    )
-    return _block(_IDB, struct.pack("<HHI", linktype, 0, snaplen) + options)
-
-
-def packet_block(frame: RawFrame, comment: str | None = None) -> bytes:
-    """An enhanced packet block on interface 0, timestamp in microseconds."""
-    micros = round(frame.ts * 1_000_000)
-    micros = max(0, min(micros, (1 << 64) - 1))
-    head = struct.pack(
-        "<IIIII", 0, micros >> 32, micros & 0xFFFFFFFF, len(frame.data), frame.orig_len
-    )
-    options = b""
-    if comment:
-        options = _option(_OPT_COMMENT, comment.encode()) + _option(_OPT_END, b"")
-    return _block(_EPB, head + _pad(frame.data) + options)
 
 
 class FrameRing:
@@ -116,9 +67,10 @@ class FrameRing:
         try:
             with open(tmp, "wb") as out:
                 out.write(section_header(application))
-                out.write(interface_block(interface, _SNAPLEN))
+                out.write(interface_block(LinkType.ETHERNET, _SNAPLEN, interface))
                 for frame in frames:
-                    out.write(packet_block(frame, f"capinspect frame {frame.index}"))
+                    comment = f"capinspect frame {frame.index}"
+                    out.write(packet_block(0, frame.ts, frame.data, frame.orig_len, [comment]))
             os.replace(tmp, target)
         except OSError as exc:
             raise CapinspectError(f"cannot write {path}: {exc.strerror or exc}") from None

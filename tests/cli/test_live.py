@@ -6,7 +6,8 @@
   the same traffic, field for field, times left out (TCP frames are stamped per socket,
   microseconds apart).
 * tcpreplay of a committed capture onto a veth gives the same verdicts and findings as
-  ``analyze`` of the file (times differ: the replay is at top speed).
+  ``analyze`` of the file (times differ: the replay is at top speed); so does the benchmark's
+  capture wrapped in ERSPAN II or VXLAN, or with IPv6 background, at 200k packets/s.
 * Without an interface or without privilege: one line naming the fix, exit status 2.
 
 The namespace tests need root, ``ip netns``, tcpdump and tcpreplay (CI has them) and skip with
@@ -271,6 +272,63 @@ def test_tcpreplay_gives_the_verdicts_of_analyze(veth_ns: str, tmp_path: Path, n
     assert [v[:2] for v in verdicts(analyze_json(tmp_path / "ev.pcapng"))] == [
         v[:2] for v in verdicts(analysed)
     ]
+
+
+REMOTE_MIRROR_PPS = 200_000
+"""The replay rate of issue 17's live test: a busy remote mirror session."""
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+@needs_netns
+@pytest.mark.parametrize("variant", ["erspan2", "vxlan", "ipv6"])
+def test_remote_mirror_and_ipv6_at_200k_pps_give_the_verdicts_of_analyze(
+    veth_ns: str, tmp_path: Path, variant: str
+) -> None:
+    """tcpreplay of the benchmark's mirror capture (5 phones in 100k frames) wrapped in ERSPAN
+    II or VXLAN, or with IPv6 background, at 200k packets/s: the kernel filter looks inside the
+    envelopes, and live gives the verdicts and findings of ``analyze``, without a kernel drop.
+    The rate reached and the drops are printed (docs/performance.md quotes them)."""
+    from bench.generate import Variant, generate
+
+    capture = tmp_path / f"cap100k-{variant}.pcap"
+    wanted = Variant(ipv6=0.13) if variant == "ipv6" else Variant(wrap=variant)
+    generate(100_000, 5, 1, capture, variant=wanted)
+    analysed = analyze_json(capture)
+    assert len(verdicts(analysed)) == 5
+    proc = start_live(veth_ns, "vb", tmp_path)
+    try:
+        replay = subprocess.run(
+            ["ip", "netns", "exec", veth_ns, "tcpreplay", f"--pps={REMOTE_MIRROR_PPS}"]
+            + ["-i", "va", str(capture)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        time.sleep(2.0)
+    finally:
+        stop_live(proc)
+    live = json.loads((tmp_path / "live.json").read_text())
+    rated = re.search(r"Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps", replay.stdout)
+    assert rated is not None, replay.stdout
+    print(
+        f"{variant}: tcpreplay {float(rated.group(1)):,.0f} pkt/s; kernel passed "
+        f"{live['live']['kernel_received']:,} of 100,000 frames, dropped "
+        f"{live['live']['kernel_dropped']:,}"
+    )
+    # tcpreplay --pps squeezes the capture's minutes into half a second of packet time, so a
+    # check-in judged without keys, which needs the capture to go on a minute after the answer
+    # (docs/tls.md), may stay undecided live: inconclusive there, never another verdict.
+    squeezed = {d["mac"] for d in analysed["devices"] if d["verdict_inferred"]}
+    live_verdicts = {mac: (verdict, ids) for mac, verdict, ids in verdicts(live)}
+    for mac, verdict, ids in verdicts(analysed):
+        if mac in squeezed and live_verdicts[mac][0] == "inconclusive":
+            continue
+        assert live_verdicts[mac] == (verdict, ids), mac
+    assert set(live_verdicts) == {mac for mac, _, _ in verdicts(analysed)}
+    assert live["live"]["kernel_dropped"] == 0
+    if variant != "ipv6":  # the filter looked inside: most mirrored frames never reached Python
+        assert live["live"]["kernel_received"] < 100_000 // 2
 
 
 @needs_netns

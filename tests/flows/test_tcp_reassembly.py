@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from streamfeed import JUNK, tr
 
-from capinspect.decode import Decoder
+from capinspect.decode.decoder import Decoder
 from capinspect.flows.tcp import TcpReassembler, classify_payload
 from capinspect.limits import Limits
 from capinspect.model import (

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 
-from capinspect.decode import Decoder
+from capinspect.decode.decoder import Decoder
 from capinspect.errors import InputError, Malformed
 from capinspect.expectations import DEFAULT_EXPECTATIONS
 from capinspect.limits import Limits

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from netmon_files import Frame, netmon_file  # noqa: E402
 
-from capinspect.decode import Decoder  # noqa: E402
+from capinspect.decode.decoder import Decoder  # noqa: E402
 from capinspect.model import IpProto, Packet  # noqa: E402
 from capinspect.pipeline import analyze_paths  # noqa: E402
 from capinspect.sources.pcapfile import open_capture  # noqa: E402

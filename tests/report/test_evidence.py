@@ -13,7 +13,6 @@ from test_html import report_of
 
 from capinspect.report.evidence import (
     TRIM_SEGMENTS,
-    enhanced_packet,
     plan,
     redact_frame,
     select_frames,
@@ -76,16 +75,6 @@ def test_long_downloads_keep_only_their_ends() -> None:
     assert segments[0] in kept and segments[-1] in kept
     assert len(kept) < len(segments)
     assert download.exchange.request.frame in kept
-
-
-def test_enhanced_packet_pads_and_carries_comments() -> None:
-    block = enhanced_packet(0, 1.5, b"abcde", 60, ["one", "two"])
-    assert len(block) % 4 == 0
-    ((kind, body),) = _blocks(block)
-    assert kind == 6
-    interface, high, low, captured, original = struct.unpack_from("<IIIII", body)
-    assert (interface, (high << 32) | low, captured, original) == (0, 1_500_000, 5, 60)
-    assert b"one" in body and b"two" in body
 
 
 def test_redacted_frames_have_new_addresses_and_valid_checksums() -> None:

@@ -12,12 +12,15 @@ from __future__ import annotations
 import ctypes
 import socket
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from scapy.contrib.erspan import ERSPAN_II, ERSPAN_III
 from scapy.layers.inet import IP, TCP, UDP, fragment
 from scapy.layers.inet6 import IPv6
-from scapy.layers.l2 import ARP, Dot1AD, Dot1Q, Ether
+from scapy.layers.l2 import ARP, GRE, Dot1AD, Dot1Q, Ether
+from scapy.layers.vxlan import VXLAN
 from scapy.packet import Packet, Raw
 from scapy.utils import rdpcap, wrpcap
 
@@ -32,7 +35,15 @@ from capinspect.sources.bpf import (
     pack_filter,
     sock_fprog,
 )
-from capinspect.sources.bpf_programs import EN10MB, PROGRAMS, precompiled
+from capinspect.sources.bpf_programs import (
+    EN10MB,
+    EN10MB_INNER,
+    EN10MB_OUTER,
+    INNER_OFFSET,
+    PROGRAMS,
+    precompiled,
+    relocate,
+)
 
 SO_ATTACH_FILTER = 26
 TCPDUMP = bpf.tcpdump()
@@ -49,6 +60,7 @@ def _as_source(program: list[Instruction]) -> str:
 
 def test_shipped_text_and_snaplen_are_the_live_default() -> None:
     assert bpf_programs.FILTER == live.DEFAULT_FILTER
+    assert bpf_programs.INNER_FILTER == live.INNER_FILTER
     assert bpf_programs.SNAPLEN == live.SNAPLEN
     assert set(PROGRAMS) == {DLT_EN10MB}
 
@@ -57,7 +69,9 @@ def test_shipped_program_is_well_formed_classic_bpf() -> None:
     assert 20 < len(EN10MB) <= BPF_MAXINSNS
     for pc, (code, jt, jf, k) in enumerate(EN10MB):
         assert 0 <= code < 1 << 16 and 0 <= jt < 256 and 0 <= jf < 256 and 0 <= k < 1 << 32
-        if code & 0x07 == 0x05:  # BPF_JMP: every target lies ahead, inside the program
+        if code == 0x05:  # BPF_JA: ahead, inside the program
+            assert pc + 1 + k < len(EN10MB)
+        elif code & 0x07 == 0x05:  # BPF_JMP: every target lies ahead, inside the program
             assert pc + 1 + max(jt, jf) < len(EN10MB)
     returns = {k for code, _jt, _jf, k in EN10MB if code == 0x06}  # BPF_RET|BPF_K
     assert EN10MB[-1][0] == 0x06 and returns == {0, live.SNAPLEN}
@@ -68,14 +82,18 @@ def test_shipped_program_is_well_formed_classic_bpf() -> None:
 def test_shipped_program_is_what_tcpdump_compiles() -> None:
     assert TCPDUMP is not None
     fresh = compile_with_tcpdump(live.DEFAULT_FILTER, live.SNAPLEN, TCPDUMP)
-    assert fresh == list(EN10MB), "regenerate bpf_programs.EN10MB:\n" + _as_source(fresh)
+    assert fresh == list(EN10MB_OUTER), "regenerate EN10MB_OUTER:\n" + _as_source(fresh)
+    fresh = compile_with_tcpdump(live.INNER_FILTER, live.SNAPLEN, TCPDUMP)
+    assert fresh == list(EN10MB_INNER), "regenerate EN10MB_INNER:\n" + _as_source(fresh)
 
 
 @pytest.mark.skipif(LIBPCAP is None, reason="libpcap is not installed: nothing to recompile with")
 def test_shipped_program_is_what_libpcap_compiles() -> None:
     assert LIBPCAP is not None
     fresh = compile_with_libpcap(live.DEFAULT_FILTER, live.SNAPLEN, LIBPCAP)
-    assert fresh == list(EN10MB), "regenerate bpf_programs.EN10MB:\n" + _as_source(fresh)
+    assert fresh == list(EN10MB_OUTER), "regenerate EN10MB_OUTER:\n" + _as_source(fresh)
+    fresh = compile_with_libpcap(live.INNER_FILTER, live.SNAPLEN, LIBPCAP)
+    assert fresh == list(EN10MB_INNER), "regenerate EN10MB_INNER:\n" + _as_source(fresh)
 
 
 def test_only_the_exact_text_and_snaplen_are_precompiled() -> None:
@@ -155,6 +173,67 @@ def test_the_kernel_running_it_keeps_what_may_concern_a_phone(
     name: str, packet: Packet, expected: bool
 ) -> None:
     assert _kernel_keeps(list(EN10MB), [bytes(packet)]) == [expected], name
+
+
+_OUTER = IP(src="192.0.2.1", dst="192.0.2.99", flags="DF")
+_MIRROR = Ether(src="00:11:22:33:44:55", dst="00:aa:bb:cc:dd:ee")
+
+
+def _erspan_ii(inner: Packet) -> Packet:
+    gre = GRE(seqnum_present=1, sequence_number=9, proto=0x88BE)
+    return _MIRROR / _OUTER / gre / ERSPAN_II(ver=1, session_id=7) / inner
+
+
+def _vxlan(inner: Packet) -> Packet:
+    return _MIRROR / _OUTER / UDP(sport=49152, dport=4789) / VXLAN(vni=7) / inner
+
+
+# Envelopes the prologue does not look into: the outer program keeps them for the decoder.
+_OTHER_ENVELOPES = {
+    "erspan iii": lambda inner: _MIRROR / _OUTER / GRE(proto=0x22EB) / ERSPAN_III(ver=2) / inner,
+    "gre with a key": lambda inner: (
+        _MIRROR / _OUTER / GRE(key_present=1, key=3, proto=0x6558) / inner
+    ),
+    "vxlan over ipv6": lambda inner: _MIRROR / IPv6() / UDP(sport=1, dport=4789) / VXLAN() / inner,
+    "tagged erspan ii": lambda inner: (
+        _MIRROR
+        / Dot1Q(vlan=5)
+        / _OUTER
+        / GRE(seqnum_present=1, proto=0x88BE)
+        / ERSPAN_II(ver=1)
+        / inner
+    ),
+    "vxlan from port 53": lambda inner: (
+        _MIRROR / _OUTER / UDP(sport=53, dport=4789) / VXLAN() / inner
+    ),
+    "erspan ii of version 2": lambda inner: (
+        _MIRROR / _OUTER / GRE(seqnum_present=1, proto=0x88BE) / ERSPAN_II(ver=2) / inner
+    ),
+}
+
+
+@pytest.mark.parametrize("wrap", [_erspan_ii, _vxlan], ids=["erspan ii", "vxlan"])
+def test_the_kernel_looks_inside_a_remote_mirror(wrap: Callable[[Packet], Packet]) -> None:
+    """Inside ERSPAN II and VXLAN, the frame is judged as it would be on a local mirror."""
+    frames = [bytes(wrap(packet)) for _name, packet, _kept in FRAMES]
+    for frame, (_name, packet, _kept) in zip(frames, FRAMES, strict=True):
+        assert frame[INNER_OFFSET:] == bytes(packet)
+    assert _kernel_keeps(list(EN10MB), frames) == [kept for _name, _packet, kept in FRAMES]
+
+
+@pytest.mark.parametrize("name", sorted(_OTHER_ENVELOPES))
+def test_other_envelopes_reach_the_decoder(name: str) -> None:
+    frames = [bytes(_OTHER_ENVELOPES[name](packet)) for _name, packet, _kept in FRAMES]
+    assert _kernel_keeps(list(EN10MB), frames) == [True] * len(frames)
+
+
+def test_relocation_moves_packet_loads_only() -> None:
+    program = ((0x28, 0, 0, 12), (0xB1, 0, 0, 14), (0x48, 0, 0, 16), (0x15, 1, 2, 80), (6, 0, 0, 1))
+    assert relocate(program, 50) == (
+        (0x28, 0, 0, 62), (0xB1, 0, 0, 64), (0x48, 0, 0, 66), (0x15, 1, 2, 80), (6, 0, 0, 1),
+    )  # fmt: skip
+    with pytest.raises(ValueError):
+        relocate(((0x20, 0, 0, 0xFFFFF000 + 44),), 50)  # an ancillary load
 
 
 def test_a_program_that_rejects_everything_rejects_everything() -> None:

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from capinspect.ipfrag import IpDefragmenter, Ipv4Defragmenter
+from capinspect.decode.ipfrag import IpDefragmenter, Ipv4Defragmenter
 from capinspect.limits import Limits
 
 KEY = (b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02", 42, 17)

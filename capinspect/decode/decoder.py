@@ -1,7 +1,7 @@
 """Frame bytes → :class:`Packet` / :class:`ArpPacket`, or ``None`` for traffic that cannot matter.
 
 This is the per-frame hot path (performance.md; scapy costs a millisecond a packet). Most frames
-of a file never reach it: :mod:`capinspect.sieve` drops them for a whole read buffer at once,
+of a file never reach it: :mod:`capinspect.decode.sieve` drops them for a whole read buffer at once,
 by the same rules, and counts them here. For the rest the decision "could this matter?" is
 taken from a few header bytes (``decode_record`` inline, ``struct.unpack_from`` in ``decode``)
 and objects (address strings, dataclasses) are built only for what is kept:
@@ -11,8 +11,9 @@ matter) and ARP (evidence of which MAC owns an address).
 Link layers: Ethernet (Ethernet II or 802.3 with LLC/SNAP) with any depth of 802.1Q / 802.1ad /
 0x9100 tags, Linux cooked v1 and v2,
 raw IP, BSD loopback. Network: IPv4 (options skipped, checksum not verified, fragments
-reassembled by :mod:`capinspect.ipfrag`) and IPv6 (hop-by-hop, routing and destination-options
-headers skipped, fragment header reassembled). Anything else is counted and dropped.
+reassembled by :mod:`capinspect.decode.ipfrag`) and IPv6 (hop-by-hop, routing and
+destination-options headers skipped, fragment header reassembled). Anything else is counted
+and dropped.
 
 Tunnels: a remote mirror delivers the phone's frames inside GRE (transparent Ethernet, IPv4,
 IPv6), Cisco ERSPAN type I, II or III (over GRE) or VXLAN (UDP 4789), and IP in IP (protocols
@@ -34,7 +35,8 @@ import struct
 import numpy as np
 from numpy.typing import NDArray
 
-from capinspect.ipfrag import FragmentKey, IpDefragmenter
+from capinspect.decode.ipfrag import FragmentKey, IpDefragmenter
+from capinspect.decode.sieve import SieveCounts, sieve
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import (
     Anomaly,
@@ -45,7 +47,6 @@ from capinspect.model import (
     RecordBatch,
     Tunnel,
 )
-from capinspect.sieve import sieve
 
 MAX_ANOMALIES = 1000
 """Decode anomalies kept; later ones are counted (a capture of garbage must not eat memory)."""
@@ -54,7 +55,8 @@ _MAX_ADDRESS_CACHE = 4_096
 _ETH_IPV4 = 0x0800
 _ETH_ARP = 0x0806
 _ETH_IPV6 = 0x86DD
-_VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))
+VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))
+"""802.1Q, 802.1ad and the old QinQ 0x9100."""
 _ETH_MPLS = frozenset((0x8847, 0x8848))
 _MAX_MPLS_LABELS = 16
 _LLC_SNAP = b"\xaa\xaa\x03"
@@ -80,6 +82,8 @@ _GRE_ERSPAN_II = 0x88BE
 _GRE_ERSPAN_III = 0x22EB
 _IPV6_SKIPPED_HEADERS = frozenset((0, 43, 60))  # hop-by-hop, routing, destination options
 _IPV6_FRAGMENT = 44
+_ARP_ETHERNET_IPV4 = b"\x00\x01\x08\x00\x06\x04"
+"""ARP's hardware type, protocol type and address lengths for Ethernet and IPv4."""
 _KEPT_UDP_PORTS = frozenset((53, 67, 68))
 _SYN = 0x02
 _SYN_FIN_RST = 0x07
@@ -115,6 +119,7 @@ class Decoder:
         self.defragmenter = IpDefragmenter(limits)
         self._unsupported_linktypes: set[int] = set()
         self._addresses: dict[bytes, str] = {}
+        self._tunnels: dict[tuple[str, bytes, bytes, int | None], Tunnel] = {}
         # Counters (CaptureStats fields).
         self.frames = 0
         self.bytes = 0
@@ -229,10 +234,33 @@ class Decoder:
         return result
 
     def sieve(self, batch: RecordBatch) -> NDArray[np.intp]:
-        """The first look at a whole buffer of records (see :mod:`capinspect.sieve`): the
+        """The first look at a whole buffer of records (see :mod:`capinspect.decode.sieve`): the
         positions of the records that may matter; the others are counted here as
         :meth:`decode` would count them."""
-        return sieve(self, batch)
+        keep, counts = sieve(batch, self.tcp_ignored, self.limits.max_tunnel_depth >= 1)
+        if counts is not None:
+            self._add(counts, batch.linktype)
+        return keep
+
+    def _add(self, counts: SieveCounts, linktype: int) -> None:
+        """Count the records the sieve dropped, as :meth:`decode` would have."""
+        self.frames += counts.frames
+        self.bytes += counts.bytes
+        if self.first_ts is None:
+            self.first_ts = counts.first_ts
+        if self.last_ts is None or counts.last_ts > self.last_ts:
+            self.last_ts = counts.last_ts
+        self.linktypes.add(linktype)
+        self.udp_frames += counts.udp_frames
+        self.tcp_frames += counts.tcp_frames
+        self.tcp_dropped += counts.tcp_dropped
+        self.tcp80_frames += counts.tcp80_frames
+        self.tcp443_frames += counts.tcp443_frames
+        self.dns_frames += counts.dns_frames
+        self.other_frames += counts.other_frames
+        self.vlans.update(counts.vlans)
+        for kind, frames in counts.tunnels.items():
+            self.tunnels[kind] = self.tunnels.get(kind, 0) + frames
 
     def decode_record(
         self, index: int, ts: float, linktype: int, data: bytes, orig_len: int, source: int = 0
@@ -241,46 +269,86 @@ class Decoder:
 
         The common case of a mirror port — Ethernet (with up to any depth of VLAN tags),
         IPv4 without options or fragments or IPv6 without extension headers, TCP, UDP (DNS and
-        DHCP included) — is decided inline here, from a few byte reads, without building a
-        :class:`RawFrame`; anything else (other link layers, ARP, options, extension headers,
-        fragments, a header cut short) goes the full way
-        through :meth:`decode`. Both ways give the same result (tests/test_decode.py).
+        DHCP included), also inside one remote mirror's envelope (ERSPAN I/II/III, GRE carrying
+        Ethernet or IP, VXLAN: the sieve's envelopes) — is decided inline here, from a few
+        byte reads, without building a :class:`RawFrame`; anything else (other link layers,
+        ARP, options, extension headers, fragments, a header cut short) goes the full way
+        through :meth:`decode`. Both ways give the same result (tests/decode/test_decoder.py).
         """
         size = len(data)
         if linktype != 1 or size < 54 or orig_len != size:
             return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
         ethertype = (data[12] << 8) | data[13]
         ip = 14
-        vlans: tuple[int, ...] = ()
-        while ethertype == 0x8100 or ethertype == 0x88A8 or ethertype == 0x9100:
-            if size < ip + 44:
+        mac = 0  # where the (inner) Ethernet header starts; -1 for IP carried by GRE
+        limit = size  # where the (inner) frame's bytes end
+        tunnel: Tunnel | None = None
+        outer_vlans: tuple[int, ...] = ()
+        while True:
+            vlans: tuple[int, ...] = ()
+            while ethertype == 0x8100 or ethertype == 0x88A8 or ethertype == 0x9100:
+                if limit < ip + 44:
+                    return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+                vlans += (((data[ip] & 0x0F) << 8) | data[ip + 1],)
+                ethertype = (data[ip + 2] << 8) | data[ip + 3]
+                ip += 4
+            # Source address at ``addr``, destination at ``middle``, transport header at ``t``;
+            # the raw flow key (addresses, then ports: ``TcpReassembler.ignored_raw``) is
+            # addr:t + 4.
+            if ethertype == _ETH_IPV4 and limit >= ip + 40:
+                if data[ip] != 0x45 or (data[ip + 6] & 0x3F) or data[ip + 7]:
+                    return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+                proto = data[ip + 9]
+                addr, middle, t = ip + 12, ip + 16, ip + 20
+                end = ip + ((data[ip + 2] << 8) | data[ip + 3])
+            elif ethertype == _ETH_IPV6 and limit >= ip + 60 and data[ip] >> 4 == 6:
+                # IPv6 whose next header is TCP or UDP itself (extension headers, fragments
+                # and jumbograms, payload length 0, go the full way).
+                proto = data[ip + 6]
+                addr, middle, t = ip + 8, ip + 24, ip + 40
+                end = t + ((data[ip + 4] << 8) | data[ip + 5])
+            elif ethertype == _ETH_ARP and limit >= ip + 28 and mac >= 0:
+                return self._arp_record(
+                    index, ts, linktype, orig_len, data, ip, vlans, tunnel, outer_vlans
+                )
+            else:
                 return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
-            vlans += (((data[ip] & 0x0F) << 8) | data[ip + 1],)
-            ethertype = (data[ip + 2] << 8) | data[ip + 3]
-            ip += 4
-        # Source address at ``addr``, destination at ``middle``, transport header at ``t``; the
-        # raw flow key (addresses, then ports: ``TcpReassembler.ignored_raw``) is addr:t + 4.
-        if ethertype == _ETH_IPV4:
-            if data[ip] != 0x45 or (data[ip + 6] & 0x3F) or data[ip + 7]:
+            if end > limit or end < t + 20:
                 return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
-            proto = data[ip + 9]
-            addr, middle, t = ip + 12, ip + 16, ip + 20
-            end = ip + ((data[ip + 2] << 8) | data[ip + 3])
-        elif ethertype == _ETH_IPV6 and size >= ip + 60 and data[ip] >> 4 == 6:
-            # IPv6 whose next header is TCP or UDP itself (extension headers, fragments and
-            # jumbograms, payload length 0, go the full way).
-            proto = data[ip + 6]
-            addr, middle, t = ip + 8, ip + 24, ip + 40
-            end = t + ((data[ip + 4] << 8) | data[ip + 5])
-        else:
-            return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
-        if end > size or end < t + 20:
-            return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+            if proto == _PROTO_TCP:
+                break
+            # A remote mirror's envelope (ERSPAN II/III or GRE over IP, VXLAN over UDP) is
+            # opened here and the frame inside judged by the same rules; one envelope deep,
+            # anything else about a tunnel goes the full way.
+            if proto == _PROTO_UDP:
+                if (data[t + 2] << 8) | data[t + 3] != _VXLAN_PORT or tunnel is not None:
+                    break
+                if (data[t] << 8) | data[t + 1] in _KEPT_UDP_PORTS:
+                    break
+                udp_length = (data[t + 4] << 8) | data[t + 5]
+                if 8 <= udp_length <= end - t:
+                    end = t + udp_length
+                if end < t + 70 or not data[t + 8] & 0x08 or self.limits.max_tunnel_depth < 1:
+                    return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+                vni = (data[t + 12] << 16) | (data[t + 13] << 8) | data[t + 14]
+                tunnel = self._envelope("vxlan", data[addr:middle], data[middle:t], vni)
+                mac = t + 16
+                ethertype, ip = (data[mac + 12] << 8) | data[mac + 13], mac + 14
+            elif proto == _PROTO_GRE and tunnel is None:
+                opened = self._gre_envelope(data, t, end, data[addr:middle], data[middle:t])
+                if opened is None:
+                    return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+                tunnel, mac, ethertype, ip = opened
+            else:
+                return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+            limit, outer_vlans = end, vlans
         if proto == _PROTO_TCP:
             header_len = (data[t + 12] >> 4) * 4
             if header_len < 20 or t + header_len > end:
                 return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
             self._count(ts, orig_len, linktype, vlans)
+            if tunnel is not None:
+                self._count_tunnel(tunnel.kind, outer_vlans)
             sport = (data[t] << 8) | data[t + 1]
             dport = (data[t + 2] << 8) | data[t + 3]
             self.tcp_frames += 1
@@ -303,36 +371,140 @@ class Decoder:
                 return None
             seq, ack = _seq_ack(data, t + 4)
             self.frames_kept += 1
+            if mac < 0:
+                src_mac = dst_mac = None
+            else:
+                src_mac = self._mac_text(data[mac + 6 : mac + 12])
+                dst_mac = self._mac_text(data[mac : mac + 6])
             return Packet(
-                index, ts, self._mac_text(data[6:12]), self._mac_text(data[0:6]), vlans,
+                index, ts, src_mac, dst_mac, vlans,
                 self._ip_text(data[addr:middle]), self._ip_text(data[middle:t]),
                 _PROTO_TCP, sport, dport, data[t + header_len : end], seq, ack, flags,
+                tunnel=tunnel,
             )  # fmt: skip
-        if proto == _PROTO_UDP:
-            sport = (data[t] << 8) | data[t + 1]
-            dport = (data[t + 2] << 8) | data[t + 3]
-            if sport not in _KEPT_UDP_PORTS and dport not in _KEPT_UDP_PORTS:
-                if dport in _TUNNEL_UDP_PORTS:
-                    return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
-                self._count(ts, orig_len, linktype, vlans)
-                self.udp_frames += 1
-                return None
+        sport = (data[t] << 8) | data[t + 1]
+        dport = (data[t + 2] << 8) | data[t + 3]
+        if sport not in _KEPT_UDP_PORTS and dport not in _KEPT_UDP_PORTS:
+            if dport in _TUNNEL_UDP_PORTS:
+                return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
             self._count(ts, orig_len, linktype, vlans)
+            if tunnel is not None:
+                self._count_tunnel(tunnel.kind, outer_vlans)
             self.udp_frames += 1
-            if sport in _DHCP_PORTS or dport in _DHCP_PORTS:
-                self.dhcp_frames += 1
-            else:
-                self.dns_frames += 1
-            udp_length = (data[t + 4] << 8) | data[t + 5]
-            if 8 <= udp_length <= end - t:
-                end = t + udp_length
-            self.frames_kept += 1
-            return Packet(
-                index, ts, self._mac_text(data[6:12]), self._mac_text(data[0:6]), vlans,
-                self._ip_text(data[addr:middle]), self._ip_text(data[middle:t]),
-                _PROTO_UDP, sport, dport, data[t + 8 : end],
-            )  # fmt: skip
-        return self.decode(RawFrame(index, ts, linktype, data, orig_len, source))
+            return None
+        self._count(ts, orig_len, linktype, vlans)
+        if tunnel is not None:
+            self._count_tunnel(tunnel.kind, outer_vlans)
+        self.udp_frames += 1
+        if sport in _DHCP_PORTS or dport in _DHCP_PORTS:
+            self.dhcp_frames += 1
+        else:
+            self.dns_frames += 1
+        udp_length = (data[t + 4] << 8) | data[t + 5]
+        if 8 <= udp_length <= end - t:
+            end = t + udp_length
+        self.frames_kept += 1
+        if mac < 0:
+            src_mac = dst_mac = None
+        else:
+            src_mac = self._mac_text(data[mac + 6 : mac + 12])
+            dst_mac = self._mac_text(data[mac : mac + 6])
+        return Packet(
+            index, ts, src_mac, dst_mac, vlans,
+            self._ip_text(data[addr:middle]), self._ip_text(data[middle:t]),
+            _PROTO_UDP, sport, dport, data[t + 8 : end], tunnel=tunnel,
+        )  # fmt: skip
+
+    def _arp_record(
+        self,
+        index: int,
+        ts: float,
+        linktype: int,
+        orig_len: int,
+        data: bytes,
+        at: int,
+        vlans: tuple[int, ...],
+        tunnel: Tunnel | None,
+        outer_vlans: tuple[int, ...],
+    ) -> ArpPacket | None:
+        """The fast path's ARP (a quarter of what a mirror port's sieve keeps): what
+        :meth:`_arp` gives for an ARP message whose 28 bytes are all there."""
+        self._count(ts, orig_len, linktype, vlans)
+        if tunnel is not None:
+            self._count_tunnel(tunnel.kind, outer_vlans)
+        self.other_frames += 1
+        if data[at : at + 6] != _ARP_ETHERNET_IPV4:
+            return None
+        self.frames_kept += 1
+        body = at + 8
+        return ArpPacket(
+            index, ts, vlans, (data[at + 6] << 8) | data[at + 7],
+            data[body : body + 6].hex(":"), self._ip_text(data[body + 6 : body + 10]),
+            data[body + 10 : body + 16].hex(":"), self._ip_text(data[body + 16 : body + 20]),
+        )  # fmt: skip
+
+    def _count_tunnel(self, kind: str, outer_vlans: tuple[int, ...]) -> None:
+        """What :meth:`decode` counts for a frame's envelope: the tunnel and its VLAN tags."""
+        self.tunnels[kind] = self.tunnels.get(kind, 0) + 1
+        if outer_vlans:
+            self.vlans.update(outer_vlans)
+
+    def _envelope(self, kind: str, src: bytes, dst: bytes, ident: int | None) -> Tunnel:
+        """The :class:`Tunnel` of a remote mirror's session, made once per session."""
+        key = (kind, src, dst, ident)
+        tunnel = self._tunnels.get(key)
+        if tunnel is None:
+            if len(self._tunnels) >= _MAX_ADDRESS_CACHE:
+                self._tunnels.clear()
+            tunnel = Tunnel(kind, self._ip_text(src), self._ip_text(dst), ident)
+            self._tunnels[key] = tunnel
+        return tunnel
+
+    def _gre_envelope(
+        self, data: bytes, t: int, end: int, src: bytes, dst: bytes
+    ) -> tuple[Tunnel, int, int, int] | None:
+        """The fast path's reading of a GRE envelope at ``t`` (the packet's bytes end at
+        ``end``): the tunnel, where the Ethernet header inside starts (-1 for IP carried
+        directly), the ethertype and where the header behind it starts; ``None`` for anything
+        the fast path leaves to :meth:`_gre` (damage, other protocols, ERSPAN III carrying IP,
+        a frame inside too short for the rules)."""
+        flags = (data[t] << 8) | data[t + 1]
+        protocol = (data[t + 2] << 8) | data[t + 3]
+        if flags & (_GRE_ROUTING | 0x07) or self.limits.max_tunnel_depth < 1:
+            return None
+        at = t + 4
+        if flags & _GRE_CHECKSUM:
+            at += 4
+        key: int | None = None
+        if flags & _GRE_KEY:
+            key = _u32_be(data, at)[0]
+            at += 4
+        if flags & _GRE_SEQUENCE:
+            at += 4
+        if protocol == _GRE_TRANSPARENT_ETHERNET:
+            tunnel, mac = self._envelope("gre", src, dst, key), at
+        elif protocol == _GRE_ERSPAN_II and not flags & _GRE_SEQUENCE:
+            tunnel, mac = self._envelope("erspan-i", src, dst, None), at
+        elif protocol == _GRE_ERSPAN_II:
+            if end < at + 8 or data[at] >> 4 != 1:
+                return None
+            session = ((data[at + 2] & 0x03) << 8) | data[at + 3]
+            tunnel, mac = self._envelope("erspan-ii", src, dst, session), at + 8
+        elif protocol == _GRE_ERSPAN_III:
+            if end < at + 12 or data[at] >> 4 != 2 or (data[at + 10] >> 2) & 0x1F:
+                return None
+            session = ((data[at + 2] & 0x03) << 8) | data[at + 3]
+            mac = at + (20 if data[at + 11] & 0x01 else 12)
+            tunnel = self._envelope("erspan-iii", src, dst, session)
+        elif protocol == _ETH_IPV4 or protocol == _ETH_IPV6:
+            if end < at + 40:
+                return None
+            return self._envelope("gre", src, dst, key), -1, protocol, at
+        else:
+            return None
+        if end < mac + 54:
+            return None
+        return tunnel, mac, (data[mac + 12] << 8) | data[mac + 13], mac + 14
 
     def _count(self, ts: float, orig_len: int, linktype: int, vlans: tuple[int, ...]) -> None:
         """What :meth:`decode` counts for every frame, for frames the fast path settles."""
@@ -370,7 +542,7 @@ class Decoder:
                 hatype, address_len = _u16(data, 8)[0], data[11]
                 address = data[12:20]
                 offset = 20
-            while ethertype in _VLAN_TPIDS:
+            while ethertype in VLAN_TPIDS:
                 if len(data) < offset + 4:
                     self._truncated("VLAN tag", frame)
                     return None
@@ -437,9 +609,9 @@ class Decoder:
         ethertype = (data[start + 12] << 8) | data[start + 13]
         offset = start + 14
         vlans: tuple[int, ...] = ()
-        if ethertype in _VLAN_TPIDS:
+        if ethertype in VLAN_TPIDS:
             tags: list[int] = []
-            while ethertype in _VLAN_TPIDS:
+            while ethertype in VLAN_TPIDS:
                 if len(data) < offset + 4:
                     self._truncated("VLAN tag", frame)
                     return None

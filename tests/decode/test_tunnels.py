@@ -30,7 +30,7 @@ from scapy.layers.l2 import GRE, Dot1Q, Ether
 from scapy.layers.vxlan import VXLAN
 from scapy.packet import Raw
 
-from capinspect.decode import Decoder
+from capinspect.decode.decoder import Decoder
 from capinspect.engine import Analysis
 from capinspect.expectations import Expectations
 from capinspect.limits import Limits
@@ -331,8 +331,11 @@ def test_random_bytes_after_a_gre_header_never_raise(head: bytes, rest: bytes, v
     batch = RecordBatch(
         data, 1, 1, np.array([0]), np.array([len(data)]), np.array([len(data)]), np.array([1.0])
     )
-    assert sieved.sieve(batch).tolist() == [0]  # a tunnel always reaches the decoder
-    assert full.capture_stats() == fast.capture_stats()
+    if sieved.sieve(batch).tolist():
+        assert sieved.decode_record(1, 1.0, 1, data, len(data)) == expected
+    else:  # the sieve judged the frame inside and dropped it
+        assert expected is None
+    assert full.capture_stats() == fast.capture_stats() == sieved.capture_stats()
     assert [a.code for a in full.anomalies] == [a.code for a in fast.anomalies]
 
 
@@ -409,3 +412,65 @@ def test_corpus_tunnels_agree_with_tshark(path: Path) -> None:
             assert packet.tunnel is not None
             assert (packet.src_ip, packet.dst_ip, packet.sport, packet.dport) == inner
     assert opened == sum(n for n, _ in theirs.values()) > 0
+
+
+def _gre_ip(index: int, inner: bytes) -> bytes:
+    """GRE carrying the IP packet without its Ethernet header (a GRE tunnel of a router)."""
+    return bytes(MIRROR / OUTER / GRE(key_present=1, key=9, proto=0x0800) / Raw(inner[14:]))
+
+
+def _vxlan_over_ipv6(index: int, inner: bytes) -> bytes:
+    outer = IPv6(src="2001:db8::1", dst="2001:db8::2") / UDP(sport=40000, dport=4789)
+    return bytes(MIRROR / Dot1Q(vlan=901) / outer / VXLAN(vni=5002) / Raw(inner))
+
+
+FAST_PATH_WRAPPERS = {
+    name: wrap for name, wrap in WRAPPERS.items() if name not in {"vxlan-in-gre", "erspan-i"}
+} | {"erspan-i": _erspan_i, "gre-ip": _gre_ip, "vxlan-over-ipv6": _vxlan_over_ipv6}
+
+
+@pytest.mark.parametrize("name", sorted(FAST_PATH_WRAPPERS))
+def test_remote_mirrors_stay_on_the_fast_path(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The common remote-mirror envelopes (one deep) are opened by ``decode_record`` inline,
+    with the same packet, envelope and counts as the full decoder gives."""
+    wrap = FAST_PATH_WRAPPERS[name]
+    frames = [
+        (index, wrap(index, data))
+        for index, (_, data) in enumerate(_lab_frames(), start=1)
+        if data[12:14] == b"\x08\x00" and len(data) >= 60  # IPv4, as GRE-IP carries it
+    ]
+    full = Decoder()
+    expected = [full.decode(RawFrame(index, 1.0, 1, data, len(data))) for index, data in frames]
+    assert any(isinstance(p, Packet) and p.tunnel is not None for p in expected)
+    fast = Decoder()
+
+    def no_full_way(frame: RawFrame) -> None:
+        raise AssertionError(f"frame {frame.index} left the fast path")
+
+    monkeypatch.setattr(fast, "decode", no_full_way)
+    got = [fast.decode_record(index, 1.0, 1, data, len(data)) for index, data in frames]
+    assert got == expected
+    assert fast.capture_stats() == full.capture_stats()
+
+
+def test_arp_on_the_fast_path_is_the_full_decoders() -> None:
+    """ARP (a quarter of what the sieve keeps on a mirror port) is decoded inline: requests,
+    replies, tagged, inside an envelope, of another protocol, cut short."""
+    from scapy.layers.l2 import ARP
+
+    arp = ARP(op=2, hwsrc="00:04:f2:aa:bb:cc", psrc="10.1.1.50", hwdst="00:15:5d:00:00:05")
+    frames = [
+        bytes(Ether(src="00:04:f2:aa:bb:cc") / arp),
+        bytes(Ether() / Dot1Q(vlan=100) / ARP(pdst="10.1.1.1")),
+        bytes(Ether() / ARP(ptype=0x86DD, plen=16)),
+        bytes(Ether() / arp)[:40] + bytes(20),
+        bytes(Ether() / arp)[:30],
+        _erspan_ii(1, bytes(Ether() / Dot1Q(vlan=7) / arp)),
+        _vxlan(2, bytes(Ether() / arp)),
+    ]
+    full, fast = Decoder(), Decoder()
+    for index, data in enumerate(frames, start=1):
+        expected = full.decode(RawFrame(index, 1.0, 1, data, len(data)))
+        assert fast.decode_record(index, 1.0, 1, data, len(data)) == expected, index
+    assert fast.capture_stats() == full.capture_stats()
+    assert [a.code for a in fast.anomalies] == [a.code for a in full.anomalies]

@@ -19,7 +19,7 @@ from scapy.layers.inet6 import (
 )
 from scapy.layers.l2 import ARP, Dot1AD, Dot1Q
 
-from capinspect.decode import Decoder
+from capinspect.decode.decoder import Decoder
 from capinspect.model import ArpPacket, Packet, RawFrame
 from capinspect.sources.pcapfile import open_capture
 
