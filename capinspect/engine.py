@@ -25,11 +25,10 @@ from capinspect.knowledge.phone import (
     UPDATE_NAME_PREFIXES,
     is_phone_user_agent,
 )
-from capinspect.limits import DEFAULT_LIMITS, Limits
+from capinspect.limits import DEFAULT_LIMITS, MAX_ARP_ADDRESSES, MAX_ARP_PER_IP, Limits
 from capinspect.model import (
     Anomaly,
     ArpPacket,
-    CaptureStats,
     Direction,
     FlowKey,
     FlowOpened,
@@ -42,20 +41,14 @@ from capinspect.model import (
     StreamEvent,
     StreamGap,
 )
-from capinspect.protocols.checkins import Checkin, CheckinTracker
-from capinspect.protocols.dhcp.messages import (
-    DhcpBackground,
-    DhcpExchange,
-    DhcpSeen,
-    is_phone_vendor_class,
-)
+from capinspect.model.analysis import Analysis, ArpBinding, TcpFlowSeen
+from capinspect.protocols.checkins import CheckinTracker
+from capinspect.protocols.dhcp.messages import DhcpSeen, is_phone_vendor_class
 from capinspect.protocols.dhcp.tracker import DhcpTracker
-from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.dns.tracker import DnsTracker
 from capinspect.protocols.http.messages import HttpExchange
 from capinspect.protocols.http.tracker import HttpTracker
 from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
-from capinspect.protocols.tls.messages import TlsConnection
 from capinspect.protocols.tls.tracker import TlsTracker
 
 # Names whose lookups always matter (protocol.md §2): the Device Update service and SIP
@@ -70,61 +63,6 @@ _REQUEST_LINE_START = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+[ \t]+\S+[ \t]+H
 
 # How often (in frames) idle TCP flows are looked for; a cheap modulo on the hot path.
 _EXPIRE_EVERY = 4096
-# ARP bindings kept per IP address; a flapping address is an anomaly, not a memory leak.
-MAX_ARP_PER_IP = 8
-"""ARP bindings kept per address (a new one only when the MAC changes)."""
-_MAX_ARP_IPS = 50_000
-
-
-@dataclass(frozen=True, slots=True)
-class ArpBinding:
-    """``mac`` answered for or announced ``ip`` at ``ts`` (frame ``frame``)."""
-
-    ip: str
-    mac: str
-    frame: int
-    ts: float
-    vlans: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TcpFlowSeen:
-    """A followed TCP flow that was not HTTP or DNS (TLS on 443, typically).
-
-    Kept so that a phone whose check-in is encrypted is still seen talking to the update server,
-    and so that "only encrypted 443" can be said when nothing else is visible.
-    """
-
-    flow: FlowKey
-    kind: str
-    frame: int
-    ts: float
-    client_mac: str | None
-    vlans: tuple[int, ...]
-    bytes_to_server: int = 0
-    bytes_to_client: int = 0
-    end_reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Analysis:
-    """Everything the protocol stages reconstructed from the input, before any judgement."""
-
-    inputs: tuple[InputFile, ...]
-    stats: CaptureStats
-    dhcp: tuple[DhcpExchange, ...]
-    dns: tuple[DnsLookup, ...]
-    http: tuple[HttpExchange, ...]
-    other_flows: tuple[TcpFlowSeen, ...]
-    arp: tuple[ArpBinding, ...]
-    anomalies: tuple[Anomaly, ...]
-    tls: tuple[TlsConnection, ...] = ()
-    """Every TLS connection followed: handshake facts, outcome, decryption status."""
-    dhcp_background: DhcpBackground = DhcpBackground()
-    """What is left of the DHCP clients summarised as background (dhcp/tracker.py)."""
-    checkins: tuple[Checkin, ...] = ()
-    """Every check-in, parsed once as its exchange completed (protocols/checkins.py); empty in
-    an Analysis assembled without the engine, whose check-ins the devices stage parses."""
 
 
 @dataclass(slots=True)
@@ -405,7 +343,7 @@ class Engine:
             return
         bindings = self._arp.get(pkt.sender_ip)
         if bindings is None:
-            if len(self._arp) >= _MAX_ARP_IPS:
+            if len(self._arp) >= MAX_ARP_ADDRESSES:
                 return
             bindings = self._arp[pkt.sender_ip] = []
         if bindings and bindings[-1].mac == pkt.sender_mac:

@@ -35,9 +35,9 @@ from multiprocessing.context import BaseContext
 import numpy as np
 from numpy.typing import NDArray
 
-from capinspect.engine import MAX_ARP_PER_IP, Analysis, ArpBinding
-from capinspect.limits import Limits
+from capinspect.limits import MAX_ARP_PER_IP, Limits
 from capinspect.model import CaptureStats, RecordBatch
+from capinspect.model.analysis import Analysis, ArpBinding
 from capinspect.protocols.dhcp.messages import DhcpBackground, DhcpBinding
 from capinspect.protocols.tls.keys import TlsKeys
 from capinspect.sources.capture import open_capture

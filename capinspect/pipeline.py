@@ -13,10 +13,11 @@ from capinspect.checks.base import SEVERITY_ORDER, CheckContext, Finding
 from capinspect.checks.capture import check_capture
 from capinspect.checks.verdict import judge
 from capinspect.devices import build_population
-from capinspect.engine import Analysis, Engine
+from capinspect.engine import Engine
 from capinspect.expectations import Expectations
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import RawFrame
+from capinspect.model.analysis import Analysis
 from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
 from capinspect.report.model import DeviceReport, Report, order_devices
 from capinspect.sources.merge import expand_inputs, iter_frames

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from capinspect.devices import DeviceSession, Population
-from capinspect.engine import Analysis
 from capinspect.expectations import Expectations
+from capinspect.model.analysis import Analysis
 
 
 class Severity(StrEnum):

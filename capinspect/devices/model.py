@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from capinspect.engine import TcpFlowSeen
+from capinspect.model.analysis import TcpFlowSeen
 from capinspect.protocols.checkins import Checkin
 from capinspect.protocols.dhcp.messages import DhcpExchange
 from capinspect.protocols.dns.messages import DnsLookup

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from capinspect.devices.model import Checkin, Download, TimelineStep, seconds
-from capinspect.engine import TcpFlowSeen
+from capinspect.model.analysis import TcpFlowSeen
 from capinspect.protocols.dhcp.messages import ACK, INFORM, DhcpExchange, DhcpSeen
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.messages import HttpExchange

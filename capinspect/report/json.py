@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from capinspect import __version__
 from capinspect.checks.base import Finding
 from capinspect.devices import Checkin, DeviceSession, Download, OtherClient
-from capinspect.engine import Analysis
+from capinspect.model.analysis import Analysis
 from capinspect.protocols.dhcp.messages import (
     URL_FIELDS,
     DhcpExchange,

@@ -19,7 +19,7 @@ from rich.text import Text
 from capinspect import __version__
 from capinspect.checks.base import Finding, Severity, Verdict
 from capinspect.devices import DeviceSession
-from capinspect.engine import Analysis
+from capinspect.model.analysis import Analysis
 from capinspect.report.model import DeviceReport, Report
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
