@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from capinspect.anomalies import AnomalySink
 from capinspect.decode import Decoder
 from capinspect.flows.tcp import TcpReassembler
 from capinspect.knowledge.phone import (
@@ -168,22 +169,24 @@ class Engine:
         self.limits = limits
         self.follow_all = follow_all
         self.interest = _Interest()
-        self.tcp = TcpReassembler(limits)
+        self.sink = AnomalySink()
+        """Where every stage wired here records its anomalies (bounded, counted per code)."""
+        self.tcp = TcpReassembler(limits, sink=self.sink)
         # The decoder drops segments of flows the reassembler has judged not to matter.
-        self.decoder = Decoder(limits, self.tcp.ignored_raw)
-        self.dhcp = DhcpTracker(limits)
-        self.dns = DnsTracker(limits)
+        self.decoder = Decoder(limits, self.tcp.ignored_raw, self.sink)
+        self.dhcp = DhcpTracker(limits, self.sink)
+        self.dns = DnsTracker(limits, self.sink)
         if not follow_all:
             self.dns.wanted = self.interest.dns_wanted
         self.dns.on_answer = self.interest.note_answer
-        self.http = HttpTracker(limits)
-        self.tls = TlsTracker(limits, tls_keys)
+        self.http = HttpTracker(limits, self.sink)
+        self.tls = TlsTracker(limits, tls_keys, self.sink)
         self._flows: dict[FlowKey, _FlowState] = {}
         self._other_flows: list[TcpFlowSeen] = []
         self._arp: dict[str, list[ArpBinding]] = {}
         self._http_done: list[HttpExchange] = []
         self.checkins = CheckinTracker()
-        self._anomalies: list[Anomaly] = []
+        self._arp_flapping: set[str] = set()
         self._frames = 0
         self._last_ts = 0.0
 
@@ -344,11 +347,30 @@ class Engine:
         bindings = self._arp.get(pkt.sender_ip)
         if bindings is None:
             if len(self._arp) >= MAX_ARP_ADDRESSES:
+                self.sink.note(
+                    "limit.arp-addresses",
+                    f"{pkt.sender_ip} is at {pkt.sender_mac}: more than {MAX_ARP_ADDRESSES} "
+                    "addresses already have ARP bindings; not kept",
+                    pkt.frame,
+                    pkt.ts,
+                )
                 return
             bindings = self._arp[pkt.sender_ip] = []
         if bindings and bindings[-1].mac == pkt.sender_mac:
             return
         if len(bindings) >= MAX_ARP_PER_IP:
+            # Once per address: it keeps changing MAC (two hosts claiming it, a failover pair,
+            # spoofing); the bindings kept are the first ones.
+            if pkt.sender_ip not in self._arp_flapping:
+                self._arp_flapping.add(pkt.sender_ip)
+                macs = ", ".join(dict.fromkeys(b.mac for b in bindings))
+                self.sink.note(
+                    "arp.flapping",
+                    f"{pkt.sender_ip} changed MAC more than {MAX_ARP_PER_IP} times ({macs}, now "
+                    f"{pkt.sender_mac}); later bindings of it are not kept",
+                    pkt.frame,
+                    pkt.ts,
+                )
             return
         bindings.append(ArpBinding(pkt.sender_ip, pkt.sender_mac, pkt.frame, pkt.ts, pkt.vlans))
 
@@ -391,16 +413,8 @@ class Engine:
         # The stats first: ending the decoder adds its last anomalies (fragments never
         # completed, anomalies dropped over the limit), which must be in the list below.
         stats = self.decoder.capture_stats()
-        anomalies = [
-            *source_anomalies,
-            *self.decoder.anomalies,
-            *self.tcp.anomalies,
-            *self.dhcp.anomalies,
-            *self.dns.anomalies,
-            *self.http.anomalies,
-            *self.tls.anomalies,
-            *self._anomalies,
-        ]
+        # The source's anomalies come bounded by their own reader's sink.
+        anomalies = [*source_anomalies, *self.sink.anomalies()]
         http = sorted(self._http_done, key=lambda ex: (ex.request.frame, ex.index))
         return Analysis(
             inputs=inputs,

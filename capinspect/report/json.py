@@ -465,7 +465,7 @@ def inputs_and_stats(analysis: Analysis) -> dict[str, Any]:
             },
         },
         "anomalies": plain(analysis.anomalies[:1000]),
-        "anomalies_total": len(analysis.anomalies),
+        "anomalies_total": sum(a.count for a in analysis.anomalies),
     }
 
 

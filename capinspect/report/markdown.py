@@ -95,7 +95,7 @@ def capture_tables(report: Report) -> list[Table]:
             ("bytes on the wire", _size(stats.bytes)),
             ("link types", ", ".join(str(t) for t in stats.linktypes) or "—"),
             ("VLANs", ", ".join(str(v) for v in stats.vlans) or "untagged"),
-            ("anomalies", str(len(analysis.anomalies))),
+            ("anomalies", str(sum(a.count for a in analysis.anomalies))),
             ("expectations", report.expectations.source),
             ("tool", f"capinspect {__version__}"),
         ),

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from capinspect.anomalies import AnomalySink
 from capinspect.errors import Malformed
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import (
@@ -94,7 +95,6 @@ MAX_TRANSCRIPT = 512 * 1024
 """Handshake bytes kept for the extended master secret's session hash."""
 MAX_SESSIONS = 10_000
 """Master secrets remembered by session ID / ticket, for resumed connections."""
-MAX_ANOMALIES = 1000
 
 
 @dataclass(slots=True)
@@ -156,11 +156,15 @@ def _describe(flow: FlowKey) -> str:
 class TlsTracker:
     """Stream events of ``tls`` flows in; plaintext stream events and connections out."""
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS, keys: TlsKeys = NO_KEYS) -> None:
+    def __init__(
+        self,
+        limits: Limits = DEFAULT_LIMITS,
+        keys: TlsKeys = NO_KEYS,
+        sink: AnomalySink | None = None,
+    ) -> None:
         self.limits = limits
         self.keys = keys
-        self.anomalies: list[Anomaly] = []
-        self.anomalies_dropped = 0
+        self.sink = sink if sink is not None else AnomalySink()
         self.connections: list[TlsConnection] = []
         self.connections_dropped = 0
         self._conns: dict[FlowKey, _Conn] = {}
@@ -168,6 +172,11 @@ class TlsTracker:
         """Session IDs and tickets → master secret, for abbreviated handshakes."""
 
     # -- stream events -----------------------------------------------------------------------
+
+    @property
+    def anomalies(self) -> list[Anomaly]:
+        """The anomalies its sink kept so far."""
+        return self.sink.kept
 
     def feed(self, event: StreamEvent) -> list[StreamEvent]:
         """Take one stream event of a TLS flow; return plaintext events for the HTTP tracker."""
@@ -226,7 +235,7 @@ class TlsTracker:
             self._finalize(conn)
         self._conns.clear()
         if self.connections_dropped:
-            self.anomalies.append(
+            self.sink.add(
                 Anomaly(
                     "limit.tls-connections",
                     f"{self.connections_dropped} TLS connections over {MAX_CONNECTIONS_KEPT} "
@@ -752,7 +761,4 @@ class TlsTracker:
         anomaly = Anomaly(code, detail, frame, ts)
         if conn is not None and len(conn.anomalies) < MAX_ALERTS:
             conn.anomalies.append(anomaly)
-        if len(self.anomalies) < MAX_ANOMALIES:
-            self.anomalies.append(anomaly)
-        else:
-            self.anomalies_dropped += 1
+        self.sink.add(anomaly)
