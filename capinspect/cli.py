@@ -183,7 +183,7 @@ def analyze(
     report = evaluate(analysis, expect, elapsed=time.monotonic() - started)
     server_logs = None
     if iis_logs or audit_logs:
-        from capinspect.logs.report import load_logs
+        from capinspect.report.logs import load_logs
 
         sessions = tuple(d.session for d in report.devices)
         server_logs = load_logs(iis_logs, audit_logs, expect, sessions)
@@ -200,7 +200,7 @@ def analyze(
 
         shown, pseudonyms = redact_report(selected, keep_names)
         if server_logs is not None:
-            from capinspect.logs.report import redact_logs
+            from capinspect.report.logs import redact_logs
 
             server_logs = redact_logs(server_logs, pseudonyms)
     if evidence:
@@ -218,7 +218,7 @@ def analyze(
         extra = None
         device_extra = None
         if server_logs is not None:
-            from capinspect.logs.report import device_logs, logs_document
+            from capinspect.report.logs import device_logs, logs_document
 
             extra = {"logs": logs_document(server_logs)}
             device_extra = device_logs(server_logs)
@@ -253,7 +253,7 @@ def analyze(
                 width=max(80, min(width, 160)),
             )
         if server_logs is not None and fmt != "summary":  # the summary stays one line a phone
-            from capinspect.logs.report import with_logs
+            from capinspect.report.logs import with_logs
 
             text = with_logs(text, fmt, server_logs)
         output_text = text

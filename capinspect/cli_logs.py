@@ -61,7 +61,7 @@ def logs(
 ) -> None:
     """Check the server's IIS and audit logs without a capture (see docs/logs.md)."""
     from capinspect.errors import CapinspectError
-    from capinspect.logs.report import load_logs, redact_logs, render_logs
+    from capinspect.report.logs import load_logs, redact_logs, render_logs
 
     if not iis_logs and not audit_logs:
         raise CapinspectError("give at least one --iis-log or --audit-log")

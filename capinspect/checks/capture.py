@@ -109,6 +109,8 @@ _DAMAGE_PREFIXES = ("capture.", "pcapng.")
 
 def check_capture(devices: tuple[DeviceSession, ...], ctx: CheckContext) -> Iterator[Finding]:
     analysis = ctx.analysis
+    if analysis is None:
+        return
     stats = analysis.stats
     for drop in (a for a in analysis.anomalies if a.code == KERNEL_DROPS_CODE):
         yield KERNEL_DROPS.finding(drop.detail, device=None, observed=drop.detail)
