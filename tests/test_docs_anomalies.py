@@ -2,10 +2,10 @@
 docs/limits.md.
 
 Anomaly codes are found as string literals (and the ``limit.`` f-strings' names) in the calls
-that create anomalies: ``Anomaly(...)``, ``AnomalySink.note`` and the stages'
-``_note``/``_record``/``_report_limit`` helpers, plus conditional expressions and module-level
-constants feeding them. Check IDs (``dhcp.option43-missing``…) are not anomalies and live in
-docs/checks.md.
+that create anomalies: ``Anomaly(...)``, ``AnomalySink.note``, HTTP framing ``Problem``s and
+the stages' ``_note``/``_record``/``_report_limit`` helpers, plus conditional expressions and
+module-level constants feeding them. Check IDs (``dhcp.option43-missing``…) are not anomalies
+and live in docs/checks.md.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CODE = re.compile(
     r"^(capture|pcapng|netmon|decode|ip|tcp|udp|arp|tls|dhcp|dns|http|limit|checkin|tunnel)\.[a-z0-9_.-]+$"
 )
-CREATORS = {"Anomaly", "note", "_note", "_record", "_report_limit", "_truncated_anomaly"}
+CREATORS = {"Anomaly", "Problem", "note", "_note", "_record", "_report_limit", "_truncated_anomaly"}
 
 
 def _name(func: ast.expr) -> str | None:
