@@ -17,7 +17,7 @@ from capinspect.report.logs.tables import (
     problems_table,
     tally,
 )
-from capinspect.report.markdown import finding_rows
+from capinspect.report.tables import finding_rows
 
 
 def _html_log_finding(item: Finding) -> str:

@@ -16,7 +16,8 @@ from capinspect.report.logs.tables import (
     problems_table,
     tally,
 )
-from capinspect.report.markdown import _md_table, finding_rows, md
+from capinspect.report.markdown import _md_table, md
+from capinspect.report.tables import finding_rows
 
 
 def _md_log_finding(item: Finding) -> list[str]:
