@@ -32,6 +32,7 @@ from capinspect.model import Anomaly, InputFile, RawFrame
 from capinspect.pipeline import evaluate
 from capinspect.protocols.dhcp.messages import DhcpSeen
 from capinspect.report.model import DeviceReport, Report
+from capinspect.report.timeline import step_summary
 
 EVAL_INTERVAL = 1.0
 """Seconds of packet time between two looks at the engine's state when nothing phone-related
@@ -246,7 +247,7 @@ class LiveMonitor:
                 if key in shown.steps:
                     continue
                 shown.steps.add(key)
-                summary = step.summary.removesuffix(" — no answer")
+                summary = step_summary(step, final=False)  # a query may still be answered
                 events.append(
                     StepEvent(
                         session.key,

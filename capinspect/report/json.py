@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from capinspect import __version__
 from capinspect.checks.base import Finding
 from capinspect.devices import Checkin, DeviceSession, Download, OtherClient
+from capinspect.model import Anomaly
 from capinspect.model.analysis import Analysis
 from capinspect.protocols.dhcp.messages import (
     URL_FIELDS,
@@ -32,6 +33,7 @@ from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.messages import HttpBody, HttpExchange, HttpRequest, HttpResponse
 from capinspect.protocols.tls.messages import TlsConnection, suite_name, version_name
 from capinspect.report.model import DeviceReport, Report
+from capinspect.report.timeline import step_summary
 
 REPORT_SCHEMA = "capinspect/report@1"
 TIMELINE_SCHEMA = "capinspect/timeline@1"
@@ -53,7 +55,17 @@ def iso(ts: float | None) -> str | None:
 
 
 def plain(value: Any) -> Any:
-    """Turn dataclasses, tuples and bytes into JSON-ready values."""
+    """Turn dataclasses, tuples and bytes into JSON-ready values.
+
+    An anomaly's ``count`` is written only where it is not 1: on the "N more like this" anomaly
+    that stands for the anomalies of its code an anomaly sink counted but did not keep."""
+    if isinstance(value, Anomaly) and value.count == 1:
+        return {
+            "code": value.code,
+            "detail": value.detail,
+            "frame": value.frame,
+            "ts": plain(value.ts),
+        }
     if is_dataclass(value) and not isinstance(value, type):
         return {
             f.name: plain(getattr(value, f.name))
@@ -318,7 +330,7 @@ def device_timeline(session: DeviceSession) -> dict[str, Any]:
             "stage": step.stage,
             "direction": step.direction,
             "peer": step.peer,
-            "summary": step.summary,
+            "summary": step_summary(step),
             "details": plain(step.details),
         }
         for step in session.timeline

@@ -17,6 +17,7 @@ from capinspect.protocols.dhcp.messages import Option43, Option120
 from capinspect.report.json import iso
 from capinspect.report.model import DeviceReport, Report
 from capinspect.report.text import device_label
+from capinspect.report.timeline import step_summary
 
 LANES = ("Phone", "DHCP server", "DNS server", "Update server")
 """The ladder's lanes, left to right."""
@@ -220,7 +221,7 @@ def ladder(item: DeviceReport) -> list[Step]:
                 target=server if to_server else 0,
                 broadcast=step.direction == "broadcast",
                 stage=step.stage,
-                summary=step.summary,
+                summary=step_summary(step),
                 peer=step.peer,
                 mark=mark,
                 checks=tuple(ids),

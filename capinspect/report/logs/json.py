@@ -12,7 +12,7 @@ from capinspect.logs.files import file_label
 from capinspect.logs.iis import IisRecord
 from capinspect.logs.timeline import LogStep
 from capinspect.report.json import finding, iso, plain
-from capinspect.report.logs.model import LOGS_SCHEMA, LogsResult
+from capinspect.report.logs.model import LOGS_SCHEMA, LogsResult, merged_summary
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -127,7 +127,7 @@ def _merged_json(step: MergedStep) -> dict[str, Any]:
         "frame": step.frame,
         "line": step.where,
         "stage": step.stage,
-        "summary": step.summary,
+        "summary": merged_summary(step),
     }
     if step.source == "capture":
         cap = step.capture

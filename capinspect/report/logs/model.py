@@ -16,10 +16,11 @@ from capinspect.devices import DeviceSession, seconds
 from capinspect.errors import CapinspectError
 from capinspect.expectations import Expectations
 from capinspect.logs.audit import AuditLog, read_audit_log
-from capinspect.logs.correlate import ClockOffset, Correlation, correlate
+from capinspect.logs.correlate import ClockOffset, Correlation, MergedStep, correlate
 from capinspect.logs.files import LogFileError, LogProblem, expand_paths
 from capinspect.logs.iis import IisLog, read_iis_log
 from capinspect.logs.timeline import LogEvidence, build_evidence
+from capinspect.report.timeline import step_summary
 
 LOGS_SCHEMA = "capinspect/logs@1"
 
@@ -104,3 +105,9 @@ def files_line(result: LogsResult) -> str:
             f"audit {audit.source}: {len(audit.records)} row(s), {sep}-delimited, {orders}"
         )
     return "\n".join(parts)
+
+
+def merged_summary(step: MergedStep) -> str:
+    """A step of a merged (capture and server logs) ladder in one line: a capture step in the
+    words of the capture's ladder (report/timeline.py), a log step in its own."""
+    return step_summary(step.capture) if step.capture is not None else step.summary

@@ -12,7 +12,7 @@ from capinspect.logs.correlate import Correlation
 from capinspect.logs.files import file_label
 from capinspect.logs.timeline import UNIDENTIFIED
 from capinspect.report.json import iso
-from capinspect.report.logs.model import LogsResult, offset_text
+from capinspect.report.logs.model import LogsResult, merged_summary, offset_text
 from capinspect.report.tables import Table
 
 
@@ -121,7 +121,7 @@ def ladder_table(rep: LogPhoneReport, corr: Correlation | None, cap: str | None)
                 s.source,
                 f"#{s.frame}" if s.frame is not None else s.where or "",
                 s.stage,
-                s.summary,
+                merged_summary(s),
                 "" if s.shift is None else f"{s.shift:+.3f}",
             )
             for s in merged

@@ -5,7 +5,7 @@ from __future__ import annotations
 from capinspect.checks.base import Finding, Severity
 from capinspect.logs.correlate import MergedStep
 from capinspect.logs.timeline import LogStep
-from capinspect.report.logs.model import LogsResult, files_line, offset_text
+from capinspect.report.logs.model import LogsResult, files_line, merged_summary, offset_text
 from capinspect.report.text import clock, safe
 
 
@@ -24,7 +24,8 @@ def _step_text(step: LogStep | MergedStep, shift: bool = False) -> str:
     else:
         where, src = step.where, {"iis-log": "iis", "audit-log": "audit"}[step.source]
     head = f"    {clock(step.ts)}  {src:<7} {safe(where):<22} {step.stage:<8}"
-    return f"{head} {safe(step.summary)}"
+    summary = merged_summary(step) if isinstance(step, MergedStep) else step.summary
+    return f"{head} {safe(summary)}"
 
 
 def render_logs_text(result: LogsResult) -> str:
