@@ -71,8 +71,10 @@ def dhcp_summary(seen: DhcpSeen) -> str:
             parts.append("asks " + "+".join(wanted))
     if msg.option43 is not None:
         opt43 = msg.option43
+        # Raw bytes are empty in a redacted report when they held an identifier.
         shown = opt43.url or (f"VLAN {opt43.vlan_id}" if opt43.vlan_id else opt43.raw.hex())
-        parts.append(f"opt43 {shown}" + ("" if opt43.complete else " (TRUNCATED)"))
+        truncated = "" if opt43.complete else "(TRUNCATED)"
+        parts.append(" ".join(part for part in ("opt43", shown, truncated) if part))
     if msg.option120 is not None:
         names = list(msg.option120.names) or list(msg.option120.addresses)
         parts.append("opt120 " + (",".join(names) if names else "(unreadable)"))

@@ -36,3 +36,23 @@ def test_steps_of_an_answered_query_read_the_same_final_or_not() -> None:
 
 def _phone() -> dict[str, object]:
     return {"dhcp": healthy_boot().dhcp, "http": healthy_boot().http}
+
+
+def test_a_redacted_ladder_does_not_spell_out_option_43s_bytes() -> None:
+    from locations import PCAPS
+
+    from capinspect.expectations import DEFAULT_EXPECTATIONS
+    from capinspect.pipeline import analyze_paths, evaluate
+    from capinspect.report.redact import redact_report
+
+    capture = str(PCAPS / "dhcpd-option43-string.pcap")
+    report = evaluate(analyze_paths([capture]), DEFAULT_EXPECTATIONS)
+    url_hex = b"contoso".hex()
+    (plain,) = [
+        step_summary(s) for s in report.devices[0].session.timeline if "option43" in s.details
+    ]
+    assert url_hex in plain and "(TRUNCATED)" in plain
+    redacted, _names = redact_report(report)
+    words = [step_summary(s) for s in redacted.devices[0].session.timeline]
+    (ack,) = [w for w in words if "opt43" in w]
+    assert url_hex not in ack and "opt43 (TRUNCATED) opt120 host1.domain1.example" in ack
