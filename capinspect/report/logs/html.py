@@ -21,7 +21,6 @@ from capinspect.report.tables import finding_rows
 
 
 def _html_log_finding(item: Finding) -> str:
-
     f = item
     sev = str(f.severity)
     out = [
@@ -40,7 +39,6 @@ def _html_log_finding(item: Finding) -> str:
 
 
 def _html_sections(result: LogsResult, level: int) -> list[str]:
-
     corr = result.correlation
     out = [_table(files_table(result), level=level)]
     clocks = clock_table(result)

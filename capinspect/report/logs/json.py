@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 
 def _finding_json(item: Finding) -> dict[str, Any]:
-
     out = finding(item)
     out["lines"] = list(item.lines)
     return out
@@ -120,7 +119,6 @@ def record_json(record: IisRecord | AuditRecord | None) -> dict[str, Any] | None
 
 
 def _merged_json(step: MergedStep) -> dict[str, Any]:
-
     out: dict[str, Any] = {
         "time": iso(step.ts),
         "source": step.source,
@@ -142,7 +140,6 @@ def _merged_json(step: MergedStep) -> dict[str, Any]:
 
 
 def _step_json(step: LogStep) -> dict[str, Any]:
-
     return {
         "time": iso(step.ts),
         "source": step.source,
@@ -257,7 +254,6 @@ def logs_document(result: LogsResult) -> dict[str, Any]:
 
 
 def standalone_document(result: LogsResult) -> dict[str, Any]:
-
     return {
         "schema": LOGS_SCHEMA,
         "tool": {"name": "capinspect", "version": __version__},

@@ -21,7 +21,6 @@ from capinspect.report.tables import finding_rows
 
 
 def _md_log_finding(item: Finding) -> list[str]:
-
     f = item
     lines = [f"- **{str(f.severity).upper()}** `{f.check_id}`: {md(f.title)}"]
     for label, value in finding_rows(f):

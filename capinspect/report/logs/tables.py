@@ -25,7 +25,6 @@ def _day_clock(ts: float | None) -> str:
 
 
 def files_table(result: LogsResult) -> Table:
-
     rows: list[tuple[str, ...]] = []
     for iis in result.evidence.iis_logs:
         missing = ", ".join(f"{k} ×{n}" for k, n in sorted(iis.missing_fields.items()))
@@ -55,7 +54,6 @@ def files_table(result: LogsResult) -> Table:
 
 
 def clock_table(result: LogsResult) -> Table | None:
-
     ev, corr = result.evidence, result.correlation
     rows: list[tuple[str, ...]] = []
     if ev.audit_to_iis is not None and ev.has_iis:
@@ -74,7 +72,6 @@ def clock_table(result: LogsResult) -> Table | None:
 
 
 def problems_table(result: LogsResult) -> Table | None:
-
     problems = result.evidence.problems
     if not problems:
         return None
@@ -94,7 +91,6 @@ def phone_title(rep: LogPhoneReport) -> str:
 
 
 def identity_table(rep: LogPhoneReport, cap: str | None) -> Table:
-
     phone = rep.phone
     rows = [
         ("MAC", phone.mac or "—"),
@@ -112,7 +108,6 @@ def identity_table(rep: LogPhoneReport, cap: str | None) -> Table:
 
 
 def ladder_table(rep: LogPhoneReport, corr: Correlation | None, cap: str | None) -> Table:
-
     if corr is not None and cap is not None:
         merged = corr.timelines.get(cap, ())
         merged_rows = tuple(
