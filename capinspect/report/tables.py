@@ -14,7 +14,7 @@ from capinspect import __version__
 from capinspect.checks.base import Finding, Severity
 from capinspect.devices import DeviceSession, TimelineStep, seconds
 from capinspect.protocols.dhcp.messages import Option43, Option120
-from capinspect.report.json import iso
+from capinspect.report.json_values import iso
 from capinspect.report.model import DeviceReport, Report
 from capinspect.report.text import device_label
 from capinspect.report.timeline import step_summary

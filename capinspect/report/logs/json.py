@@ -11,7 +11,8 @@ from capinspect.logs.correlate import ClockOffset, MergedStep
 from capinspect.logs.files import file_label
 from capinspect.logs.iis import IisRecord
 from capinspect.logs.timeline import LogStep
-from capinspect.report.json import finding, iso, plain
+from capinspect.report.json import finding
+from capinspect.report.json_values import iso, plain
 from capinspect.report.logs.model import LOGS_SCHEMA, LogsResult, merged_summary
 
 if TYPE_CHECKING:

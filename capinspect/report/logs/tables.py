@@ -11,7 +11,7 @@ from capinspect.checks.logs import LogPhoneReport
 from capinspect.logs.correlate import Correlation
 from capinspect.logs.files import file_label
 from capinspect.logs.timeline import UNIDENTIFIED
-from capinspect.report.json import iso
+from capinspect.report.json_values import iso
 from capinspect.report.logs.model import LogsResult, merged_summary, offset_text
 from capinspect.report.tables import Table
 
