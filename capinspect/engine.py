@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from capinspect.anomalies import AnomalySink
 from capinspect.decode.decoder import Decoder
 from capinspect.flows.tcp import TcpReassembler
 from capinspect.knowledge.phone import (
@@ -25,11 +26,10 @@ from capinspect.knowledge.phone import (
     UPDATE_NAME_PREFIXES,
     is_phone_user_agent,
 )
-from capinspect.limits import DEFAULT_LIMITS, Limits
+from capinspect.limits import DEFAULT_LIMITS, MAX_ARP_ADDRESSES, MAX_ARP_PER_IP, Limits
 from capinspect.model import (
     Anomaly,
     ArpPacket,
-    CaptureStats,
     Direction,
     FlowKey,
     FlowOpened,
@@ -42,20 +42,14 @@ from capinspect.model import (
     StreamEvent,
     StreamGap,
 )
-from capinspect.protocols.checkins import Checkin, CheckinTracker
-from capinspect.protocols.dhcp.messages import (
-    DhcpBackground,
-    DhcpExchange,
-    DhcpSeen,
-    is_phone_vendor_class,
-)
+from capinspect.model.analysis import Analysis, ArpBinding, TcpFlowSeen
+from capinspect.protocols.checkins import CheckinTracker
+from capinspect.protocols.dhcp.messages import DhcpSeen, is_phone_vendor_class
 from capinspect.protocols.dhcp.tracker import DhcpTracker
-from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.dns.tracker import DnsTracker
 from capinspect.protocols.http.messages import HttpExchange
 from capinspect.protocols.http.tracker import HttpTracker
 from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
-from capinspect.protocols.tls.messages import TlsConnection
 from capinspect.protocols.tls.tracker import TlsTracker
 
 # Names whose lookups always matter (protocol.md §2): the Device Update service and SIP
@@ -70,61 +64,6 @@ _REQUEST_LINE_START = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+[ \t]+\S+[ \t]+H
 
 # How often (in frames) idle TCP flows are looked for; a cheap modulo on the hot path.
 _EXPIRE_EVERY = 4096
-# ARP bindings kept per IP address; a flapping address is an anomaly, not a memory leak.
-MAX_ARP_PER_IP = 8
-"""ARP bindings kept per address (a new one only when the MAC changes)."""
-_MAX_ARP_IPS = 50_000
-
-
-@dataclass(frozen=True, slots=True)
-class ArpBinding:
-    """``mac`` answered for or announced ``ip`` at ``ts`` (frame ``frame``)."""
-
-    ip: str
-    mac: str
-    frame: int
-    ts: float
-    vlans: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TcpFlowSeen:
-    """A followed TCP flow that was not HTTP or DNS (TLS on 443, typically).
-
-    Kept so that a phone whose check-in is encrypted is still seen talking to the update server,
-    and so that "only encrypted 443" can be said when nothing else is visible.
-    """
-
-    flow: FlowKey
-    kind: str
-    frame: int
-    ts: float
-    client_mac: str | None
-    vlans: tuple[int, ...]
-    bytes_to_server: int = 0
-    bytes_to_client: int = 0
-    end_reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Analysis:
-    """Everything the protocol stages reconstructed from the input, before any judgement."""
-
-    inputs: tuple[InputFile, ...]
-    stats: CaptureStats
-    dhcp: tuple[DhcpExchange, ...]
-    dns: tuple[DnsLookup, ...]
-    http: tuple[HttpExchange, ...]
-    other_flows: tuple[TcpFlowSeen, ...]
-    arp: tuple[ArpBinding, ...]
-    anomalies: tuple[Anomaly, ...]
-    tls: tuple[TlsConnection, ...] = ()
-    """Every TLS connection followed: handshake facts, outcome, decryption status."""
-    dhcp_background: DhcpBackground = DhcpBackground()
-    """What is left of the DHCP clients summarised as background (dhcp/tracker.py)."""
-    checkins: tuple[Checkin, ...] = ()
-    """Every check-in, parsed once as its exchange completed (protocols/checkins.py); empty in
-    an Analysis assembled without the engine, whose check-ins the devices stage parses."""
 
 
 @dataclass(slots=True)
@@ -230,22 +169,24 @@ class Engine:
         self.limits = limits
         self.follow_all = follow_all
         self.interest = _Interest()
-        self.tcp = TcpReassembler(limits)
+        self.sink = AnomalySink()
+        """Where every stage wired here records its anomalies (bounded, counted per code)."""
+        self.tcp = TcpReassembler(limits, sink=self.sink)
         # The decoder drops segments of flows the reassembler has judged not to matter.
-        self.decoder = Decoder(limits, self.tcp.ignored_raw)
-        self.dhcp = DhcpTracker(limits)
-        self.dns = DnsTracker(limits)
+        self.decoder = Decoder(limits, self.tcp.ignored_raw, self.sink)
+        self.dhcp = DhcpTracker(limits, self.sink)
+        self.dns = DnsTracker(limits, self.sink)
         if not follow_all:
             self.dns.wanted = self.interest.dns_wanted
         self.dns.on_answer = self.interest.note_answer
-        self.http = HttpTracker(limits)
-        self.tls = TlsTracker(limits, tls_keys)
+        self.http = HttpTracker(limits, self.sink)
+        self.tls = TlsTracker(limits, tls_keys, self.sink)
         self._flows: dict[FlowKey, _FlowState] = {}
         self._other_flows: list[TcpFlowSeen] = []
         self._arp: dict[str, list[ArpBinding]] = {}
         self._http_done: list[HttpExchange] = []
         self.checkins = CheckinTracker()
-        self._anomalies: list[Anomaly] = []
+        self._arp_flapping: set[str] = set()
         self._frames = 0
         self._last_ts = 0.0
 
@@ -405,12 +346,31 @@ class Engine:
             return
         bindings = self._arp.get(pkt.sender_ip)
         if bindings is None:
-            if len(self._arp) >= _MAX_ARP_IPS:
+            if len(self._arp) >= MAX_ARP_ADDRESSES:
+                self.sink.note(
+                    "limit.arp-addresses",
+                    f"{pkt.sender_ip} is at {pkt.sender_mac}: more than {MAX_ARP_ADDRESSES} "
+                    "addresses already have ARP bindings; not kept",
+                    pkt.frame,
+                    pkt.ts,
+                )
                 return
             bindings = self._arp[pkt.sender_ip] = []
         if bindings and bindings[-1].mac == pkt.sender_mac:
             return
         if len(bindings) >= MAX_ARP_PER_IP:
+            # Once per address: it keeps changing MAC (two hosts claiming it, a failover pair,
+            # spoofing); the bindings kept are the first ones.
+            if pkt.sender_ip not in self._arp_flapping:
+                self._arp_flapping.add(pkt.sender_ip)
+                macs = ", ".join(dict.fromkeys(b.mac for b in bindings))
+                self.sink.note(
+                    "arp.flapping",
+                    f"{pkt.sender_ip} changed MAC more than {MAX_ARP_PER_IP} times ({macs}, now "
+                    f"{pkt.sender_mac}); later bindings of it are not kept",
+                    pkt.frame,
+                    pkt.ts,
+                )
             return
         bindings.append(ArpBinding(pkt.sender_ip, pkt.sender_mac, pkt.frame, pkt.ts, pkt.vlans))
 
@@ -453,16 +413,8 @@ class Engine:
         # The stats first: ending the decoder adds its last anomalies (fragments never
         # completed, anomalies dropped over the limit), which must be in the list below.
         stats = self.decoder.capture_stats()
-        anomalies = [
-            *source_anomalies,
-            *self.decoder.anomalies,
-            *self.tcp.anomalies,
-            *self.dhcp.anomalies,
-            *self.dns.anomalies,
-            *self.http.anomalies,
-            *self.tls.anomalies,
-            *self._anomalies,
-        ]
+        # The source's anomalies come bounded by their own reader's sink.
+        anomalies = [*source_anomalies, *self.sink.anomalies()]
         http = sorted(self._http_done, key=lambda ex: (ex.request.frame, ex.index))
         return Analysis(
             inputs=inputs,

@@ -70,3 +70,16 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+# Bounds that are not per-run settings: what a stage keeps of something that should be rare.
+
+MAX_ANOMALIES_PER_CODE = 20
+"""Anomalies of one code kept with their frames by an :class:`~capinspect.anomalies.AnomalySink`
+(Zeek's weird sampling threshold is the same 20); the rest of that code are counted exactly and
+reported as one "N more like this" anomaly."""
+
+MAX_ARP_PER_IP = 8
+"""ARP bindings kept per address (a new one only when the MAC changes); an address that
+changes MAC more often is flapping (``arp.flapping``), not a memory leak."""
+MAX_ARP_ADDRESSES = 50_000
+"""Addresses whose ARP bindings are kept; the rest are counted (``limit.arp-addresses``)."""

@@ -33,6 +33,7 @@ from capinspect.pipeline import evaluate
 from capinspect.protocols.dhcp.messages import DhcpSeen
 from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
 from capinspect.report.model import DeviceReport, Report
+from capinspect.report.timeline import step_summary
 
 EVAL_INTERVAL = 1.0
 """Seconds of packet time between two looks at the engine's state when nothing phone-related
@@ -261,7 +262,7 @@ class LiveMonitor:
                 if key in shown.steps:
                     continue
                 shown.steps.add(key)
-                summary = step.summary.removesuffix(" — no answer")
+                summary = step_summary(step, final=False)  # a query may still be answered
                 events.append(
                     StepEvent(
                         session.key,

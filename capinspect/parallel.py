@@ -35,9 +35,10 @@ from multiprocessing.context import BaseContext
 import numpy as np
 from numpy.typing import NDArray
 
-from capinspect.engine import MAX_ARP_PER_IP, Analysis, ArpBinding
-from capinspect.limits import Limits
+from capinspect.anomalies import bounded
+from capinspect.limits import MAX_ARP_PER_IP, Limits
 from capinspect.model import CaptureStats, RecordBatch
+from capinspect.model.analysis import Analysis, ArpBinding
 from capinspect.protocols.dhcp.messages import DhcpBackground, DhcpBinding
 from capinspect.protocols.tls.keys import TlsKeys
 from capinspect.reading import Progress, read_captures
@@ -185,7 +186,7 @@ def merge_analyses(parts: Sequence[Analysis]) -> Analysis:
             sorted((flow for part in parts for flow in part.other_flows), key=lambda f: f.frame)
         ),
         arp=_merge_arp([part.arp for part in parts]),
-        anomalies=tuple(anomaly for part in parts for anomaly in part.anomalies),
+        anomalies=bounded(anomaly for part in parts for anomaly in part.anomalies),
         tls=tuple(sorted((c for part in parts for c in part.tls), key=lambda c: c.frame)),
         dhcp_background=_merge_background([part.dhcp_background for part in parts]),
         checkins=tuple(

@@ -13,12 +13,13 @@ from capinspect.checks.base import SEVERITY_ORDER, CheckContext, Finding
 from capinspect.checks.capture import check_capture
 from capinspect.checks.verdict import judge
 from capinspect.devices import build_population
-from capinspect.engine import Analysis, Engine
+from capinspect.engine import Engine
 from capinspect.expectations import Expectations
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.logs.audit import AuditRecord
 from capinspect.logs.fill import fill_population
 from capinspect.model import RawFrame
+from capinspect.model.analysis import Analysis
 from capinspect.parallel import analyze_in_parallel, independence_gap
 from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
 from capinspect.reading import Progress, read_captures

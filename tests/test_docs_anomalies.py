@@ -2,9 +2,10 @@
 docs/limits.md.
 
 Anomaly codes are found as string literals (and the ``limit.`` f-strings' names) in the calls
-that create anomalies: ``Anomaly(...)`` and the stages' ``_note``/``_record``/``_report_limit``
-helpers, plus conditional expressions feeding them. Check IDs (``dhcp.option43-missing``…) are
-not anomalies and live in docs/checks.md.
+that create anomalies: ``Anomaly(...)``, ``AnomalySink.note``, HTTP framing ``Problem``s and
+the stages' ``_note``/``_record``/``_report_limit`` helpers, plus conditional expressions and
+module-level constants feeding them. Check IDs (``dhcp.option43-missing``…) are not anomalies
+and live in docs/checks.md.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CODE = re.compile(
     r"^(capture|pcapng|netmon|decode|ip|tcp|udp|arp|tls|dhcp|dns|http|limit|checkin|tunnel)\.[a-z0-9_.-]+$"
 )
-CREATORS = {"Anomaly", "_note", "_record", "_report_limit", "_truncated_anomaly"}
+CREATORS = {"Anomaly", "Problem", "note", "_note", "_record", "_report_limit", "_truncated_anomaly"}
 
 
 def _name(func: ast.expr) -> str | None:
@@ -40,9 +41,23 @@ def _strings(node: ast.AST) -> set[str]:
 def emitted_codes() -> dict[str, set[str]]:
     """code → modules that create it."""
     found: dict[str, set[str]] = {}
-    for path in sorted((ROOT / "capinspect").rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        module = str(path.relative_to(ROOT))
+    trees = {
+        str(path.relative_to(ROOT)): ast.parse(path.read_text(encoding="utf-8"))
+        for path in sorted((ROOT / "capinspect").rglob("*.py"))
+    }
+    # Codes named by a module-level constant (``KERNEL_DROPS_CODE = "capture.kernel-drops"``).
+    constants = {
+        target.id: node.value.value
+        for tree in trees.values()
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        and CODE.match(node.value.value)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    for module, tree in trees.items():
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call) or _name(node.func) not in CREATORS:
                 continue
@@ -52,6 +67,10 @@ def emitted_codes() -> dict[str, set[str]]:
                 if isinstance(arg, ast.Constant | ast.IfExp)
                 for code in _strings(arg)
                 if CODE.match(code)
+            } | {
+                constants[arg.id]
+                for arg in node.args
+                if isinstance(arg, ast.Name) and arg.id in constants
             }
             if _name(node.func) == "_report_limit" and node.args:
                 candidates |= {f"limit.{s}" for s in _strings(node.args[0])}
@@ -99,3 +118,13 @@ def test_every_limits_field_is_documented() -> None:
             field.name,
             row,
         )
+
+
+def test_every_documented_anomaly_code_can_be_emitted() -> None:
+    """The table lists what the code can emit, nothing more (check IDs it mentions in prose
+    are not in its tables)."""
+    text = (ROOT / "docs" / "anomalies.md").read_text()
+    rows = set(re.findall(r"^\| `([a-z0-9]+\.[a-z0-9_.-]+)` \|", text, flags=re.MULTILINE))
+    assert rows, "no table rows found"
+    emitted = set(emitted_codes())
+    assert not rows - emitted, f"documented but never emitted: {sorted(rows - emitted)}"

@@ -1,8 +1,12 @@
 """What a check is: a :class:`CheckSpec` (data: stable ID, severity, words) plus a small function.
 
-A check function takes one phone's session and the context and yields findings. It returns
-nothing when its inputs are missing (no DHCP in the capture means no DHCP finding): what the
-capture does not cover is the verdict's business (``inconclusive``), not a check's.
+A check function takes one phone (a capture's :class:`DeviceSession`, or a :class:`LogPhone`
+the server's logs show) and the :class:`CheckContext` — which holds a capture, logs or both —
+and yields :class:`Finding` values; :func:`severity_verdict` turns any phone's findings into
+its verdict (checks/verdict.py adds, for a captured phone, the root cause and
+``inconclusive``). A check returns nothing when its inputs are missing (no DHCP in the capture
+means no DHCP finding): what the capture does not cover is the verdict's business
+(``inconclusive``), not a check's.
 
 The words a support engineer reads — title, explanation, remediation — live in the spec, so
 ``docs/checks.md`` and ``capinspect explain <id>`` are generated from the same text the reports
@@ -14,10 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 from capinspect.devices import DeviceSession, Population
-from capinspect.engine import Analysis
 from capinspect.expectations import Expectations
+from capinspect.logs.timeline import LogEvidence, LogPhone
+from capinspect.model.analysis import Analysis
 
 
 class Severity(StrEnum):
@@ -63,6 +69,7 @@ class CheckSpec:
         severity: Severity | None = None,
         remediation: str | None = None,
         basis: Iterable[str] | None = None,
+        lines: Iterable[str] = (),
     ) -> Finding:
         return Finding(
             check_id=self.id,
@@ -77,6 +84,7 @@ class CheckSpec:
             remediation=remediation or self.remediation,
             device=device,
             basis=tuple(basis) if basis is not None else None,
+            lines=tuple(dict.fromkeys(lines)),
         )
 
 
@@ -99,6 +107,8 @@ class Finding:
     basis: tuple[str, ...] | None = None
     """Set when the finding is inferred without decryption (an encrypted check-in judged from
     what the capture shows): the facts it rests on. None for findings read from content."""
+    lines: tuple[str, ...] = ()
+    """The server-log lines it rests on (``file:line``), for a finding from the logs."""
 
     @property
     def inferred(self) -> bool:
@@ -107,18 +117,49 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class CheckContext:
+    """What the checks look at: a capture, the server's logs, or both."""
+
     expect: Expectations
-    analysis: Analysis
-    capture_end: float | None
+    analysis: Analysis | None = None
+    """The capture's analysis; ``None`` when only logs are checked."""
+    capture_end: float | None = None
     """Packet time of the last frame: how long the capture went on after an event."""
     population: Population | None = None
     """The phones and the other clients of the update service (capture-level checks)."""
+    logs: LogEvidence | None = None
+    """The server's IIS and audit logs, grouped per phone; ``None`` without logs."""
 
 
+Subject = TypeVar("Subject", DeviceSession, LogPhone)
+
+
+@dataclass(frozen=True)
+class CheckOf(Generic[Subject]):
+    """One check: its spec and the function that runs it on one phone.
+
+    Not slotted: ``Check(spec, run)`` goes through the generic alias, which sets
+    ``__orig_class__`` (refused quietly by a frozen dataclass, not by a slotted one)."""
+
+    spec: CheckSpec
+    """The first (main) ID it reports; a function may report a few related IDs."""
+    run: Callable[[Subject, CheckContext], Iterable[Finding]]
+
+
+Check = CheckOf[DeviceSession]
+"""A check of a phone seen in the capture."""
+LogCheck = CheckOf[LogPhone]
+"""A check of a phone seen in the server's logs."""
 CheckFunction = Callable[[DeviceSession, CheckContext], Iterable[Finding]]
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
-    spec: CheckSpec
-    run: CheckFunction
+def severity_verdict(findings: Iterable[Finding]) -> Verdict:
+    """``fail`` when a finding fails, else ``warn`` when one warns, else ``pass``
+    (docs/verdicts.md). The one rule for every phone; a captured phone's ``pass`` may become
+    ``inconclusive`` when the capture does not reach the stage that decides (checks/verdict.py).
+    """
+    severities = {f.severity for f in findings}
+    if Severity.FAIL in severities:
+        return Verdict.FAIL
+    if Severity.WARN in severities:
+        return Verdict.WARN
+    return Verdict.PASS

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
+from capinspect.anomalies import count_by_code
 from capinspect.checks.base import CheckContext, CheckSpec, Finding, Severity
 from capinspect.devices import DeviceSession
 from capinspect.knowledge.sources import ARTICLE
@@ -108,6 +109,8 @@ _DAMAGE_PREFIXES = ("capture.", "pcapng.")
 
 def check_capture(devices: tuple[DeviceSession, ...], ctx: CheckContext) -> Iterator[Finding]:
     analysis = ctx.analysis
+    if analysis is None:
+        return
     stats = analysis.stats
     for drop in (a for a in analysis.anomalies if a.code == KERNEL_DROPS_CODE):
         yield KERNEL_DROPS.finding(drop.detail, device=None, observed=drop.detail)
@@ -117,7 +120,7 @@ def check_capture(devices: tuple[DeviceSession, ...], ctx: CheckContext) -> Iter
         if a.code.startswith(_DAMAGE_PREFIXES) and a.code != KERNEL_DROPS_CODE
     ]
     if damage:
-        codes = Counter(a.code for a in damage)
+        codes = Counter(count_by_code(damage))
         yield DAMAGED.finding(
             "; ".join(f"{code} ×{n}" for code, n in codes.most_common()) + f": {damage[0].detail}",
             device=None,
@@ -126,7 +129,7 @@ def check_capture(devices: tuple[DeviceSession, ...], ctx: CheckContext) -> Iter
         )
     other = [a for a in analysis.anomalies if not a.code.startswith(_DAMAGE_PREFIXES)]
     if other:
-        codes = Counter(a.code for a in other)
+        codes = Counter(count_by_code(other))
         yield MALFORMED_TRAFFIC.finding(
             ", ".join(f"{code} ×{n}" for code, n in codes.most_common(8)),
             device=None,

@@ -9,17 +9,29 @@ Where a capture check means
 the same thing, the same ID is used (``download.acl-denied`` from an IIS line is the same
 problem as from a captured error page); the evidence cites ``file:line`` instead of frames.
 
-Log checks take a :class:`LogPhone`, not a capture's ``DeviceSession``, so they live in their own
-list (``LOG_CHECKS``); the new IDs are in ``LOG_SPECS`` for the catalogue and ``explain``.
+Log checks have the capture checks' shape (checks/base.py): a :class:`CheckSpec` plus a function
+of one phone — here a :class:`LogPhone` — and the :class:`CheckContext`, whose ``logs`` hold the
+evidence; they yield the same :class:`Finding`, citing ``file:line`` in ``lines``, and a phone's
+verdict comes from the same :func:`severity_verdict`. They are listed in ``LOG_CHECKS``; the IDs
+only logs give are in ``LOG_SPECS`` for the catalogue and ``explain``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from capinspect.checks import checkin, download
-from capinspect.checks.base import SEVERITY_ORDER, CheckSpec, Finding, Severity, Verdict
+from capinspect.checks.base import (
+    SEVERITY_ORDER,
+    CheckContext,
+    CheckSpec,
+    Finding,
+    LogCheck,
+    Severity,
+    Verdict,
+    severity_verdict,
+)
 from capinspect.devices import FIRMWARE_SUFFIXES, seconds
 from capinspect.expectations import Expectations
 from capinspect.knowledge.firmware import (
@@ -107,28 +119,17 @@ LOG_SPECS: tuple[CheckSpec, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
-class LogFinding:
-    """A finding with the log lines it rests on (``file:line``) instead of frames."""
-
-    finding: Finding
-    lines: tuple[str, ...]
-    device: str
-
-
-@dataclass(frozen=True, slots=True)
-class LogContext:
-    expect: Expectations
-    evidence: LogEvidence
-
-
-@dataclass(frozen=True, slots=True)
 class LogPhoneReport:
     phone: LogPhone
-    findings: tuple[LogFinding, ...]
+    findings: tuple[Finding, ...]
+    """Each with the log lines it rests on (``Finding.lines``) instead of frames."""
     verdict: Verdict
 
 
-LogCheckFunction = Callable[[LogPhone, LogContext], Iterable[LogFinding]]
+def _evidence(ctx: CheckContext) -> LogEvidence:
+    if ctx.logs is None:
+        raise ValueError("a log check needs CheckContext.logs")
+    return ctx.logs
 
 
 def _lf(
@@ -141,18 +142,18 @@ def _lf(
     expected: str | None = None,
     observed: str | None = None,
     severity: Severity | None = None,
-) -> LogFinding:
+) -> Finding:
     cited = tuple(dict.fromkeys(lines))
     shown = ", ".join(cited[:6]) + (f" +{len(cited) - 6}" if len(cited) > 6 else "")
-    finding = spec.finding(
+    return spec.finding(
         f"{summary} ({shown})" if shown else summary,
         device=phone.key,
         expected=expected,
         observed=observed,
         ts=ts,
         severity=severity,
+        lines=cited,
     )
-    return LogFinding(finding, cited, phone.key)
 
 
 def _short_status(rec: IisRecord) -> str:
@@ -189,7 +190,7 @@ _DOWNLOAD_SPECS = {
 }
 
 
-def check_iis_downloads(phone: LogPhone, ctx: LogContext) -> Iterator[LogFinding]:
+def check_iis_downloads(phone: LogPhone, ctx: CheckContext) -> Iterator[Finding]:
     """500.19, 403.4, 404 and other errors on DeviceUpdateFiles; completed downloads (info)."""
     groups: dict[tuple[str, str], list[IisRecord]] = {}
     for rec in phone.iis:
@@ -223,7 +224,7 @@ def check_iis_downloads(phone: LogPhone, ctx: LogContext) -> Iterator[LogFinding
         )
 
 
-def check_iis_checkins(phone: LogPhone, ctx: LogContext) -> Iterator[LogFinding]:
+def check_iis_checkins(phone: LogPhone, ctx: CheckContext) -> Iterator[Finding]:
     """Check-ins IIS refused: the /UCDeviceUpdates/ 404 of firmware 1.0.452.0, other errors."""
     groups: dict[tuple[str, str], list[IisRecord]] = {}
     for rec in phone.iis:
@@ -258,7 +259,7 @@ def _reported(row: AuditRecord) -> str:
     return row.firmware or "no version"
 
 
-def check_interim_step(phone: LogPhone, ctx: LogContext) -> Iterator[LogFinding]:
+def check_interim_step(phone: LogPhone, ctx: CheckContext) -> Iterator[Finding]:
     """The interim sequence: below 1.0.522.98, offered 1.0.522.103, then the real build."""
     for i, row in enumerate(phone.audit):
         current = parse_version(row.firmware)
@@ -296,7 +297,7 @@ def _target(phone: LogPhone, expect: Expectations) -> tuple[Version, str] | None
     return None
 
 
-def check_no_update_offered(phone: LogPhone, ctx: LogContext) -> Iterator[LogFinding]:
+def check_no_update_offered(phone: LogPhone, ctx: CheckContext) -> Iterator[Finding]:
     """The phone's latest check-in got an empty Response although it is below the target."""
     if not phone.audit:
         return
@@ -326,25 +327,25 @@ def check_no_update_offered(phone: LogPhone, ctx: LogContext) -> Iterator[LogFin
     )
 
 
-def _fetched(ctx: LogContext, path: str, after: float) -> list[IisRecord]:
+def _fetched(ctx: CheckContext, path: str, after: float) -> list[IisRecord]:
     return [
         rec
-        for log in ctx.evidence.iis_logs
+        for log in _evidence(ctx).iis_logs
         for rec in log.records
         if rec.path == path and rec.method in ("GET", "HEAD") and rec.start_ts >= after
     ]
 
 
-def _on_iis_clock(ctx: LogContext, row: AuditRecord) -> float:
-    return (row.logged_ts or 0.0) + (ctx.evidence.audit_to_iis or 0.0)
+def _on_iis_clock(ctx: CheckContext, row: AuditRecord) -> float:
+    return (row.logged_ts or 0.0) + (_evidence(ctx).audit_to_iis or 0.0)
 
 
-def _iis_end(ctx: LogContext) -> float | None:
-    times = [rec.ts for log in ctx.evidence.iis_logs for rec in log.records]
+def _iis_end(ctx: CheckContext) -> float | None:
+    times = [rec.ts for log in _evidence(ctx).iis_logs for rec in log.records]
     return max(times) if times else None
 
 
-def check_update_not_applied(phone: LogPhone, ctx: LogContext) -> Iterator[LogFinding]:
+def check_update_not_applied(phone: LogPhone, ctx: CheckContext) -> Iterator[Finding]:
     """Downloaded (IIS 200) and yet the next check-in reports the old version."""
     for i, row in enumerate(phone.audit):
         old = parse_version(row.firmware)
@@ -373,7 +374,7 @@ def check_update_not_applied(phone: LogPhone, ctx: LogContext) -> Iterator[LogFi
                 return
 
 
-def check_same_version_repeated(phone: LogPhone, ctx: LogContext) -> Iterator[LogFinding]:
+def check_same_version_repeated(phone: LogPhone, ctx: CheckContext) -> Iterator[Finding]:
     """Offered a newer build at least twice while reporting the same version."""
     runs: dict[tuple[str | None, str | None], list[AuditRecord]] = {}
     for row in phone.audit:
@@ -399,7 +400,7 @@ def check_same_version_repeated(phone: LogPhone, ctx: LogContext) -> Iterator[Lo
         return
 
 
-def check_checkin_without_download(phone: LogPhone, ctx: LogContext) -> Iterator[LogFinding]:
+def check_checkin_without_download(phone: LogPhone, ctx: CheckContext) -> Iterator[Finding]:
     """An offer with no URL, or (with an IIS log covering it) an offer never fetched."""
     end = _iis_end(ctx)
     for row in phone.audit:
@@ -448,10 +449,10 @@ def path_locale(path: str | None) -> str | None:
     return None
 
 
-def _server_locales(ctx: LogContext) -> dict[str, str]:
+def _server_locales(ctx: CheckContext) -> dict[str, str]:
     """Locales of update files the logs show the server offering or serving → where seen."""
     seen: dict[str, str] = {}
-    for phone in ctx.evidence.phones:
+    for phone in _evidence(ctx).phones:
         for row in phone.audit:
             for module in row.response:
                 loc = path_locale(module.path)
@@ -464,7 +465,7 @@ def _server_locales(ctx: LogContext) -> dict[str, str]:
     return seen
 
 
-def check_locale_mismatch(phone: LogPhone, ctx: LogContext) -> Iterator[LogFinding]:
+def check_locale_mismatch(phone: LogPhone, ctx: CheckContext) -> Iterator[Finding]:
     """Offered files of another locale; or nothing offered while the server's files are all
     of other locales (Wouter Berman's comment on the article)."""
     mine = (phone.locale or "").upper()
@@ -499,38 +500,27 @@ def check_locale_mismatch(phone: LogPhone, ctx: LogContext) -> Iterator[LogFindi
             )
 
 
-LOG_CHECKS: tuple[tuple[CheckSpec, LogCheckFunction], ...] = (
-    (download.ACL_DENIED, check_iis_downloads),
-    (checkin.LEGACY_PATH_MISSING, check_iis_checkins),
-    (checkin.INTERIM_STEP, check_interim_step),
-    (checkin.NO_UPDATE_OFFERED, check_no_update_offered),
-    (checkin.UPDATE_NOT_APPLIED, check_update_not_applied),
-    (SAME_VERSION_REPEATED, check_same_version_repeated),
-    (CHECKIN_WITHOUT_DOWNLOAD, check_checkin_without_download),
-    (LOCALE_MISMATCH, check_locale_mismatch),
+LOG_CHECKS: tuple[LogCheck, ...] = (
+    LogCheck(download.ACL_DENIED, check_iis_downloads),
+    LogCheck(checkin.LEGACY_PATH_MISSING, check_iis_checkins),
+    LogCheck(checkin.INTERIM_STEP, check_interim_step),
+    LogCheck(checkin.NO_UPDATE_OFFERED, check_no_update_offered),
+    LogCheck(checkin.UPDATE_NOT_APPLIED, check_update_not_applied),
+    LogCheck(SAME_VERSION_REPEATED, check_same_version_repeated),
+    LogCheck(CHECKIN_WITHOUT_DOWNLOAD, check_checkin_without_download),
+    LogCheck(LOCALE_MISMATCH, check_locale_mismatch),
 )
-"""(first spec it reports, function); a function may report several related IDs."""
-
-
-def _verdict(findings: Iterable[LogFinding]) -> Verdict:
-    severities = {f.finding.severity for f in findings}
-    if Severity.FAIL in severities:
-        return Verdict.FAIL
-    if Severity.WARN in severities:
-        return Verdict.WARN
-    return Verdict.PASS
+"""Every log check, by the first ID it reports (a function may report several related IDs)."""
 
 
 def evaluate_logs(evidence: LogEvidence, expect: Expectations) -> tuple[LogPhoneReport, ...]:
     """Run every log check on every phone the logs show."""
-    ctx = LogContext(expect=expect, evidence=evidence)
+    ctx = CheckContext(expect, logs=evidence)
     out = []
     for phone in evidence.phones:
-        findings = [f for _, run in LOG_CHECKS for f in run(phone, ctx)]
-        if any(f.finding.check_id == checkin.UPDATE_NOT_APPLIED.id for f in findings):
-            findings = [f for f in findings if f.finding.check_id != SAME_VERSION_REPEATED.id]
-        findings.sort(
-            key=lambda f: (SEVERITY_ORDER[f.finding.severity], f.finding.ts or 0.0, f.lines)
-        )
-        out.append(LogPhoneReport(phone, tuple(findings), _verdict(findings)))
+        findings = [f for check in LOG_CHECKS for f in check.run(phone, ctx)]
+        if any(f.check_id == checkin.UPDATE_NOT_APPLIED.id for f in findings):
+            findings = [f for f in findings if f.check_id != SAME_VERSION_REPEATED.id]
+        findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.ts or 0.0, f.lines))
+        out.append(LogPhoneReport(phone, tuple(findings), severity_verdict(findings)))
     return tuple(out)

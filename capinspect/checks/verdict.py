@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from capinspect.checks import ALL_SPECS
-from capinspect.checks.base import Finding, Severity, Verdict
+from capinspect.checks.base import Finding, Severity, Verdict, severity_verdict
 from capinspect.checks.checkin import offered_not_fetched
 from capinspect.devices import DeviceSession
 from capinspect.devices.encrypted import INFERRED
@@ -140,24 +140,23 @@ def _checkin_coverage(device: DeviceSession) -> StageCoverage:
 
 def judge(device: DeviceSession, findings: list[Finding]) -> DeviceVerdict:
     stages = coverage(device)
-    fails = [f for f in findings if f.severity == Severity.FAIL]
-    warns = [f for f in findings if f.severity == Severity.WARN]
-    for severity, verdict in ((fails, Verdict.FAIL), (warns, Verdict.WARN)):
-        if severity:
-            primary, rest = root_cause(severity)
-            reason = f"{primary.check_id}: {primary.title}"
-            if primary.inferred:
-                reason += f" ({INFERRED})"
-            if rest:
-                reason += f" (then {', '.join(dict.fromkeys(f.check_id for f in rest))})"
-            return DeviceVerdict(
-                verdict,
-                reason,
-                stages,
-                root_cause=primary,
-                consequences=rest,
-                basis=primary.basis,
-            )
+    verdict = severity_verdict(findings)
+    if verdict != Verdict.PASS:
+        level = Severity.FAIL if verdict == Verdict.FAIL else Severity.WARN
+        primary, rest = root_cause([f for f in findings if f.severity == level])
+        reason = f"{primary.check_id}: {primary.title}"
+        if primary.inferred:
+            reason += f" ({INFERRED})"
+        if rest:
+            reason += f" (then {', '.join(dict.fromkeys(f.check_id for f in rest))})"
+        return DeviceVerdict(
+            verdict,
+            reason,
+            stages,
+            root_cause=primary,
+            consequences=rest,
+            basis=primary.basis,
+        )
     undecided = [f for f in findings if f.check_id == UNDECIDED_ID and f.severity == Severity.INFO]
     if undecided:
         # An offered file not fetched, and the capture cannot say whether it would have been

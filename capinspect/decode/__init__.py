@@ -11,6 +11,6 @@
   that rewrite or select frames (the evidence writer), not for the hot path.
 """
 
-from capinspect.decode.decoder import MAX_ANOMALIES, Decoder
+from capinspect.decode.decoder import Decoder
 
-__all__ = ["MAX_ANOMALIES", "Decoder"]
+__all__ = ["Decoder"]

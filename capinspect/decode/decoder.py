@@ -23,8 +23,8 @@ Encapsulations not opened (Geneve, GRE of another protocol) are counted per kind
 (``CaptureStats.tunnels_not_decoded``) and reported once each as ``tunnel.not-decoded``.
 
 Damage never raises: a header cut short becomes a ``decode.truncated`` anomaly, an impossible
-header length ``decode.bad-header``. Anomalies are bounded: the first
-:data:`MAX_ANOMALIES` are kept and the rest counted.
+header length ``decode.bad-header``. Anomalies go to an :class:`~capinspect.anomalies.AnomalySink`
+(the engine's, shared by every stage), which keeps a bounded number per code and counts the rest.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import struct
 import numpy as np
 from numpy.typing import NDArray
 
+from capinspect.anomalies import AnomalySink
 from capinspect.decode.ipfrag import FragmentKey, IpDefragmenter
 from capinspect.decode.sieve import SieveCounts, sieve
 from capinspect.limits import DEFAULT_LIMITS, Limits
@@ -48,8 +49,6 @@ from capinspect.model import (
     Tunnel,
 )
 
-MAX_ANOMALIES = 1000
-"""Decode anomalies kept; later ones are counted (a capture of garbage must not eat memory)."""
 _MAX_ADDRESS_CACHE = 4_096
 
 _ETH_IPV4 = 0x0800
@@ -104,18 +103,20 @@ class Decoder:
     """Decodes frames one at a time and counts everything it sees (see :meth:`capture_stats`)."""
 
     def __init__(
-        self, limits: Limits = DEFAULT_LIMITS, tcp_ignored: set[bytes] | None = None
+        self,
+        limits: Limits = DEFAULT_LIMITS,
+        tcp_ignored: set[bytes] | None = None,
+        sink: AnomalySink | None = None,
     ) -> None:
         """``tcp_ignored`` is the reassembler's table of flows judged not to matter (raw keys,
         see :attr:`TcpReassembler.ignored_raw`): their segments are dropped here, before a
-        :class:`Packet` or any address string is made for them."""
+        :class:`Packet` or any address string is made for them. Anomalies go to ``sink``."""
         self.limits = limits
         self.tcp_ignored: set[bytes] = tcp_ignored if tcp_ignored is not None else set()
         self.tcp_dropped = 0
         """TCP segments dropped early: pure ACKs and segments of ignored flows."""
         self._macs: dict[bytes, str] = {}
-        self.anomalies: list[Anomaly] = []
-        self.anomalies_dropped = 0
+        self.sink = sink if sink is not None else AnomalySink()
         self.defragmenter = IpDefragmenter(limits)
         self._unsupported_linktypes: set[int] = set()
         self._addresses: dict[bytes, str] = {}
@@ -142,11 +143,13 @@ class Decoder:
 
     # -- bookkeeping ----------------------------------------------------------------------
 
+    @property
+    def anomalies(self) -> list[Anomaly]:
+        """The anomalies its sink kept so far."""
+        return self.sink.kept
+
     def _note(self, code: str, detail: str, frame: RawFrame) -> None:
-        if len(self.anomalies) < MAX_ANOMALIES:
-            self.anomalies.append(Anomaly(code, detail, frame.index, frame.ts))
-        else:
-            self.anomalies_dropped += 1
+        self.sink.add(Anomaly(code, detail, frame.index, frame.ts))
 
     def _truncated(self, what: str, frame: RawFrame) -> None:
         self._note(
@@ -157,11 +160,7 @@ class Decoder:
         self.other_frames += 1
 
     def _move_fragment_anomalies(self) -> None:
-        for anomaly in self.defragmenter.anomalies:
-            if len(self.anomalies) < MAX_ANOMALIES:
-                self.anomalies.append(anomaly)
-            else:
-                self.anomalies_dropped += 1
+        self.sink.extend(self.defragmenter.anomalies)
         self.defragmenter.anomalies.clear()
 
     def _mac_text(self, raw: bytes | None) -> str | None:
@@ -188,14 +187,6 @@ class Decoder:
         if flush:
             self.defragmenter.finish()
         self._move_fragment_anomalies()
-        if self.anomalies_dropped:
-            self.anomalies.append(
-                Anomaly(
-                    "decode.anomalies-dropped",
-                    f"{self.anomalies_dropped} more decode anomalies were counted but not kept",
-                )
-            )
-            self.anomalies_dropped = 0
         return CaptureStats(
             frames=self.frames,
             bytes=self.bytes,

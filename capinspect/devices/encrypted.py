@@ -298,15 +298,6 @@ def infer_checkins(
     return tuple(out)
 
 
-_STEP_WORDS = {
-    OFFER_FETCHED: "offered a file the phone then fetched",
-    NOTHING_OFFERED: "offered nothing",
-    OFFER_UNFETCHED: "offered a file the phone did not fetch",
-    REJECTED: "broken off before the answer",
-    UNDECIDED: "cannot be judged from the capture",
-}
-
-
 def timeline_steps(items: Sequence[EncryptedCheckin]) -> list[TimelineStep]:
     """One ladder line per encrypted check-in, at the server's last answer record (or the
     connection's start when there was none); ``details["inferred"]`` marks them."""
@@ -315,18 +306,13 @@ def timeline_steps(items: Sequence[EncryptedCheckin]) -> list[TimelineStep]:
         conn = item.connection
         answer = [r for r in conn.app_records if r.direction == Direction.TO_CLIENT]
         frame, ts = (answer[-1].frame, answer[-1].ts) if answer else (conn.frame, conn.ts)
-        offered = item.offered_version
-        if offered == "interim":
-            offered = "the interim file"
-        version = f" ({offered})" if offered and item.outcome == OFFER_FETCHED else ""
-        audit = f", from the audit log {item.audit.where}" if item.audit is not None else ""
-        summary = (
-            f"check-in (encrypted, {item.request_bytes}/{item.answer_bytes} bytes): "
-            f"{_STEP_WORDS.get(item.outcome, item.outcome)}{version} ({INFERRED}{audit})"
-        )
         details: dict[str, object] = {"inferred": True, "outcome": item.outcome}
         server = f"{conn.flow.server_ip}:{conn.flow.server_port}"
-        steps.append(TimelineStep(ts, frame, "checkin", "from-server", server, summary, details))
+        steps.append(
+            TimelineStep(
+                ts, frame, "checkin", "from-server", server, "checkin-encrypted", item, details
+            )
+        )
     return steps
 
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 from capinspect.devices.bindings import AddressBindings, normalise_mac
 from capinspect.devices.model import Checkin, ClientActivity, OtherClient
-from capinspect.engine import Analysis
 from capinspect.expectations import Expectations
 from capinspect.knowledge.phone import (
     is_phone_user_agent,
@@ -31,6 +30,7 @@ from capinspect.knowledge.phone import (
     looks_like_firmware_path,
     phone_oui,
 )
+from capinspect.model.analysis import Analysis
 from capinspect.protocols.dhcp.messages import message_bindings
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.tls.messages import TlsConnection

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from capinspect.engine import TcpFlowSeen
+from capinspect.model.analysis import TcpFlowSeen
 from capinspect.protocols.checkins import Checkin
-from capinspect.protocols.dhcp.messages import DhcpExchange
+from capinspect.protocols.dhcp.messages import DhcpExchange, DhcpSeen
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.messages import HttpExchange
-from capinspect.protocols.tls.messages import TlsConnection
+from capinspect.protocols.tls.messages import TlsAlert, TlsConnection
 
 
 def seconds(value: float) -> str:
@@ -84,7 +84,10 @@ class Identity:
 
 @dataclass(frozen=True, slots=True)
 class TimelineStep:
-    """One line of a phone's ladder: what happened, when, in which frame, with whom."""
+    """One line of a phone's ladder: what happened, when, in which frame, with whom.
+
+    Data only: the words a reader sees are the renderers' (``report/timeline.py``), from
+    ``event`` and the transaction it concerns (``subject``)."""
 
     ts: float
     frame: int
@@ -93,8 +96,17 @@ class TimelineStep:
     direction: str
     """``to-server``, ``from-server`` or ``broadcast``."""
     peer: str
-    summary: str
+    event: str
+    """What happened: ``dhcp``, ``dns-query``, ``dns-answer``, ``checkin-request``,
+    ``checkin-response``, ``download-request``, ``download-response``, ``http``,
+    ``tls-connection`` (no handshake seen), ``tls-client-hello``, ``tls-server-hello``,
+    ``tls-alert``, ``checkin-encrypted`` (judged without keys), or a followed flow's kind
+    (``tls``, ``tcp``)."""
+    subject: TimelineSubject = field(hash=False, compare=False)
+    """The transaction the step is a part of (a DNS query's lookup says whether it was
+    answered)."""
     details: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
+    """The decoded values that matter (the JSON timeline's ``details``)."""
 
 
 # What an encrypted check-in is inferred to have been (devices/encrypted.py, docs/tls.md).
@@ -165,6 +177,20 @@ class EncryptedCheckin:
     @property
     def conclusive(self) -> bool:
         return self.outcome != UNDECIDED
+
+
+TimelineSubject = (
+    DhcpSeen
+    | DnsLookup
+    | Checkin
+    | Download
+    | HttpExchange
+    | TlsConnection
+    | TlsAlert
+    | TcpFlowSeen
+    | EncryptedCheckin
+)
+"""What a timeline step is a part of."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,6 @@ from capinspect.devices.model import (
     Population,
 )
 from capinspect.devices.timeline import build_timeline
-from capinspect.engine import Analysis, TcpFlowSeen
 from capinspect.expectations import Expectations
 from capinspect.knowledge.firmware import UNKNOWN_VERSION_TIMESTAMP
 from capinspect.knowledge.phone import (
@@ -49,6 +48,7 @@ from capinspect.knowledge.phone import (
     looks_like_firmware_path,
 )
 from capinspect.limits import DEFAULT_LIMITS, Limits
+from capinspect.model.analysis import Analysis, TcpFlowSeen
 from capinspect.protocols.checkins import interpret_checkin
 from capinspect.protocols.dhcp.messages import INFORM, DhcpExchange
 from capinspect.protocols.dns.messages import DnsLookup

@@ -29,8 +29,9 @@ from capinspect import __version__
 from capinspect.checks.base import Finding, Severity
 from capinspect.devices import DeviceSession
 from capinspect.live import LiveEvent, StepEvent, VerdictEvent
-from capinspect.report.json import iso
+from capinspect.report.json_values import iso
 from capinspect.report.model import DeviceReport, Report
+from capinspect.report.timeline import step_summary
 
 SCHEMA = "events@1"
 """Written into every event as ``capinspect.schema``; a change of meaning bumps the number."""
@@ -172,7 +173,7 @@ class EventBuilder:
         for item in items:
             phone = self._phone(item, item.session.first_ts, out)
             for step in item.session.timeline:
-                summary = step.summary.removesuffix(" — no answer")
+                summary = step_summary(step, final=False)  # as live worded it
                 self._step(phone, step.stage, summary, step.ts, step.frame, out)
             self._verdict(phone, max(end, item.session.last_ts), "end", "end of capture", out)
         return out

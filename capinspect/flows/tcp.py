@@ -74,6 +74,7 @@ import re
 from bisect import insort
 from typing import Final, TypeVar
 
+from capinspect.anomalies import AnomalySink
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import (
     TCP_ACK,
@@ -90,9 +91,6 @@ from capinspect.model import (
     StreamEvent,
     StreamGap,
 )
-
-MAX_ANOMALIES = 1000
-"""Reassembly anomalies kept; later ones are counted."""
 
 _HTTP_REQUEST_STARTS = (
     b"GET ",
@@ -298,13 +296,19 @@ def _raw_keys(four: FourTuple) -> tuple[bytes, bytes]:
 class TcpReassembler:
     """Feed every TCP :class:`Packet`; get :data:`StreamEvent` values for followed flows."""
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS, *, follow_all: bool = False) -> None:
+    def __init__(
+        self,
+        limits: Limits = DEFAULT_LIMITS,
+        *,
+        follow_all: bool = False,
+        sink: AnomalySink | None = None,
+    ) -> None:
         """``follow_all`` follows every flow with payload (kind ``tcp`` when it looks like
-        nothing known): for diagnostics and for cross-checking reassembly against tshark."""
+        nothing known): for diagnostics and for cross-checking reassembly against tshark.
+        Anomalies go to ``sink``."""
         self.limits = limits
         self.follow_all = follow_all
-        self.anomalies: list[Anomaly] = []
-        self.anomalies_dropped = 0
+        self.sink = sink if sink is not None else AnomalySink()
         # Both orientations of a followed flow's 4-tuple map to it: one lookup per segment.
         self._by_tuple: dict[FourTuple, _Flow] = {}
         # Followed flows, least recently active first (re-inserted on every segment).
@@ -319,11 +323,13 @@ class TcpReassembler:
 
     # -- bookkeeping ----------------------------------------------------------------------
 
+    @property
+    def anomalies(self) -> list[Anomaly]:
+        """The anomalies its sink kept so far."""
+        return self.sink.kept
+
     def _note(self, code: str, detail: str, frame: int | None, ts: float) -> None:
-        if len(self.anomalies) < MAX_ANOMALIES:
-            self.anomalies.append(Anomaly(code, detail, frame, ts))
-        else:
-            self.anomalies_dropped += 1
+        self.sink.add(Anomaly(code, detail, frame, ts))
 
     def _remember(self, table: dict[FourTuple, _V], key: FourTuple, value: _V) -> None:
         """Insert into a bounded table, dropping its oldest entry when full."""
@@ -834,14 +840,6 @@ class TcpReassembler:
             events.extend(self._decide_oldest())
         for flow in list(self._active.values()):
             events.extend(self._close(flow, "eof", None, now))
-        if self.anomalies_dropped:
-            self.anomalies.append(
-                Anomaly(
-                    "tcp.anomalies-dropped",
-                    f"{self.anomalies_dropped} more reassembly anomalies were counted but not kept",
-                )
-            )
-            self.anomalies_dropped = 0
         return events
 
 

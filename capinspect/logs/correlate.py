@@ -47,6 +47,8 @@ class MergedStep:
     """``file:line`` for a log step."""
     stage: str
     summary: str
+    """A log step's words; empty for a capture step, whose words are its ``capture`` step's
+    (report/timeline.py words capture steps for every renderer)."""
     log_ts: float | None = None
     """A log step's time on its log's clock (the IIS log's for both logs), before the shift."""
     shift: float | None = None
@@ -251,4 +253,4 @@ def _log_step(
 
 
 def _capture_step(step: TimelineStep) -> MergedStep:
-    return MergedStep(step.ts, "capture", step.frame, None, step.stage, step.summary, capture=step)
+    return MergedStep(step.ts, "capture", step.frame, None, step.stage, "", capture=step)

@@ -43,7 +43,7 @@ class LogStep:
     summary: str
     details: dict[str, object] = field(default_factory=dict, hash=False, compare=False)
     record: IisRecord | AuditRecord | None = field(default=None, hash=False, compare=False)
-    """The parsed line itself, so reports can give its fields as data (``logs/report.py``)."""
+    """The parsed line itself, so reports can give its fields as data (``report/logs/json.py``)."""
 
     @property
     def where(self) -> str:

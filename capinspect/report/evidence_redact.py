@@ -28,12 +28,23 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from capinspect.report.evidence_dns import dns_addresses, dns_short_labels
 from capinspect.report.redact import Pseudonyms
+
+__all__ = [
+    "FILLER",
+    "PayloadRewriter",
+    "StreamResult",
+    "StreamRewriter",
+    "dns_addresses",
+    "dns_short_labels",
+    "filler_note",
+    "fit",
+]
+"""What evidence.py uses; the DNS walkers are evidence_dns.py's, named here for it."""
 
 FILLER = b"x"
 MAX_CHUNK = 8 * 1024 * 1024
@@ -303,95 +314,8 @@ class PayloadRewriter:
 
 
 # ---------------------------------------------------------------------------------------------
-# Protocol structure: DNS addresses, TLS records, HTTP compressed bodies
+# TCP streams: TLS records, HTTP compressed bodies (DNS messages: evidence_dns.py)
 # ---------------------------------------------------------------------------------------------
-
-
-def _skip_name(data: bytes | bytearray, at: int, end: int) -> int:
-    for _ in range(128):
-        if at >= end:
-            return -1
-        size = data[at]
-        if size == 0:
-            return at + 1
-        if size & 0xC0 == 0xC0:
-            return at + 2
-        at += 1 + size
-    return -1
-
-
-def dns_addresses(buf: bytearray, start: int, end: int, rewrite: Callable[[bytes], bytes]) -> None:
-    """Rewrite the A/AAAA record data of the DNS message at ``buf[start:end]`` in place."""
-    if end - start < 12:
-        return
-    qd, an, ns, ar = struct.unpack_from("!HHHH", buf, start + 4)
-    at = start + 12
-    for _ in range(min(qd, 64)):
-        at = _skip_name(buf, at, end)
-        if at < 0 or at + 4 > end:
-            return
-        at += 4
-    for _ in range(min(an + ns + ar, 256)):
-        at = _skip_name(buf, at, end)
-        if at < 0 or at + 10 > end:
-            return
-        rtype, _cls, _ttl, size = struct.unpack_from("!HHIH", buf, at)
-        at += 10
-        if at + size > end:
-            return
-        if (rtype == 1 and size == 4) or (rtype == 28 and size == 16):
-            buf[at : at + size] = rewrite(bytes(buf[at : at + size]))
-        at += size
-
-
-def _labels(buf: bytearray, at: int, end: int, replace: Callable[[bytes], bytes | None]) -> int:
-    """Rewrite the labels of the name at ``at`` in place (pointers are not followed: the name
-    they point to is rewritten where it stands); the offset after the name, or -1."""
-    for _ in range(128):
-        if at >= end:
-            return -1
-        size = buf[at]
-        if size == 0:
-            return at + 1
-        if size & 0xC0 == 0xC0:
-            return at + 2
-        if size & 0xC0 or at + 1 + size > end:
-            return -1
-        new = replace(bytes(buf[at + 1 : at + 1 + size]))
-        if new is not None and len(new) == size:
-            buf[at + 1 : at + 1 + size] = new
-        at += 1 + size
-    return -1
-
-
-_NAME_RDATA = {2: 0, 5: 0, 12: 0, 15: 2, 33: 6}
-"""Record types whose data holds a name, and its offset (NS, CNAME, PTR, MX, SRV)."""
-
-
-def dns_short_labels(
-    buf: bytearray, start: int, end: int, replace: Callable[[bytes], bytes | None]
-) -> None:
-    """Rewrite the labels of every name in the DNS message at ``buf[start:end]`` in place."""
-    if end - start < 12:
-        return
-    qd, an, ns, ar = struct.unpack_from("!HHHH", buf, start + 4)
-    at = start + 12
-    for _ in range(min(qd, 64)):
-        at = _labels(buf, at, end, replace)
-        if at < 0 or at + 4 > end:
-            return
-        at += 4
-    for _ in range(min(an + ns + ar, 256)):
-        at = _labels(buf, at, end, replace)
-        if at < 0 or at + 10 > end:
-            return
-        rtype, _cls, _ttl, size = struct.unpack_from("!HHIH", buf, at)
-        at += 10
-        if at + size > end:
-            return
-        if rtype in _NAME_RDATA and size > _NAME_RDATA[rtype]:
-            _labels(buf, at + _NAME_RDATA[rtype], at + size, replace)
-        at += size
 
 
 @dataclass(slots=True)

@@ -26,7 +26,8 @@ import hashlib
 import html
 
 from capinspect.checks.base import Finding, Severity, Verdict
-from capinspect.report.markdown import (
+from capinspect.report.model import DeviceReport, Report, verdict_rank
+from capinspect.report.tables import (
     LANES,
     Table,
     capture_tables,
@@ -42,7 +43,6 @@ from capinspect.report.markdown import (
     root_cause_line,
     summary_table,
 )
-from capinspect.report.model import DeviceReport, Report, verdict_rank
 from capinspect.report.text import device_label, safe
 
 OPEN_VERDICTS = frozenset({Verdict.FAIL, Verdict.WARN})

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from capinspect.checks.base import Finding, Severity, Verdict
 from capinspect.checks.verdict import DeviceVerdict
 from capinspect.devices import DeviceSession, OtherClient, normalise_mac
-from capinspect.engine import Analysis
 from capinspect.expectations import Expectations
+from capinspect.model.analysis import Analysis
 
 
 @dataclass(frozen=True, slots=True)

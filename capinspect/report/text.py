@@ -19,9 +19,10 @@ from rich.text import Text
 from capinspect import __version__
 from capinspect.checks.base import Finding, Severity, Verdict
 from capinspect.devices import DeviceSession
-from capinspect.engine import Analysis
 from capinspect.knowledge.lync_phone_edition import edition
+from capinspect.model.analysis import Analysis
 from capinspect.report.model import DeviceReport, Report
+from capinspect.report.timeline import step_summary
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 
@@ -330,7 +331,7 @@ def render_timeline(
             line.append(f"#{step.frame:<6}", style="dim")
             line.append(f" {_ARROW.get(step.direction, ' ')} {safe(step.peer):<15} ")
             line.append(f"{step.stage:<8}", style="cyan")
-            line.append(" " + safe(step.summary))
+            line.append(" " + safe(step_summary(step)))
             console.print(line, soft_wrap=True)
         console.print()
     return _text_of(console)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from capinspect.run.status import exit_status
 
 if TYPE_CHECKING:
-    from capinspect.logs.report import LogsResult
+    from capinspect.report.logs import LogsResult
     from capinspect.report.model import Report
     from capinspect.report.redact import Pseudonyms
 

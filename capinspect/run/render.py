@@ -15,8 +15,8 @@ from capinspect.run.output import Written
 
 if TYPE_CHECKING:
     from capinspect.devices import DeviceSession
-    from capinspect.engine import Analysis
-    from capinspect.logs.report import LogsResult
+    from capinspect.model.analysis import Analysis
+    from capinspect.report.logs import LogsResult
     from capinspect.report.model import Report
 
 
@@ -53,14 +53,14 @@ class Renderer:
 def _with_logs(text: str, fmt: str, logs: LogsResult | None) -> str:
     if logs is None:
         return text
-    from capinspect.logs.report import with_logs
+    from capinspect.report.logs import with_logs
 
     return with_logs(text, fmt, logs)
 
 
 def _logs(fmt: str) -> LogsRenderer:
     def render(result: LogsResult) -> str:
-        from capinspect.logs.report import render_logs
+        from capinspect.report.logs import render_logs
 
         return render_logs(result, fmt)
 
@@ -80,7 +80,7 @@ def json_report(report: Report, logs: LogsResult | None, page: Page) -> Written:
     extra: dict[str, Any] = {}
     device_extra = None
     if logs is not None:
-        from capinspect.logs.report import device_logs, logs_document
+        from capinspect.report.logs import device_logs, logs_document
 
         extra["logs"] = logs_document(logs)
         device_extra = device_logs(logs)

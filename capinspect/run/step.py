@@ -28,14 +28,14 @@ from capinspect.run.render import RENDERERS, Page, Renderer
 if TYPE_CHECKING:
     from capinspect.checks.base import Verdict
     from capinspect.devices import DeviceSession
-    from capinspect.engine import Analysis
     from capinspect.events.options import EventSink
     from capinspect.events.run import EventPump
     from capinspect.live import LiveMonitor
     from capinspect.logs.audit import AuditRecord
-    from capinspect.logs.report import LogsResult
+    from capinspect.model.analysis import Analysis
     from capinspect.protocols.tls.keys import TlsKeys
     from capinspect.reading import Progress
+    from capinspect.report.logs import LogsResult
     from capinspect.report.model import Report
     from capinspect.report.redact import Pseudonyms
 
@@ -203,7 +203,7 @@ class Step:
 
     def audit_rows(self) -> tuple[AuditRecord, ...]:
         """The readable rows of the ``--audit-log`` files, read once a run (unreadable files
-        are reported by ``logs/report.load_logs``)."""
+        are reported by ``report/logs.load_logs``)."""
         if self._audit_rows is None:
             from capinspect.logs.fill import read_audit_rows
 
@@ -236,7 +236,7 @@ class Step:
 
         server_logs = None
         if self.options.logs.given:
-            from capinspect.logs.report import load_logs
+            from capinspect.report.logs import load_logs
 
             sessions = tuple(d.session for d in report.devices)
             logs = self.options.logs
@@ -248,7 +248,7 @@ class Step:
                     note(f"no phone in the capture is {phone}")
         shown = self.redact(selected)
         if server_logs is not None and self.names is not None:
-            from capinspect.logs.report import redact_logs
+            from capinspect.report.logs import redact_logs
 
             server_logs = redact_logs(server_logs, self.names)
         return Outcome(report, selected, shown, server_logs, self.names)
@@ -265,7 +265,7 @@ class Step:
 
     def logs_alone(self) -> LogsResult:
         """``capinspect logs``: the server's logs without a capture, redacted if asked."""
-        from capinspect.logs.report import load_logs, redact_logs
+        from capinspect.report.logs import load_logs, redact_logs
 
         logs = self.options.logs
         if not logs.given:

@@ -45,11 +45,11 @@ from typing import BinaryIO
 
 import numpy as np
 
+from capinspect.anomalies import AnomalySink
 from capinspect.errors import InputError
 from capinspect.model import Anomaly, RawFrame, Record, RecordBatch
 from capinspect.sources.pcapfile import (
     CHUNK_SIZE,
-    MAX_ANOMALIES_PER_CODE,
     MAX_RECORD_BYTES,
     Sieve,
     sieved,
@@ -136,10 +136,9 @@ class NetmonReader:
         self.path = path
         self.source = source
         self.first_index = first_index
-        self.anomalies: list[Anomaly] = []
+        self.sink = AnomalySink(prefix=f"{path}: ")
         self.frames = 0
         self.finished = False
-        self._anomaly_counts: dict[str, int] = {}
         self._skipped: dict[int, int] = {}
         self._digest: str | None = None
         self._opener: Opener = opener or (lambda: open(path, "rb"))  # noqa: SIM115
@@ -473,32 +472,29 @@ class NetmonReader:
     def _note(
         self, code: str, detail: str, frame: int | None = None, ts: float | None = None
     ) -> None:
-        count = self._anomaly_counts.get(code, 0) + 1
-        self._anomaly_counts[code] = count
-        if count <= MAX_ANOMALIES_PER_CODE:
-            self.anomalies.append(Anomaly(code, f"{self.path}: {detail}", frame, ts))
+        self.sink.note(code, f"{self.path}: {detail}", frame, ts)
 
     def finish(self) -> None:
-        """End reading: count skipped media, summarise repeated anomalies, close the handles."""
+        """End reading: count skipped media, close the handles."""
         if self.finished:
             return
         self.finished = True
         for media, count in sorted(self._skipped.items()):
             kind = "numbered as Wireshark does" if media in _SHOWN_UNDECODED else "not numbered"
-            self.anomalies.append(
+            self.sink.add(
                 Anomaly(
                     "netmon.media-skipped",
                     f"{self.path}: {count} frame(s) of Network Monitor media type 0x{media:04x}"
                     f" ({media_name(media)}) skipped, {kind}",
                 )
             )
-        for code, count in self._anomaly_counts.items():
-            if count > MAX_ANOMALIES_PER_CODE:
-                extra = count - MAX_ANOMALIES_PER_CODE
-                self.anomalies.append(
-                    Anomaly(code, f"{self.path}: {extra} more like this ({count} in all)")
-                )
         self.close()
+
+    @property
+    def anomalies(self) -> list[Anomaly]:
+        """Its damage: what the sink kept, and once reading ended, one "N more like this" per
+        code that went over the bound."""
+        return list(self.sink.anomalies()) if self.finished else self.sink.kept
 
     @property
     def bytes_read(self) -> int:

@@ -29,6 +29,7 @@ import numpy as np
 import zstandard
 from numpy.typing import NDArray
 
+from capinspect.anomalies import AnomalySink
 from capinspect.errors import InputError
 from capinspect.model import Anomaly, RawFrame, Record, RecordBatch
 from capinspect.sources import identify
@@ -43,8 +44,6 @@ COMPRESSED_READ_SIZE = 64 << 10
 """Decompressed bytes asked for at a time (see ``_read_size``)."""
 MAX_RECORD_BYTES = 256 << 20
 """A record or block longer than this is damage, not data: no link layer carries such frames."""
-MAX_ANOMALIES_PER_CODE = 20
-"""Repeats of one anomaly code kept per file; the rest are only counted in a summary anomaly."""
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -172,10 +171,9 @@ class CaptureReader:
         self.path = path
         self.source = source
         self.first_index = first_index
-        self.anomalies: list[Anomaly] = []
+        self.sink = AnomalySink(prefix=f"{path}: ")
         self.frames = 0
         self.finished = False
-        self._anomaly_counts: dict[str, int] = {}
         self._digest: str | None = None
         self._position = position
         if stream is not None:
@@ -295,18 +293,13 @@ class CaptureReader:
     def _note(
         self, code: str, detail: str, frame: int | None = None, ts: float | None = None
     ) -> None:
-        count = self._anomaly_counts.get(code, 0) + 1
-        self._anomaly_counts[code] = count
-        if count <= MAX_ANOMALIES_PER_CODE:
-            self.anomalies.append(Anomaly(code, f"{self.path}: {detail}", frame, ts))
+        self.sink.note(code, f"{self.path}: {detail}", frame, ts)
 
-    def _summarise_repeats(self) -> None:
-        for code, count in self._anomaly_counts.items():
-            if count > MAX_ANOMALIES_PER_CODE:
-                extra = count - MAX_ANOMALIES_PER_CODE
-                self.anomalies.append(
-                    Anomaly(code, f"{self.path}: {extra} more like this ({count} in all)")
-                )
+    @property
+    def anomalies(self) -> list[Anomaly]:
+        """Its damage: what the sink kept, and once reading ended, one "N more like this" per
+        code that went over the bound."""
+        return list(self.sink.anomalies()) if self.finished else self.sink.kept
 
     # -- classic pcap ---------------------------------------------------------------------
 
@@ -814,14 +807,13 @@ class CaptureReader:
         )
 
     def finish(self) -> None:
-        """End reading: summarise repeated anomalies, hash the unread tail, close the file.
+        """End reading: hash the unread tail, close the file.
 
         Called when iteration ends (or is abandoned); idempotent.
         """
         if self.finished:
             return
         self.finished = True
-        self._summarise_repeats()
         if not self._raw.closed:
             try:
                 self._hashing.drain()

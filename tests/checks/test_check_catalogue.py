@@ -27,9 +27,9 @@ from factories import (
 
 from capinspect.checks import ALL_SPECS
 from capinspect.checks.base import Severity, Verdict
-from capinspect.engine import TcpFlowSeen
 from capinspect.expectations import Expectations, TargetFirmware
 from capinspect.model import Anomaly, CaptureStats, FlowKey
+from capinspect.model.analysis import TcpFlowSeen
 from capinspect.pipeline import evaluate
 from capinspect.report.model import Report
 

@@ -25,9 +25,9 @@ from scapy.packet import Packet
 from scapy.utils import rdpcap, wrpcap
 
 from capinspect.checks.base import Finding, Severity, Verdict
-from capinspect.engine import Analysis
 from capinspect.expectations import Expectations
 from capinspect.model import CaptureStats, FlowKey
+from capinspect.model.analysis import Analysis
 from capinspect.pipeline import analyze_paths, evaluate
 from capinspect.protocols.http.messages import HttpExchange
 from capinspect.report.model import Report

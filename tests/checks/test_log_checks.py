@@ -29,7 +29,7 @@ def _texts(iis: str, audit: str) -> tuple[LogPhoneReport, ...]:
 
 
 def _ids(report: LogPhoneReport) -> list[str]:
-    return [f.finding.check_id for f in report.findings]
+    return [f.check_id for f in report.findings]
 
 
 def test_seed_story_interim_then_target_and_the_acl_line() -> None:
@@ -38,13 +38,13 @@ def test_seed_story_interim_then_target_and_the_acl_line() -> None:
     ids = _ids(phone)
     assert ids.count("download.acl-denied") == 1 and "checkin.interim-step" in ids
     assert ids.count("download.ok") == 2
-    interim = next(f for f in phone.findings if f.finding.check_id == "checkin.interim-step")
-    assert "reported no version" in interim.finding.summary
-    assert "offered the interim 1.0.522.103" in interim.finding.summary
-    assert "then reported 1.0.522.103 and was offered 3.5.6907.0" in interim.finding.summary
-    acl = next(f for f in phone.findings if f.finding.check_id == "download.acl-denied")
-    assert acl.lines == ("seed-acl-denied.txt:1",) and "500.19" in acl.finding.summary
-    oks = [f.finding.summary for f in phone.findings if f.finding.check_id == "download.ok"]
+    interim = next(f for f in phone.findings if f.check_id == "checkin.interim-step")
+    assert "reported no version" in interim.summary
+    assert "offered the interim 1.0.522.103" in interim.summary
+    assert "then reported 1.0.522.103 and was offered 3.5.6907.0" in interim.summary
+    acl = next(f for f in phone.findings if f.check_id == "download.acl-denied")
+    assert acl.lines == ("seed-acl-denied.txt:1",) and "500.19" in acl.summary
+    oks = [f.summary for f in phone.findings if f.check_id == "download.ok"]
     assert "137810 ms" in oks[0] and "170679 ms" in oks[1]
     # the first row's empty response is not a failure: later rows were offered updates
     assert "checkin.no-update-offered" not in ids and str(phone.verdict) == "fail"
@@ -52,8 +52,8 @@ def test_seed_story_interim_then_target_and_the_acl_line() -> None:
 
 def test_brents_404_is_download_not_found() -> None:
     (phone,) = _run(["comment19-iis.txt"], [])
-    (finding,) = [f for f in phone.findings if f.finding.severity == "fail"]
-    assert finding.finding.check_id == "download.not-found"
+    (finding,) = [f for f in phone.findings if f.severity == "fail"]
+    assert finding.check_id == "download.not-found"
     assert finding.lines == ("comment19-iis.txt:3",)
 
 
@@ -136,8 +136,8 @@ def test_no_update_offered_and_locale_mismatch_like_comment_5() -> None:
     english = next(r for r in reports if r.phone.key == "00:21:63:0f:00:01")
     ids = _ids(english)
     assert "checkin.no-update-offered" in ids and "logs.locale-mismatch" in ids
-    mismatch = next(f for f in english.findings if f.finding.check_id == "logs.locale-mismatch")
-    assert "NLD" in mismatch.finding.summary
+    mismatch = next(f for f in english.findings if f.check_id == "logs.locale-mismatch")
+    assert "NLD" in mismatch.summary
     dutch_phone = next(r for r in reports if r.phone.key == "00:21:63:0f:00:02")
     assert "logs.locale-mismatch" not in _ids(dutch_phone)
 
@@ -157,7 +157,7 @@ def test_legacy_path_ssl_required_and_checkin_errors_from_iis() -> None:
     assert by_key["ip:10.0.0.7"] == ["checkin.legacy-path-missing"]
     assert sorted(by_key["ip:10.0.0.8"]) == ["checkin.http-error", "download.ssl-required"]
     legacy = reports[0].findings[0]
-    assert "2 times" in legacy.finding.summary and len(legacy.lines) == 2
+    assert "2 times" in legacy.summary and len(legacy.lines) == 2
 
 
 def test_log_specs_are_registered_and_documented() -> None:

@@ -20,6 +20,7 @@ from scapy.layers.inet6 import (
 from scapy.layers.l2 import ARP, Dot1AD, Dot1Q
 
 from capinspect.decode.decoder import Decoder
+from capinspect.limits import MAX_ANOMALIES_PER_CODE
 from capinspect.model import ArpPacket, Packet, RawFrame
 from capinspect.sources.pcapfile import open_capture
 
@@ -241,14 +242,18 @@ def test_bad_header_lengths() -> None:
     assert [a.code for a in decoder.anomalies] == ["decode.bad-header", "decode.bad-header"]
 
 
-def test_anomalies_are_bounded() -> None:
+def test_anomalies_are_bounded_per_code_and_counted() -> None:
     decoder = Decoder()
-    for i in range(1200):
+    for i in range(1201):
         decoder.decode(frame(b"\x00" * 5, index=i + 1))
-    assert len(decoder.anomalies) == 1000
     decoder.capture_stats()
-    assert decoder.anomalies[-1].code == "decode.anomalies-dropped"
-    assert "200 more" in decoder.anomalies[-1].detail
+    assert [a.frame for a in decoder.anomalies[:MAX_ANOMALIES_PER_CODE]] == list(
+        range(1, MAX_ANOMALIES_PER_CODE + 1)
+    )
+    assert decoder.sink.counts["decode.truncated"] == 1201
+    more = decoder.sink.anomalies()[-1]
+    assert more.code == "decode.truncated" and more.frame is None
+    assert more.count == 1201 - MAX_ANOMALIES_PER_CODE
 
 
 @given(st.binary(max_size=200), st.sampled_from([0, 1, 101, 113, 228, 229, 276, 9999]))

@@ -31,10 +31,10 @@ from scapy.layers.vxlan import VXLAN
 from scapy.packet import Raw
 
 from capinspect.decode.decoder import Decoder
-from capinspect.engine import Analysis
 from capinspect.expectations import Expectations
 from capinspect.limits import Limits
 from capinspect.model import Packet, RawFrame, RecordBatch, Tunnel
+from capinspect.model.analysis import Analysis
 from capinspect.pipeline import analyze_paths, evaluate
 from capinspect.report.json import report_document
 from capinspect.sources.merge import iter_frames

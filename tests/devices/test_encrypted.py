@@ -24,6 +24,7 @@ from capinspect.devices.model import (
 from capinspect.knowledge.update_paths import read_update_path
 from capinspect.pipeline import analyze_paths
 from capinspect.protocols.tls.keys import load_tls_keys
+from capinspect.report.timeline import step_summary
 
 
 def _device(path: Path | str, key: str | None = None) -> DeviceSession:
@@ -145,7 +146,9 @@ def test_the_ladder_shows_each_encrypted_check_in_once() -> None:
     device = _device(PCAPS / "https-healthy.pcap")
     steps = [s for s in device.timeline if s.details.get("inferred")]
     assert [s.frame for s in steps] == [26, 92, 160]  # each answer's last record
-    assert all(s.stage == "checkin" and "(inferred without decryption" in s.summary for s in steps)
-    assert "offered nothing" in steps[-1].summary and "3.5.6907.0" in steps[1].summary
+    assert all(
+        s.stage == "checkin" and "(inferred without decryption" in step_summary(s) for s in steps
+    )
+    assert "offered nothing" in step_summary(steps[-1]) and "3.5.6907.0" in step_summary(steps[1])
     decrypted = _device(PCAPS / "https-healthy.pcap", "https-healthy.key.pem")
     assert not any(s.details.get("inferred") for s in decrypted.timeline)

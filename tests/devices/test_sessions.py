@@ -45,18 +45,24 @@ def test_a_pc_doing_dhcp_is_not_a_device() -> None:
     assert [d.key for d in build_devices(cap.analysis())] == ["00:21:63:0f:20:7b"]
 
 
-def test_timeline_is_ordered_and_names_the_decoded_values() -> None:
+def test_timeline_is_ordered_data_with_the_decoded_values() -> None:
     phone = build_devices(healthy_boot().analysis())[0]
     times = [step.ts for step in phone.timeline]
     assert times == sorted(times)
-    text = "\n".join(step.summary for step in phone.timeline)
-    assert (
-        "DHCPINFORM" in text
-        and "opt43 https://ocs.contoso.com:443/CertProv/CertProvisioningService.svc" in text
-    )
-    assert "opt120 pool.contoso.com" in text
-    assert "DNS ucupdates-r2.contoso.com: NOERROR 10.0.0.5" in text
-    assert "Server Version 3.5.6907.0" in text
+    events = [step.event for step in phone.timeline]
+    assert events[-4:] == ["dns-query", "dns-answer", "checkin-request", "checkin-response"]
+    assert set(events[:-4]) == {"dhcp"}
+    inform = next(s for s in phone.timeline if s.details.get("type") == "DHCPINFORM")
+    assert inform.direction == "broadcast" and inform.details["ciaddr"] == "10.20.0.23"
+    ack = next(s for s in phone.timeline if "option43" in s.details)
+    assert ack.details["type"] == "DHCPACK" and ack.details["option120"] == ["pool.contoso.com"]
+    option43 = ack.details["option43"]
+    assert isinstance(option43, dict)
+    assert option43["url"] == "https://ocs.contoso.com:443/CertProv/CertProvisioningService.svc"
+    answer = next(s for s in phone.timeline if s.event == "dns-answer")
+    assert answer.details["addresses"] == ["10.0.0.5"] and answer.subject in phone.dns
+    response = phone.timeline[-1]
+    assert response.subject is phone.checkins[0] and response.details == {"status": 200}
 
 
 def test_unknown_host_with_phone_user_agent_becomes_an_ip_keyed_device() -> None:

@@ -24,7 +24,8 @@ from capinspect.model import RawFrame
 from capinspect.pipeline import analyze_frames, evaluate
 from capinspect.protocols.dhcp.parser import decode_option43, decode_option120, parse_dhcp
 from capinspect.protocols.dns.parser import DnsTcpFramer, parse_dns
-from capinspect.protocols.http.parser import HttpMessage, HttpMessageReader, Role
+from capinspect.protocols.http.head import Role
+from capinspect.protocols.http.parser import HttpMessage, HttpMessageReader
 from capinspect.protocols.upx import parse_checkin_request, parse_checkin_response
 from capinspect.report.json import dumps, report_document, timeline_document
 from capinspect.report.text import render_analyze, render_timeline

@@ -21,6 +21,7 @@ from capinspect.logs.audit import AuditRecord, parse_audit_text
 from capinspect.logs.fill import audit_offset, fill_population, read_audit_rows
 from capinspect.pipeline import analyze_paths, evaluate
 from capinspect.report.model import DeviceReport
+from capinspect.report.timeline import step_summary
 
 FIXTURE = Path(__file__).parent / "fixtures" / "https-healthy-audit.log"
 
@@ -66,7 +67,7 @@ def test_each_encrypted_check_in_takes_its_row() -> None:
     summaries = [f.summary for f in device.findings if f.check_id.startswith("checkin.encrypted")]
     assert summaries and all("from the audit log" in s for s in summaries)
     steps = [s for s in session.timeline if s.details.get("inferred")]
-    assert len(steps) == 3 and all("from the audit log" in s.summary for s in steps)
+    assert len(steps) == 3 and all("from the audit log" in step_summary(s) for s in steps)
 
 
 def test_rows_of_another_phone_or_time_fill_nothing() -> None:

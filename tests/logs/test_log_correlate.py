@@ -10,8 +10,8 @@ from locations import PCAPS
 
 from capinspect.devices import DeviceSession
 from capinspect.expectations import DEFAULT_EXPECTATIONS
-from capinspect.logs.report import load_logs
 from capinspect.pipeline import analyze_paths, evaluate
+from capinspect.report.logs import load_logs
 
 SHIFT = timedelta(hours=1, minutes=23, seconds=7)
 
@@ -45,7 +45,7 @@ def test_interim_upgrade_capture_and_its_logs_merge() -> None:
         f"interim-upgrade.iis.log:{n}" for n in range(5, 12)
     }
     (phone,) = result.phones
-    assert "checkin.interim-step" in [f.finding.check_id for f in phone.findings]
+    assert "checkin.interim-step" in [f.check_id for f in phone.findings]
 
 
 def _shift_iis(text: str) -> str:
@@ -96,5 +96,5 @@ def test_acl_denied_lab_logs_give_the_same_finding_as_the_capture() -> None:
         DEFAULT_EXPECTATIONS,
     )
     (phone,) = result.phones
-    assert [f.finding.check_id for f in phone.findings] == ["download.acl-denied"]
+    assert [f.check_id for f in phone.findings] == ["download.acl-denied"]
     assert result.correlation is None and result.has_fail

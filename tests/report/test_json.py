@@ -10,13 +10,8 @@ from locations import lab_captures
 from capinspect.cli import main
 from capinspect.expectations import Expectations
 from capinspect.pipeline import analyze_frames, analyze_paths, evaluate
-from capinspect.report.json import (
-    dumps,
-    iso,
-    report_document,
-    timeline_document,
-    write_report,
-)
+from capinspect.report.json import dumps, report_document, timeline_document, write_report
+from capinspect.report.json_values import iso
 from capinspect.report.text import clock
 
 

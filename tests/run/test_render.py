@@ -9,9 +9,9 @@ import pytest
 from locations import PCAPS
 
 from capinspect.expectations import DEFAULT_EXPECTATIONS
-from capinspect.logs.report import load_logs
 from capinspect.pipeline import analyze_paths, evaluate
 from capinspect.report.json import dumps, report_document
+from capinspect.report.logs import load_logs
 from capinspect.report.model import Report
 from capinspect.run.output import Written
 from capinspect.run.render import RENDERERS, Page, formats

@@ -47,6 +47,7 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from capinspect.anomalies import AnomalySink
 from capinspect.errors import Malformed
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import Anomaly, IpProto, Packet
@@ -146,9 +147,9 @@ def _with_request_vendor_class(messages: list[DhcpSeen], index: int) -> DhcpSeen
 class DhcpTracker:
     """Feeds on decoded UDP packets, keeps DHCP exchanges; see the module docstring."""
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, sink: AnomalySink | None = None) -> None:
         self.limits = limits
-        self.anomalies: list[Anomaly] = []
+        self.sink = sink if sink is not None else AnomalySink()
         """Capture-level problems: payloads that are not DHCP at all, limits reached."""
         self._exchanges: dict[int, _Exchange] = {}
         """Kept exchanges by serial number (creation order)."""
@@ -167,6 +168,11 @@ class DhcpTracker:
         self._owner: dict[str, str] = {}
         """Each address's latest MAC by DHCP, to record a background binding only on change."""
 
+    @property
+    def anomalies(self) -> list[Anomaly]:
+        """The anomalies its sink kept so far."""
+        return self.sink.kept
+
     def feed(self, pkt: Packet) -> DhcpSeen | None:
         """Take one packet; return the DHCP message it carried, or None when it carried none.
 
@@ -178,7 +184,7 @@ class DhcpTracker:
         try:
             message = parse_dhcp(pkt.payload)
         except Malformed as exc:
-            self.anomalies.append(
+            self.sink.add(
                 Anomaly(
                     "dhcp.malformed",
                     f"UDP {pkt.src_ip}:{pkt.sport} → {pkt.dst_ip}:{pkt.dport}: {exc}",
@@ -214,7 +220,7 @@ class DhcpTracker:
                 self._phones.add(mac)
                 self._background.pop(mac, None)
                 if mac in self._summarised:
-                    self.anomalies.append(
+                    self.sink.add(
                         Anomaly(
                             "dhcp.history-summarised",
                             f"{mac} first showed a phone's vendor class here, after more than"
@@ -288,7 +294,7 @@ class DhcpTracker:
 
         if len(self._exchanges) >= self.limits.max_dhcp_exchanges:
             if self._exchanges_dropped == 0:
-                self.anomalies.append(
+                self.sink.add(
                     Anomaly(
                         "limit.max_dhcp_exchanges",
                         f"{self.limits.max_dhcp_exchanges} DHCP exchanges kept; exchanges "

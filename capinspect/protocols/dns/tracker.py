@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from capinspect.anomalies import AnomalySink
 from capinspect.errors import Malformed
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import Anomaly, Direction, FlowKey, IpProto, Packet
@@ -119,9 +120,9 @@ def _stamp(anomalies: tuple[Anomaly, ...], frame: int, ts: float) -> list[Anomal
 class DnsTracker:
     """Feeds on DNS packets and stream bytes; see the module docstring."""
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, sink: AnomalySink | None = None) -> None:
         self.limits = limits
-        self.anomalies: list[Anomaly] = []
+        self.sink = sink if sink is not None else AnomalySink()
         """Capture-level problems: undecodable messages, messages without a question, limits."""
         self._lookups: list[_Lookup] = []
         self._open: OrderedDict[_Key, _Lookup] = OrderedDict()
@@ -138,6 +139,11 @@ class DnsTracker:
         self._limit_reported: set[str] = set()
 
     # -- input ------------------------------------------------------------------------------
+
+    @property
+    def anomalies(self) -> list[Anomaly]:
+        """The anomalies its sink kept so far."""
+        return self.sink.kept
 
     def feed_udp(self, pkt: Packet) -> None:
         """Take one UDP packet; anything not to or from port 53 is ignored."""
@@ -230,7 +236,7 @@ class DnsTracker:
         """This direction ended: free its framer (a partial message left in it is reported)."""
         framer = self._framers.pop((flow, direction), None)
         if framer is not None and framer.pending:
-            self.anomalies.append(
+            self.sink.add(
                 Anomaly(
                     "dns.tcp-partial-message",
                     f"{framer.pending} bytes of an unfinished DNS message when "
@@ -259,14 +265,14 @@ class DnsTracker:
         try:
             return parse_dns(payload)
         except Malformed as exc:
-            self.anomalies.append(Anomaly("dns.malformed", str(exc), frame=frame, ts=ts))
+            self.sink.add(Anomaly("dns.malformed", str(exc), frame=frame, ts=ts))
             return None
 
     def _report_limit(self, name: str, detail: str, frame: int, ts: float) -> None:
         """One anomaly per limit: the first time it bites, with the frame where it did."""
         if name not in self._limit_reported:
             self._limit_reported.add(name)
-            self.anomalies.append(Anomaly(f"limit.{name}", detail, frame=frame, ts=ts))
+            self.sink.add(Anomaly(f"limit.{name}", detail, frame=frame, ts=ts))
 
     # -- matching ---------------------------------------------------------------------------
 
@@ -289,7 +295,7 @@ class DnsTracker:
             if parsed.is_response and self._answer_by_socket(seen, anomalies):
                 return
             side = "response" if parsed.is_response else "query"
-            self.anomalies.append(
+            self.sink.add(
                 Anomaly(
                     "dns.no-question",
                     f"{side} id {parsed.dns_id} between {seen.client_ip}:{seen.client_port} "
@@ -298,7 +304,7 @@ class DnsTracker:
                     ts=seen.ts,
                 )
             )
-            self.anomalies.extend(anomalies)
+            self.sink.extend(anomalies)
             return
         for question in parsed.questions:
             key: _Key = (

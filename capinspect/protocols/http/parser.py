@@ -31,40 +31,38 @@ States (``_State``)::
 * A response's framing depends on its request's method (HEAD has no body; a 2xx to CONNECT
   starts a tunnel): the tracker queues the methods with :meth:`expect_method` in request order.
 
-Bodies are kept up to ``Limits.max_body_kept`` bytes; beyond that they are only counted and
-hashed incrementally, so a 4 GB download costs no memory. The buffer holds at most one header
-block (``max_header_bytes``) or one partial line plus the bytes of the current ``feed``.
+The start line and header block are read by ``head.py`` (pure functions), bodies accumulated
+by ``body.py``. Bodies are kept up to ``Limits.max_body_kept`` bytes; beyond that they are only
+counted and hashed incrementally, so a 4 GB download costs no memory. The buffer holds at most
+one header block (``max_header_bytes``) or one partial line plus the bytes of the current
+``feed``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import deque
 from enum import Enum, auto
-from typing import Literal
 
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import Anomaly
-from capinspect.protocols.http.messages import HttpBody, HttpRequest, HttpResponse
+from capinspect.protocols.http.body import BodyAccumulator, body_budget, empty_body
+from capinspect.protocols.http.head import (
+    HEADER_END,
+    REQUEST_START,
+    STATUS_START,
+    Head,
+    Problem,
+    Role,
+    chunk_size,
+    content_length,
+    parse_header_lines,
+    parse_start_line,
+)
+from capinspect.protocols.http.messages import HttpRequest, HttpResponse
 
 HttpMessage = HttpRequest | HttpResponse
-Role = Literal["request", "response"]
 
-MAX_CONTENT_LENGTH = 2**63 - 1
-"""The largest length we trust: anything bigger does not fit a signed 64-bit counter, which is
-what the servers and middleboxes reading the same bytes use (Zeek's and Suricata's int64)."""
-
-_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb")[ \t]+(\S+)[ \t]+HTTP/([0-9]\.[0-9])[ \t]*")
-_STATUS_LINE = re.compile(rb"HTTP/([0-9]\.[0-9])[ \t]+([0-9]{3})(?:[ \t]+([^\r\n]*))?[ \t]*")
-# Where RESYNC may pick up again: a whole start line at a line start.
-_REQUEST_START = re.compile(
-    rb"^" + _TOKEN + rb"[ \t]+\S+[ \t]+HTTP/[0-9]\.[0-9][ \t]*\r?\n", re.MULTILINE
-)
-_STATUS_START = re.compile(rb"^HTTP/[0-9]\.[0-9][ \t]+[0-9]{3}[^\r\n]*\r?\n", re.MULTILINE)
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-_CHUNK_SIZE = re.compile(rb"[ \t]*([0-9A-Fa-f]+)[ \t]*(?:;[^\r\n]*)?")
 _MAX_CHUNK_LINE = 4096
 """A chunk-size line (hex size plus extensions) longer than this is not a chunk-size line."""
 
@@ -83,95 +81,6 @@ class _State(Enum):
     CLOSED = auto()
 
 
-class _BodyAccumulator:
-    """Counts, keeps (up to a bound) and hashes one body as its bytes arrive."""
-
-    __slots__ = ("_kept", "_limit", "_hash", "size", "expected", "chunked", "had_gap")
-
-    def __init__(self, limit: int, expected: int | None, chunked: bool) -> None:
-        self._kept = bytearray()
-        self._limit = limit
-        self._hash = hashlib.sha256()
-        self.size = 0
-        self.expected = expected
-        self.chunked = chunked
-        self.had_gap = False
-
-    def add(self, data: bytes | bytearray | memoryview) -> None:
-        room = self._limit - len(self._kept)
-        if room > 0:
-            self._kept += data[:room]
-        self._hash.update(data)
-        self.size += len(data)
-
-    def build(self, complete: bool, cut: str | None) -> HttpBody:
-        if self.had_gap:
-            complete, cut = False, cut or "gap"
-        return HttpBody(
-            data=bytes(self._kept),
-            size=self.size,
-            expected=self.expected,
-            chunked=self.chunked,
-            complete=complete,
-            kept_all=len(self._kept) == self.size,
-            cut=cut,
-            sha256=None if self.had_gap else self._hash.hexdigest(),
-        )
-
-
-def _empty_body() -> HttpBody:
-    return HttpBody(sha256=hashlib.sha256().hexdigest())
-
-
-TEXT_BODY_KEPT = 64 * 1024
-"""Bytes kept of a text body (an IIS error page, a web page): enough to read a sub-status."""
-_TEXT_TYPES = ("xml", "text", "html", "json", "form")
-
-
-def body_budget(head_target: str, status: int | None, content_type: str, limit: int) -> int:
-    """How many bytes of a body are worth keeping for analysis.
-
-    A check-in (``…/ucdevice.upx``) keeps up to ``limit`` (``Limits.max_body_kept``); an
-    error answer, a text body or one whose type is not declared keeps up to
-    :data:`TEXT_BODY_KEPT`; a body declared binary — a firmware image, a bulk download —
-    keeps nothing: its bytes are counted and hashed, which is all a download check needs, and
-    many of them must not fill memory.
-    """
-    path = head_target.split("?", 1)[0].lower()
-    if path.endswith(".upx"):
-        return limit
-    ctype = content_type.strip().lower()
-    if not ctype or (status is not None and status >= 300) or any(t in ctype for t in _TEXT_TYPES):
-        return min(limit, TEXT_BODY_KEPT)
-    return 0
-
-
-class _Head:
-    """A parsed start line and header block, waiting for its body."""
-
-    __slots__ = ("start", "version", "status", "reason", "headers", "frame", "ts")
-
-    def __init__(
-        self,
-        start: tuple[str, str],
-        version: str,
-        status: int | None,
-        headers: list[tuple[str, str]],
-        frame: int,
-        ts: float,
-    ) -> None:
-        self.start = start
-        """(method, target) for a request, ("", reason) for a response."""
-        self.version = version
-        self.status = status
-        self.headers = headers
-        self.frame = frame
-        self.ts = ts
-
-    def values(self, name: str) -> list[str]:
-        return [value for key, value in self.headers if key.lower() == name]
-
-
 class HttpMessageReader:
     """Sans-IO reader for one direction of an HTTP/1.x connection (see module docstring).
 
@@ -187,8 +96,8 @@ class HttpMessageReader:
         self._state = _State.HEAD
         self._line_start = True
         """In RESYNC: whether the buffer begins at the start of a line."""
-        self._head: _Head | None = None
-        self._body: _BodyAccumulator | None = None
+        self._head: Head | None = None
+        self._body: BodyAccumulator | None = None
         self._remaining = 0
         self._trailers: list[tuple[str, str]] = []
         self._methods: deque[tuple[str, str]] = deque()
@@ -381,7 +290,7 @@ class HttpMessageReader:
         if first_newline >= 0:
             frame = self._message_frame()
             first_line = bytes(self._buf[:first_newline]).rstrip(b"\r")
-            head = self._parse_start_line(first_line, frame, self._ts)
+            head = parse_start_line(self.role, first_line, frame, self._ts)
             if head is None:
                 # Reported once the next start line is found, with the bytes skipped to it.
                 self._skipping = Anomaly(
@@ -395,7 +304,7 @@ class HttpMessageReader:
                 self._state = _State.RESYNC
                 self._line_start = True
                 return True
-        end = _HEADER_END.search(self._buf, 0, limit + 4)
+        end = HEADER_END.search(self._buf, 0, limit + 4)
         if end is None or end.end() > limit:
             if end is not None or len(self._buf) > limit:
                 self._note(
@@ -408,49 +317,20 @@ class HttpMessageReader:
         frame, ts = self._message_frame(), self._ts
         block = self._consume(end.end())[: end.start()]
         lines = re.split(rb"\r?\n", block)
-        head = self._parse_start_line(lines[0].rstrip(b"\r"), frame, ts)
+        head = parse_start_line(self.role, lines[0].rstrip(b"\r"), frame, ts)
         if head is None:  # unreachable: the first line was checked above
             return True
-        head.headers = self._parse_header_lines(lines[1:])
+        head.headers = self._header_fields(lines[1:])
         self._begin_body(head, out)
         return True
 
-    def _parse_start_line(self, line: bytes, frame: int, ts: float) -> _Head | None:
-        text = line.strip(b" \t")
-        if self.role == "request":
-            match = _REQUEST_LINE.fullmatch(text)
-            if match is None:
-                return None
-            method = match.group(1).decode("latin-1")
-            target = match.group(2).decode("latin-1")
-            return _Head((method, target), match.group(3).decode(), None, [], frame, ts)
-        match = _STATUS_LINE.fullmatch(text)
-        if match is None:
-            return None
-        reason = (match.group(3) or b"").decode("latin-1").strip()
-        return _Head(("", reason), match.group(1).decode(), int(match.group(2)), [], frame, ts)
+    def _header_fields(self, lines: list[bytes]) -> list[tuple[str, str]]:
+        fields, nameless = parse_header_lines(lines)
+        for raw in nameless:
+            self._note("http.malformed-header", f"{self.role} header line without a name: {raw!r}")
+        return fields
 
-    def _parse_header_lines(self, lines: list[bytes]) -> list[tuple[str, str]]:
-        headers: list[tuple[str, str]] = []
-        for raw in lines:
-            if raw[:1] in (b" ", b"\t") and headers:
-                # obs-fold: a continuation of the previous header's value.
-                previous_name, previous_value = headers[-1]
-                folded = f"{previous_value} {raw.strip().decode('latin-1')}".strip()
-                headers[-1] = (previous_name, folded)
-                continue
-            name, colon, value = raw.partition(b":")
-            if not colon or not name.strip():
-                if raw.strip():
-                    self._note(
-                        "http.malformed-header",
-                        f"{self.role} header line without a name: {raw[:80]!r}",
-                    )
-                continue
-            headers.append((name.strip().decode("latin-1"), value.strip().decode("latin-1")))
-        return headers
-
-    def _begin_body(self, head: _Head, out: list[HttpMessage]) -> None:
+    def _begin_body(self, head: Head, out: list[HttpMessage]) -> None:
         """Decide how the body is framed (RFC 9112 §6.3, tolerantly)."""
         self._head = head
         self._trailers = []
@@ -469,7 +349,7 @@ class HttpMessageReader:
             keep = body_budget(target, status, ctype, limit)
             tunnel = status == 101 or (method == "CONNECT" and 200 <= status < 300)
             if tunnel or method == "HEAD" or status in (204, 304):
-                self._body = _BodyAccumulator(keep, None, False)
+                self._body = BodyAccumulator(keep, None, False)
                 self._finish_message(out, complete=True, cut=None, empty=True)
                 if tunnel:
                     self._state = _State.OPAQUE
@@ -493,7 +373,7 @@ class HttpMessageReader:
                     f"Content-Length {', '.join(lengths)}; Transfer-Encoding wins",
                 )
             if codings[-1] == "chunked":
-                self._body = _BodyAccumulator(keep, None, True)
+                self._body = BodyAccumulator(keep, None, True)
                 self._state = _State.CHUNK_SIZE
                 return
             if self.role == "request":
@@ -503,54 +383,31 @@ class HttpMessageReader:
                 )
                 self._deliver_headers_then_stop(out)
                 return
-            self._body = _BodyAccumulator(keep, None, False)
+            self._body = BodyAccumulator(keep, None, False)
             self._state = _State.UNTIL_CLOSE
             return
         if lengths:
-            length = self._content_length(lengths)
-            if length is None:
+            length = content_length(lengths)
+            if isinstance(length, Problem):
+                self._note(length.code, f"{self.role} {length.detail}")
                 self._deliver_headers_then_stop(out)
                 return
-            self._body = _BodyAccumulator(keep, length, False)
+            self._body = BodyAccumulator(keep, length, False)
             if length == 0:
                 self._finish_message(out, complete=True, cut=None)
                 return
             self._remaining = length
             self._state = _State.BODY_LENGTH
             return
-        self._body = _BodyAccumulator(keep, None, False)
+        self._body = BodyAccumulator(keep, None, False)
         if self.role == "request":
             self._finish_message(out, complete=True, cut=None, empty=True)
         else:
             self._state = _State.UNTIL_CLOSE
 
-    def _content_length(self, values: list[str]) -> int | None:
-        for value in values:
-            if not value.isdigit() or not value.isascii():
-                self._note(
-                    "http.bad-content-length",
-                    f"{self.role} Content-Length {value!r} is not a non-negative integer",
-                )
-                return None
-        numbers = {int(value) for value in values}
-        if len(numbers) > 1:
-            self._note(
-                "http.conflicting-content-length",
-                f"{self.role} carries different Content-Length values: {', '.join(values)}",
-            )
-            return None
-        length = numbers.pop()
-        if length > MAX_CONTENT_LENGTH:
-            self._note(
-                "http.content-length-overflow",
-                f"{self.role} Content-Length {length} does not fit in 63 bits",
-            )
-            return None
-        return length
-
     def _deliver_headers_then_stop(self, out: list[HttpMessage]) -> None:
         """Report the message whose framing we cannot trust, then read no further."""
-        self._body = _BodyAccumulator(self.limits.max_body_kept, None, False)
+        self._body = BodyAccumulator(self.limits.max_body_kept, None, False)
         self._finish_message(out, complete=False, cut="malformed")
         self._stop()
 
@@ -575,20 +432,11 @@ class HttpMessageReader:
         line = self._consume(newline + 1).rstrip(b"\r\n")
         if not line.strip():
             return True  # tolerate a stray blank line before the size
-        match = _CHUNK_SIZE.fullmatch(line)
-        if match is None:
-            self._note("http.bad-chunk-size", f"{self.role} chunk-size line {line[:80]!r}")
+        size = chunk_size(line)
+        if isinstance(size, Problem):
+            self._note(size.code, f"{self.role} {size.detail}")
             self._cut_and_stop(out)
             return False
-        digits = match.group(1).lstrip(b"0") or b"0"
-        if len(digits) > 16 or int(digits, 16) > MAX_CONTENT_LENGTH:
-            self._note(
-                "http.chunk-size-overflow",
-                f"{self.role} chunk size {match.group(1)[:40].decode()} does not fit in 63 bits",
-            )
-            self._cut_and_stop(out)
-            return False
-        size = int(digits, 16)
         if size == 0:
             self._state = _State.TRAILERS
         else:
@@ -634,7 +482,7 @@ class HttpMessageReader:
             if not line:
                 self._finish_message(out, complete=True, cut=None)
                 return True
-            self._trailers.extend(self._parse_header_lines([line]))
+            self._trailers.extend(self._header_fields([line]))
             if sum(len(k) + len(v) for k, v in self._trailers) > self.limits.max_header_bytes:
                 self._note("http.header-too-large", f"{self.role} trailers too large")
                 self._cut_and_stop(out)
@@ -645,7 +493,7 @@ class HttpMessageReader:
         self._stop()
 
     def _resync(self) -> bool:
-        pattern = _REQUEST_START if self.role == "request" else _STATUS_START
+        pattern = REQUEST_START if self.role == "request" else STATUS_START
         start = 0
         if not self._line_start:
             newline = self._buf.find(b"\n")
@@ -721,36 +569,8 @@ class HttpMessageReader:
         self._state = _State.HEAD
         if head is None:
             return
-        built = _empty_body() if body is None or empty else body.build(complete, cut)
-        headers = tuple(head.headers) + tuple(self._trailers)
+        built = empty_body() if body is None or empty else body.build(complete, cut)
+        out.append(head.message(built, self._trailers, self._frame, self._ts, self._interim))
         self._trailers = []
-        if head.status is None:
-            out.append(
-                HttpRequest(
-                    method=head.start[0],
-                    target=head.start[1],
-                    version=head.version,
-                    headers=headers,
-                    body=built,
-                    frame=head.frame,
-                    ts=head.ts,
-                    end_frame=self._frame,
-                    end_ts=self._ts,
-                )
-            )
-        else:
-            out.append(
-                HttpResponse(
-                    status=head.status,
-                    reason=head.start[1],
-                    version=head.version,
-                    headers=headers,
-                    body=built,
-                    frame=head.frame,
-                    ts=head.ts,
-                    end_frame=self._frame,
-                    end_ts=self._ts,
-                    interim=tuple(self._interim),
-                )
-            )
+        if head.status is not None:
             self._interim = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from capinspect.anomalies import AnomalySink
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import (
     Anomaly,
@@ -35,9 +36,6 @@ from capinspect.model import (
 )
 from capinspect.protocols.http.messages import HttpExchange, HttpRequest, HttpResponse
 from capinspect.protocols.http.parser import HttpMessage, HttpMessageReader
-
-MAX_ANOMALIES = 1000
-"""Capture-level HTTP anomalies kept; the rest are counted (as in decode and flows/tcp)."""
 
 _UPDATE_PATHS = (".upx", "deviceupdate", "requesthandler", ".nbt", ".cat", ".cab")
 """Request paths a phone's update depends on: the check-in (``/RequestHandler/ucdevice.upx``)
@@ -80,10 +78,9 @@ def _describe(flow: FlowKey) -> str:
 class HttpTracker:
     """Stream events in, :class:`HttpExchange` values out (see module docstring)."""
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, sink: AnomalySink | None = None) -> None:
         self.limits = limits
-        self.anomalies: list[Anomaly] = []
-        self.anomalies_dropped = 0
+        self.sink = sink if sink is not None else AnomalySink()
         self._flows: dict[FlowKey, _Flow] = {}
 
     def feed(self, event: StreamEvent) -> list[HttpExchange]:
@@ -126,15 +123,12 @@ class HttpTracker:
             for direction in (Direction.TO_SERVER, Direction.TO_CLIENT):
                 if direction not in state.ended:
                     out.extend(self.feed(StreamEnd(key, direction, "eof", None, ts)))
-        if self.anomalies_dropped:
-            self.anomalies.append(
-                Anomaly(
-                    "http.anomalies-dropped",
-                    f"{self.anomalies_dropped} more HTTP anomalies were counted but not kept",
-                )
-            )
-            self.anomalies_dropped = 0
         return out
+
+    @property
+    def anomalies(self) -> list[Anomaly]:
+        """The anomalies its sink kept so far."""
+        return self.sink.kept
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -215,10 +209,7 @@ class HttpTracker:
             reader.anomalies.clear()
 
     def _record(self, state: _Flow | None, anomaly: Anomaly) -> None:
-        if len(self.anomalies) < MAX_ANOMALIES:
-            self.anomalies.append(anomaly)
-        else:
-            self.anomalies_dropped += 1
+        self.sink.add(anomaly)
         if state is not None:
             state.anomalies.append(anomaly)
 

@@ -10,6 +10,13 @@ silently decrypts nothing.
 * ``--keylog FILE``: the NSS key log format (``SSLKEYLOGFILE``): ``CLIENT_RANDOM`` (TLS 1.0-1.2
   master secrets, any key exchange), ``RSA`` (pre-master secrets by the first 8 bytes of their
   encryption), and the TLS 1.3 traffic secrets.
+
+:class:`KeyDeriver` turns that material into record keys for one connection, from the facts of
+its handshake: the master secret (from a resumed session's earlier full handshake in the
+capture, the key log's ``CLIENT_RANDOM``, its ``RSA`` line, or the server key matching the
+certificate) and then the record ciphers of both directions (TLS 1.0-1.2), or the key log's
+traffic secrets (TLS 1.3). When none applies it says why (:class:`KeyFailure`, a reason code of
+docs/tls.md); the TLS tracker only applies what it returns.
 """
 
 from __future__ import annotations
@@ -21,6 +28,18 @@ from pathlib import Path
 from typing import Any
 
 from capinspect.errors import ConfigError
+from capinspect.model import Direction
+from capinspect.protocols.tls import crypto
+from capinspect.protocols.tls.messages import (
+    CIPHER_SUITES,
+    CertificateInfo,
+    CipherSuite,
+    ClientHello,
+    ServerHello,
+    suite_name,
+    version_name,
+)
+from capinspect.protocols.tls.parser import certificate_public_key_der
 
 TLS13_LABELS = (
     "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
@@ -32,6 +51,8 @@ _PEM_KEY = re.compile(
     rb"-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----.*?-----END \1-----", re.DOTALL
 )
 _MAX_KEYLOG_BYTES = 256 * 1024 * 1024
+MAX_SESSIONS = 10_000
+"""Master secrets remembered by session ID / ticket, for resumed connections."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,3 +226,206 @@ def load_tls_keys(
     keys = tuple(load_server_key(path, password) for path in key_paths)
     keylog = load_keylog(keylog_path) if keylog_path else None
     return TlsKeys(keys, keylog)
+
+
+# -- deriving record keys ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFailure:
+    """Why a connection is not decrypted: a reason code (docs/tls.md) and its plain words."""
+
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordKeys:
+    """The record ciphers of both directions, and where their secret came from."""
+
+    to_server: crypto.RecordCipher
+    to_client: crypto.RecordCipher
+    source: str
+    """``key log``, ``server key`` or ``earlier handshake in the capture``."""
+    master: bytes | None = None
+    """The TLS 1.0-1.2 master secret (remembered for the sessions it can resume)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """What a TLS 1.0-1.2 key derivation reads of a connection's handshake."""
+
+    client_hello: ClientHello
+    server_hello: ServerHello
+    resumed: bool
+    transcript: bytes
+    """The handshake messages up to ClientKeyExchange (the extended master secret's hash)."""
+    encrypted_pre_master: bytes | None
+    certificate_der: bytes | None
+    certificate: CertificateInfo | None
+
+
+Derived = RecordKeys | KeyFailure | None
+"""Keys, or why not, or ``None`` when there was nothing to try."""
+
+
+class KeyDeriver:
+    """The user's key material and the sessions seen so far, turned into record keys."""
+
+    def __init__(self, keys: TlsKeys) -> None:
+        self.keys = keys
+        self._sessions: dict[bytes, bytes] = {}
+        """Session IDs and tickets → master secret, for abbreviated handshakes."""
+
+    @property
+    def can_try(self) -> bool:
+        """Whether a TLS 1.0-1.2 connection could be decrypted at all: keys given, or a master
+        secret learnt from an earlier connection."""
+        return not self.keys.empty or bool(self._sessions)
+
+    def remember(self, master: bytes | None, session_id: bytes, tickets: list[bytes]) -> None:
+        """Keep ``master`` for the session ID and tickets that may resume it (bounded)."""
+        if master is None or len(self._sessions) >= MAX_SESSIONS:
+            return
+        if session_id:
+            self._sessions[session_id] = master
+        for ticket in tickets:
+            self._sessions[ticket] = master
+
+    def tls12(self, hs: Handshake) -> Derived:
+        """At the first ChangeCipherSpec: the master secret, then both directions' ciphers."""
+        sh = hs.server_hello
+        suite = CIPHER_SUITES.get(sh.cipher_suite)
+        name = suite_name(sh.cipher_suite)
+        if suite is None or suite.cipher not in crypto.SUPPORTED_CIPHERS:
+            return KeyFailure("unsupported-cipher", f"{name} is not one capinspect decrypts")
+        if sh.selected_version < 0x0301:
+            return KeyFailure("unsupported-version", f"{version_name(sh.selected_version)}")
+        found = self._master_secret(hs, suite)
+        if found is None or isinstance(found, KeyFailure):
+            return found
+        master, source = found
+        to_server, to_client = crypto.tls12_ciphers(
+            sh.selected_version,
+            suite,
+            master,
+            hs.client_hello.random,
+            sh.random,
+            sh.encrypt_then_mac and not suite.aead,
+        )
+        return RecordKeys(to_server, to_client, source, master)
+
+    def _master_secret(
+        self, hs: Handshake, suite: CipherSuite
+    ) -> tuple[bytes, str] | KeyFailure | None:
+        ch, sh = hs.client_hello, hs.server_hello
+        keylog = self.keys.keylog
+        if keylog is not None and ch.random in keylog.master_secrets:
+            return keylog.master_secrets[ch.random], "key log"
+        if hs.resumed:
+            for handle in (sh.session_id, ch.session_ticket):
+                if handle and handle in self._sessions:
+                    return self._sessions[handle], "earlier handshake in the capture"
+            return KeyFailure(
+                "resumed-no-master",
+                "the session was resumed (abbreviated handshake) and its master secret is "
+                "neither in the capture (the full handshake that made it) nor in the key log",
+            )
+        prf_name = crypto.prf_hash(sh.selected_version, suite)
+        ext_hash = (
+            crypto.session_hash(prf_name, hs.transcript) if sh.extended_master_secret else None
+        )
+        epms = hs.encrypted_pre_master
+        if keylog is not None and epms is not None and epms[:8] in keylog.rsa_pre_masters:
+            logged = keylog.rsa_pre_masters[epms[:8]]
+            return crypto.master_secret(prf_name, logged, ch.random, sh.random, ext_hash), (
+                "key log"
+            )
+        if suite.kx != "RSA":
+            if self.keys.server_keys and keylog is None:
+                return KeyFailure(
+                    "needs-key-log",
+                    f"{suite_name(sh.cipher_suite)} uses ephemeral ({suite.kx}) key exchange: the "
+                    "server's private key cannot decrypt it, only a key log (SSLKEYLOGFILE) can",
+                )
+            if keylog is not None:
+                return KeyFailure(
+                    "keylog-no-entry",
+                    "the key log has no CLIENT_RANDOM line for "
+                    f"client random {ch.random.hex()[:16]}…",
+                )
+            return None
+        if epms is None:
+            return KeyFailure("missing-handshake", "no ClientKeyExchange in the capture")
+        if not self.keys.server_keys:
+            if keylog is not None:
+                return KeyFailure(
+                    "keylog-no-entry",
+                    "the key log has no CLIENT_RANDOM or RSA "
+                    f"line for client random {ch.random.hex()[:16]}…",
+                )
+            return None
+        public = certificate_public_key_der(hs.certificate_der) if hs.certificate_der else None
+        for server_key in self.keys.server_keys:
+            if public is not None and server_key.public_der != public:
+                continue
+            pms = server_key.decrypt_pre_master(epms)
+            if pms is None or len(pms) != 48:
+                continue
+            return crypto.master_secret(prf_name, pms, ch.random, sh.random, ext_hash), (
+                "server key"
+            )
+        cert = hs.certificate
+        subject = cert.subject if cert is not None else "the server certificate"
+        return KeyFailure(
+            "key-mismatch",
+            f"no key given matches {subject}"
+            + (f" (serial {cert.serial})" if cert is not None else "")
+            + ": "
+            + ", ".join(k.path for k in self.keys.server_keys),
+        )
+
+    def tls13_handshake(self, ch: ClientHello | None, sh: ServerHello) -> Derived:
+        """At the ServerHello of TLS 1.3: the handshake traffic secrets from the key log."""
+        keylog = self.keys.keylog
+        if self.keys.empty:
+            return None
+        suite = CIPHER_SUITES.get(sh.cipher_suite)
+        if suite is None or suite.cipher not in crypto.SUPPORTED_CIPHERS:
+            return KeyFailure("unsupported-cipher", f"{suite_name(sh.cipher_suite)}")
+        if keylog is None:
+            return KeyFailure(
+                "needs-key-log",
+                "TLS 1.3 always uses ephemeral key exchange: "
+                "the server's private key cannot decrypt it, only a key log can",
+            )
+        if ch is None:
+            return KeyFailure("missing-handshake", "no ClientHello in the capture")
+        client = keylog.tls13_secrets.get(("CLIENT_HANDSHAKE_TRAFFIC_SECRET", ch.random))
+        server = keylog.tls13_secrets.get(("SERVER_HANDSHAKE_TRAFFIC_SECRET", ch.random))
+        if client is None or server is None:
+            return KeyFailure(
+                "keylog-no-entry",
+                "the key log has no TLS 1.3 handshake secrets "
+                f"for client random {ch.random.hex()[:16]}…",
+            )
+        return RecordKeys(
+            crypto.Tls13Cipher(suite, client), crypto.Tls13Cipher(suite, server), "key log"
+        )
+
+    def tls13_traffic_secret(
+        self, ch: ClientHello | None, direction: Direction
+    ) -> bytes | KeyFailure | None:
+        """After a direction's Finished in TLS 1.3: its first application traffic secret."""
+        keylog = self.keys.keylog
+        if keylog is None or ch is None:
+            return None
+        label = (
+            "CLIENT_TRAFFIC_SECRET_0"
+            if direction == Direction.TO_SERVER
+            else "SERVER_TRAFFIC_SECRET_0"
+        )
+        secret = keylog.tls13_secrets.get((label, ch.random))
+        if secret is None:
+            return KeyFailure("keylog-no-entry", f"the key log has no {label} for this connection")
+        return secret

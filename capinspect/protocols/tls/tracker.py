@@ -8,12 +8,13 @@ not depend on how the bytes were segmented.
 Without keys it records, per connection: the ClientHello (SNI, versions, cipher suites), the
 ServerHello (version and suite chosen, resumption), the certificate chain (TLS 1.0-1.2: read
 with ``cryptography``; TLS 1.3: encrypted, which is said), every alert with its sender, and the
-handshake's outcome. With keys (:class:`~capinspect.protocols.tls.keys.TlsKeys`) it derives the
-record keys at the first ChangeCipherSpec (TLS 1.0-1.2) or the ServerHello (TLS 1.3) and
-decrypts records; application data comes back out of :meth:`TlsTracker.feed` as stream events
-of a plaintext flow with the same :class:`FlowKey` (``FlowOpened(kind="http")``, then
-``StreamData`` carrying the frames of the records), which the engine hands to the HTTP tracker
-exactly like a plain-HTTP flow.
+handshake's outcome. With keys (:class:`~capinspect.protocols.tls.keys.TlsKeys`) it has the
+record keys derived (:class:`~capinspect.protocols.tls.keys.KeyDeriver`) at the first
+ChangeCipherSpec (TLS 1.0-1.2) or the ServerHello (TLS 1.3) and decrypts records; application
+data comes back out of :meth:`TlsTracker.feed` as stream events of a plaintext flow with the
+same :class:`FlowKey` (``FlowOpened(kind="http")``, then ``StreamData`` carrying the frames of
+the records), which the engine hands to the HTTP tracker exactly like a plain-HTTP flow. What
+a connection is when it ends (outcome, decryption status) is decided in ``connection.py``.
 
 Where the master secret comes from, in order: a resumed session's secret from an earlier full
 handshake in the capture (same session ID or ticket); the key log's ``CLIENT_RANDOM``; its
@@ -24,8 +25,7 @@ authenticate stops decryption with ``bad-record-mac``. docs/tls.md lists the rea
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from capinspect.anomalies import AnomalySink
 from capinspect.errors import Malformed
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import (
@@ -39,7 +39,15 @@ from capinspect.model import (
     StreamGap,
 )
 from capinspect.protocols.tls import crypto
-from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
+from capinspect.protocols.tls.connection import ConnState, DirState, finished
+from capinspect.protocols.tls.keys import (
+    NO_KEYS,
+    Derived,
+    Handshake,
+    KeyDeriver,
+    KeyFailure,
+    TlsKeys,
+)
 from capinspect.protocols.tls.messages import (
     ALERT,
     APPLICATION_DATA,
@@ -49,38 +57,21 @@ from capinspect.protocols.tls.messages import (
     CLIENT_HELLO,
     CLIENT_KEY_EXCHANGE,
     DECRYPTED,
-    ESTABLISHED,
     EXT_PRE_SHARED_KEY,
-    FAILED,
     FINISHED,
     HANDSHAKE,
     HANDSHAKE_NAMES,
-    INCOMPLETE,
     KEY_UPDATE,
-    MAX_APP_RECORDS,
     NEW_SESSION_TICKET,
-    NO_KEYS_GIVEN,
-    NOTHING_TO_DECRYPT,
     SERVER_HELLO,
     SERVER_HELLO_DONE,
-    UNKNOWN,
-    AppRecord,
-    CertificateInfo,
-    CipherSuite,
-    ClientHello,
-    ServerHello,
     TcpEnd,
     TlsAlert,
     TlsConnection,
-    suite_name,
-    version_name,
 )
 from capinspect.protocols.tls.parser import (
-    HandshakeReader,
-    RecordReader,
     TlsRecord,
     certificate_info,
-    certificate_public_key_der,
     parse_alerts,
     parse_certificate_list,
     parse_client_hello,
@@ -95,71 +86,6 @@ MAX_ALERTS = 16
 MAX_CERTIFICATES = 10
 MAX_TRANSCRIPT = 512 * 1024
 """Handshake bytes kept for the extended master secret's session hash."""
-MAX_SESSIONS = 10_000
-"""Master secrets remembered by session ID / ticket, for resumed connections."""
-MAX_ANOMALIES = 1000
-
-
-@dataclass(slots=True)
-class _Dir:
-    records: RecordReader = field(default_factory=RecordReader)
-    handshake: HandshakeReader = field(default_factory=HandshakeReader)
-    encrypted: bool = False
-    """Records from here on are protected (after ChangeCipherSpec; TLS 1.3 after ServerHello)."""
-    cipher: crypto.RecordCipher | None = None
-    finished: bool = False
-    encrypted_records: int = 0
-    app_bytes: int = 0
-    app_records: int = 0
-    ended: bool = False
-    handshake_broken: bool = False
-    broken_handled: bool = False
-
-
-@dataclass(slots=True)
-class _Conn:
-    opened: FlowOpened
-    dirs: tuple[_Dir, _Dir] = field(default_factory=lambda: (_Dir(), _Dir()))
-    client_hello: ClientHello | None = None
-    server_hello: ServerHello | None = None
-    cert_ders: list[bytes] = field(default_factory=list)
-    certificates: list[CertificateInfo] = field(default_factory=list)
-    certificate_frame: int | None = None
-    alerts: list[TlsAlert] = field(default_factory=list)
-    transcript: bytearray = field(default_factory=bytearray)
-    transcript_done: bool = False
-    encrypted_pre_master: bytes | None = None
-    resumed: bool = False
-    tickets: list[bytes] = field(default_factory=list)
-    keys_tried: bool = False
-    master: bytes | None = None
-    decryption: str | None = None
-    decryption_detail: str = ""
-    decrypted_with: str | None = None
-    decrypted_records: int = 0
-    plain_opened: bool = False
-    client_first_encrypted_seen: bool = False
-    server_after_client_encrypted: int = 0
-    end_reason: str | None = None
-    last_ts: float = 0.0
-    anomalies: list[Anomaly] = field(default_factory=list)
-    app_records: list[AppRecord] = field(default_factory=list)
-    ends: list[TcpEnd] = field(default_factory=list)
-
-    def app_record(self, direction: Direction, record: TlsRecord) -> None:
-        """Count one application data record and keep its protected size (the first few)."""
-        self.dirs[direction].app_records += 1
-        if len(self.app_records) < MAX_APP_RECORDS:
-            size = len(record.fragment)
-            self.app_records.append(AppRecord(record.first_frame, record.ts, direction, size))
-
-    @property
-    def version(self) -> int | None:
-        return self.server_hello.selected_version if self.server_hello else None
-
-    @property
-    def tls13(self) -> bool:
-        return self.version == 0x0304
 
 
 def _describe(flow: FlowKey) -> str:
@@ -169,18 +95,26 @@ def _describe(flow: FlowKey) -> str:
 class TlsTracker:
     """Stream events of ``tls`` flows in; plaintext stream events and connections out."""
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS, keys: TlsKeys = NO_KEYS) -> None:
+    def __init__(
+        self,
+        limits: Limits = DEFAULT_LIMITS,
+        keys: TlsKeys = NO_KEYS,
+        sink: AnomalySink | None = None,
+    ) -> None:
         self.limits = limits
         self.keys = keys
-        self.anomalies: list[Anomaly] = []
-        self.anomalies_dropped = 0
+        self.sink = sink if sink is not None else AnomalySink()
         self.connections: list[TlsConnection] = []
         self.connections_dropped = 0
-        self._conns: dict[FlowKey, _Conn] = {}
-        self._sessions: dict[bytes, bytes] = {}
-        """Session IDs and tickets → master secret, for abbreviated handshakes."""
+        self._conns: dict[FlowKey, ConnState] = {}
+        self.deriver = KeyDeriver(keys)
 
     # -- stream events -----------------------------------------------------------------------
+
+    @property
+    def anomalies(self) -> list[Anomaly]:
+        """The anomalies its sink kept so far."""
+        return self.sink.kept
 
     def feed(self, event: StreamEvent) -> list[StreamEvent]:
         """Take one stream event of a TLS flow; return plaintext events for the HTTP tracker."""
@@ -193,7 +127,7 @@ class TlsTracker:
             if len(self._conns) >= self.limits.max_flows:
                 self._note(None, "limit.max_flows", "too many TLS connections open", event)
                 return out
-            self._conns[event.flow] = _Conn(event, last_ts=event.ts)
+            self._conns[event.flow] = ConnState(event, last_ts=event.ts)
             return out
         conn = self._conns.get(event.flow)
         if conn is None:
@@ -240,7 +174,7 @@ class TlsTracker:
             self._finalize(conn)
         self._conns.clear()
         if self.connections_dropped:
-            self.anomalies.append(
+            self.sink.add(
                 Anomaly(
                     "limit.tls-connections",
                     f"{self.connections_dropped} TLS connections over {MAX_CONNECTIONS_KEPT} "
@@ -252,7 +186,9 @@ class TlsTracker:
 
     # -- records -----------------------------------------------------------------------------
 
-    def _record(self, conn: _Conn, direction: Direction, record: TlsRecord) -> list[StreamEvent]:
+    def _record(
+        self, conn: ConnState, direction: Direction, record: TlsRecord
+    ) -> list[StreamEvent]:
         side = conn.dirs[direction]
         if record.lost:
             if side.cipher is not None:
@@ -295,7 +231,7 @@ class TlsTracker:
         return []
 
     def _protected(
-        self, conn: _Conn, direction: Direction, side: _Dir, record: TlsRecord
+        self, conn: ConnState, direction: Direction, side: DirState, record: TlsRecord
     ) -> list[StreamEvent]:
         side.encrypted_records += 1
         if direction == Direction.TO_SERVER:
@@ -355,12 +291,14 @@ class TlsTracker:
         return out
 
     @staticmethod
-    def _plain_wanted(conn: _Conn) -> bool:
+    def _plain_wanted(conn: ConnState) -> bool:
         """Only HTTP/1.x goes to the HTTP tracker (ALPN h2 would be noise to it)."""
         alpn = conn.server_hello.alpn if conn.server_hello else None
         return alpn in (None, "http/1.1", "http/1.0")
 
-    def _alerts(self, conn: _Conn, direction: Direction, record: TlsRecord, data: bytes) -> None:
+    def _alerts(
+        self, conn: ConnState, direction: Direction, record: TlsRecord, data: bytes
+    ) -> None:
         try:
             pairs = parse_alerts(data)
         except Malformed as exc:
@@ -376,7 +314,7 @@ class TlsTracker:
 
     def _handshake(
         self,
-        conn: _Conn,
+        conn: ConnState,
         direction: Direction,
         msg_type: int,
         body: bytes,
@@ -392,7 +330,7 @@ class TlsTracker:
             self._note(conn, "tls.malformed-handshake", f"{name}: {exc}", record)
 
     def _message(
-        self, conn: _Conn, direction: Direction, msg_type: int, body: bytes, record: TlsRecord
+        self, conn: ConnState, direction: Direction, msg_type: int, body: bytes, record: TlsRecord
     ) -> None:
         to_server = direction == Direction.TO_SERVER
         if msg_type == CLIENT_HELLO and to_server:
@@ -439,11 +377,11 @@ class TlsTracker:
 
     # -- keys ----------------------------------------------------------------------------------
 
-    def _fail(self, conn: _Conn, reason: str, detail: str) -> None:
+    def _fail(self, conn: ConnState, reason: str, detail: str) -> None:
         conn.decryption = reason
         conn.decryption_detail = detail
 
-    def _derive_tls12(self, conn: _Conn) -> None:
+    def _derive_tls12(self, conn: ConnState) -> None:
         """At the first ChangeCipherSpec: find the master secret and set up both directions."""
         if conn.keys_tried:
             return
@@ -452,177 +390,52 @@ class TlsTracker:
         if ch is None or sh is None:
             self._fail(conn, "missing-handshake", "the capture does not hold both hellos")
             return
-        keys = self.keys
-        if keys.empty and not self._sessions:
+        if not self.deriver.can_try:
             return
-        suite = CIPHER_SUITES.get(sh.cipher_suite)
-        name = suite_name(sh.cipher_suite)
-        if suite is None or suite.cipher not in crypto.SUPPORTED_CIPHERS:
-            self._fail(conn, "unsupported-cipher", f"{name} is not one capinspect decrypts")
-            return
-        if sh.selected_version < 0x0301:
-            self._fail(conn, "unsupported-version", f"{version_name(sh.selected_version)}")
-            return
-        master, source = self._master_secret(conn, ch, sh, suite)
-        if master is None:
-            return
-        conn.master = master
-        conn.decrypted_with = source
-        to_server, to_client = crypto.tls12_ciphers(
-            sh.selected_version,
-            suite,
-            master,
-            ch.random,
-            sh.random,
-            sh.encrypt_then_mac and not suite.aead,
+        handshake = Handshake(
+            ch,
+            sh,
+            conn.resumed,
+            bytes(conn.transcript),
+            conn.encrypted_pre_master,
+            conn.cert_ders[0] if conn.cert_ders else None,
+            conn.certificates[0] if conn.certificates else None,
         )
+        self._apply(conn, self.deriver.tls12(handshake))
+
+    def _derive_tls13(self, conn: ConnState) -> None:
+        conn.keys_tried = True
+        if conn.server_hello is not None:
+            self._apply(conn, self.deriver.tls13_handshake(conn.client_hello, conn.server_hello))
+
+    def _apply(self, conn: ConnState, derived: Derived) -> None:
+        if derived is None:
+            return
+        if isinstance(derived, KeyFailure):
+            self._fail(conn, derived.reason, derived.detail)
+            return
+        conn.master = derived.master
+        conn.decrypted_with = derived.source
         client_side, server_side = conn.dirs
-        client_side.cipher, server_side.cipher = to_server, to_client
+        client_side.cipher, server_side.cipher = derived.to_server, derived.to_client
         self._remember_sessions(conn)
 
-    def _master_secret(
-        self, conn: _Conn, ch: ClientHello, sh: ServerHello, suite: CipherSuite
-    ) -> tuple[bytes | None, str | None]:
-        keylog = self.keys.keylog
-        if keylog is not None and ch.random in keylog.master_secrets:
-            return keylog.master_secrets[ch.random], "key log"
-        if conn.resumed:
-            for handle in (sh.session_id, ch.session_ticket):
-                if handle and handle in self._sessions:
-                    return self._sessions[handle], "earlier handshake in the capture"
-            self._fail(
-                conn,
-                "resumed-no-master",
-                "the session was resumed (abbreviated handshake) and its master secret is "
-                "neither in the capture (the full handshake that made it) nor in the key log",
-            )
-            return None, None
-        prf_name = crypto.prf_hash(sh.selected_version, suite)
-        ext_hash = (
-            crypto.session_hash(prf_name, bytes(conn.transcript))
-            if sh.extended_master_secret
-            else None
-        )
-        epms = conn.encrypted_pre_master
-        if keylog is not None and epms is not None and epms[:8] in keylog.rsa_pre_masters:
-            logged = keylog.rsa_pre_masters[epms[:8]]
-            return crypto.master_secret(prf_name, logged, ch.random, sh.random, ext_hash), (
-                "key log"
-            )
-        name = suite_name(sh.cipher_suite)
-        if suite.kx != "RSA":
-            if self.keys.server_keys and keylog is None:
-                self._fail(
-                    conn,
-                    "needs-key-log",
-                    f"{name} uses ephemeral ({suite.kx}) key exchange: the server's private key "
-                    "cannot decrypt it, only a key log (SSLKEYLOGFILE) can",
-                )
-            elif keylog is not None:
-                self._fail(
-                    conn,
-                    "keylog-no-entry",
-                    "the key log has no CLIENT_RANDOM line for "
-                    f"client random {ch.random.hex()[:16]}…",
-                )
-            return None, None
-        if epms is None:
-            self._fail(conn, "missing-handshake", "no ClientKeyExchange in the capture")
-            return None, None
-        if not self.keys.server_keys:
-            if keylog is not None:
-                self._fail(
-                    conn,
-                    "keylog-no-entry",
-                    "the key log has no CLIENT_RANDOM or RSA "
-                    f"line for client random {ch.random.hex()[:16]}…",
-                )
-            return None, None
-        public = certificate_public_key_der(conn.cert_ders[0]) if conn.cert_ders else None
-        for server_key in self.keys.server_keys:
-            if public is not None and server_key.public_der != public:
-                continue
-            pms = server_key.decrypt_pre_master(epms)
-            if pms is None or len(pms) != 48:
-                continue
-            return crypto.master_secret(prf_name, pms, ch.random, sh.random, ext_hash), (
-                "server key"
-            )
-        cert = conn.certificates[0] if conn.certificates else None
-        subject = cert.subject if cert is not None else "the server certificate"
-        self._fail(
-            conn,
-            "key-mismatch",
-            f"no key given matches {subject}"
-            + (f" (serial {cert.serial})" if cert is not None else "")
-            + ": "
-            + ", ".join(k.path for k in self.keys.server_keys),
-        )
-        return None, None
-
-    def _derive_tls13(self, conn: _Conn) -> None:
-        conn.keys_tried = True
-        ch, sh = conn.client_hello, conn.server_hello
-        keylog = self.keys.keylog
-        if sh is None or self.keys.empty:
-            return
-        suite = CIPHER_SUITES.get(sh.cipher_suite)
-        if suite is None or suite.cipher not in crypto.SUPPORTED_CIPHERS:
-            self._fail(conn, "unsupported-cipher", f"{suite_name(sh.cipher_suite)}")
-            return
-        if keylog is None:
-            self._fail(
-                conn,
-                "needs-key-log",
-                "TLS 1.3 always uses ephemeral key exchange: "
-                "the server's private key cannot decrypt it, only a key log can",
-            )
-            return
-        if ch is None:
-            self._fail(conn, "missing-handshake", "no ClientHello in the capture")
-            return
-        client = keylog.tls13_secrets.get(("CLIENT_HANDSHAKE_TRAFFIC_SECRET", ch.random))
-        server = keylog.tls13_secrets.get(("SERVER_HANDSHAKE_TRAFFIC_SECRET", ch.random))
-        if client is None or server is None:
-            self._fail(
-                conn,
-                "keylog-no-entry",
-                "the key log has no TLS 1.3 handshake secrets "
-                f"for client random {ch.random.hex()[:16]}…",
-            )
-            return
-        conn.dirs[0].cipher = crypto.Tls13Cipher(suite, client)
-        conn.dirs[1].cipher = crypto.Tls13Cipher(suite, server)
-        conn.decrypted_with = "key log"
-
-    def _tls13_application_keys(self, conn: _Conn, direction: Direction) -> None:
+    def _tls13_application_keys(self, conn: ConnState, direction: Direction) -> None:
         cipher = conn.dirs[direction].cipher
-        keylog = self.keys.keylog
-        ch = conn.client_hello
-        if not isinstance(cipher, crypto.Tls13Cipher) or keylog is None or ch is None:
+        if not isinstance(cipher, crypto.Tls13Cipher):
             return
-        label = (
-            "CLIENT_TRAFFIC_SECRET_0"
-            if direction == Direction.TO_SERVER
-            else ("SERVER_TRAFFIC_SECRET_0")
-        )
-        secret = keylog.tls13_secrets.get((label, ch.random))
-        if secret is None:
+        secret = self.deriver.tls13_traffic_secret(conn.client_hello, direction)
+        if isinstance(secret, KeyFailure):
             conn.dirs[direction].cipher = None
-            self._fail(conn, "keylog-no-entry", f"the key log has no {label} for this connection")
-            return
-        cipher.rekey(secret)
+            self._fail(conn, secret.reason, secret.detail)
+        elif secret is not None:
+            cipher.rekey(secret)
 
-    def _remember_sessions(self, conn: _Conn) -> None:
-        if conn.master is None or len(self._sessions) >= MAX_SESSIONS:
-            return
+    def _remember_sessions(self, conn: ConnState) -> None:
         sh = conn.server_hello
-        if sh is not None and sh.session_id:
-            self._sessions[sh.session_id] = conn.master
-        for ticket in conn.tickets:
-            self._sessions[ticket] = conn.master
+        self.deriver.remember(conn.master, sh.session_id if sh is not None else b"", conn.tickets)
 
-    def _decrypt_failed(self, conn: _Conn, why: str, record: TlsRecord) -> None:
+    def _decrypt_failed(self, conn: ConnState, why: str, record: TlsRecord) -> None:
         source = conn.decrypted_with or "the keys"
         if conn.decrypted_records:
             conn.decryption_detail = (
@@ -647,7 +460,7 @@ class TlsTracker:
     # -- endings --------------------------------------------------------------------------------
 
     def _reader_broken(
-        self, conn: _Conn, direction: Direction, side: _Dir, event: StreamEvent
+        self, conn: ConnState, direction: Direction, side: DirState, event: StreamEvent
     ) -> None:
         if side.broken_handled:
             return
@@ -661,7 +474,7 @@ class TlsTracker:
                 conn.decryption_detail = "decryption stopped at a capture gap"
 
     def _close_plain(
-        self, conn: _Conn, reason: str, frame: int | None, ts: float
+        self, conn: ConnState, reason: str, frame: int | None, ts: float
     ) -> list[StreamEvent]:
         if not conn.plain_opened:
             return []
@@ -671,95 +484,15 @@ class TlsTracker:
             if not side.ended
         ]
 
-    def _finalize(self, conn: _Conn) -> None:
+    def _finalize(self, conn: ConnState) -> None:
         if len(self.connections) >= MAX_CONNECTIONS_KEPT:
             self.connections_dropped += 1
             return
-        outcome, detail = self._outcome(conn)
-        decryption, decryption_detail = self._decryption(conn, outcome)
-        op = conn.opened
-        frames = [
-            f
-            for f in (
-                conn.client_hello.frame if conn.client_hello else None,
-                conn.server_hello.frame if conn.server_hello else None,
-                conn.certificate_frame,
-                conn.alerts[0].frame if conn.alerts else None,
-            )
-            if f
-        ]
-        self.connections.append(
-            TlsConnection(
-                flow=op.flow,
-                frame=op.frame,
-                ts=op.ts,
-                client_mac=op.client_mac,
-                vlans=op.vlans,
-                client_hello=conn.client_hello,
-                server_hello=conn.server_hello,
-                certificates=tuple(conn.certificates),
-                certificate_frame=conn.certificate_frame,
-                certificate_encrypted=conn.tls13 and not conn.certificates,
-                alerts=tuple(conn.alerts),
-                outcome=outcome,
-                outcome_detail=detail,
-                resumed=conn.resumed,
-                handshake_frames=tuple(sorted(set(frames))),
-                app_bytes_to_server=conn.dirs[0].app_bytes,
-                app_bytes_to_client=conn.dirs[1].app_bytes,
-                decryption=decryption,
-                decryption_detail=decryption_detail,
-                decrypted_with=conn.decrypted_with if decryption == DECRYPTED else None,
-                end_reason=conn.end_reason,
-                last_ts=conn.last_ts,
-                anomalies=tuple(conn.anomalies),
-                app_records=tuple(conn.app_records),
-                app_record_counts=(conn.dirs[0].app_records, conn.dirs[1].app_records),
-                ends=tuple(conn.ends),
-            )
-        )
-
-    @staticmethod
-    def _outcome(conn: _Conn) -> tuple[str, str]:
-        client, server = conn.dirs
-        fatal = next((a for a in conn.alerts if a.fatal), None)
-        if conn.client_hello is None and conn.server_hello is None:
-            return UNKNOWN, "the capture began after the handshake"
-        if conn.tls13 and not (client.cipher or server.cipher or conn.decrypted_records):
-            if client.encrypted_records >= 2 or conn.server_after_client_encrypted:
-                return ESTABLISHED, "TLS 1.3: application data flowed after the client's Finished"
-            if fatal is not None:
-                return FAILED, f"the {fatal.sender} sent a fatal {fatal.name} alert"
-            if conn.end_reason in ("fin", "rst") and client.encrypted_records == 1:
-                return UNKNOWN, (
-                    "TLS 1.3 hides the end of the handshake: the client sent one encrypted "
-                    "record and the connection closed (a rejected certificate looks like this)"
-                )
-        done = client.finished and server.finished
-        if done:
-            return ESTABLISHED, "both sides sent Finished" + (" (resumed)" if conn.resumed else "")
-        if fatal is not None:
-            return FAILED, f"the {fatal.sender} sent a fatal {fatal.name} alert"
-        if any(side.records.broken == "gap" or side.handshake_broken for side in conn.dirs):
-            return INCOMPLETE, "the capture lost part of the handshake"
-        if conn.end_reason in ("fin", "rst"):
-            return FAILED, f"the connection closed ({conn.end_reason}) during the handshake"
-        return INCOMPLETE, "the capture ended during the handshake"
-
-    def _decryption(self, conn: _Conn, outcome: str) -> tuple[str, str]:
-        if conn.decryption == DECRYPTED:
-            return DECRYPTED, conn.decryption_detail or f"decrypted with the {conn.decrypted_with}"
-        if conn.decryption is not None:
-            return conn.decryption, conn.decryption_detail
-        if not (conn.dirs[0].app_bytes or conn.dirs[1].app_bytes) and outcome != ESTABLISHED:
-            return NOTHING_TO_DECRYPT, "no application data"
-        if self.keys.empty:
-            return NO_KEYS_GIVEN, "no key given"
-        return "incomplete", "the handshake needed to derive the keys is not in the capture"
+        self.connections.append(finished(conn, keys_given=not self.keys.empty))
 
     def _note(
         self,
-        conn: _Conn | None,
+        conn: ConnState | None,
         code: str,
         detail: str,
         where: TlsRecord | StreamEvent | None,
@@ -771,7 +504,4 @@ class TlsTracker:
         anomaly = Anomaly(code, detail, frame, ts)
         if conn is not None and len(conn.anomalies) < MAX_ALERTS:
             conn.anomalies.append(anomaly)
-        if len(self.anomalies) < MAX_ANOMALIES:
-            self.anomalies.append(anomaly)
-        else:
-            self.anomalies_dropped += 1
+        self.sink.add(anomaly)

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from streamfeed import split_at, tr
 
 from capinspect.limits import Limits
+from capinspect.protocols.http.head import Role
 from capinspect.protocols.http.messages import HttpRequest, HttpResponse
-from capinspect.protocols.http.parser import HttpMessage, HttpMessageReader, Role
+from capinspect.protocols.http.parser import HttpMessage, HttpMessageReader
 
 
 def feed_all(
@@ -369,20 +370,6 @@ def test_over_long_start_line_is_skipped_while_resyncing_whole_or_split() -> Non
     assert without_positions(single) == without_positions(whole)
     assert single_anomalies == whole_anomalies == ["http.malformed-start-line"]
     assert [m.path for m in whole if isinstance(m, HttpRequest)] == ["/ok"]
-
-
-def test_body_budget_keeps_checkins_and_text_not_firmware() -> None:
-    from capinspect.protocols.http.parser import TEXT_BODY_KEPT, body_budget
-
-    limit = 1 << 20
-    assert (
-        body_budget("/RequestHandler/ucdevice.upx", 200, "application/octet-stream", limit) == limit
-    )
-    assert body_budget("/x/CPE.nbt", 500, "text/html", limit) == TEXT_BODY_KEPT
-    assert body_budget("/x/CPE.nbt", 404, "application/octet-stream", limit) == TEXT_BODY_KEPT
-    assert body_budget("/x/CPE.nbt", 200, "application/octet-stream", limit) == 0
-    assert body_budget("/x/CPE.nbt", 200, "", limit) == TEXT_BODY_KEPT
-    assert body_budget("/", 200, "text/html; charset=utf-8", limit) == TEXT_BODY_KEPT
 
 
 def test_firmware_bodies_are_counted_and_hashed_not_kept() -> None:

@@ -265,18 +265,21 @@ def test_corpus_matches_tshark(path: Path) -> None:
 
 def test_capture_level_anomalies_are_capped_and_counted() -> None:
     # A million half-open flows each left "incomplete headers" in the capture-level list
-    # (tests/test_resource_bounds.py measured ~300 MB); now 1000 are kept and the rest counted.
-    from capinspect.protocols.http.tracker import MAX_ANOMALIES
+    # (tests/test_resource_bounds.py measured ~300 MB); now the sink keeps the first of each code
+    # and counts the rest.
+    from capinspect.limits import MAX_ANOMALIES_PER_CODE
 
     events: list[StreamEvent] = []
-    for n in range(MAX_ANOMALIES + 50):
+    for n in range(MAX_ANOMALIES_PER_CODE + 50):
         flow = FlowKey("10.0.0.20", 1024 + n, "10.0.0.1", 80)
         events += [opened(flow=flow), data(UP, b"GET / HTTP/1.1\r\n", 2, flow)]
     _, tracker = run(events)
     codes = [a.code for a in tracker.anomalies]
-    assert codes[:MAX_ANOMALIES] == ["http.incomplete-headers"] * MAX_ANOMALIES
-    assert codes[MAX_ANOMALIES:] == ["http.anomalies-dropped"]
-    assert "50 more" in tracker.anomalies[-1].detail
+    assert codes == ["http.incomplete-headers"] * MAX_ANOMALIES_PER_CODE
+    assert tracker.sink.counts == {"http.incomplete-headers": MAX_ANOMALIES_PER_CODE + 50}
+    more = tracker.sink.anomalies()[-1]
+    assert (more.code, more.count) == ("http.incomplete-headers", 50)
+    assert "50 more" in more.detail
 
 
 def _bounded(events: list[StreamEvent], limit: int) -> tuple[list[HttpExchange], HttpTracker]:

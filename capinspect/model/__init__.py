@@ -40,6 +40,9 @@ class Anomaly:
     detail: str
     frame: int | None = None
     ts: float | None = None
+    count: int = 1
+    """How many anomalies this one stands for: 1, or for the "N more like this" anomaly an
+    :class:`~capinspect.anomalies.AnomalySink` ends with, the N it counted but did not keep."""
 
 
 # ---------------------------------------------------------------------------------------------
