@@ -2,7 +2,7 @@
 
 Frames come in (from files or a live interface, the engine cannot tell which), protocol
 transactions come out. The per-frame hot path is ``Decoder.decode``: it looks at a few header
-bytes and returns ``None`` for everything that cannot matter (not UDP 53/67/68, not TCP), so a
+bytes and returns ``None`` for everything that cannot matter (not UDP 53/67/68/123, not TCP), so a
 mirror-port capture full of unrelated traffic costs little. TCP segments go to the reassembler,
 which follows only flows whose first payload looks like HTTP, TLS or DNS.
 
@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from capinspect.decode import Decoder
+from capinspect.flows.connects import ConnectTracker, TcpConnect
 from capinspect.flows.tcp import TcpReassembler
 from capinspect.knowledge.phone import (
     PHONE_USER_AGENT_MARKERS,
@@ -27,6 +28,8 @@ from capinspect.knowledge.phone import (
 )
 from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.model import (
+    TCP_RST,
+    TCP_SYN,
     Anomaly,
     ArpPacket,
     CaptureStats,
@@ -54,6 +57,8 @@ from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.dns.tracker import DnsTracker
 from capinspect.protocols.http.messages import HttpExchange
 from capinspect.protocols.http.tracker import HttpTracker
+from capinspect.protocols.ntp.messages import NtpExchange
+from capinspect.protocols.ntp.tracker import NtpTracker
 from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
 from capinspect.protocols.tls.messages import TlsConnection
 from capinspect.protocols.tls.tracker import TlsTracker
@@ -125,6 +130,10 @@ class Analysis:
     checkins: tuple[Checkin, ...] = ()
     """Every check-in, parsed once as its exchange completed (protocols/checkins.py); empty in
     an Analysis assembled without the engine, whose check-ins the devices stage parses."""
+    ntp: tuple[NtpExchange, ...] = ()
+    """The phones' NTP exchanges (protocols/ntp): requests, retries, answers."""
+    connects: tuple[TcpConnect, ...] = ()
+    """The phones' TCP connection attempts and their answers (flows/connects.py)."""
 
 
 @dataclass(slots=True)
@@ -191,6 +200,16 @@ class _Interest:
                 for host in _URL_HOST.findall(exchange.response.body.data[:65536]):
                     self.names.add(host.decode("ascii").lower())
 
+    def phone_packet(self, pkt: Packet) -> bool:
+        """Whether a phone (by DHCP or check-in) sent or receives this packet (NTP, SYN/RST)."""
+        ips = self.ips
+        return (
+            pkt.src_ip in ips
+            or pkt.dst_ip in ips
+            or pkt.src_mac in self.macs
+            or pkt.dst_mac in self.macs
+        )
+
     def dns_wanted(self, qname: str, client_ip: str) -> bool:
         return client_ip in self.ips or qname in self.names or qname.startswith(NAMES_OF_INTEREST)
 
@@ -240,6 +259,8 @@ class Engine:
         self.dns.on_answer = self.interest.note_answer
         self.http = HttpTracker(limits)
         self.tls = TlsTracker(limits, tls_keys)
+        self.ntp = NtpTracker(limits)
+        self.connects = ConnectTracker(limits)
         self._flows: dict[FlowKey, _FlowState] = {}
         self._other_flows: list[TcpFlowSeen] = []
         self._arp: dict[str, list[ArpBinding]] = {}
@@ -282,8 +303,16 @@ class Engine:
                 return [seen]
             if pkt.sport == 53 or pkt.dport == 53:
                 self.dns.feed_udp(pkt)
+            elif (pkt.sport == 123 or pkt.dport == 123) and (
+                self.follow_all or self.interest.phone_packet(pkt)
+            ):
+                self.ntp.feed(pkt)
             return []
         if pkt.proto == IpProto.TCP:
+            if pkt.tcp_flags & (TCP_SYN | TCP_RST) and (
+                self.follow_all or self.interest.phone_packet(pkt)
+            ):
+                self.connects.feed(pkt)
             events = self.tcp.feed(pkt)
             if events:
                 return list(self._route_stream(events))
@@ -431,6 +460,8 @@ class Engine:
             tls=tuple(sorted(self.tls.connections, key=lambda c: c.frame)),
             dhcp_background=self.dhcp.background(),
             checkins=self.checkins.checkins(),
+            ntp=self.ntp.exchanges_so_far(),
+            connects=self.connects.connects_so_far(),
         )
 
     # -- end of input -----------------------------------------------------------------------
@@ -461,6 +492,8 @@ class Engine:
             *self.dns.anomalies,
             *self.http.anomalies,
             *self.tls.anomalies,
+            *self.ntp.anomalies,
+            *self.connects.anomalies,
             *self._anomalies,
         ]
         http = sorted(self._http_done, key=lambda ex: (ex.request.frame, ex.index))
@@ -476,4 +509,6 @@ class Engine:
             tls=tls,
             dhcp_background=self.dhcp.background(),
             checkins=self.checkins.checkins(),
+            ntp=self.ntp.finish(),
+            connects=self.connects.finish(),
         )

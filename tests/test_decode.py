@@ -368,8 +368,8 @@ def _ipv6_frames(draw: st.DrawFn) -> bytes:
     """Ethernet (maybe tagged) + IPv6 + TCP or UDP, then some bytes overwritten: the fast path
     must take the plain ones and hand every odd one to the full decoder unchanged."""
     src, dst = draw(_IPV6_ADDRESSES), draw(_IPV6_ADDRESSES)
-    sport = draw(st.sampled_from([53, 67, 443, 5060, 40000]))
-    dport = draw(st.sampled_from([53, 68, 80, 443, 4789, 40001]))
+    sport = draw(st.sampled_from([53, 67, 123, 443, 5060, 40000]))
+    dport = draw(st.sampled_from([53, 68, 80, 123, 443, 4789, 40001]))
     payload = draw(st.binary(max_size=40))
     if draw(st.booleans()):
         flags = draw(st.sampled_from(["A", "PA", "S", "SA", "FA", "R"]))
