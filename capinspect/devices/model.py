@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from capinspect.devices.clock import PhoneTime
+from capinspect.devices.signin import SignInPath
 from capinspect.engine import TcpFlowSeen
+from capinspect.flows.connects import TcpConnect
 from capinspect.protocols.checkins import Checkin
 from capinspect.protocols.dhcp.messages import DhcpExchange
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.messages import HttpExchange
+from capinspect.protocols.ntp.messages import NtpExchange
 from capinspect.protocols.tls.messages import TlsConnection
 
 
@@ -125,6 +129,16 @@ class DeviceSession:
     ``downloads``). Only these are judged by the ``tls.*`` checks."""
     other_tls: tuple[TlsConnection, ...] = ()
     """The phone's other TLS connections (Exchange, anything else): shown, never judged."""
+    ntp: tuple[NtpExchange, ...] = ()
+    """The phone's NTP exchanges (requests, retries, answers)."""
+    connects: tuple[TcpConnect, ...] = ()
+    """The phone's TCP connection attempts (accepted, refused, unanswered)."""
+    signin: SignInPath | None = None
+    """The sign-in path from option 43's Certificate Provisioning URL (devices/signin.py);
+    None when no DHCP answer gave the phone one."""
+    time: PhoneTime | None = None
+    """Option 42's NTP servers, the phone's NTP and the clock it learnt (devices/clock.py);
+    None when the capture shows neither."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,15 +1,19 @@
-"""A phone's boot as a ladder: one line per DHCP message, DNS lookup, check-in, download, TLS
-handshake step and other connection, with the decoded values that matter."""
+"""A phone's boot as a ladder: one line per DHCP message, DNS lookup, NTP request and answer,
+check-in, download, TLS handshake step, refused or unanswered connection and other connection,
+with the decoded values that matter."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from capinspect.devices.model import Checkin, Download, TimelineStep, seconds
 from capinspect.engine import TcpFlowSeen
+from capinspect.flows.connects import ACCEPTED, TcpConnect
 from capinspect.protocols.dhcp.messages import ACK, INFORM, DhcpExchange, DhcpSeen
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.messages import HttpExchange
+from capinspect.protocols.ntp.messages import NtpExchange
 from capinspect.protocols.tls.messages import (
     DECRYPTED,
     TlsConnection,
@@ -169,6 +173,61 @@ def _tls_steps(connections: Sequence[TlsConnection]) -> list[TimelineStep]:
     return steps
 
 
+def _iso_time(ts: float | None) -> str:
+    if ts is None:
+        return "(not set)"
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return f"{ts:.0f} s"
+
+
+def _ntp_steps(exchange: NtpExchange) -> list[TimelineStep]:
+    """The request (with its retries counted) and the answer of one NTP exchange."""
+    steps: list[TimelineStep] = []
+    server = exchange.flow.server_ip
+    if exchange.requests:
+        first = exchange.requests[0]
+        sent = f" (sent {len(exchange.requests) + exchange.retries_dropped} times)"
+        summary = f"NTP request v{first.message.version}" + (sent if exchange.retries else "")
+        summary += f", phone clock {_iso_time(first.message.transmit_ts)}"
+        steps.append(TimelineStep(first.ts, first.frame, "ntp", "to-server", server, summary))
+    answer = exchange.answer
+    if answer is not None:
+        msg = answer.message
+        why = msg.usable_time
+        summary = f"NTP answer stratum {msg.stratum} ({msg.reference_text})"
+        if why is not None:
+            summary += f": no time given ({why})"
+        else:
+            summary += f", server time {_iso_time(msg.transmit_ts)}"
+            offset = exchange.server_offset
+            if offset is not None:
+                summary += f", {offset:+.3f} s from the capture's clock"
+        rtt = exchange.round_trip
+        if rtt is not None:
+            summary += f", round trip {seconds(max(rtt, 0.0))}"
+        steps.append(TimelineStep(answer.ts, answer.frame, "ntp", "from-server", server, summary))
+    return steps
+
+
+def _connect_step(attempt: TcpConnect) -> TimelineStep | None:
+    """A connection attempt that never carried a byte: refused or unanswered."""
+    if attempt.outcome == ACCEPTED:
+        return None
+    flow = attempt.flow
+    tries = f" ({len(attempt.syn_frames)} SYNs)" if len(attempt.syn_frames) > 1 else ""
+    what = "refused (RST)" if attempt.answer_frame else "no answer"
+    return TimelineStep(
+        attempt.ts,
+        attempt.frame,
+        "tcp",
+        "to-server",
+        flow.server_ip,
+        f"TCP connect to {flow.server_ip}:{flow.server_port}{tries}: {what}",
+    )
+
+
 def build_timeline(
     *,
     dhcp: Sequence[DhcpExchange],
@@ -178,9 +237,14 @@ def build_timeline(
     other_http: Sequence[HttpExchange],
     tls: Sequence[TlsConnection],
     other_flows: Sequence[TcpFlowSeen],
+    ntp: Sequence[NtpExchange] = (),
+    connects: Sequence[TcpConnect] = (),
 ) -> tuple[TimelineStep, ...]:
     """Every step of one phone's boot, in packet-time order."""
     steps: list[TimelineStep] = []
+    for ntp_exchange in ntp:
+        steps.extend(_ntp_steps(ntp_exchange))
+    steps.extend(step for step in map(_connect_step, connects) if step is not None)
     for dhcp_exchange in dhcp:
         for seen in dhcp_exchange.messages:
             summary, details = describe_dhcp(seen)
