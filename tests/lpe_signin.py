@@ -236,6 +236,8 @@ def signin_frames(
     _dhcp(b, option43(host, port), pool, ntp_server)
     if ntp_sent:
         _ntp(b, ntp_answer, ntp_retries, phone_clock, b.ts + 0.02 + ntp_retries + server_offset)
+        if not ntp_answer:
+            b.ts += 5.0  # the phone gives up waiting for the time
     _lookup(b, host, PROV_IP if resolves else None, 1)
     if resolves:
         _tcp(b, PROV_IP, 49200, connect_outcome, tls_chunks(trusted, host))

@@ -6,12 +6,26 @@ and docs/checks.md.
 
 from __future__ import annotations
 
-from capinspect.checks import capture, checkin, device, dhcp, dns, download, logs, offers, tls
+from capinspect.checks import (
+    capture,
+    checkin,
+    device,
+    dhcp,
+    dns,
+    download,
+    logs,
+    offers,
+    signin,
+    time,
+    tls,
+)
 from capinspect.checks.base import Check, CheckSpec
 
 ALL_CHECKS: tuple[Check, ...] = (
     *dhcp.CHECKS,
+    *time.CHECKS,
     *dns.CHECKS,
+    *signin.CHECKS,
     *tls.CHECKS,
     *checkin.CHECKS,
     *offers.CHECKS,

@@ -53,3 +53,17 @@ UPDATING_LPE_2013 = 'Jeff Schertz, "Updating Lync Phone Edition Devices for Lync
 APPROVE_AN_UPDATE = 'Microsoft, "Approve an update" (Lync Server 2010)'
 
 GET_CSDEVICEUPDATE = "Andy Giesen, Get-CsDeviceUpdate (Microsoft's DeviceUpdateStore layout)"
+
+LPE_CERTIFICATES = 'Microsoft, "Certificates for Lync Phone Edition" (Lync Server 2010)'
+"""The phone must trust the CA of the server certificate: a private root is published to
+Active Directory, from where the phone gets it at sign-in."""
+
+WEB_TRUSTED_CA = "Microsoft, New-CsWebTrustedCACertificate cmdlet help (Lync Server 2010)"
+"""Adds a CA to the Web Services configuration's TrustedCACerts that Lync Phone Edition trusts."""
+
+SCHERTZ_LPE_PUBLIC_CERTS = 'Jeff Schertz, "Lync Phone Edition and Public Certificates" (2014)'
+"""Old Lync Phone Edition firmware lacks newer public roots and fails sign-in over an untrusted
+server certificate; PIN sign-in through option 43 can fetch the root from the Certificate
+Provisioning service."""
+
+NTP_RFC = 'RFC 5905, "Network Time Protocol Version 4" (2010)'

@@ -27,7 +27,8 @@ _FRACTION = float(1 << 32)
 
 def ntp_time(raw: bytes) -> float | None:
     """POSIX seconds from an 8-byte NTP timestamp; ``None`` when it is zero (not set)."""
-    seconds, fraction = struct.unpack(">II", raw)
+    seconds: int = int.from_bytes(raw[:4], "big")
+    fraction: int = int.from_bytes(raw[4:8], "big")
     if not seconds and not fraction:
         return None
     if not seconds & 0x8000_0000:
