@@ -43,6 +43,7 @@ from capinspect.report.markdown import (
     summary_table,
 )
 from capinspect.report.model import DeviceReport, Report, verdict_rank
+from capinspect.report.signin import signin_tables
 from capinspect.report.text import device_label, safe
 
 OPEN_VERDICTS = frozenset({Verdict.FAIL, Verdict.WARN})
@@ -285,6 +286,7 @@ def _device(number: int, item: DeviceReport) -> str:
     )
     out.append(f'<div class="ladder">{ladder_svg(item)}</div>')
     out += [_table(t) for t in option_tables(session)]
+    out += [_table(t) for t in signin_tables(session)]
     out += [_table(t) for t in checkin_tables(session)]
     downloads = downloads_table(session)
     if downloads is not None:

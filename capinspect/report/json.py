@@ -32,6 +32,7 @@ from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.messages import HttpBody, HttpExchange, HttpRequest, HttpResponse
 from capinspect.protocols.tls.messages import TlsConnection, suite_name, version_name
 from capinspect.report.model import DeviceReport, Report
+from capinspect.report.signin import signin_json, time_json
 
 REPORT_SCHEMA = "capinspect/report@1"
 TIMELINE_SCHEMA = "capinspect/timeline@1"
@@ -342,6 +343,8 @@ def device_timeline(session: DeviceSession) -> dict[str, Any]:
         for f in session.other_flows
     ]
     out["tls"] = [tls_connection(c) for c in session.tls]
+    out["signin"] = signin_json(session.signin)
+    out["time"] = time_json(session.time)
     return out
 
 

@@ -29,6 +29,7 @@ from capinspect.devices import DeviceSession, TimelineStep, seconds
 from capinspect.protocols.dhcp.messages import Option43, Option120
 from capinspect.report.json import iso
 from capinspect.report.model import DeviceReport, Report
+from capinspect.report.signin import signin_tables
 from capinspect.report.text import device_label, safe
 
 # ---------------------------------------------------------------------------------------------
@@ -599,6 +600,8 @@ def _md_device(number: int, item: DeviceReport) -> list[str]:
     lines.append("")
     lines += _md_ladder(item)
     for table in option_tables(session):
+        lines += _md_table(table)
+    for table in signin_tables(session):
         lines += _md_table(table)
     for table in checkin_tables(session):
         lines += _md_table(table)
