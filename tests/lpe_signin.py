@@ -77,7 +77,7 @@ def _server(src_mac: str = DHCP_MAC) -> Ether:
     return Ether(src=src_mac, dst=PHONE_MAC)
 
 
-def _dhcp(b: Builder, opt43: bytes, pool: str | None, ntp_server: str | None) -> None:
+def _dhcp(b: Builder, opt43: bytes | None, pool: str | None, ntp_server: str | None) -> None:
     chaddr = bytes.fromhex(PHONE_MAC.replace(":", "")) + bytes(10)
     b.add(
         Ether(src=PHONE_MAC, dst="ff:ff:ff:ff:ff:ff")
@@ -97,8 +97,9 @@ def _dhcp(b: Builder, opt43: bytes, pool: str | None, ntp_server: str | None) ->
         ("message-type", "ack"),
         ("server_id", DHCP_IP),
         ("domain", b"contoso.com"),
-        ("vendor_specific", opt43),
     ]
+    if opt43 is not None:
+        options.append(("vendor_specific", opt43))
     if pool is not None:
         options.append((120, option120(pool)))
     if ntp_server is not None:
@@ -114,7 +115,7 @@ def _dhcp(b: Builder, opt43: bytes, pool: str | None, ntp_server: str | None) ->
 
 def _ntp(b: Builder, answer: bool, retries: int, phone_clock: float, server_clock: float) -> None:
     for attempt in range(retries + 1):
-        sent = ntp_timestamp(phone_clock + attempt)
+        sent = ntp_timestamp(phone_clock + attempt) if phone_clock else 0  # 0: not set
         b.add(
             _phone()
             / IP(src=PHONE_IP, dst=NTP_IP)
@@ -123,7 +124,7 @@ def _ntp(b: Builder, answer: bool, retries: int, phone_clock: float, server_cloc
             step=1.0 if attempt else 0.01,
         )
     if answer:
-        request_sent = ntp_timestamp(phone_clock + retries)
+        request_sent = ntp_timestamp(phone_clock + retries) if phone_clock else 0
         b.add(
             _server()
             / IP(src=NTP_IP, dst=PHONE_IP)
@@ -175,6 +176,7 @@ def _tcp(
     for n in range(syns):
         b.add(_phone() / ip_out / TCP(sport=sport, dport=443, flags="S", seq=cseq), 3.0 * n or 0.01)
     if outcome == "no-answer":
+        b.ts += 10.0  # the phone gives up on the connection
         return
     if outcome == "refused":
         b.add(_server() / ip_in / TCP(sport=443, dport=sport, flags="RA", seq=0, ack=cseq + 1))
@@ -219,6 +221,7 @@ def signin_frames(
     *,
     host: str = PROV_HOST,
     port: bytes = b"443",
+    with_option43: bool = True,
     resolves: bool = True,
     connect_outcome: str = "accepted",
     trusted: bool = True,
@@ -228,14 +231,17 @@ def signin_frames(
     ntp_sent: bool = True,
     ntp_answer: bool = True,
     ntp_retries: int = 0,
+    ntp_tail: bool = True,
     phone_clock: float = 1_262_304_000.0,
     server_offset: float = 0.0,
 ) -> list[Packet]:
     """One phone's boot up to the pool lookup (see the module docstring)."""
     b = Builder([])
-    _dhcp(b, option43(host, port), pool, ntp_server)
+    _dhcp(b, option43(host, port) if with_option43 else None, pool, ntp_server)
     if ntp_sent:
         _ntp(b, ntp_answer, ntp_retries, phone_clock, b.ts + 0.02 + ntp_retries + server_offset)
+        if not ntp_answer and not ntp_tail:
+            return b.frames  # the capture ends right after the requests
         if not ntp_answer:
             b.ts += 5.0  # the phone gives up waiting for the time
     _lookup(b, host, PROV_IP if resolves else None, 1)

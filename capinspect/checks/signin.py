@@ -214,7 +214,7 @@ def _unreachable(path: SignInPath, ctx: CheckContext) -> tuple[str, str, list[in
         return None
     attempts = path.connections
     if all(a.connect == NO_ANSWER for a in attempts) and ctx.capture_end is not None:
-        if ctx.capture_end - attempts[-1].ts < NO_ANSWER_AFTER:
+        if ctx.capture_end - max(a.last_syn_ts for a in attempts) < NO_ANSWER_AFTER:
             return None  # the capture ended too soon to say
     refused = [a for a in attempts if a.connect == REFUSED]
     what = (

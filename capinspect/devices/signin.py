@@ -76,6 +76,8 @@ class ProvisioningConnection:
     connect_frames: tuple[int, ...]
     syn_count: int
     tls: TlsConnection | None = None
+    last_syn_ts: float = 0.0
+    """When the phone sent its last SYN (a capture ending soon after it says nothing)."""
 
     @property
     def phone_alert(self) -> str | None:
@@ -226,6 +228,7 @@ def _connections(
                 attempt.frames,
                 len(attempt.syn_frames),
                 conn,
+                attempt.last_syn_ts,
             )
         )
     wanted = host.lower().rstrip(".")
@@ -238,7 +241,14 @@ def _connections(
             continue
         out.append(
             ProvisioningConnection(
-                f"{flow.server_ip}:{flow.server_port}", conn.frame, conn.ts, ACCEPTED, (), 0, conn
+                f"{flow.server_ip}:{flow.server_port}",
+                conn.frame,
+                conn.ts,
+                ACCEPTED,
+                (),
+                0,
+                conn,
+                conn.ts,
             )
         )
     return tuple(sorted(out, key=lambda c: c.frame))
