@@ -21,6 +21,16 @@ from capinspect.protocols.ntp.messages import NtpExchange
 NTP_OPTION = 42
 
 
+def describe_offset(value: float) -> str:
+    """A clock offset for people: ``+0.009 s``, ``-12.5 min``, ``-30.0 days``."""
+    size = abs(value)
+    if size < 120:
+        return f"{value:+.3f} s"
+    if size < 2 * 86_400:
+        return f"{value / 60:+.1f} min" if size < 7200 else f"{value / 3600:+.1f} h"
+    return f"{value / 86_400:+.1f} days"
+
+
 @dataclass(frozen=True, slots=True)
 class PhoneClock:
     """The time the phone believed at one moment, and where that belief comes from."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from capinspect.devices.clock import describe_offset
 from capinspect.devices.model import Checkin, Download, TimelineStep, seconds
 from capinspect.engine import TcpFlowSeen
 from capinspect.flows.connects import ACCEPTED, TcpConnect
@@ -59,6 +60,10 @@ def describe_dhcp(seen: DhcpSeen) -> tuple[str, dict[str, object]]:
     if msg.domain_name:
         parts.append(f"opt15 {msg.domain_name}")
         details["option15"] = msg.domain_name
+    ntp = msg.option(42)
+    if ntp is not None and isinstance(ntp.value, list) and msg.op == 2:
+        parts.append("opt42 " + ",".join(str(server) for server in ntp.value))
+        details["option42"] = [str(server) for server in ntp.value]
     if msg.server_id and msg.op == 2:
         details["server_id"] = msg.server_id
     return " ".join(parts), details
@@ -203,7 +208,7 @@ def _ntp_steps(exchange: NtpExchange) -> list[TimelineStep]:
             summary += f", server time {_iso_time(msg.transmit_ts)}"
             offset = exchange.server_offset
             if offset is not None:
-                summary += f", {offset:+.3f} s from the capture's clock"
+                summary += f", {describe_offset(offset)} from the capture's clock"
         rtt = exchange.round_trip
         if rtt is not None:
             summary += f", round trip {seconds(max(rtt, 0.0))}"

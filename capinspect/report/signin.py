@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from capinspect.devices.clock import PhoneTime
+from capinspect.devices.clock import PhoneTime, describe_offset
 from capinspect.devices.model import DeviceSession
 from capinspect.devices.signin import NameResolution, ProvisioningConnection, SignInPath
 from capinspect.protocols.ntp.messages import NtpExchange
@@ -144,7 +144,7 @@ def time_json(clock: PhoneTime | None) -> dict[str, Any] | None:
 
 
 def _seconds(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.3f} s"
+    return "—" if value is None else describe_offset(value)
 
 
 def _resolution_row(role: str, name: NameResolution) -> tuple[str, ...]:

@@ -74,3 +74,12 @@ def test_resolve_reads_the_phones_own_lookups_after_the_option() -> None:
     assert resolve("old.contoso.com", [early], 90.0).status == "not-looked-up"
     assert resolve("mute.contoso.com", [silent], 90.0).status == "unanswered"
     assert resolve("10.0.0.10", [], 90.0).addresses == ("10.0.0.10",)
+
+
+def test_offsets_read_in_the_unit_that_fits() -> None:
+    from capinspect.devices.clock import describe_offset
+
+    assert describe_offset(0.0091) == "+0.009 s"
+    assert describe_offset(-750.0) == "-12.5 min"
+    assert describe_offset(3 * 3600.0) == "+3.0 h"
+    assert describe_offset(-30 * 86_400.0) == "-30.0 days"

@@ -54,3 +54,12 @@ def test_text_markdown_and_html_show_the_tables(tmp_path: Path) -> None:
     assert "Sign-in path" in markdown and "refused" in markdown
     html = _run(path, "html")
     assert "Sign-in path" in html and "Time (NTP)" in html
+
+
+def test_redact_leaves_no_address_or_name_in_the_sections(tmp_path: Path) -> None:
+    path = write_signin(tmp_path / "s.pcap", trusted=False)
+    for fmt in ("json", "text", "markdown", "html"):
+        result = CliRunner().invoke(main, ["analyze", "--redact", "--format", fmt, str(path)])
+        assert "Sign-in path" in result.output or '"signin"' in result.output
+        for secret in (PROV_IP, NTP_IP, "contoso", "10.30.0.250", "00:04:f2:5a:10:01"):
+            assert secret not in result.output, (fmt, secret)
