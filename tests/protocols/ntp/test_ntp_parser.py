@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from locations import needs_tshark
+from locations import ZEEK_TRACES, needs_tshark
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.layers.ntp import NTPHeader
 from scapy.utils import wrpcap
 
 from capinspect.errors import Malformed, Truncated
+from capinspect.pipeline import analyze_paths
 from capinspect.protocols.ntp.messages import SERVER
 from capinspect.protocols.ntp.parser import HEADER_BYTES, ntp_time, parse_ntp
 
@@ -184,3 +185,42 @@ def test_fields_agree_with_tshark(tmp_path: Path) -> None:
         shown = row["ntp.xmt"][0]
         expected = datetime.fromtimestamp(msg.transmit_ts, UTC).strftime("%H:%M:%S")
         assert expected in shown, (shown, expected)
+
+
+@needs_tshark
+def test_a_third_party_capture_agrees_with_tshark() -> None:
+    """tunnels_gre-sample.pcap (the Zeek traces) carries NTPv4 inside GRE: every message the
+    engine reads (following everything: no phone there) has tshark's mode, stratum, version
+    and transmit time."""
+    capture = ZEEK_TRACES / "tunnels_gre-sample.pcap"
+    if not capture.exists():
+        pytest.skip("third-party corpus not present")
+    tshark = shutil.which("tshark")
+    assert tshark is not None
+    out = subprocess.run(
+        [tshark, "-r", str(capture), "-Y", "ntp", "-T", "fields", "-e", "frame.number",
+         "-e", "ntp.flags.mode", "-e", "ntp.stratum", "-e", "ntp.flags.vn", "-e", "ntp.xmt",
+         "-t", "ud"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    expected = {}
+    for line in out.splitlines():
+        frame, mode, stratum, version, transmit = line.split("\t")
+        expected[int(frame)] = (int(mode), int(stratum), int(version), transmit)
+    analysis = analyze_paths([str(capture)], follow_all=True)
+    seen = {
+        s.frame: s.message
+        for ex in analysis.ntp
+        for s in (*ex.requests, *((ex.answer,) if ex.answer else ()))
+    }
+    assert sorted(seen) == sorted(expected) and len(seen) == 6
+    for frame, msg in seen.items():
+        mode, stratum, version, transmit = expected[frame]
+        assert (msg.mode, msg.stratum, msg.version) == (mode, stratum, version)
+        assert msg.transmit_ts is not None
+        # "Jun 11, 2003 00:06:13.849817999 UTC": nanoseconds, which datetime cannot read
+        whole, _, fraction = transmit.removesuffix(" UTC").partition(".")
+        moment = datetime.strptime(whole, "%b %d, %Y %H:%M:%S").replace(tzinfo=UTC)
+        assert msg.transmit_ts == pytest.approx(
+            moment.timestamp() + float(f"0.{fraction}"), abs=1e-5
+        ), (frame, transmit)
