@@ -387,6 +387,8 @@ def assert_same_analysis(one: Analysis, other: Analysis, *, anomaly_order: bool 
     assert one.tls == other.tls
     assert one.arp == other.arp
     assert one.other_flows == other.other_flows
+    assert one.ntp == other.ntp
+    assert one.connects == other.connects
     assert one.stats == other.stats
     if anomaly_order:
         assert one.anomalies == other.anomalies
