@@ -94,13 +94,14 @@ def signin_json(path: SignInPath | None) -> dict[str, Any] | None:
     }
 
 
-def _exchange(ex: NtpExchange) -> dict[str, Any]:
+def _exchange(ex: NtpExchange, option42: tuple[str, ...]) -> dict[str, Any]:
     answer = ex.answer
     msg = answer.message if answer is not None else None
     first = ex.requests[0].message if ex.requests else None
     shown = first or msg
     return {
         "server": ex.flow.server_ip,
+        "server_from_option42": ex.flow.server_ip in option42,
         "client_port": ex.flow.client_port,
         "requests": [{"frame": s.frame, "time": _iso(s.ts)} for s in ex.requests],
         "retries": ex.retries,
@@ -134,7 +135,7 @@ def time_json(clock: PhoneTime | None) -> dict[str, Any] | None:
     return {
         "ntp_servers": list(clock.ntp_servers),
         "option42_frame": clock.option42_frame,
-        "exchanges": [_exchange(ex) for ex in clock.exchanges],
+        "exchanges": [_exchange(ex, clock.ntp_servers) for ex in clock.exchanges],
         "answered": bool(answered),
         "learnt_offset": _round(learnt.server_offset) if learnt is not None else None,
         "unanswered_requests": sum(
@@ -196,9 +197,10 @@ def signin_tables(session: DeviceSession) -> list[Table]:
             else:
                 result = f"server time {_iso(answer.message.transmit_ts)}"
             first = ex.requests[0].message if ex.requests else None
+            given = " (option 42)" if ex.flow.server_ip in clock.ntp_servers else ""
             rows.append(
                 (
-                    ex.flow.server_ip,
+                    ex.flow.server_ip + given,
                     str(len(ex.requests) + ex.retries_dropped),
                     (_iso(first.transmit_ts) or "(not set)") if first is not None else "—",
                     result,

@@ -34,6 +34,7 @@ def test_json_has_the_signin_and_time_sections(tmp_path: Path) -> None:
     assert time["unanswered_requests"] == 2
     (exchange,) = time["exchanges"]
     assert exchange["retries"] == 1 and exchange["answer"] is None
+    assert exchange["server_from_option42"] is True
     assert exchange["phone_clock"].startswith("2010-01-01")
     stages = {step["stage"] for step in device["timeline"]}
     assert "ntp" in stages
