@@ -82,8 +82,7 @@ class ProvisioningConnection:
     @property
     def phone_alert(self) -> str | None:
         """The phone's fatal alert rejecting the certificate (``unknown_ca``…), if any."""
-        alert = _phone_rejection(self.tls) if self.tls is not None else None
-        return alert
+        return _phone_rejection(self.tls) if self.tls is not None else None
 
     @property
     def frames(self) -> tuple[int, ...]:

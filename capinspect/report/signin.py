@@ -44,7 +44,7 @@ def _resolution(name: NameResolution) -> dict[str, Any]:
     }
 
 
-def _connection(attempt: ProvisioningConnection, host: str | None) -> dict[str, Any]:
+def _connection(attempt: ProvisioningConnection) -> dict[str, Any]:
     tls = attempt.tls
     cert = tls.server_certificate if tls is not None else None
     return {
@@ -78,7 +78,7 @@ def signin_json(path: SignInPath | None) -> dict[str, Any] | None:
         "provisioning_dns": (
             _resolution(path.provisioning_dns) if path.provisioning_dns is not None else None
         ),
-        "connections": [_connection(a, path.host) for a in path.connections],
+        "connections": [_connection(a) for a in path.connections],
         "pool": [_resolution(name) for name in path.pool],
         "pool_tls": [
             {
