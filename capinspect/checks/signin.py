@@ -26,8 +26,10 @@ from capinspect.flows.connects import ACCEPTED, NO_ANSWER, REFUSED
 from capinspect.knowledge.sources import (
     DHCP_FOR_DEVICES,
     DHCP_SIGN_IN,
+    DNS_FRONT_END,
     LPE_CERTIFICATES,
     SCHERTZ_LPE_PUBLIC_CERTS,
+    USING_DHCPUTIL,
     WEB_TRUSTED_CA,
 )
 from capinspect.protocols.tls.messages import TlsConnection
@@ -49,8 +51,9 @@ NAME_MISMATCH = CheckSpec(
     ),
     remediation=(
         "Either set option 43 sub-option 3 to a name the Web Services certificate carries "
-        "(the pool's internal web FQDN; regenerate the values with DHCPUtil), or reissue the "
-        "Web Services certificate with that name as a subject alternative name."
+        "(the pool's internal web FQDN; regenerate the values with DHCPUtil as "
+        f"{USING_DHCPUTIL} shows), or reissue the Web Services certificate with that name as "
+        f"a subject alternative name ({LPE_CERTIFICATES})."
     ),
     source=f"{DHCP_SIGN_IN}; {LPE_CERTIFICATES}; RFC 6125",
 )
@@ -90,8 +93,8 @@ PROVISIONING_UNREACHABLE = CheckSpec(
     remediation=(
         "Make sub-option 3 a name the phone's DNS server resolves to the pool's web services "
         "(or the Director), and sub-option 4 the port they listen on (443); check firewalls "
-        "between the phone's VLAN and that address. DHCPUtil prints the values that match your "
-        "topology."
+        f"between the phone's VLAN and that address. {DHCP_SIGN_IN} and {USING_DHCPUTIL} give "
+        "the values that match your topology."
     ),
     source=f"{DHCP_SIGN_IN}; {DHCP_FOR_DEVICES}",
 )
@@ -106,10 +109,11 @@ POOL_NOT_RESOLVED = CheckSpec(
         "it cannot register."
     ),
     remediation=(
-        "Create the pool's A record in the zone the phone's DNS server answers for, or correct "
-        "option 120 to the pool FQDN (DHCPUtil -SipServer <pool FQDN> prints it)."
+        "Create the pool's A record in the zone the phone's DNS server answers for "
+        f"({DNS_FRONT_END}), or correct option 120 to the pool FQDN (DHCPUtil -SipServer <pool "
+        f"FQDN> prints it: {USING_DHCPUTIL})."
     ),
-    source=f"{DHCP_SIGN_IN}; {DHCP_FOR_DEVICES}",
+    source=f"{DHCP_SIGN_IN}; {DHCP_FOR_DEVICES}; {DNS_FRONT_END}",
 )
 
 

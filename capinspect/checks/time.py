@@ -41,11 +41,12 @@ NO_ANSWER = CheckSpec(
         "and the root cause: the certificate is judged against the wrong date."
     ),
     remediation=(
-        "Give the phone a reachable NTP server (DHCP option 42, or the time server your "
-        "phones are configured with) and allow UDP 123 from the phone's VLAN to it; check "
-        "that the server itself is synchronised (stratum below 16, no alarm)."
+        "Give the phone a reachable NTP server (DHCP option 42, RFC 2132 8.3, or the time "
+        "server your phones are configured with) and allow UDP 123 from the phone's VLAN to "
+        "it; check that the server itself is synchronised (stratum below 16, no alarm: "
+        f"{NTP_RFC}, section 7.3)."
     ),
-    source=f"{DHCP_FOR_DEVICES}; {NTP_RFC}; {LPE_CERTIFICATES}",
+    source=f"{DHCP_FOR_DEVICES}; RFC 2132 8.3; {NTP_RFC}; {LPE_CERTIFICATES}",
 )
 
 CERT_NOT_VALID_AT_PHONE_TIME = CheckSpec(
@@ -55,13 +56,14 @@ CERT_NOT_VALID_AT_PHONE_TIME = CheckSpec(
     explanation=(
         "By the capture's clock the certificate is valid, but the phone's clock is elsewhere: "
         "the time its NTP answer taught it, or, with no answer, the clock its own NTP requests "
-        "carry (often a factory date years back). At that time the certificate is expired or "
+        "carry (which may be a date years back). At that time the certificate is expired or "
         "not yet valid, so the phone rejects it."
     ),
     remediation=(
         "Fix the phone's time source: the NTP server the phone asked must answer with the "
-        "right time (check its own source and stratum), and the phone must reach it before "
-        "signing in. Reissuing the certificate does not help while the phone's clock is wrong."
+        f"right time (check its own source and stratum, {NTP_RFC}), and the phone must reach "
+        "it before signing in. Reissuing the certificate does not help while the phone's "
+        f"clock is wrong ({LPE_CERTIFICATES}: the phone validates the server's certificate)."
     ),
     source=f"{NTP_RFC}; RFC 5280 4.1.2.5; {LPE_CERTIFICATES}",
 )
