@@ -16,9 +16,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from capinspect.protocols.dhcp.messages import DhcpExchange
-from capinspect.protocols.ntp.messages import NtpExchange
+from capinspect.protocols.ntp.messages import NtpExchange, NtpSeen
 
 NTP_OPTION = 42
+CLOCK_JITTER = 2.0
+"""Seconds two requests' transmit timestamps may drift from the capture's clock between them
+and still be read as the phone's clock."""
 
 
 def describe_offset(value: float) -> str:
@@ -82,13 +85,31 @@ class PhoneTime:
             offset = last.server_offset
             assert offset is not None and last.answer is not None
             return PhoneClock(ts + offset, "ntp", last.answer.frame)
-        for ex in self.exchanges:
-            for seen in ex.requests:
-                if seen.message.transmit_ts is not None and seen.ts <= ts + 1.0:
-                    return PhoneClock(
-                        ts + seen.message.transmit_ts - seen.ts, "own-clock", seen.frame
-                    )
-        return None
+        stamped = [
+            seen
+            for ex in self.exchanges
+            for seen in ex.requests
+            if seen.message.transmit_ts is not None and seen.ts <= ts + 1.0
+        ]
+        if not stamped or not _ticks_with_the_capture(stamped):
+            return None
+        first = stamped[0]
+        assert first.message.transmit_ts is not None
+        return PhoneClock(ts + first.message.transmit_ts - first.ts, "own-clock", first.frame)
+
+
+def _ticks_with_the_capture(requests: Sequence[NtpSeen]) -> bool:
+    """Whether the requests' transmit timestamps read as a clock: between any two requests they
+    advance as the capture's clock does (within :data:`CLOCK_JITTER`). A client that fills the
+    field with random bytes (some do, for privacy) fails this as soon as it sends twice; a
+    single request cannot be told apart and is taken as sent."""
+    ordered = sorted(requests, key=lambda seen: seen.ts)
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        assert before.message.transmit_ts is not None and after.message.transmit_ts is not None
+        phone = after.message.transmit_ts - before.message.transmit_ts
+        if abs(phone - (after.ts - before.ts)) > CLOCK_JITTER:
+            return False
+    return True
 
 
 def _option42(dhcp: Iterable[DhcpExchange]) -> tuple[tuple[str, ...], int | None]:

@@ -83,3 +83,16 @@ def test_offsets_read_in_the_unit_that_fits() -> None:
     assert describe_offset(-750.0) == "-12.5 min"
     assert describe_offset(3 * 3600.0) == "+3.0 h"
     assert describe_offset(-30 * 86_400.0) == "-30.0 days"
+
+
+def test_transmit_timestamps_that_do_not_tick_with_the_capture_are_not_a_clock() -> None:
+    """Two requests 1 s apart whose transmit timestamps are years apart (random, as some
+    clients send for privacy) say nothing about the phone's clock; ticking ones do."""
+    flow = FlowKey("10.0.0.9", 123, "10.0.0.3", 123)
+
+    def clock(second: float) -> PhoneTime:
+        requests = (NtpSeen(_msg(3, 1_262_304_000.0), 1, T0), NtpSeen(_msg(3, second), 2, T0 + 1))
+        return PhoneTime((), None, (NtpExchange(flow, None, (), requests, None),))
+
+    assert clock(1_262_304_001.5).clock_at(T0 + 2) is not None
+    assert clock(1_500_000_000.0).clock_at(T0 + 2) is None
