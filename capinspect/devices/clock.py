@@ -89,7 +89,7 @@ class PhoneTime:
             seen
             for ex in self.exchanges
             for seen in ex.requests
-            if seen.message.transmit_ts is not None and seen.ts <= ts + 1.0
+            if seen.message.transmit_ts is not None and seen.ts <= ts
         ]
         if not stamped or not _ticks_with_the_capture(stamped):
             return None

@@ -41,8 +41,6 @@ unsupported_certificate, certificate_revoked, certificate_expired, certificate_u
 unknown_ca."""
 UNKNOWN_CA = 48
 DEFAULT_PORT = 443
-_EARLY = 1.0
-"""Seconds before the option-43 answer a step may be stamped (clock jitter of merged files)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,16 +138,19 @@ def _is_address(host: str) -> bool:
     return True
 
 
-def resolve(name: str, lookups: Sequence[DnsLookup], after: float) -> NameResolution:
-    """What the phone's lookups of ``name`` (from ``after`` on) gave: the first that gave an
-    address wins; else the last answer; else unanswered; else not looked up."""
+def _first_frame(lookup: DnsLookup) -> int:
+    return min((*lookup.query_frames, *lookup.response_frames), default=0)
+
+
+def resolve(name: str, lookups: Sequence[DnsLookup], after: int) -> NameResolution:
+    """What the phone's lookups of ``name`` after frame ``after`` gave: the first that gave an
+    address wins; else the last answer; else unanswered; else not looked up. Steps are ordered
+    by frame, not by time, so a capture replayed faster reads the same."""
     wanted = name.lower().rstrip(".")
     if _is_address(wanted):
         return NameResolution(name, LITERAL, (wanted,))
     mine = [
-        lk
-        for lk in lookups
-        if lk.qname.lower().rstrip(".") == wanted and lk.first_ts >= after - _EARLY
+        lk for lk in lookups if lk.qname.lower().rstrip(".") == wanted and _first_frame(lk) > after
     ]
     if not mine:
         return NameResolution(name, NOT_LOOKED_UP)
@@ -178,14 +179,24 @@ def parse_port(option43: Option43) -> tuple[int, str | None]:
 
 
 def _latest_option43(dhcp: Iterable[DhcpExchange]) -> tuple[Option43, int, float] | None:
-    found: tuple[Option43, int, float] | None = None
-    for exchange in dhcp:
-        for seen in exchange.messages:
-            o43 = seen.message.option43
-            if seen.message.op == 2 and o43 is not None and o43.web_server_fqdn:
-                if found is None or seen.ts >= found[2]:
-                    found = (o43, seen.frame, seen.ts)
-    return found
+    """The latest option 43 with a provisioning host the phone got, and the first answer that
+    gave it that host (the phone's steps towards the host are read from there on)."""
+    replies = sorted(
+        (
+            (seen.frame, seen.ts, o43)
+            for exchange in dhcp
+            for seen in exchange.messages
+            if seen.message.op == 2
+            and (o43 := seen.message.option43) is not None
+            and o43.web_server_fqdn
+        ),
+        key=lambda reply: reply[0],
+    )
+    if not replies:
+        return None
+    latest = replies[-1][2]
+    frame, ts, _ = next(r for r in replies if r[2].raw == latest.raw)
+    return latest, frame, ts
 
 
 def _pool_names(dhcp: Iterable[DhcpExchange]) -> list[str]:
@@ -202,7 +213,7 @@ def _connections(
     host: str,
     port: int,
     addresses: tuple[str, ...],
-    after: float,
+    after: int,
     connects: Sequence[TcpConnect],
     tls: Sequence[TlsConnection],
 ) -> tuple[ProvisioningConnection, ...]:
@@ -213,7 +224,7 @@ def _connections(
         flow = attempt.flow
         if flow.server_port != port or flow.server_ip not in addresses:
             continue
-        if attempt.ts < after - _EARLY:
+        if attempt.frame < after:
             continue
         conn = by_flow.get(flow)
         outcome = ACCEPTED if conn is not None else attempt.outcome
@@ -233,7 +244,7 @@ def _connections(
     wanted = host.lower().rstrip(".")
     for conn in tls:
         flow = conn.flow
-        if flow in used or flow.server_port != port or conn.ts < after - _EARLY:
+        if flow in used or flow.server_port != port or conn.frame < after:
             continue
         sni = (conn.sni or "").lower().rstrip(".")
         if flow.server_ip not in addresses and sni != wanted:
@@ -267,15 +278,15 @@ def sign_in_path(
     host = (option43.web_server_fqdn or "").strip()
     port, problem = parse_port(option43)
     problems = [problem] if problem else []
-    resolution = resolve(host, dns, ts)
-    connections = _connections(host, port, resolution.addresses, ts, connects, tls)
-    pool = tuple(resolve(name, dns, ts) for name in _pool_names(dhcp))
+    resolution = resolve(host, dns, frame)
+    connections = _connections(host, port, resolution.addresses, frame, connects, tls)
+    pool = tuple(resolve(name, dns, frame) for name in _pool_names(dhcp))
     pool_addresses = {a for name in pool for a in name.addresses}
     pool_names = {name.name for name in pool}
     pool_tls = tuple(
         c
         for c in tls
-        if c.ts >= ts - _EARLY
+        if c.frame > frame
         and (c.flow.server_ip in pool_addresses or (c.sni or "").lower().rstrip(".") in pool_names)
         and all(c is not p.tls for p in connections)
     )
