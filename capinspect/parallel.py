@@ -195,6 +195,8 @@ def merge_analyses(parts: Sequence[Analysis]) -> Analysis:
                 key=lambda c: (c.exchange.request.frame, c.exchange.index),
             )
         ),
+        ntp=tuple(sorted((ex for part in parts for ex in part.ntp), key=lambda ex: ex.frame)),
+        connects=tuple(sorted((c for part in parts for c in part.connects), key=lambda c: c.frame)),
     )
 
 

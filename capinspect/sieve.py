@@ -15,7 +15,7 @@ reading of the rules below allows. A record is dropped only when it is, without 
 * Ethernet, not cut by the snap length, at least 54 bytes, behind any depth of VLAN tags;
 * IPv4 without options or fragmentation, its total length inside the record, or IPv6 whose
   next header is TCP or UDP itself (no extension header), its payload length inside the record;
-* and then UDP to and from ports other than 53, 67 and 68 (and not to VXLAN's 4789 or
+* and then UDP to and from ports other than 53, 67, 68 and 123 (and not to VXLAN's 4789 or
   Geneve's 6081); or a TCP segment that is a pure acknowledgement (no payload, no SYN, FIN or
   RST), or carries payload, FIN or RST for a flow the reassembler has decided to ignore (the
   same raw key as the decoder's, 12 bytes for IPv4, 36 for IPv6); or an IPv4 protocol, or an
@@ -181,8 +181,8 @@ def _tag(ethertype: NDArray[np.int64]) -> NDArray[np.bool_]:
 
 
 def _kept_udp(port: NDArray[np.int64]) -> NDArray[np.bool_]:
-    """Which UDP ports are DNS's or DHCP's."""
-    kept: NDArray[np.bool_] = (port == 53) | (port == 67) | (port == 68)
+    """Which UDP ports are DNS's, DHCP's or NTP's."""
+    kept: NDArray[np.bool_] = (port == 53) | (port == 67) | (port == 68) | (port == 123)
     return kept
 
 

@@ -20,6 +20,17 @@ from capinspect.model.analysis import Analysis
 
 
 @dataclass(frozen=True, slots=True)
+class Table:
+    """A titled table; ``rows`` hold raw strings from the capture (each format escapes them).
+    Built in ``tables.py`` (and ``signin.py``) once, escaped by each format."""
+
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceReport:
     session: DeviceSession
     findings: tuple[Finding, ...]
