@@ -2,7 +2,7 @@
 
 Frames come in (from files or a live interface, the engine cannot tell which), protocol
 transactions come out. The per-frame hot path is ``Decoder.decode``: it looks at a few header
-bytes and returns ``None`` for everything that cannot matter (not UDP 53/67/68, not TCP), so a
+bytes and returns ``None`` for everything that cannot matter (not UDP 53/67/68/123, not TCP), so a
 mirror-port capture full of unrelated traffic costs little. TCP segments go to the reassembler,
 which follows only flows whose first payload looks like HTTP, TLS or DNS.
 
@@ -17,8 +17,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from capinspect.analysis import Analysis, ArpBinding, TcpFlowSeen
 from capinspect.anomalies import AnomalySink
 from capinspect.decode.decoder import Decoder
+from capinspect.flows.connects import ConnectTracker
 from capinspect.flows.tcp import TcpReassembler
 from capinspect.knowledge.phone import (
     PHONE_USER_AGENT_MARKERS,
@@ -28,6 +30,8 @@ from capinspect.knowledge.phone import (
 )
 from capinspect.limits import DEFAULT_LIMITS, MAX_ARP_ADDRESSES, MAX_ARP_PER_IP, Limits
 from capinspect.model import (
+    TCP_RST,
+    TCP_SYN,
     Anomaly,
     ArpPacket,
     Direction,
@@ -42,13 +46,13 @@ from capinspect.model import (
     StreamEvent,
     StreamGap,
 )
-from capinspect.model.analysis import Analysis, ArpBinding, TcpFlowSeen
 from capinspect.protocols.checkins import CheckinTracker
 from capinspect.protocols.dhcp.messages import DhcpSeen, is_phone_vendor_class
 from capinspect.protocols.dhcp.tracker import DhcpTracker
 from capinspect.protocols.dns.tracker import DnsTracker
 from capinspect.protocols.http.messages import HttpExchange
 from capinspect.protocols.http.tracker import HttpTracker
+from capinspect.protocols.ntp.tracker import NtpTracker
 from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
 from capinspect.protocols.tls.tracker import TlsTracker
 
@@ -130,6 +134,16 @@ class _Interest:
                 for host in _URL_HOST.findall(exchange.response.body.data[:65536]):
                     self.names.add(host.decode("ascii").lower())
 
+    def phone_packet(self, pkt: Packet) -> bool:
+        """Whether a phone (by DHCP or check-in) sent or receives this packet (NTP, SYN/RST)."""
+        ips = self.ips
+        return (
+            pkt.src_ip in ips
+            or pkt.dst_ip in ips
+            or pkt.src_mac in self.macs
+            or pkt.dst_mac in self.macs
+        )
+
     def dns_wanted(self, qname: str, client_ip: str) -> bool:
         return client_ip in self.ips or qname in self.names or qname.startswith(NAMES_OF_INTEREST)
 
@@ -181,6 +195,8 @@ class Engine:
         self.dns.on_answer = self.interest.note_answer
         self.http = HttpTracker(limits, self.sink)
         self.tls = TlsTracker(limits, tls_keys, self.sink)
+        self.ntp = NtpTracker(limits, self.sink)
+        self.connects = ConnectTracker(limits, self.sink)
         self._flows: dict[FlowKey, _FlowState] = {}
         self._other_flows: list[TcpFlowSeen] = []
         self._arp: dict[str, list[ArpBinding]] = {}
@@ -223,8 +239,16 @@ class Engine:
                 return [seen]
             if pkt.sport == 53 or pkt.dport == 53:
                 self.dns.feed_udp(pkt)
+            elif (pkt.sport == 123 or pkt.dport == 123) and (
+                self.follow_all or self.interest.phone_packet(pkt)
+            ):
+                self.ntp.feed(pkt)
             return []
         if pkt.proto == IpProto.TCP:
+            if pkt.tcp_flags & (TCP_SYN | TCP_RST) and (
+                self.follow_all or self.interest.phone_packet(pkt)
+            ):
+                self.connects.feed(pkt)
             events = self.tcp.feed(pkt)
             if events:
                 return list(self._route_stream(events))
@@ -391,6 +415,8 @@ class Engine:
             tls=tuple(sorted(self.tls.connections, key=lambda c: c.frame)),
             dhcp_background=self.dhcp.background(),
             checkins=self.checkins.checkins(),
+            ntp=self.ntp.exchanges_so_far(),
+            connects=self.connects.connects_so_far(),
         )
 
     # -- end of input -----------------------------------------------------------------------
@@ -428,4 +454,6 @@ class Engine:
             tls=tls,
             dhcp_background=self.dhcp.background(),
             checkins=self.checkins.checkins(),
+            ntp=self.ntp.finish(),
+            connects=self.connects.finish(),
         )

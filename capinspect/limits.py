@@ -67,6 +67,12 @@ class Limits:
     """Messages kept in one DHCP exchange (a client stuck retransmitting one xid stops here)."""
     max_dns_lookups: int = 500_000
     """DNS lookups kept across the capture (answered or not)."""
+    max_ntp_exchanges: int = 10_000
+    """Phones' NTP exchanges (a request, its retries and the answer) kept across the capture."""
+    ntp_retry_window: float = 60.0
+    """Seconds within which an unanswered NTP request to the same server is a retry of it."""
+    max_tcp_connects: int = 10_000
+    """Phones' TCP connection attempts (SYN, then SYN-ACK, RST or nothing) kept."""
 
 
 DEFAULT_LIMITS = Limits()

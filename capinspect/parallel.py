@@ -35,10 +35,10 @@ from multiprocessing.context import BaseContext
 import numpy as np
 from numpy.typing import NDArray
 
+from capinspect.analysis import Analysis, ArpBinding
 from capinspect.anomalies import bounded
 from capinspect.limits import MAX_ARP_PER_IP, Limits
 from capinspect.model import CaptureStats, RecordBatch
-from capinspect.model.analysis import Analysis, ArpBinding
 from capinspect.protocols.dhcp.messages import DhcpBackground, DhcpBinding
 from capinspect.protocols.tls.keys import TlsKeys
 from capinspect.reading import Progress, read_captures
@@ -195,6 +195,8 @@ def merge_analyses(parts: Sequence[Analysis]) -> Analysis:
                 key=lambda c: (c.exchange.request.frame, c.exchange.index),
             )
         ),
+        ntp=tuple(sorted((ex for part in parts for ex in part.ntp), key=lambda ex: ex.frame)),
+        connects=tuple(sorted((c for part in parts for c in part.connects), key=lambda c: c.frame)),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+from capinspect.analysis import Analysis
 from capinspect.checks import ALL_CHECKS
 from capinspect.checks.base import SEVERITY_ORDER, CheckContext, Finding
 from capinspect.checks.capture import check_capture
@@ -19,7 +20,6 @@ from capinspect.limits import DEFAULT_LIMITS, Limits
 from capinspect.logs.audit import AuditRecord
 from capinspect.logs.fill import fill_population
 from capinspect.model import RawFrame
-from capinspect.model.analysis import Analysis
 from capinspect.parallel import analyze_in_parallel, independence_gap
 from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
 from capinspect.reading import Progress, read_captures

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from capinspect.analysis import Analysis
 from capinspect.engine import Engine
 from capinspect.limits import DEFAULT_LIMITS, Limits
-from capinspect.model.analysis import Analysis
 from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys
 from capinspect.sources.merge import iter_frames
 

@@ -1,7 +1,7 @@
 """Builders for analyses in unit tests: real message bytes through the real parsers.
 
 Like mitmproxy's ``tflow()``: a test says what the phone did (``boot(...)``) and gets an
-:class:`~capinspect.model.analysis.Analysis` as the protocol stages would have built it, then
+:class:`~capinspect.analysis.Analysis` as the protocol stages would have built it, then
 runs the real device grouping and checks on it.
 """
 
@@ -13,8 +13,8 @@ from functools import cache
 
 from locations import PCAPS
 
+from capinspect.analysis import Analysis, TcpFlowSeen
 from capinspect.model import Anomaly, CaptureStats, FlowKey
-from capinspect.model.analysis import Analysis, TcpFlowSeen
 from capinspect.protocols.dhcp.messages import DhcpExchange, DhcpSeen
 from capinspect.protocols.dhcp.parser import decode_option43, parse_dhcp
 from capinspect.protocols.dns.messages import DnsLookup, DnsRecord

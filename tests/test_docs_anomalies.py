@@ -19,7 +19,7 @@ from capinspect.limits import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE = re.compile(
-    r"^(capture|pcapng|netmon|decode|ip|tcp|udp|arp|tls|dhcp|dns|http|limit|checkin|tunnel)\.[a-z0-9_.-]+$"
+    r"^(capture|pcapng|netmon|decode|ip|tcp|udp|arp|tls|dhcp|dns|http|limit|checkin|tunnel|ntp)\.[a-z0-9_.-]+$"
 )
 CREATORS = {"Anomaly", "Problem", "note", "_note", "_record", "_report_limit", "_truncated_anomaly"}
 

@@ -113,3 +113,28 @@ def test_interest_reads_the_request_line_past_what_comes_before_it(
     # A phone's request is kept even after CR/LF or a line of junk (the reassembler follows
     # such flows); only the request line's path counts, not a header or the junk line.
     assert _Interest().http_wanted(head, "10.0.0.99") is wanted
+
+
+def test_only_phones_ntp_and_connection_attempts_are_kept(tmp_path: Path) -> None:
+    """UDP 123 and SYN/RST of hosts that are not phones cost nothing downstream; a phone's (by
+    its DHCP vendor class) are paired and kept."""
+    from lpe_signin import PHONE_IP, signin_frames
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.layers.ntp import NTPHeader
+    from scapy.utils import wrpcap
+
+    frames = signin_frames(connect_outcome="refused")
+    pc = Ether(src="3c:52:82:00:00:01") / IP(src="10.30.0.99", dst="10.30.0.3")
+    for n, packet in enumerate(
+        [pc / UDP(sport=123, dport=123) / NTPHeader(mode=3), pc / TCP(dport=443, flags="S")]
+    ):
+        packet.time = frames[-1].time + 1 + n
+        frames.append(packet)
+    path = tmp_path / "ntp.pcap"
+    wrpcap(str(path), frames)
+    analysis = analyze_paths([str(path)])
+    assert [ex.flow.client_ip for ex in analysis.ntp] == [PHONE_IP]
+    assert [(c.flow.client_ip, c.outcome) for c in analysis.connects] == [(PHONE_IP, "refused")]
+    everything = analyze_paths([str(path)], follow_all=True)
+    assert len(everything.ntp) == 2 and len(everything.connects) == 2

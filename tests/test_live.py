@@ -14,11 +14,11 @@ import pytest
 from factories import assert_same_analysis
 from locations import PCAPS, lab_captures
 
+from capinspect.analysis import Analysis
 from capinspect.checks.base import Verdict
 from capinspect.expectations import DEFAULT_EXPECTATIONS
 from capinspect.live import LiveEvent, LiveMonitor, StepEvent, Timeouts, VerdictEvent
 from capinspect.model import RawFrame
-from capinspect.model.analysis import Analysis
 from capinspect.pipeline import analyze_paths, evaluate
 from capinspect.report.json import report_document
 from capinspect.run.live import drop_anomalies, format_event

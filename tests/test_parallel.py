@@ -17,9 +17,9 @@ import pytest
 from factories import assert_same_analysis
 from locations import PCAPS, ROOT
 
+from capinspect.analysis import Analysis
 from capinspect.expectations import Expectations
 from capinspect.limits import DEFAULT_LIMITS
-from capinspect.model.analysis import Analysis
 from capinspect.parallel import CaptureSpan, apart, independence_gap, scan
 from capinspect.pipeline import analyze_paths, evaluate
 from capinspect.protocols.tls.keys import load_tls_keys

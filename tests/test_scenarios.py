@@ -81,19 +81,6 @@ EXPECTED: dict[str, dict[str, tuple[str, set[str]]]] = {
     "lpe-untrusted-root": {"*": ("fail", {"signin.root-not-trusted"})},
 }
 
-PENDING_ANALYSIS = {
-    "lpe-healthy-ecdhe",
-    "lpe-update-ecdhe",
-    "lpe-signin-name-mismatch",
-    "lpe-ntp-no-answer",
-    "lpe-untrusted-root",
-}
-"""Scenarios whose verdicts and root causes need the sign-in, time and encrypted-check-in
-analysis of issue 15; only those two tests skip them until it is merged. (lpe-update-rsa and
-lpe-nothing-offered-rsa are judged with their key already, so they are held to EXPECTED now.)"""
-PENDING_REASON = "analysis lands with h-lpe-signin/h-lpe-infer"
-
-
 # Per scenario and phone MAC: the root cause the policy gives a failing or warned phone
 # (docs/verdicts.md: the earliest stage's finding).
 ROOT_CAUSE: dict[str, dict[str, str]] = {
@@ -308,8 +295,6 @@ def test_checkins_and_downloads_are_the_ones_made(facts_path: Path) -> None:
 @pytest.mark.parametrize("facts_path", FACTS, ids=lambda p: p.name.split(".")[0])
 def test_verdicts_and_findings(facts_path: Path) -> None:
     facts = _facts(facts_path)
-    if facts["scenario"] in PENDING_ANALYSIS:
-        pytest.skip(PENDING_REASON)
     report = _report(facts["capture"])
     expected = EXPECTED[facts["scenario"]]
     for item in report.devices:
@@ -326,8 +311,6 @@ def test_verdicts_and_findings(facts_path: Path) -> None:
 @pytest.mark.parametrize("facts_path", FACTS, ids=lambda p: p.name.split(".")[0])
 def test_root_cause_is_the_one_the_policy_gives(facts_path: Path) -> None:
     facts = _facts(facts_path)
-    if facts["scenario"] in PENDING_ANALYSIS:
-        pytest.skip(PENDING_REASON)
     report = _report(facts["capture"])
     wanted = ROOT_CAUSE.get(facts["scenario"], {})
     for item in report.devices:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from locations import corpus_files, lab_captures, needs_tshark
 
-from capinspect.model.analysis import Analysis
+from capinspect.analysis import Analysis
 from capinspect.pipeline import analyze_paths
 
 CAPTURES = lab_captures() + corpus_files()

@@ -16,13 +16,17 @@ from capinspect.checks import (
     encrypted,
     logs,
     offers,
+    signin,
+    time,
     tls,
 )
 from capinspect.checks.base import Check, CheckSpec
 
 ALL_CHECKS: tuple[Check, ...] = (
     *dhcp.CHECKS,
+    *time.CHECKS,
     *dns.CHECKS,
+    *signin.CHECKS,
     *tls.CHECKS,
     *checkin.CHECKS,
     *encrypted.CHECKS,

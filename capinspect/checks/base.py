@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from capinspect.analysis import Analysis
 from capinspect.devices import DeviceSession, Population
 from capinspect.expectations import Expectations
 from capinspect.logs.timeline import LogEvidence, LogPhone
-from capinspect.model.analysis import Analysis
 
 
 class Severity(StrEnum):

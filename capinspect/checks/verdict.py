@@ -67,9 +67,23 @@ class DeviceVerdict:
         return f"{text} ({INFERRED})" if self.inferred else text
 
 
-STAGE_ORDER: tuple[str, ...] = ("device", "dhcp", "dns", "tls", "checkin", "download", "logs")
+STAGE_ORDER: tuple[str, ...] = (
+    "device",
+    "dhcp",
+    "time",
+    "dns",
+    "signin",
+    "tls",
+    "checkin",
+    "download",
+    "logs",
+)
 """The boot's stages in the order the phone goes through them (a check ID's prefix). A phone
-model that cannot be updated comes first: nothing after it can help."""
+model that cannot be updated comes first: nothing after it can help. The time (NTP right after
+DHCP) comes before every certificate: a phone without a time answer that rejects a certificate
+has ``time.no-answer`` raised to fail (checks/time.py), which this order makes its root cause;
+the sign-in path (option 43's Certificate Provisioning, option 120's pool) comes before the
+generic TLS checks, whose findings on the same connection follow from it."""
 
 
 def stage_rank(check_id: str) -> int:

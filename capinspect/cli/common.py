@@ -21,7 +21,7 @@ from capinspect.run.render import Face, formats
 from capinspect.run.status import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
-    from capinspect.model.analysis import Analysis
+    from capinspect.analysis import Analysis
     from capinspect.report.model import Report
     from capinspect.run.sinks import Sink
     from capinspect.run.step import Step

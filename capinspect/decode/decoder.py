@@ -5,7 +5,7 @@ of a file never reach it: :mod:`capinspect.decode.sieve` drops them for a whole 
 by the same rules, and counts them here. For the rest the decision "could this matter?" is
 taken from a few header bytes (``decode_record`` inline, ``struct.unpack_from`` in ``decode``)
 and objects (address strings, dataclasses) are built only for what is kept:
-UDP to or from port 53, 67 or 68, every TCP segment (the reassembler decides which flows
+UDP to or from port 53, 67, 68 or 123 (NTP), every TCP segment (the reassembler decides which flows
 matter) and ARP (evidence of which MAC owns an address).
 
 Link layers: Ethernet (Ethernet II or 802.3 with LLC/SNAP) with any depth of 802.1Q / 802.1ad /
@@ -83,7 +83,8 @@ _IPV6_SKIPPED_HEADERS = frozenset((0, 43, 60))  # hop-by-hop, routing, destinati
 _IPV6_FRAGMENT = 44
 _ARP_ETHERNET_IPV4 = b"\x00\x01\x08\x00\x06\x04"
 """ARP's hardware type, protocol type and address lengths for Ethernet and IPv4."""
-_KEPT_UDP_PORTS = frozenset((53, 67, 68))
+_KEPT_UDP_PORTS = frozenset((53, 67, 68, 123))
+_DNS_PORT = 53
 _SYN = 0x02
 _SYN_FIN_RST = 0x07
 _DHCP_PORTS = frozenset((67, 68))
@@ -209,7 +210,7 @@ class Decoder:
     # -- link layer -----------------------------------------------------------------------
 
     def decode(self, frame: RawFrame) -> Packet | ArpPacket | None:
-        """Decode one frame; ``None`` when it is not UDP 53/67/68, TCP or ARP (or is damaged)."""
+        """Decode one frame; ``None`` unless UDP 53/67/68/123, TCP or ARP (or when damaged)."""
         self.frames += 1
         self.bytes += frame.orig_len
         ts = frame.ts
@@ -389,7 +390,7 @@ class Decoder:
         self.udp_frames += 1
         if sport in _DHCP_PORTS or dport in _DHCP_PORTS:
             self.dhcp_frames += 1
-        else:
+        elif sport == _DNS_PORT or dport == _DNS_PORT:
             self.dns_frames += 1
         udp_length = (data[t + 4] << 8) | data[t + 5]
         if 8 <= udp_length <= end - t:
@@ -841,7 +842,7 @@ class Decoder:
             self.udp_frames += 1
             if sport in _DHCP_PORTS or dport in _DHCP_PORTS:
                 self.dhcp_frames += 1
-            else:
+            elif sport == _DNS_PORT or dport == _DNS_PORT:
                 self.dns_frames += 1
             if 8 <= udp_length <= end - start:
                 end = start + udp_length

@@ -16,7 +16,7 @@ A record is dropped only when it is, without doubt:
 * Ethernet, not cut by the snap length, at least 54 bytes, behind any depth of VLAN tags;
 * IPv4 without options or fragmentation, its total length inside the record, or IPv6 whose
   next header is TCP or UDP itself (no extension header), its payload length inside the record;
-* and then UDP to and from ports other than 53, 67 and 68 (and not to VXLAN's 4789 or
+* and then UDP to and from ports other than 53, 67, 68 and 123 (and not to VXLAN's 4789 or
   Geneve's 6081); or a TCP segment that is a pure acknowledgement (no payload, no SYN, FIN or
   RST), or carries payload, FIN or RST for a flow the reassembler has decided to ignore (the
   same raw key as the decoder's, 12 bytes for IPv4, 36 for IPv6); or an IPv4 protocol, or an
@@ -27,7 +27,7 @@ A record is dropped only when it is, without doubt:
 Remote mirrors' envelopes are opened here too, one deep, as the decoder opens them: GRE
 (version 0, no source routing, any of checksum, key and sequence number) carrying transparent
 Ethernet (0x6558), IPv4 or IPv6; ERSPAN type I, II and III (frame type Ethernet, with or without
-the platform sub-header) over GRE; VXLAN (UDP to 4789 from a port other than 53/67/68, I flag
+the platform sub-header) over GRE; VXLAN (UDP to 4789 from a port other than 53/67/68/123, I flag
 set), over IPv4 or IPv6 (no extension header). The frame inside (at least 54 bytes, or an IP
 packet of 40) is judged by the rules above and, when dropped, counted as the decoder counts
 it, with its envelope (``Decoder.tunnels``) and the outer VLAN tags. Anything else about a
@@ -395,8 +395,8 @@ def _tag(ethertype: NDArray[np.int64]) -> NDArray[np.bool_]:
 
 
 def _kept_udp(port: NDArray[np.int64]) -> NDArray[np.bool_]:
-    """Which UDP ports are DNS's or DHCP's."""
-    kept: NDArray[np.bool_] = (port == 53) | (port == 67) | (port == 68)
+    """Which UDP ports are DNS's, DHCP's or NTP's."""
+    kept: NDArray[np.bool_] = (port == 53) | (port == 67) | (port == 68) | (port == 123)
     return kept
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from capinspect.analysis import Analysis
 from capinspect.devices.bindings import AddressBindings, normalise_mac
 from capinspect.devices.model import Checkin, ClientActivity, OtherClient
 from capinspect.expectations import Expectations
@@ -30,7 +31,6 @@ from capinspect.knowledge.phone import (
     looks_like_firmware_path,
     phone_oui,
 )
-from capinspect.model.analysis import Analysis
 from capinspect.protocols.dhcp.messages import message_bindings
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.tls.messages import TlsConnection

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from capinspect.model.analysis import TcpFlowSeen
+from capinspect.analysis import TcpFlowSeen
+from capinspect.devices.clock import PhoneTime
+from capinspect.devices.signin import SignInPath
+from capinspect.flows.connects import TcpConnect
 from capinspect.protocols.checkins import Checkin
 from capinspect.protocols.dhcp.messages import DhcpExchange, DhcpSeen
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.messages import HttpExchange
+from capinspect.protocols.ntp.messages import NtpExchange
 from capinspect.protocols.tls.messages import TlsAlert, TlsConnection
 
 
@@ -92,7 +96,7 @@ class TimelineStep:
     ts: float
     frame: int
     stage: str
-    """``dhcp``, ``dns``, ``checkin``, ``download``, ``tls``, ``http``."""
+    """``dhcp``, ``dns``, ``ntp``, ``checkin``, ``download``, ``tls``, ``http``, ``tcp``."""
     direction: str
     """``to-server``, ``from-server`` or ``broadcast``."""
     peer: str
@@ -100,8 +104,8 @@ class TimelineStep:
     """What happened: ``dhcp``, ``dns-query``, ``dns-answer``, ``checkin-request``,
     ``checkin-response``, ``download-request``, ``download-response``, ``http``,
     ``tls-connection`` (no handshake seen), ``tls-client-hello``, ``tls-server-hello``,
-    ``tls-alert``, ``checkin-encrypted`` (judged without keys), or a followed flow's kind
-    (``tls``, ``tcp``)."""
+    ``tls-alert``, ``checkin-encrypted`` (judged without keys), ``ntp-request``, ``ntp-answer``,
+    ``tcp-connect`` (refused or unanswered), or a followed flow's kind (``tls``, ``tcp``)."""
     subject: TimelineSubject = field(hash=False, compare=False)
     """The transaction the step is a part of (a DNS query's lookup says whether it was
     answered)."""
@@ -189,6 +193,8 @@ TimelineSubject = (
     | TlsAlert
     | TcpFlowSeen
     | EncryptedCheckin
+    | NtpExchange
+    | TcpConnect
 )
 """What a timeline step is a part of."""
 
@@ -224,6 +230,16 @@ class DeviceSession:
     encrypted_checkins: tuple[EncryptedCheckin, ...] = ()
     """Check-ins inside TLS that no key opened, judged from what the capture shows
     (``devices/encrypted.py``); a decrypted check-in is in ``checkins`` instead."""
+    ntp: tuple[NtpExchange, ...] = ()
+    """The phone's NTP exchanges (requests, retries, answers)."""
+    connects: tuple[TcpConnect, ...] = ()
+    """The phone's TCP connection attempts (accepted, refused, unanswered)."""
+    signin: SignInPath | None = None
+    """The sign-in path from option 43's Certificate Provisioning URL (devices/signin.py);
+    None when no DHCP answer gave the phone one."""
+    time: PhoneTime | None = None
+    """Option 42's NTP servers, the phone's NTP and the clock it learnt (devices/clock.py);
+    None when the capture shows neither."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from capinspect.analysis import Analysis, TcpFlowSeen
+from capinspect.devices.clock import phone_time
 from capinspect.devices.encrypted import infer_checkins, with_timeline
 from capinspect.devices.identity import (
     ServiceNames,
@@ -38,8 +40,10 @@ from capinspect.devices.model import (
     Identity,
     Population,
 )
+from capinspect.devices.signin import sign_in_path
 from capinspect.devices.timeline import build_timeline
 from capinspect.expectations import Expectations
+from capinspect.flows.connects import TcpConnect
 from capinspect.knowledge.firmware import UNKNOWN_VERSION_TIMESTAMP
 from capinspect.knowledge.phone import (
     is_phone_user_agent,
@@ -48,12 +52,12 @@ from capinspect.knowledge.phone import (
     looks_like_firmware_path,
 )
 from capinspect.limits import DEFAULT_LIMITS, Limits
-from capinspect.model.analysis import Analysis, TcpFlowSeen
 from capinspect.protocols.checkins import interpret_checkin
 from capinspect.protocols.dhcp.messages import INFORM, DhcpExchange
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.iis import iis_error_code, iis_substatus
 from capinspect.protocols.http.messages import HttpExchange
+from capinspect.protocols.ntp.messages import NtpExchange
 from capinspect.protocols.tls.messages import TlsConnection
 from capinspect.protocols.upx import is_checkin_path
 
@@ -74,6 +78,8 @@ class _Acc:
     other_http: list[HttpExchange] = field(default_factory=list)
     other_flows: list[TcpFlowSeen] = field(default_factory=list)
     tls: list[TlsConnection] = field(default_factory=list)
+    ntp: list[NtpExchange] = field(default_factory=list)
+    connects: list[TcpConnect] = field(default_factory=list)
     first_ts: float = float("inf")
 
     def at(self, ip: str, vlans: Iterable[int], ts: float) -> None:
@@ -130,6 +136,26 @@ def _add_tls(acc: _Acc, item: object) -> None:
     acc.tls.append(item)
 
 
+def _add_ntp(acc: _Acc, item: object) -> None:
+    assert isinstance(item, NtpExchange)
+    acc.ntp.append(item)
+
+
+def _add_connect(acc: _Acc, item: object) -> None:
+    assert isinstance(item, TcpConnect)
+    acc.connects.append(item)
+
+
+def _ntp_where(item: object) -> tuple[str, float, str | None, tuple[int, ...]]:
+    assert isinstance(item, NtpExchange)
+    return item.flow.client_ip, item.ts, item.client_mac, item.vlans
+
+
+def _connect_where(item: object) -> tuple[str, float, str | None, tuple[int, ...]]:
+    assert isinstance(item, TcpConnect)
+    return item.flow.client_ip, item.ts, item.client_mac, item.vlans
+
+
 def _checkin_where(item: object) -> tuple[str, float, str | None, tuple[int, ...]]:
     assert isinstance(item, Checkin)
     ex = item.exchange
@@ -167,6 +193,8 @@ JOINERS: tuple[Joiner, ...] = (
     Joiner("dns", lambda a, c: a.dns, _dns_where, _add_dns),
     Joiner("tcp", lambda a, c: a.other_flows, _flow_where, _add_flow),
     Joiner("tls", lambda a, c: a.tls, _tls_where, _add_tls),
+    Joiner("ntp", lambda a, c: a.ntp, _ntp_where, _add_ntp),
+    Joiner("connect", lambda a, c: a.connects, _connect_where, _add_connect),
 )
 """Every kind of transaction a phone's session holds, joined the same way (DHCP is joined by
 the client MAC it carries, in ``build_population``)."""
@@ -345,6 +373,8 @@ def _finish(
         other_http=acc.other_http,
         tls=sorted((*service_tls, *other_tls), key=lambda c: c.frame),
         other_flows=acc.other_flows,
+        ntp=acc.ntp,
+        connects=acc.connects,
     )
     times = [step.ts for step in timeline] or [0.0]
     session = DeviceSession(
@@ -368,6 +398,12 @@ def _finish(
         tls=service_tls,
         other_tls=other_tls,
         encrypted_checkins=infer_checkins(service_tls, downloads, acc.dhcp, capture_end),
+        ntp=tuple(acc.ntp),
+        connects=tuple(acc.connects),
+        signin=sign_in_path(
+            acc.dhcp, acc.dns, acc.connects, sorted(acc.tls, key=lambda c: c.frame)
+        ),
+        time=phone_time(acc.dhcp, acc.ntp),
     )
     return with_timeline(session) if session.encrypted_checkins else session
 

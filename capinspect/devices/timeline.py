@@ -1,5 +1,6 @@
-"""A phone's boot as a ladder: one step per DHCP message, DNS query and answer, check-in,
-download, TLS handshake step and other connection, with the decoded values that matter.
+"""A phone's boot as a ladder: one step per DHCP message, DNS query and answer, NTP request and
+answer, check-in, download, TLS handshake step, refused or unanswered connection and other
+connection, with the decoded values that matter.
 
 Data only: each step says what happened (``event``), the transaction it belongs to
 (``subject``) and its decoded values (``details``); the words a reader sees are the
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from capinspect.analysis import TcpFlowSeen
 from capinspect.devices.model import Checkin, Download, TimelineStep
-from capinspect.model.analysis import TcpFlowSeen
+from capinspect.flows.connects import ACCEPTED, TcpConnect
 from capinspect.protocols.dhcp.messages import ACK, INFORM, DhcpExchange, DhcpSeen
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.messages import HttpExchange
+from capinspect.protocols.ntp.messages import NtpExchange
 from capinspect.protocols.tls.messages import TlsConnection
 
 
@@ -40,9 +43,21 @@ def dhcp_details(seen: DhcpSeen) -> dict[str, object]:
         details["option120"] = list(msg.option120.names) or list(msg.option120.addresses)
     if msg.domain_name:
         details["option15"] = msg.domain_name
+    servers = ntp_servers(seen)
+    if servers is not None:
+        details["option42"] = servers
     if msg.server_id and msg.op == 2:
         details["server_id"] = msg.server_id
     return details
+
+
+def ntp_servers(seen: DhcpSeen) -> list[str] | None:
+    """Option 42's NTP servers in a server's DHCP message, None when it gave none."""
+    msg = seen.message
+    ntp = msg.option(42)
+    if ntp is not None and isinstance(ntp.value, list) and msg.op == 2:
+        return [str(server) for server in ntp.value]
+    return None
 
 
 def _dhcp_steps(exchange: DhcpExchange) -> list[TimelineStep]:
@@ -190,6 +205,40 @@ def _tls_steps(conn: TlsConnection) -> list[TimelineStep]:
     return steps
 
 
+def _ntp_steps(exchange: NtpExchange) -> list[TimelineStep]:
+    """The request (with its retries counted) and the answer of one NTP exchange."""
+    steps: list[TimelineStep] = []
+    server = exchange.flow.server_ip
+    if exchange.requests:
+        first = exchange.requests[0]
+        steps.append(
+            TimelineStep(first.ts, first.frame, "ntp", "to-server", server, "ntp-request", exchange)
+        )
+    answer = exchange.answer
+    if answer is not None:
+        steps.append(
+            TimelineStep(
+                answer.ts, answer.frame, "ntp", "from-server", server, "ntp-answer", exchange
+            )
+        )
+    return steps
+
+
+def _connect_step(attempt: TcpConnect) -> TimelineStep | None:
+    """A connection attempt that never carried a byte: refused or unanswered."""
+    if attempt.outcome == ACCEPTED:
+        return None
+    return TimelineStep(
+        attempt.ts,
+        attempt.frame,
+        "tcp",
+        "to-server",
+        attempt.flow.server_ip,
+        "tcp-connect",
+        attempt,
+    )
+
+
 def build_timeline(
     *,
     dhcp: Sequence[DhcpExchange],
@@ -199,9 +248,14 @@ def build_timeline(
     other_http: Sequence[HttpExchange],
     tls: Sequence[TlsConnection],
     other_flows: Sequence[TcpFlowSeen],
+    ntp: Sequence[NtpExchange] = (),
+    connects: Sequence[TcpConnect] = (),
 ) -> tuple[TimelineStep, ...]:
     """Every step of one phone's boot, in packet-time order."""
     steps: list[TimelineStep] = []
+    for ntp_exchange in ntp:
+        steps.extend(_ntp_steps(ntp_exchange))
+    steps.extend(step for step in map(_connect_step, connects) if step is not None)
     for dhcp_exchange in dhcp:
         steps.extend(_dhcp_steps(dhcp_exchange))
     for lookup in dns:

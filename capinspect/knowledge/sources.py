@@ -69,3 +69,17 @@ HOW_DEVICE_UPDATE_WEB_SERVICE_WORKS = (
 CLIENTS_FOR_MIGRATION = 'Microsoft, "Configure clients for migration" (Lync Server 2013)'
 
 MSXFAQ_DEVICE_UPDATE = 'Frank Carius, "Lync DeviceUpdate" (msxfaq.de)'
+
+LPE_CERTIFICATES = 'Microsoft, "Certificates for Lync Phone Edition" (Lync Server 2010)'
+"""The phone must trust the CA of the server certificate: a private root is published to
+Active Directory, from where the phone gets it at sign-in."""
+
+WEB_TRUSTED_CA = "Microsoft, New-CsWebTrustedCACertificate cmdlet help (Lync Server 2010)"
+"""Adds a CA to the Web Services configuration's TrustedCACerts that Lync Phone Edition trusts."""
+
+SCHERTZ_LPE_PUBLIC_CERTS = 'Jeff Schertz, "Lync Phone Edition and Public Certificates" (2014)'
+"""Old Lync Phone Edition firmware lacks newer public roots and fails sign-in over an untrusted
+server certificate; PIN sign-in through option 43 can fetch the root from the Certificate
+Provisioning service."""
+
+NTP_RFC = 'RFC 5905, "Network Time Protocol Version 4" (2010)'

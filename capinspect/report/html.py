@@ -26,10 +26,10 @@ import hashlib
 import html
 
 from capinspect.checks.base import Finding, Severity, Verdict
-from capinspect.report.model import DeviceReport, Report, verdict_rank
+from capinspect.report.model import DeviceReport, Report, Table, verdict_rank
+from capinspect.report.signin import signin_tables
 from capinspect.report.tables import (
     LANES,
-    Table,
     capture_tables,
     checkin_tables,
     downloads_table,
@@ -287,6 +287,7 @@ def _device(number: int, item: DeviceReport) -> str:
     )
     out.append(f'<div class="ladder">{ladder_svg(item)}</div>')
     out += [_table(t) for t in option_tables(session)]
+    out += [_table(t) for t in signin_tables(session)]
     out += [_table(t) for t in checkin_tables(session)]
     downloads = downloads_table(session)
     if downloads is not None:

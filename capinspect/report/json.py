@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from capinspect import __version__
+from capinspect.analysis import Analysis
 from capinspect.checks.base import Finding
 from capinspect.devices import DeviceSession, OtherClient
-from capinspect.model.analysis import Analysis
 from capinspect.report.json_values import (
     checkin,
     dhcp_exchange,
@@ -28,6 +28,7 @@ from capinspect.report.json_values import (
     tls_connection,
 )
 from capinspect.report.model import DeviceReport, Report
+from capinspect.report.signin import signin_json, time_json
 from capinspect.report.timeline import step_summary
 
 REPORT_SCHEMA = "capinspect/report@1"
@@ -89,6 +90,8 @@ def device_timeline(session: DeviceSession) -> dict[str, Any]:
     ]
     out["tls"] = [tls_connection(c) for c in session.tls]
     out["encrypted_checkins"] = [encrypted_checkin(e) for e in session.encrypted_checkins]
+    out["signin"] = signin_json(session.signin)
+    out["time"] = time_json(session.time)
     return out
 
 

@@ -22,10 +22,10 @@ import ipaddress
 import re
 
 from capinspect.checks.base import Finding
-from capinspect.report.model import DeviceReport, Report
+from capinspect.report.model import DeviceReport, Report, Table
+from capinspect.report.signin import signin_tables
 from capinspect.report.tables import (
     LANES,
-    Table,
     capture_tables,
     checkin_tables,
     downloads_table,
@@ -222,6 +222,8 @@ def _md_device(number: int, item: DeviceReport) -> list[str]:
     lines.append("")
     lines += _md_ladder(item)
     for table in option_tables(session):
+        lines += _md_table(table)
+    for table in signin_tables(session):
         lines += _md_table(table)
     for table in checkin_tables(session):
         lines += _md_table(table)

@@ -12,11 +12,22 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from capinspect.analysis import Analysis
 from capinspect.checks.base import Finding, Severity, Verdict
 from capinspect.checks.verdict import DeviceVerdict
 from capinspect.devices import DeviceSession, OtherClient, normalise_mac
 from capinspect.expectations import Expectations
-from capinspect.model.analysis import Analysis
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A titled table; ``rows`` hold raw strings from the capture (each format escapes them).
+    Built in ``tables.py`` (and ``signin.py``) once, escaped by each format."""
+
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

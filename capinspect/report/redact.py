@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 from capinspect.protocols.dhcp.messages import DhcpOption
 from capinspect.protocols.dns.messages import DnsRecord
 from capinspect.protocols.http.messages import HttpBody, HttpRequest
+from capinspect.protocols.ntp.messages import NtpMessage
 from capinspect.report.model import Report
 
 _T = TypeVar("_T")
@@ -512,6 +513,23 @@ def _collect_special(value: object, names: Pseudonyms) -> None:
         host = value.header("host")
         if host:
             names.name(host.rsplit(":", 1)[0] if host.count(":") == 1 else host)
+    elif isinstance(value, NtpMessage) and _reference_is_address(value):
+        names.collect_text(value.reference_text)
+
+
+def _reference_is_address(message: NtpMessage) -> bool:
+    """Above stratum 1 an NTP reference id is the upstream server's IPv4 address."""
+    return message.stratum > 1 and len(message.reference_id) == 4
+
+
+def _ntp_reference(message: NtpMessage, names: Pseudonyms) -> bytes:
+    """The reference id of ``message`` with its upstream server's address replaced by the
+    address's pseudonym (packed, as on the wire)."""
+    pseudo = names.text(message.reference_text)
+    try:
+        return ipaddress.IPv4Address(pseudo).packed
+    except ValueError:
+        return b""
 
 
 def _rewrite(value: Any, names: Pseudonyms, memo: dict[int, tuple[Any, Any]]) -> Any:
@@ -536,6 +554,8 @@ def _rewrite(value: Any, names: Pseudonyms, memo: dict[int, tuple[Any, Any]]) ->
             new = _rewrite(old, names, memo)
             if new is not old:
                 changes[f.name] = new
+        if isinstance(value, NtpMessage) and _reference_is_address(value):
+            changes["reference_id"] = _ntp_reference(value, names)
         out = dataclasses.replace(value, **changes) if changes else value
     elif isinstance(value, dict):
         out = {key: _rewrite(item, names, memo) for key, item in value.items()}

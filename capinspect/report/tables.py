@@ -15,23 +15,13 @@ from capinspect.checks.base import Finding, Severity
 from capinspect.devices import DeviceSession, TimelineStep, seconds
 from capinspect.protocols.dhcp.messages import Option43, Option120
 from capinspect.report.json_values import iso
-from capinspect.report.model import DeviceReport, Report
+from capinspect.report.model import DeviceReport, Report, Table
 from capinspect.report.text import device_label
 from capinspect.report.timeline import step_summary
 
 LANES = ("Phone", "DHCP server", "DNS server", "Update server")
 """The ladder's lanes, left to right."""
 _LANE_OF_STAGE = {"dhcp": 1, "dns": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    """A titled table; ``rows`` hold raw strings from the capture (each format escapes them)."""
-
-    title: str
-    headers: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
-    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

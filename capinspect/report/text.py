@@ -17,11 +17,12 @@ from rich.table import Table
 from rich.text import Text
 
 from capinspect import __version__
+from capinspect.analysis import Analysis
 from capinspect.checks.base import Finding, Severity, Verdict
 from capinspect.devices import DeviceSession
 from capinspect.knowledge.lync_phone_edition import edition
-from capinspect.model.analysis import Analysis
 from capinspect.report.model import DeviceReport, Report
+from capinspect.report.signin import signin_text
 from capinspect.report.timeline import step_summary
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
@@ -268,6 +269,8 @@ def _device_section(console: Console, item: DeviceReport) -> None:
         _print_lines(console, _hanging(console, Text("   "), note, 3))
     for finding in item.findings:
         _print_lines(console, _finding_block(console, finding))
+    for text in signin_text(session):
+        _print_lines(console, _hanging(console, Text("   "), Text(safe(text), style="dim"), 5))
 
 
 def render_analyze(report: Report, *, color: bool = False, width: int = 100) -> str:

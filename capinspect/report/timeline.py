@@ -7,7 +7,11 @@ JSON reports, the merged log ladders and ``capinspect live``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from capinspect.analysis import TcpFlowSeen
 from capinspect.devices import Checkin, Download, TimelineStep, seconds
+from capinspect.devices.clock import describe_offset
 from capinspect.devices.encrypted import INFERRED
 from capinspect.devices.model import (
     NOTHING_OFFERED,
@@ -17,10 +21,12 @@ from capinspect.devices.model import (
     UNDECIDED,
     EncryptedCheckin,
 )
-from capinspect.model.analysis import TcpFlowSeen
+from capinspect.devices.timeline import ntp_servers
+from capinspect.flows.connects import TcpConnect
 from capinspect.protocols.dhcp.messages import ACK, INFORM, DhcpSeen
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.messages import HttpExchange
+from capinspect.protocols.ntp.messages import NtpExchange
 from capinspect.protocols.tls.messages import (
     DECRYPTED,
     TlsAlert,
@@ -62,6 +68,10 @@ def step_summary(step: TimelineStep, *, final: bool = True) -> str:
         return _tls(subject, step.event)
     if isinstance(subject, EncryptedCheckin):
         return encrypted_checkin_summary(subject)
+    if isinstance(subject, NtpExchange):
+        return _ntp_request(subject) if step.event == "ntp-request" else _ntp_answer(subject)
+    if isinstance(subject, TcpConnect):
+        return _connect(subject)
     return _flow(subject)
 
 
@@ -91,7 +101,54 @@ def dhcp_summary(seen: DhcpSeen) -> str:
         parts.append("opt120 " + (",".join(names) if names else "(unreadable)"))
     if msg.domain_name:
         parts.append(f"opt15 {msg.domain_name}")
+    servers = ntp_servers(seen)
+    if servers is not None:
+        parts.append("opt42 " + ",".join(servers))
     return " ".join(parts)
+
+
+def _iso_time(ts: float | None) -> str:
+    if ts is None:
+        return "(not set)"
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return f"{ts:.0f} s"
+
+
+def _ntp_request(exchange: NtpExchange) -> str:
+    first = exchange.requests[0]
+    sent = f" (sent {len(exchange.requests) + exchange.retries_dropped} times)"
+    summary = f"NTP request v{first.message.version}" + (sent if exchange.retries else "")
+    return summary + f", phone clock {_iso_time(first.message.transmit_ts)}"
+
+
+def _ntp_answer(exchange: NtpExchange) -> str:
+    answer = exchange.answer
+    if answer is None:
+        return "NTP answer"
+    msg = answer.message
+    why = msg.usable_time
+    summary = f"NTP answer stratum {msg.stratum} ({msg.reference_text})"
+    if why is not None:
+        summary += f": no time given ({why})"
+    else:
+        summary += f", server time {_iso_time(msg.transmit_ts)}"
+        offset = exchange.server_offset
+        if offset is not None:
+            summary += f", {describe_offset(offset)} from the capture's clock"
+    rtt = exchange.round_trip
+    if rtt is not None:
+        summary += f", round trip {seconds(max(rtt, 0.0))}"
+    return summary
+
+
+def _connect(attempt: TcpConnect) -> str:
+    """A connection attempt that never carried a byte: refused or unanswered."""
+    flow = attempt.flow
+    tries = f" ({len(attempt.syn_frames)} SYNs)" if len(attempt.syn_frames) > 1 else ""
+    what = "refused (RST)" if attempt.answer_frame else "no answer"
+    return f"TCP connect to {flow.server_ip}:{flow.server_port}{tries}: {what}"
 
 
 _ENCRYPTED_WORDS = {

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 from capinspect.run.output import Written
 
 if TYPE_CHECKING:
+    from capinspect.analysis import Analysis
     from capinspect.devices import DeviceSession
-    from capinspect.model.analysis import Analysis
     from capinspect.report.logs import LogsResult
     from capinspect.report.model import Report
 

@@ -26,13 +26,13 @@ from capinspect.run.output import Written, use_color, write_output, write_to_std
 from capinspect.run.render import RENDERERS, Page, Renderer
 
 if TYPE_CHECKING:
+    from capinspect.analysis import Analysis
     from capinspect.checks.base import Verdict
     from capinspect.devices import DeviceSession
     from capinspect.events.options import EventSink
     from capinspect.events.run import EventPump
     from capinspect.live import LiveMonitor
     from capinspect.logs.audit import AuditRecord
-    from capinspect.model.analysis import Analysis
     from capinspect.protocols.tls.keys import TlsKeys
     from capinspect.reading import Progress
     from capinspect.report.logs import LogsResult

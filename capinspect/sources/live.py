@@ -42,13 +42,14 @@ from capinspect.sources.bpf import Instruction, pack_filter, sock_fprog
 from capinspect.sources.bpf_programs import precompiled
 
 _WANTED = (
-    "udp port 67 or udp port 68 or port 53 or tcp port 80 or tcp port 443 or arp"
+    "udp port 67 or udp port 68 or port 53 or udp port 123 or tcp port 80 or tcp port 443 or arp"
     " or (ip[6:2] & 0x1fff != 0)"
 )
 _TUNNELS = "ip proto 47 or ip6 proto 47 or udp dst port 4789"
 INNER_FILTER = f"{_WANTED} or (vlan and ({_WANTED} or (vlan and ({_WANTED}))))"
-"""What can matter to a phone's update: DHCP, DNS, HTTP and HTTPS, ARP (it binds a phone's
-address to its MAC when a router's MAC is on the frames) and IPv4 fragments after the first
+"""What can matter to a phone's update: DHCP, DNS, NTP (the phone's time), HTTP and HTTPS,
+ARP (it binds a phone's address to its MAC when a router's MAC is on the frames) and IPv4
+fragments after the first
 (a port test cannot see them; a big DNS answer or DHCP message may be split). The same again
 behind one or two VLAN tags: each ``vlan`` keyword moves libpcap's offsets by 4 bytes for the
 rest of the expression, hence the nesting. The kernel has usually taken the outer tag out of

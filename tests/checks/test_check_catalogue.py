@@ -25,11 +25,11 @@ from factories import (
     lookup,
 )
 
+from capinspect.analysis import TcpFlowSeen
 from capinspect.checks import ALL_SPECS
 from capinspect.checks.base import Severity, Verdict
 from capinspect.expectations import Expectations, TargetFirmware
 from capinspect.model import Anomaly, CaptureStats, FlowKey
-from capinspect.model.analysis import TcpFlowSeen
 from capinspect.pipeline import evaluate
 from capinspect.report.model import Report
 
@@ -415,10 +415,15 @@ TESTED_ELSEWHERE = {
     "capture.kernel-drops",
     "capture.other-update-clients",  # tests/devices/test_identity.py
     "capture.device-limit",  # tests/devices/test_identity.py
-} | {spec.id for spec in ALL_SPECS if spec.id.startswith(("tls.", "logs.", "checkin.encrypted-"))}
-"""tls.* in tests/checks/test_tls_checks.py; logs.* in tests/checks/test_log_checks.py;
-checkin.encrypted-* (encrypted check-ins judged without keys, built from the lab's TLS capture)
-in tests/checks/test_encrypted_checks.py."""
+} | {
+    spec.id
+    for spec in ALL_SPECS
+    if spec.id.startswith(("tls.", "logs.", "signin.", "time.", "checkin.encrypted-"))
+}
+"""tls.* in tests/checks/test_tls_checks.py; logs.* in tests/checks/test_log_checks.py; signin.*
+and time.* (scapy captures through the whole pipeline) in tests/checks/test_signin.py and
+test_time.py; checkin.encrypted-* (encrypted check-ins judged without keys, built from the lab's
+TLS capture) in tests/checks/test_encrypted_checks.py."""
 
 
 @pytest.mark.parametrize("check_id", sorted(CASES))

@@ -24,10 +24,10 @@ from scapy.layers.inet import TCP
 from scapy.packet import Packet
 from scapy.utils import rdpcap, wrpcap
 
+from capinspect.analysis import Analysis
 from capinspect.checks.base import Finding, Severity, Verdict
 from capinspect.expectations import Expectations
 from capinspect.model import CaptureStats, FlowKey
-from capinspect.model.analysis import Analysis
 from capinspect.pipeline import analyze_paths, evaluate
 from capinspect.protocols.http.messages import HttpExchange
 from capinspect.report.model import Report

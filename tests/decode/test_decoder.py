@@ -95,14 +95,31 @@ def test_vlan_stacks_outermost_first(layers: object, expected: tuple[int, ...]) 
 
 def test_uninteresting_udp_is_counted_not_kept() -> None:
     decoder = Decoder()
-    ntp = bytes(Ether() / IP(src="10.0.0.2", dst="10.0.0.1") / UDP(sport=123, dport=123) / b"x")
+    syslog = bytes(Ether() / IP(src="10.0.0.2", dst="10.0.0.1") / UDP(sport=514, dport=514) / b"x")
     icmp = bytes(Ether() / IP(src="10.0.0.2", dst="10.0.0.1", proto=1) / b"\x08\x00")
-    assert decoder.decode(frame(ntp)) is None
+    assert decoder.decode(frame(syslog)) is None
     assert decoder.decode(frame(icmp, index=2, ts=2.0)) is None
     stats = decoder.capture_stats()
     assert (stats.frames, stats.frames_kept, stats.udp_frames, stats.other_frames) == (2, 0, 1, 1)
     assert (stats.first_ts, stats.last_ts, stats.linktypes) == (1.0, 2.0, (1,))
-    assert stats.bytes == len(ntp) + len(icmp)
+    assert stats.bytes == len(syslog) + len(icmp)
+
+
+def test_ntp_is_kept_and_counted_as_neither_dns_nor_dhcp() -> None:
+    """UDP 123 leaves the decoder (the engine keeps only phones' NTP); both paths agree."""
+    decoder = Decoder()
+    ntp = bytes(Ether() / IP(src="10.0.0.2", dst="10.0.0.1") / UDP(sport=123, dport=123) / b"x")
+    pkt = decoder.decode(frame(ntp))
+    assert isinstance(pkt, Packet) and (pkt.sport, pkt.dport, pkt.payload) == (123, 123, b"x")
+    fast = decoder.decode_record(2, 2.0, 1, ntp, len(ntp))
+    assert isinstance(fast, Packet) and fast.payload == b"x"
+    stats = decoder.capture_stats()
+    assert (stats.frames_kept, stats.udp_frames, stats.dns_frames, stats.dhcp_frames) == (
+        2,
+        2,
+        0,
+        0,
+    )
 
 
 def test_counters_for_tcp_ports_dns_and_dhcp() -> None:
@@ -373,8 +390,8 @@ def _ipv6_frames(draw: st.DrawFn) -> bytes:
     """Ethernet (maybe tagged) + IPv6 + TCP or UDP, then some bytes overwritten: the fast path
     must take the plain ones and hand every odd one to the full decoder unchanged."""
     src, dst = draw(_IPV6_ADDRESSES), draw(_IPV6_ADDRESSES)
-    sport = draw(st.sampled_from([53, 67, 443, 5060, 40000]))
-    dport = draw(st.sampled_from([53, 68, 80, 443, 4789, 40001]))
+    sport = draw(st.sampled_from([53, 67, 123, 443, 5060, 40000]))
+    dport = draw(st.sampled_from([53, 68, 80, 123, 443, 4789, 40001]))
     payload = draw(st.binary(max_size=40))
     if draw(st.booleans()):
         flags = draw(st.sampled_from(["A", "PA", "S", "SA", "FA", "R"]))

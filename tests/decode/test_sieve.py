@@ -93,7 +93,7 @@ def _raw_keys_swap(key: bytes) -> bytes:
 def plainly_droppable(data: bytes, orig_len: int, ignored: set[bytes]) -> bool:
     """The sieve's rules, record by record: a whole Ethernet frame (any VLAN tags) carrying
     IPv4 without options or fragmentation or IPv6 with TCP or UDP as its next header, and then
-    UDP not to or from 53/67/68, a pure TCP ACK, a TCP segment with payload, FIN or RST (no
+    UDP not to or from 53/67/68/123, a pure TCP ACK, a TCP segment with payload, FIN or RST (no
     SYN) of an ignored flow, or another protocol — except tunnels (UDP to 4789 or 6081, GRE,
     IP in IP), which the decoder opens, and IPv6 extension headers, which it walks. A remote
     mirror's envelope (GRE carrying Ethernet or IP, ERSPAN I/II/III with Ethernet inside,
@@ -137,7 +137,7 @@ def _droppable(
     if stop > size or stop < transport + 8:
         return False
     sport, dport = struct.unpack_from(">HH", data, transport)
-    if proto == 17 and dport == 4789 and tunnels and not {sport} & {53, 67, 68}:
+    if proto == 17 and dport == 4789 and tunnels and not {sport} & {53, 67, 68, 123}:
         length = struct.unpack_from(">H", data, transport + 4)[0]
         if 8 <= length <= stop - transport:
             stop = transport + length
@@ -147,7 +147,7 @@ def _droppable(
         ethertype = struct.unpack_from(">H", data, inner + 12)[0]
         return _droppable(data, inner + 14, ethertype, stop, ignored, False)
     if proto == 17:
-        return not {sport, dport} & {53, 67, 68} and dport not in (4789, 6081)
+        return not {sport, dport} & {53, 67, 68, 123} and dport not in (4789, 6081)
     if proto == 47 and tunnels:
         return _gre_droppable(data, transport, stop, ignored)
     if proto in (4, 41, 47):
@@ -367,8 +367,8 @@ def _frames(draw: st.DrawFn) -> bytes:
     proto = draw(st.sampled_from([6, 6, 17, 1, 47, 4]))  # GRE and IP in IP: tunnels
     ihl = draw(st.sampled_from([0x45, 0x45, 0x46]))
     payload = draw(st.binary(max_size=30))
-    sport = draw(st.sampled_from([53, 67, 80, 443, 5060, 40000]))
-    dport = draw(st.sampled_from([53, 68, 80, 443, 5060, 40001, 4789, 6081]))
+    sport = draw(st.sampled_from([53, 67, 80, 123, 443, 5060, 40000]))
+    dport = draw(st.sampled_from([53, 68, 80, 123, 443, 5060, 40001, 4789, 6081]))
     if proto == 6:
         offset = draw(st.sampled_from([0x50, 0x50, 0x40, 0xF0]))
         flags = draw(st.sampled_from([0x10, 0x18, 0x02, 0x12, 0x11, 0x04, 0x00]))

@@ -30,11 +30,11 @@ from scapy.layers.l2 import GRE, Dot1Q, Ether
 from scapy.layers.vxlan import VXLAN
 from scapy.packet import Raw
 
+from capinspect.analysis import Analysis
 from capinspect.decode.decoder import Decoder
 from capinspect.expectations import Expectations
 from capinspect.limits import Limits
 from capinspect.model import Packet, RawFrame, RecordBatch, Tunnel
-from capinspect.model.analysis import Analysis
 from capinspect.pipeline import analyze_paths, evaluate
 from capinspect.report.json import report_document
 from capinspect.sources.merge import iter_frames

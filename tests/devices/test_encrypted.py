@@ -40,6 +40,27 @@ def test_lab_inference_agrees_with_the_decrypted_truth() -> None:
     assert not hidden.checkins and len(truth.checkins) == 3
     assert truth.encrypted_checkins == ()  # decrypted check-ins are not inferred too
     assert len(hidden.encrypted_checkins) == 3
+    _assert_agree(hidden, truth)
+    for inferred in hidden.encrypted_checkins:
+        assert inferred.request_records == 2 and inferred.answer_records == 2
+        assert "the phone closed it (FIN" in inferred.ended
+
+
+@pytest.mark.parametrize("capture", ["lpe-healthy-ecdhe", "lpe-update-ecdhe"])
+def test_lpe_ecdhe_inference_agrees_with_the_phone_key_log(capture: str) -> None:
+    """Lync Phone Edition over ECDHE: the server key cannot read the check-ins, the phone's
+    key log (shipped beside the capture) can; the inference without keys must match it."""
+    hidden = _device(PCAPS / f"{capture}.pcap")
+    keys = load_tls_keys([], None, str(PCAPS / f"{capture}.keylog"))
+    (truth,) = build_devices(analyze_paths([str(PCAPS / f"{capture}.pcap")], tls_keys=keys))
+    assert not hidden.checkins and truth.checkins
+    assert truth.encrypted_checkins == ()
+    _assert_agree(hidden, truth)
+
+
+def _assert_agree(hidden: DeviceSession, truth: DeviceSession) -> None:
+    """Each check-in judged without keys is what its decrypted content says."""
+    assert len(hidden.encrypted_checkins) == len(truth.checkins)
     for inferred, checkin in zip(hidden.encrypted_checkins, truth.checkins, strict=True):
         assert inferred.connection.flow == checkin.exchange.flow
         if checkin.offered:
@@ -53,8 +74,6 @@ def test_lab_inference_agrees_with_the_decrypted_truth() -> None:
         else:
             assert inferred.outcome == NOTHING_OFFERED
             assert inferred.answer_like == "nothing"
-        assert inferred.request_records == 2 and inferred.answer_records == 2
-        assert "the phone closed it (FIN" in inferred.ended
 
 
 VARIANTS: dict[str, tuple[Callable[[Path], Path], str, tuple[str, ...]]] = {

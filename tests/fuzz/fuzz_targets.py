@@ -20,12 +20,14 @@ from capinspect.decode.decoder import Decoder
 from capinspect.errors import InputError, Malformed
 from capinspect.expectations import DEFAULT_EXPECTATIONS
 from capinspect.limits import Limits
-from capinspect.model import RawFrame
+from capinspect.model import IpProto, Packet, RawFrame
 from capinspect.pipeline import analyze_frames, evaluate
 from capinspect.protocols.dhcp.parser import decode_option43, decode_option120, parse_dhcp
 from capinspect.protocols.dns.parser import DnsTcpFramer, parse_dns
 from capinspect.protocols.http.head import Role
 from capinspect.protocols.http.parser import HttpMessage, HttpMessageReader
+from capinspect.protocols.ntp.parser import HEADER_BYTES, parse_ntp
+from capinspect.protocols.ntp.tracker import NtpTracker
 from capinspect.protocols.upx import parse_checkin_request, parse_checkin_response
 from capinspect.report.json import dumps, report_document, timeline_document
 from capinspect.report.text import render_analyze, render_timeline
@@ -133,6 +135,28 @@ def dns(data: bytes) -> None:
             parse_dns(message)
         except Malformed:
             assert len(message) < 12
+
+
+# -- NTP -----------------------------------------------------------------------------------------
+
+
+def ntp(data: bytes) -> None:
+    """One UDP payload: parsed whole, with trailing bytes, and fed to the tracker as a request
+    and as an answer (the clock and offsets computed)."""
+    try:
+        message = parse_ntp(data)
+    except Malformed:
+        message = None
+    if message is not None:
+        assert len(data) >= HEADER_BYTES
+        assert parse_ntp(data + b"\x00junk") is not None
+    tracker = NtpTracker()
+    for frame, (src, dst) in enumerate((("10.0.0.2", "10.0.0.3"), ("10.0.0.3", "10.0.0.2")), 1):
+        tracker.feed(
+            Packet(frame, float(frame), None, None, (), src, dst, IpProto.UDP, 123, 123, data)
+        )
+    for exchange in tracker.finish():
+        _ = (exchange.server_offset, exchange.client_offset, exchange.round_trip, exchange.retries)
 
 
 # -- HTTP ----------------------------------------------------------------------------------------
@@ -258,6 +282,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "decode": decode,
     "dhcp": dhcp,
     "dns": dns,
+    "ntp": ntp,
     "http": http,
     "checkin": checkin,
     "engine": engine,

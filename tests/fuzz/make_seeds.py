@@ -92,9 +92,28 @@ def main() -> None:
             if exchange.response is not None and exchange.response.body.data:
                 _write("checkin", exchange.response.body.data[:4000])
         _write("engine", _engine_input(packets))
+    for seed in _ntp_seeds():
+        _write("ntp", seed)
     _write("reader", (LAB / "multi-phone.pcapng").read_bytes()[:3000])
     _write("reader", _netmon_seed(3))
     _write("reader", _zip_seed(_netmon_seed(1)))
+
+
+def _ntp_seeds() -> list[bytes]:
+    """A client request, a server answer, a Kiss-o'-Death, a control message, an authenticator."""
+    from scapy.layers.ntp import NTPHeader
+
+    now = 3_990_000_000.0  # NTP seconds (2026)
+    answer = bytes(NTPHeader(mode=4, stratum=2, orig=now - 1, recv=now, sent=now + 0.001))
+    kiss = bytearray(answer)
+    kiss[1], kiss[12:16] = 0, b"RATE"
+    return [
+        bytes(NTPHeader(mode=3, version=3, sent=now)),
+        answer,
+        bytes(kiss),
+        bytes([0x16, 0x02, 0x00, 0x01]) + bytes(8),
+        answer + b"\x00\x00\x00\x01" + bytes(16),
+    ]
 
 
 def _netmon_seed(minor: int) -> bytes:

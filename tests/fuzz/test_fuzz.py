@@ -21,7 +21,7 @@ ROOT = HERE.parents[1]
 CORPUS = HERE / "corpus"
 KEPT = sorted(p for p in CORPUS.glob("*/*") if p.is_file())
 FUZZ_SECONDS = 2
-"""Per harness in the normal suite; the seven run in parallel, ~10-15 s with start-up."""
+"""Per harness in the normal suite; the eight run in parallel, ~10-15 s with start-up."""
 
 needs_atheris = pytest.mark.skipif(
     importlib.util.find_spec("atheris") is None,

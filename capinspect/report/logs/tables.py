@@ -13,7 +13,7 @@ from capinspect.logs.files import file_label
 from capinspect.logs.timeline import UNIDENTIFIED
 from capinspect.report.json_values import iso
 from capinspect.report.logs.model import LogsResult, merged_summary, offset_text
-from capinspect.report.tables import Table
+from capinspect.report.model import Table
 
 
 def _day_clock(ts: float | None) -> str:

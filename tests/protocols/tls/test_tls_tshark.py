@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from locations import PCAPS, ZEEK_TRACES, needs_tshark
 
+from capinspect.analysis import Analysis
 from capinspect.engine import Engine
 from capinspect.model import Direction, FlowKey, StreamData, StreamEvent
-from capinspect.model.analysis import Analysis
 from capinspect.protocols.tls.keys import NO_KEYS, TlsKeys, load_tls_keys
 from capinspect.protocols.tls.tracker import TlsTracker
 from capinspect.sources.merge import iter_frames

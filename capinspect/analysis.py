@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from capinspect.flows.connects import TcpConnect
 from capinspect.model import Anomaly, CaptureStats, FlowKey, InputFile
 from capinspect.protocols.checkins import Checkin
 from capinspect.protocols.dhcp.messages import DhcpBackground, DhcpExchange
 from capinspect.protocols.dns.messages import DnsLookup
 from capinspect.protocols.http.messages import HttpExchange
+from capinspect.protocols.ntp.messages import NtpExchange
 from capinspect.protocols.tls.messages import TlsConnection
 
 
@@ -67,3 +69,7 @@ class Analysis:
     checkins: tuple[Checkin, ...] = ()
     """Every check-in, parsed once as its exchange completed (protocols/checkins.py); empty in
     an Analysis assembled without the engine, whose check-ins the devices stage parses."""
+    ntp: tuple[NtpExchange, ...] = ()
+    """The phones' NTP exchanges (protocols/ntp): requests, retries, answers."""
+    connects: tuple[TcpConnect, ...] = ()
+    """The phones' TCP connection attempts and their answers (flows/connects.py)."""
