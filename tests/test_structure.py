@@ -406,3 +406,19 @@ def test_every_module_has_a_test_module() -> None:
     )
     stale = sorted(PENDING_TESTS - untested)
     assert not stale, f"entries that are gone or have a test module now: {stale}"
+
+
+def test_no_merge_conflict_marker_is_left_in_a_tracked_text_file() -> None:
+    """A merge's ``<<<<<<<`` / ``>>>>>>>`` lines once reached docs/architecture.md unseen."""
+    marker = re.compile(r"^(<{7} |>{7} |={7}$)", re.M)
+    paths = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "pyproject.toml"]
+    for folder in ("capinspect", "docs", "tests", "lab", "bench", ".ci"):
+        paths += [p for p in (ROOT / folder).rglob("*") if p.is_file()]
+    texts = [p for p in paths if p.suffix in {".py", ".md", ".toml", ".json", ""}]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in texts
+        if "corpus" not in p.parts
+        and marker.search(p.read_text(encoding="utf-8", errors="replace"))
+    ]
+    assert not offenders, offenders
