@@ -63,11 +63,8 @@ PENDING_TESTS: frozenset[str] = frozenset(
         "capinspect/devices/timeline.py",
         "capinspect/analysis.py",
         "capinspect/pipeline.py",
-        "capinspect/report/logs/html.py",
-        "capinspect/report/logs/markdown.py",
         "capinspect/report/logs/model.py",
         "capinspect/report/logs/tables.py",
-        "capinspect/report/logs/text.py",
     }
 )
 
