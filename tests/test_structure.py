@@ -63,8 +63,6 @@ PENDING_TESTS: frozenset[str] = frozenset(
         "capinspect/devices/timeline.py",
         "capinspect/analysis.py",
         "capinspect/pipeline.py",
-        "capinspect/report/logs/model.py",
-        "capinspect/report/logs/tables.py",
     }
 )
 
