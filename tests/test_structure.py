@@ -61,7 +61,6 @@ PENDING_TESTS: frozenset[str] = frozenset(
     {
         "capinspect/checks/logs.py",
         "capinspect/devices/timeline.py",
-        "capinspect/analysis.py",
     }
 )
 
