@@ -60,7 +60,6 @@ is no Python module at all)."""
 PENDING_TESTS: frozenset[str] = frozenset(
     {
         "capinspect/checks/logs.py",
-        "capinspect/devices/timeline.py",
     }
 )
 
