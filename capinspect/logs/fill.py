@@ -42,17 +42,26 @@ AUDIT_WINDOW = MATCH_WINDOW
 end) once the clock offset is applied."""
 
 
-def read_audit_rows(paths: Iterable[str]) -> tuple[AuditRecord, ...]:
-    """Every row of the audit logs that can be read; unreadable files are skipped here
-    (``logs/report.load_logs`` reports them)."""
-    rows: list[AuditRecord] = []
+def read_audit_logs(
+    paths: Iterable[str],
+) -> tuple[tuple[AuditLog, ...], tuple[tuple[str, str], ...]]:
+    """The audit logs the paths name (folders expanded), and each file that cannot be read
+    with why. Read once a run: the fill and the logs report (``report/logs``) share them."""
+    logs: list[AuditLog] = []
+    unreadable: list[tuple[str, str]] = []
     for path in expand_paths(list(paths)):
         try:
-            log: AuditLog = read_audit_log(path)
-        except LogFileError:
-            continue
-        rows.extend(log.records)
-    return tuple(rows)
+            logs.append(read_audit_log(path))
+        except LogFileError as exc:
+            unreadable.append((path, str(exc)))
+    return tuple(logs), tuple(unreadable)
+
+
+def read_audit_rows(paths: Iterable[str]) -> tuple[AuditRecord, ...]:
+    """Every row of the audit logs that can be read; unreadable files are skipped here
+    (``report/logs/model.load_logs`` reports them)."""
+    logs, _unreadable = read_audit_logs(paths)
+    return tuple(row for log in logs for row in log.records)
 
 
 def _logged(row: AuditRecord) -> float:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from capinspect.events.options import EventSink
     from capinspect.events.run import EventPump
     from capinspect.live import LiveMonitor
-    from capinspect.logs.audit import AuditRecord
+    from capinspect.logs.audit import AuditLog, AuditRecord
     from capinspect.protocols.tls.keys import TlsKeys
     from capinspect.reading import Progress
     from capinspect.report.logs import LogsResult
@@ -72,7 +72,7 @@ class Step:
             load_expectations(options.expect_path) if options.expect_path else DEFAULT_EXPECTATIONS
         )
         self.names: Pseudonyms | None = None
-        self._audit_rows: tuple[AuditRecord, ...] | None = None
+        self._audit_read: tuple[tuple[AuditLog, ...], tuple[tuple[str, str], ...]] | None = None
         if options.redaction.on:
             from capinspect.report.redact import Pseudonyms
 
@@ -201,14 +201,19 @@ class Step:
             audit=self.audit_rows(),
         )
 
-    def audit_rows(self) -> tuple[AuditRecord, ...]:
-        """The readable rows of the ``--audit-log`` files, read once a run (unreadable files
-        are reported by ``report/logs.load_logs``)."""
-        if self._audit_rows is None:
-            from capinspect.logs.fill import read_audit_rows
+    def audit_logs(self) -> tuple[tuple[AuditLog, ...], tuple[tuple[str, str], ...]]:
+        """The ``--audit-log`` files read once a run: the logs, and the unreadable files with
+        why. The fill (``evaluate``) and the logs report (``conclude``) share them."""
+        if self._audit_read is None:
+            from capinspect.logs.fill import read_audit_logs
 
-            self._audit_rows = read_audit_rows(self.options.logs.audit)
-        return self._audit_rows
+            self._audit_read = read_audit_logs(self.options.logs.audit)
+        return self._audit_read
+
+    def audit_rows(self) -> tuple[AuditRecord, ...]:
+        """Every readable row of the ``--audit-log`` files."""
+        logs, _unreadable = self.audit_logs()
+        return tuple(row for log in logs for row in log.records)
 
     def redact(self, value: _T) -> _T:
         """``value`` with the run's pseudonyms (itself without ``--redact``): a live line, a
@@ -240,7 +245,9 @@ class Step:
 
             sessions = tuple(d.session for d in report.devices)
             logs = self.options.logs
-            server_logs = load_logs(logs.iis, logs.audit, self.expect, sessions)
+            server_logs = load_logs(
+                logs.iis, logs.audit, self.expect, sessions, audit_read=self.audit_logs()
+            )
         selected = select_devices(report, self.verdicts, self.phones)
         if note is not None:
             for phone in self.phones:
@@ -270,7 +277,7 @@ class Step:
         logs = self.options.logs
         if not logs.given:
             raise CapinspectError("give at least one --iis-log or --audit-log")
-        result = load_logs(logs.iis, logs.audit, self.expect)
+        result = load_logs(logs.iis, logs.audit, self.expect, audit_read=self.audit_logs())
         return result if self.names is None else redact_logs(result, self.names)
 
     # -- rendering and writing --------------------------------------------------------------

@@ -134,3 +134,31 @@ def test_events_on_stdout_send_the_report_to_stderr(capsys: pytest.CaptureFixtur
     events = [json.loads(line) for line in out.splitlines()]
     assert events and events[-1]["event"]["action"] == "verdict-changed"
     assert json.loads(err)["devices"][0]["verdict"] == "pass"
+
+
+def test_an_audit_log_is_read_once_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fill of encrypted check-ins and the logs report share one reading of each
+    --audit-log file (a big audit log is not parsed twice)."""
+    from click.testing import CliRunner
+    from locations import PCAPS
+
+    import capinspect.logs.audit as audit
+    import capinspect.logs.fill as fill
+    from capinspect.cli import main
+
+    reads: list[str] = []
+    real = audit.read_audit_log
+
+    def counted(path: str) -> audit.AuditLog:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(audit, "read_audit_log", counted)
+    monkeypatch.setattr(fill, "read_audit_log", counted)
+    log = str(PCAPS / "interim-upgrade.audit.log")
+    result = CliRunner().invoke(
+        main, ["analyze", "--audit-log", log, str(PCAPS / "interim-upgrade.pcap")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "audit" in result.stdout.lower()
+    assert reads == [log]

@@ -15,9 +15,10 @@ from capinspect.checks.logs import LogPhoneReport, evaluate_logs
 from capinspect.devices import DeviceSession, seconds
 from capinspect.errors import CapinspectError
 from capinspect.expectations import Expectations
-from capinspect.logs.audit import AuditLog, read_audit_log
+from capinspect.logs.audit import AuditLog
 from capinspect.logs.correlate import ClockOffset, Correlation, MergedStep, correlate
 from capinspect.logs.files import LogFileError, LogProblem, expand_paths
+from capinspect.logs.fill import read_audit_logs
 from capinspect.logs.iis import IisLog, read_iis_log
 from capinspect.logs.timeline import LogEvidence, build_evidence
 from capinspect.report.timeline import step_summary
@@ -47,8 +48,12 @@ def load_logs(
     audit_paths: tuple[str, ...] | list[str],
     expect: Expectations,
     sessions: tuple[DeviceSession, ...] | None = None,
+    audit_read: tuple[tuple[AuditLog, ...], tuple[tuple[str, str], ...]] | None = None,
 ) -> LogsResult:
-    """Read, group and check the logs; correlate with the capture's phones when given."""
+    """Read, group and check the logs; correlate with the capture's phones when given.
+
+    ``audit_read``: the audit logs as ``logs.fill.read_audit_logs`` already read them for
+    this run (then ``audit_paths`` are not read again)."""
     unreadable: list[LogProblem] = []
     iis_logs: list[IisLog] = []
     audit_logs: list[AuditLog] = []
@@ -57,11 +62,10 @@ def load_logs(
             iis_logs.append(read_iis_log(path))
         except LogFileError as exc:
             unreadable.append(LogProblem(path, None, "iis-log.unreadable", str(exc)))
-    for path in expand_paths(list(audit_paths)):
-        try:
-            audit_logs.append(read_audit_log(path))
-        except LogFileError as exc:
-            unreadable.append(LogProblem(path, None, "audit-log.unreadable", str(exc)))
+    read, failed = audit_read if audit_read is not None else read_audit_logs(audit_paths)
+    audit_logs.extend(read)
+    for path, why in failed:
+        unreadable.append(LogProblem(path, None, "audit-log.unreadable", why))
     used = sum(len(log.records) for log in iis_logs) + sum(len(log.records) for log in audit_logs)
     if used == 0:
         if unreadable:
