@@ -386,11 +386,13 @@ class TlsTracker:
         if conn.keys_tried:
             return
         conn.keys_tried = True
+        if not self.deriver.can_try:
+            # No key and no remembered session: nothing was tried, so nothing "failed" (the
+            # report says "no key given", not a reason keys did not work).
+            return
         ch, sh = conn.client_hello, conn.server_hello
         if ch is None or sh is None:
             self._fail(conn, "missing-handshake", "the capture does not hold both hellos")
-            return
-        if not self.deriver.can_try:
             return
         handshake = Handshake(
             ch,

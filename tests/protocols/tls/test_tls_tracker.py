@@ -180,3 +180,25 @@ def test_capture_starting_mid_connection_is_unknown() -> None:
     wire.chunks = wire.chunks[4:]  # after the handshake
     (conn,), _ = run([wire], load_tls_keys([str(KEY)]))
     assert conn.outcome == "unknown" and conn.client_hello is None
+
+
+def _without_server_hello(wire: Wire) -> Wire:
+    """The same connection with the ServerHello's message type garbled (as an unreadable or
+    synthetic server flight would be): the hellos are no longer both in the capture."""
+    index, (direction, data) = next(
+        (i, c) for i, c in enumerate(wire.chunks) if c[0] == Direction.TO_CLIENT
+    )
+    assert data[0] == 22 and data[5] == 2  # a handshake record opening with ServerHello
+    garbled = data[:5] + b"\xfe" + data[6:]
+    return replace(
+        wire, chunks=[*wire.chunks[:index], (direction, garbled), *wire.chunks[index + 1 :]]
+    )
+
+
+def test_missing_hellos_are_a_decryption_failure_only_when_keys_were_given() -> None:
+    wire = _without_server_hello(connect(client_context(), server_context()))
+    (without_keys,), _ = run([wire])
+    assert without_keys.server_hello is None
+    assert without_keys.decryption == "no-keys"
+    (with_keys,), plain = run([wire], load_tls_keys([str(KEY)]))
+    assert with_keys.decryption == "missing-handshake" and plain == {}
