@@ -18,7 +18,7 @@ import numpy as np
 from capinspect.errors import InputError
 from capinspect.model import Anomaly, InputFile, RawFrame, Record, RecordBatch
 from capinspect.sources.capture import CaptureSource, open_capture
-from capinspect.sources.pcapfile import Sieve, sieved
+from capinspect.sources.pcapfile import SIEVE_RUN, Sieve, sieved
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz", ".zst", ".zip")
 """File name endings picked up when a directory is given."""
@@ -91,7 +91,8 @@ class FrameStream:
         merged order; ``sieve`` filters them as in :meth:`CaptureReader.records`. With several
         files the sieve sees runs of one file's records that no other file's record comes
         between (whole buffers when the files follow each other in time); shorter runs than
-        :data:`SIEVE_RUN` are yielded whole, for the decoder to decide record by record."""
+        :data:`~capinspect.sources.pcapfile.SIEVE_RUN` are yielded whole, for the decoder to
+        decide record by record."""
         try:
             if len(self._readers) == 1:
                 # One file: its own numbering is already the merged numbering.
@@ -188,11 +189,6 @@ class FrameStream:
 def iter_frames(paths: Sequence[str], *, first_index: int = 1) -> FrameStream:
     """Open every capture named by ``paths`` (files, directories, patterns) for merged reading."""
     return FrameStream(paths, first_index=first_index)
-
-
-SIEVE_RUN = 256
-"""Records in a run of one file below which merged records skip the sieve: its numpy work
-costs about as much as the decoder deciding this many records one by one."""
 
 
 class _Cursor:

@@ -887,9 +887,17 @@ def open_capture(
     return CaptureReader(path, source=source, first_index=first_index, digest=digest)
 
 
+SIEVE_RUN = 256
+"""Batches of fewer records than this skip the sieve and go whole to the decoder, which decides
+them record by record as cheaply: the sieve's numpy work (about a hundred calls) costs about as
+much as deciding this many records one by one. The record cut between two reads comes as a
+batch of one, so without this every read buffer cost the sieve twice."""
+
+
 def sieved(batch: RecordBatch, sieve: Sieve | None) -> Iterator[Record]:
-    """The records of ``batch`` the sieve keeps; all of them without a sieve."""
-    yield from batch.records(None if sieve is None else sieve(batch))
+    """The records of ``batch`` the sieve keeps; all of them without a sieve, or when the
+    batch is shorter than :data:`SIEVE_RUN`."""
+    yield from batch.records(None if sieve is None or len(batch) < SIEVE_RUN else sieve(batch))
 
 
 def _snaplens(interfaces: list[_Interface]) -> NDArray[np.int64]:
