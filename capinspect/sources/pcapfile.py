@@ -308,7 +308,7 @@ class CaptureReader:
     ) -> Iterator[RecordBatch]:
         """Walk the records of the read buffer, a buffer at a time.
 
-        The only per-record Python work is following the chain of lengths (one slice and two
+        The only per-record Python work is following the chain of lengths (one unpack and two
         additions a record): timestamps, lengths, the snaplen and time-order checks are then
         read for the whole buffer at once through a numpy view of it.
         """
@@ -316,6 +316,7 @@ class CaptureReader:
         word = np.dtype(order + "u4")
         scale = 1e9 if nanoseconds else 1e6
         from_bytes = int.from_bytes
+        length_at = struct.Struct(order + "I").unpack_from  # cheaper than slicing 4 bytes
         index = self.first_index
         last_ts = float("-inf")
         damaged: _StreamDamaged | None = None
@@ -328,7 +329,8 @@ class CaptureReader:
             last_header = size - 16
             while pos <= last_header:
                 append(pos)
-                pos += 16 + from_bytes(buf[pos + 8 : pos + 12], byteorder)
+                (length,) = length_at(buf, pos + 8)
+                pos += 16 + length
             if pos > size:  # the last record walked is not whole in the buffer
                 pos = headers.pop()
             oversize = 0
