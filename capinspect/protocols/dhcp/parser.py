@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from capinspect.errors import Malformed, Truncated
 from capinspect.model import Anomaly
@@ -427,7 +428,7 @@ def parse_dhcp(payload: bytes) -> DhcpMessage:
         )
         decoded = _DecodedOptions(anomalies=[Anomaly("dhcp.bad-cookie", detail)])
     else:
-        decoded = _decode_options(reader.read_rest(), sname_raw, file_raw)
+        decoded = _decode_options_memo(reader.read_rest(), sname_raw, file_raw)
 
     return DhcpMessage(
         op=op,
@@ -451,6 +452,10 @@ def parse_dhcp(payload: bytes) -> DhcpMessage:
     )
 
 
+OPTIONS_MEMO_ENTRIES = 1024
+"""Distinct option areas :func:`_decode_options_memo` remembers (≤ 1,500 bytes of key each)."""
+
+
 @dataclass(slots=True)
 class _DecodedOptions:
     """What the option area yielded (a private, mutable working value)."""
@@ -461,6 +466,17 @@ class _DecodedOptions:
     overload: int = 0
     option43: Option43 | None = None
     option120: Option120 | None = None
+
+
+@lru_cache(maxsize=OPTIONS_MEMO_ENTRIES)
+def _decode_options_memo(
+    options_field: bytes, sname_raw: bytes, file_raw: bytes
+) -> _DecodedOptions:
+    """:func:`_decode_options`, remembered: a client repeats its options in every REQUEST,
+    INFORM and renewal (only the header's xid, secs and addresses change), and decoding them
+    is most of the cost of a message. The result is only read (:func:`parse_dhcp` copies it
+    into tuples), never changed, so sharing it between messages is safe."""
+    return _decode_options(options_field, sname_raw, file_raw)
 
 
 def _decode_options(options_field: bytes, sname_raw: bytes, file_raw: bytes) -> _DecodedOptions:

@@ -16,7 +16,8 @@ lower-case without the final dot (the root is ``.``); record values are dnspytho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import dns.exception
 import dns.message
@@ -36,6 +37,11 @@ QR_BIT = 0x8000
 TC_BIT = 0x0200
 MAX_TCP_MESSAGE = 0xFFFF
 """The 2-byte TCP length prefix caps a message at 65535 bytes (RFC 1035 §4.2.2)."""
+
+MEMO_MAX_MESSAGE = 512
+"""Messages up to this size (every classic UDP message) are remembered by :func:`parse_dns`."""
+MEMO_ENTRIES = 2048
+"""How many distinct messages :func:`parse_dns` remembers (at most ~1 MB of keys)."""
 
 # Record types whose rdata ends with a domain name that dnspython prints with a final dot.
 _NAME_VALUED_TYPES = frozenset({"CNAME", "DNAME", "NS", "PTR", "MX", "SRV", "KX", "AFSDB", "RT"})
@@ -116,9 +122,30 @@ def _error_anomaly(exc: Exception, offset: int | None) -> Anomaly:
 
 
 def parse_dns(payload: bytes) -> ParsedDns:
-    """Decode one DNS message; raises ``Malformed`` only when the 12-byte header is missing."""
+    """Decode one DNS message; raises ``Malformed`` only when the 12-byte header is missing.
+
+    Why a memo: on a mirror port the same question is asked by hundreds of PCs and answered
+    the same way, and dnspython costs ~100 µs a message. Everything but the 2-byte ID is a
+    function of the other bytes, so messages that differ only in their ID are decoded once
+    and the remembered result is handed back with the ID swapped in (results are immutable).
+    """
     if len(payload) < HEADER_LEN:
         raise Malformed(f"{len(payload)} bytes is shorter than the 12-byte DNS header")
+    if len(payload) > MEMO_MAX_MESSAGE:
+        return _parse_dns(payload)
+    parsed = _parse_dns_sans_id(bytes(payload[2:]))
+    dns_id = int.from_bytes(payload[:2], "big")
+    return parsed if parsed.dns_id == dns_id else replace(parsed, dns_id=dns_id)
+
+
+@lru_cache(maxsize=MEMO_ENTRIES)
+def _parse_dns_sans_id(rest: bytes) -> ParsedDns:
+    """:func:`_parse_dns` of a message whose ID is 0 (the caller swaps the real one in)."""
+    return _parse_dns(b"\0\0" + rest)
+
+
+def _parse_dns(payload: bytes) -> ParsedDns:
+    """The decoding itself (``payload`` is at least a header long)."""
     header = WireReader(payload)
     dns_id, flags, qdcount = header.u16(), header.u16(), header.u16()
     anomalies: list[Anomaly] = []

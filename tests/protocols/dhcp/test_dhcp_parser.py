@@ -15,6 +15,7 @@ from scapy.all import BOOTP, DHCP, UDP, rdpcap
 from streamfeed import with_junk
 
 from capinspect.errors import Malformed
+from capinspect.protocols.dhcp import parser as dhcp_parser
 from capinspect.protocols.dhcp.messages import ACK, INFORM, shown, value_text
 from capinspect.protocols.dhcp.parser import decode_option43, decode_option120, parse_dhcp
 
@@ -176,6 +177,28 @@ def test_inform_from_a_lync_phone() -> None:
     assert msg.vendor_class == "MS-UC-Client"
     assert msg.requested_options == (1, 3, 6, 15, 43, 120)
     assert msg.anomalies == ()
+
+
+def test_repeated_option_areas_are_decoded_once_and_headers_stay_per_message() -> None:
+    # A PC renewing: the same options, a new xid and address each time.
+    before = dhcp_parser._decode_options_memo.cache_info()
+    messages = [
+        parse_dhcp(
+            bytes(
+                BOOTP(op=1, xid=xid, chaddr=bytes.fromhex("0004f2aabbcc"), ciaddr=ciaddr)
+                / DHCP(options=[("message-type", "inform"), ("hostname", b"pc-7"), "end"])
+            )
+        )
+        for xid, ciaddr in ((1, "10.1.2.3"), (2, "10.1.2.4"), (3, "10.1.2.5"))
+    ]
+    after = dhcp_parser._decode_options_memo.cache_info()
+    assert [(m.xid, m.ciaddr) for m in messages] == [
+        (1, "10.1.2.3"),
+        (2, "10.1.2.4"),
+        (3, "10.1.2.5"),
+    ]
+    assert all(m.option(12) is not None and m.option(12).value == "pc-7" for m in messages)
+    assert after.misses - before.misses <= 1 and after.hits - before.hits >= 2
 
 
 def test_ack_with_options_43_and_120() -> None:

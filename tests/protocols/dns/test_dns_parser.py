@@ -19,6 +19,7 @@ from scapy.all import UDP, rdpcap
 from streamfeed import JUNK, split_at, tr, with_junk
 
 from capinspect.errors import Malformed
+from capinspect.protocols.dns import parser as dns_parser
 from capinspect.protocols.dns.parser import DnsTcpFramer, parse_dns
 
 CORPUS = Path("/work/shared/corpus/zeek-traces")
@@ -43,6 +44,37 @@ def test_query_question_is_lower_case_without_final_dot() -> None:
         ("ucupdates-r2.contoso.com", "A", "IN")
     ]
     assert parsed.anomalies == ()
+
+
+def test_messages_differing_only_in_id_are_decoded_once_each_with_its_own_id() -> None:
+    reply = dns.message.from_wire(_response("ucupdates-r2.contoso.com. 300 A 10.0.0.5"))
+    decoded: list[tuple[int, tuple[str, ...]]] = []
+    before = dns_parser._parse_dns_sans_id.cache_info()
+    for dns_id in (4242, 7, 4242, 0):
+        reply.id = dns_id
+        parsed = parse_dns(reply.to_wire())
+        decoded.append((parsed.dns_id, tuple(a.value for a in parsed.answers)))
+    after = dns_parser._parse_dns_sans_id.cache_info()
+    assert decoded == [
+        (4242, ("10.0.0.5",)),
+        (7, ("10.0.0.5",)),
+        (4242, ("10.0.0.5",)),
+        (0, ("10.0.0.5",)),
+    ]
+    assert after.misses - before.misses <= 1 and after.hits - before.hits >= 3
+    # A different answer is a different message, not a remembered one.
+    other = parse_dns(_response("ucupdates-r2.contoso.com. 300 A 10.0.0.6"))
+    assert other.dns_id == 4242 and [a.value for a in other.answers] == ["10.0.0.6"]
+
+
+def test_large_messages_are_decoded_without_the_memo() -> None:
+    records = [f"ucupdates-r2.contoso.com. 300 A 10.0.{i // 250}.{i % 250 + 1}" for i in range(40)]
+    wire = _response(*records)
+    assert len(wire) > dns_parser.MEMO_MAX_MESSAGE
+    before = dns_parser._parse_dns_sans_id.cache_info()
+    parsed = parse_dns(wire)
+    assert len(parsed.answers) == 40 and parsed.dns_id == 4242
+    assert dns_parser._parse_dns_sans_id.cache_info() == before
 
 
 def test_response_records_in_presentation_form() -> None:
