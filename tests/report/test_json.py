@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from factories import GOOD_OPTION43, healthy_boot, write_dhcp_ack_capture
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from locations import lab_captures
 
 from capinspect.cli import main
@@ -100,3 +102,38 @@ def test_binary_dhcp_values_are_exact_hex_never_half_escaped(tmp_path: Path) -> 
     o43 = doc["devices"][0]["dhcp"][0]["messages"][1]["message"]["option43"]
     assert (o43["web_server_port"], o43["hex"]) == ("443", {})
     assert o43["url"] == "https://ocs.contoso.com:443/CertProv/CertProvisioningService.svc"
+
+
+_JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False).filter(
+        lambda x: x == 0 or 1e-4 <= abs(x) < 1e16
+    )
+    | st.text(st.characters(blacklist_categories=("Cs",)))
+)
+_JSON_DOCUMENTS = st.recursive(
+    _JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(st.dictionaries(st.text(), _JSON_DOCUMENTS, max_size=5))
+@settings(max_examples=300, deadline=None)
+def test_dumps_writes_what_the_standard_library_writes(document: dict[str, object]) -> None:
+    # orjson is used for speed; for everything a report holds the text must not change.
+    expected = json.dumps(document, indent=2, ensure_ascii=False)
+    assert dumps(document) == dumps_escaped(expected)
+
+
+def dumps_escaped(text: str) -> str:
+    from capinspect.report.json import _TERMINAL_UNSAFE
+
+    return _TERMINAL_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text) + "\n"
+
+
+def test_what_orjson_refuses_is_written_by_the_standard_library() -> None:
+    document = {"by_code": {53: "DHCP Message Type"}, "big": 2**70}
+    assert json.loads(dumps(document)) == {"by_code": {"53": "DHCP Message Type"}, "big": 2**70}
