@@ -290,6 +290,8 @@ def event_sinks(
 ) -> tuple[Sink, ...]:
     """The step's sink for the events' options (none when neither --events nor --syslog is
     given); a bad --syslog URL is a one-line error, exit status 2."""
+    if events_path is None and syslog_url is None:
+        return ()  # without loading the event modules, as most runs do
     from capinspect.events.options import EventOptions
     from capinspect.events.syslog import parse_target
 

@@ -49,6 +49,7 @@ def _pretend() -> None:
         import multiprocessing.resource_tracker  # noqa: F401
 
     import click  # noqa: F401
+    import orjson  # noqa: F401 - its Linux build crashes loading under sys.platform 'win32'
     import rich.console  # noqa: F401
     import rich.progress  # noqa: F401
 
