@@ -10,9 +10,10 @@ come from its own ``random.Random`` seeded by (seed, phone index) only, so phone
 things in the 100k and the 1M capture; that is what lets the runner compare the two reports.
 
 Next to the capture it writes ``<out>.truth.json``: every planted phone with its MAC, IP, VLANs,
-the firmware it reports, what it was offered, how its download ended and the verdict a correct
-analyzer must reach. The background is written as it is generated (memory stays flat); only the
-phones' frames (a few hundred KB each) are built up front.
+the firmware it reports, what it was offered, how its download ended, the verdict a correct
+analyzer must reach and, for a phone checking in over HTTPS, its handshake (``tls_checkin``).
+The background is written as it is generated (memory stays flat); only the phones' frames (a
+few hundred KB each) are built up front.
 
 ``--noisy-pcs`` (off by default, so the default capture stays byte for byte what the benchmark
 numbers were measured on) adds what a real mirror port also carries and a naive analyzer takes
