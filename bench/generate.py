@@ -10,9 +10,10 @@ come from its own ``random.Random`` seeded by (seed, phone index) only, so phone
 things in the 100k and the 1M capture; that is what lets the runner compare the two reports.
 
 Next to the capture it writes ``<out>.truth.json``: every planted phone with its MAC, IP, VLANs,
-the firmware it reports, what it was offered, how its download ended and the verdict a correct
-analyzer must reach. The background is written as it is generated (memory stays flat); only the
-phones' frames (a few hundred KB each) are built up front.
+the firmware it reports, what it was offered, how its download ended, the verdict a correct
+analyzer must reach and, for a phone checking in over HTTPS, its handshake (``tls_checkin``).
+The background is written as it is generated (memory stays flat); only the phones' frames (a
+few hundred KB each) are built up front.
 
 ``--noisy-pcs`` (off by default, so the default capture stays byte for byte what the benchmark
 numbers were measured on) adds what a real mirror port also carries and a naive analyzer takes
@@ -34,6 +35,7 @@ import calendar
 import functools
 import hashlib
 import json
+import math
 import random
 import struct
 import sys
@@ -381,20 +383,83 @@ def tls_alert(description: int) -> bytes:
     return tls_records(21, bytes((2, description)))
 
 
+RSA_EXPONENT = 65537
+_SMALL_PRIMES_PRODUCT = math.prod(
+    n for n in range(3, 2000, 2) if all(n % d for d in range(3, math.isqrt(n) + 1, 2))
+)
+"""The odd primes below 2000 multiplied: one gcd sieves a prime candidate."""
+
+
+def _rsa_prime(rng: random.Random, bits: int) -> int:
+    """A random `bits`-bit prime (top two bits set, so two of them make a full-size modulus),
+    p - 1 prime to the public exponent; Miller-Rabin with 40 rounds drawn from `rng`."""
+    while True:
+        n = rng.getrandbits(bits) | (3 << (bits - 2)) | 1
+        if math.gcd(n, _SMALL_PRIMES_PRODUCT) != 1 or (n - 1) % RSA_EXPONENT == 0:
+            continue
+        d, s = n - 1, 0
+        while not d & 1:
+            d, s = d >> 1, s + 1
+        for _ in range(40):
+            x = pow(rng.randrange(2, n - 1), d, n)
+            if x in (1, n - 1):
+                continue
+            for _ in range(s - 1):
+                x = x * x % n
+                if x == n - 1:
+                    break
+            else:
+                break
+        else:
+            return n
+
+
 @functools.cache
-def certificate_chain(names: tuple[str, ...], issuer: str) -> tuple[bytes, bytes]:
+def rsa_modulus(label: str, bits: int = 2048) -> int:
+    """The public modulus of a deterministic RSA key (two primes drawn from a generator seeded by
+    `label`): `cryptography` cannot seed its own key generation, and the capture must be the same
+    bytes for the same seed. About half a second, once a process. Only the public half is used:
+    the benchmark's TLS check-ins are never decrypted, and no private key is written anywhere."""
+    rng = random.Random(f"capinspect-bench/rsa/{label}")
+    while True:
+        p, q = _rsa_prime(rng, bits // 2), _rsa_prime(rng, bits // 2)
+        if p != q and (p * q).bit_length() == bits:
+            return p * q
+
+
+def rsa_encrypt_pkcs1(modulus: int, message: bytes, rng: random.Random) -> bytes:
+    """RSAES-PKCS1-v1_5 encryption (RFC 8017 7.2.1) with padding bytes from `rng`: what a TLS
+    client's ClientKeyExchange carries for RSA key exchange, deterministic for the seed."""
+    size = (modulus.bit_length() + 7) // 8
+    pad = bytes(rng.randrange(1, 256) for _ in range(size - 3 - len(message)))
+    block = int.from_bytes(b"\x00\x02" + pad + b"\x00" + message, "big")
+    return pow(block, RSA_EXPONENT, modulus).to_bytes(size, "big")
+
+
+@functools.cache
+def certificate_chain(
+    names: tuple[str, ...], issuer: str, leaf_key: str = "ed25519"
+) -> tuple[bytes, bytes]:
     """DER of a server certificate for `names` (CN = the first, every name a SAN) and of the CA
     that issued it.
 
     Ed25519 because its signatures are deterministic (RFC 8032): the same seed gives the same
     bytes, which a random-nonce ECDSA or a freshly generated RSA key would not. The validity
-    period covers the capture, so only the name can be wrong.
+    period covers the capture, so only the name can be wrong. ``leaf_key="rsa"`` gives the
+    server certificate a deterministic RSA 2048 key (:func:`rsa_modulus`) instead, for RSA key
+    exchange (TLS_RSA_WITH_*, what the phones' check-in uses); the CA still signs it with its
+    Ed25519 key (PKCS#1 v1.5 RSA signatures would be deterministic too, but a second RSA key
+    would cost another half second).
     """
     import datetime
 
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
     from cryptography.x509.oid import NameOID
 
     def key(label: str) -> Ed25519PrivateKey:
@@ -419,12 +484,21 @@ def certificate_chain(names: tuple[str, ...], issuer: str) -> tuple[bytes, bytes
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(ca_key, None)
     )
+    leaf_public: Ed25519PublicKey | RSAPublicKey
+    if leaf_key == "rsa":
+        leaf_public = RSAPublicNumbers(RSA_EXPONENT, rsa_modulus(names[0])).public_key()
+        serial_text = f"rsa/{names[0]}"  # not the Ed25519 certificate's serial: same issuer
+    elif leaf_key == "ed25519":
+        leaf_public = key(names[0]).public_key()
+        serial_text = names[0]
+    else:
+        raise ValueError(f"leaf_key must be ed25519 or rsa, not {leaf_key!r}")
     leaf = (
         x509.CertificateBuilder()
         .subject_name(name(names[0]))
         .issuer_name(name(issuer))
-        .public_key(key(names[0]).public_key())
-        .serial_number(int.from_bytes(hashlib.sha256(names[0].encode()).digest()[:8], "big"))
+        .public_key(leaf_public)
+        .serial_number(int.from_bytes(hashlib.sha256(serial_text.encode()).digest()[:8], "big"))
         .not_valid_before(start)
         .not_valid_after(end)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
@@ -460,6 +534,42 @@ def tls_server_flight(chain: tuple[bytes, bytes], rng: random.Random) -> bytes:
     )
 
 
+CHECKIN_SUITE = 0x002F
+CHECKIN_SUITE_NAME = "TLS_RSA_WITH_AES_128_CBC_SHA"
+"""The phones' HTTPS check-in suite (AES128-SHA): RSA key exchange, as in the lab's "rsa"
+HTTPS scenarios (lab/iis.py), AES-128-CBC with HMAC-SHA1."""
+CBC_BLOCK, SHA1_MAC = 16, 20
+
+
+def cbc_record_size(plaintext: int) -> int:
+    """Fragment size of a TLS 1.2 AES-CBC-SHA record carrying `plaintext` bytes (RFC 5246
+    6.2.3.2): the explicit IV, then the plaintext and its HMAC-SHA1 padded to whole blocks with
+    at least one padding byte. The 16-byte Finished message takes 64 bytes."""
+    return CBC_BLOCK + (plaintext + SHA1_MAC) // CBC_BLOCK * CBC_BLOCK + CBC_BLOCK
+
+
+def tls_rsa_server_flight(chain: tuple[bytes, bytes], rng: random.Random) -> bytes:
+    """ServerHello (TLS 1.2, TLS_RSA_WITH_AES_128_CBC_SHA, a new session ID, no extensions: the
+    client offered none a server may answer), Certificate and ServerHelloDone in one handshake
+    record; RSA key exchange has no ServerKeyExchange."""
+    hello = b"\x03\x03" + rng.randbytes(32) + b"\x20" + rng.randbytes(32)
+    hello += struct.pack("!HB", CHECKIN_SUITE, 0)
+    certs = b"".join(len(der).to_bytes(3, "big") + der for der in chain)
+    return tls_records(
+        22,
+        tls_handshake(2, hello)
+        + tls_handshake(11, len(certs).to_bytes(3, "big") + certs)
+        + tls_handshake(14, b""),
+    )
+
+
+def tls_rsa_client_key_exchange(modulus: int, rng: random.Random) -> bytes:
+    """The ClientKeyExchange record of RSA key exchange: a 48-byte pre-master secret (client
+    version 3.3 first) encrypted to the certificate's key, behind its 16-bit length."""
+    secret = rsa_encrypt_pkcs1(modulus, b"\x03\x03" + rng.randbytes(46), rng)
+    return tls_records(22, tls_handshake(16, struct.pack("!H", len(secret)) + secret))
+
+
 def srv_rdata(priority: int, weight: int, port: int, target: str) -> bytes:
     """SRV record data (RFC 2782), target uncompressed."""
     return struct.pack("!HHH", priority, weight, port) + dns_name(target)
@@ -471,7 +581,9 @@ PHONE_KINDS = ("upgrade", "current", "interim", "missing", "tls")
 """Cycled by phone index. upgrade: 1.0.522.103 is offered the target, downloads it, reboots and
 checks in current; current: nothing offered; interim: 1.0.522.34 takes the interim build, then
 the target (three check-ins, two downloads, like the lab's interim-upgrade); missing: offered the
-target, the GET gets IIS 404.0; tls: checks in over HTTPS, so nothing past the DNS is readable."""
+target, the GET gets IIS 404.0; tls: runs the target and checks in over HTTPS (a full TLS 1.2
+handshake with RSA key exchange, then the check-in encrypted), so its handshake and certificate
+are readable but not what it reported or was offered."""
 MODELS = (("Polycom", "CX700", "0004f2"), ("LG-Nortel", "IP8540", "002163"))
 
 
@@ -593,6 +705,7 @@ def build_phone(index: int, seed: int) -> PhonePlan:
         "offered": [],
         "downloads": [],
         "boots": 0,
+        "tls_checkin": None,
     }
     plan = PhonePlan(truth)
     ip_ident = rng.getrandbits(16)
@@ -628,6 +741,54 @@ def build_phone(index: int, seed: int) -> PhonePlan:
             Host(ROUTER_MAC, DNS_IP), phone, 53, sport, dns_answer(qid, name, 1, [OCS_IP])
         )
         plan.add([q, a], gap=gap, spread=rng.randrange(1, 4))
+
+    def checkin_post(version: str) -> bytes:
+        """The check-in request: POST headers and the dialect A body."""
+        body = request_xml(mac, serial, vendor, model, user, version)
+        head = (
+            f"POST {CHECKIN_PATH} HTTP/1.1\r\nHost: {UPDATES_NAME}\r\nUser-Agent: {USER_AGENT}\r\n"
+            f"Content-Type: text/xml\r\nContent-Length: {len(body)}\r\n"
+            "Connection: Keep-Alive\r\n\r\n"
+        ).encode()
+        return head + body
+
+    def checkin_answer(offer_file: tuple[str, str] | None) -> bytes:
+        """The server's answer: IIS headers and the dialect A response."""
+        answer = response_xml(offer_file)
+        return http_response("200 OK", "text/xml", len(answer)) + answer
+
+    def checkin_over_tls(sport: int, version: str) -> None:
+        """A full TLS 1.2 handshake with RSA key exchange to the update name, then the check-in
+        in one application data record each way. Its plaintext is the HTTP phones' check-in
+        (this phone runs the target, so the answer offers nothing); the protected records are
+        exactly as long as AES-128-CBC with HMAC-SHA1 makes them, but their bytes are random:
+        no key opens them. The phone does not resume a session, so the whole handshake is in
+        the capture."""
+        chain = checkin_chain()
+        conn = TcpConn(phone, ocs, sport, 443, tags, rng, noise)
+        plan.add(conn.handshake(), gap=2, spread=1)
+        plan.add(conn.send(True, tls_client_hello(UPDATES_NAME, rng)), gap=1)
+        plan.add(conn.send(False, tls_rsa_server_flight(chain, rng)), gap=2)
+        change_cipher_spec = tls_records(20, b"\x01")
+        finished = cbc_record_size(16)  # type 20, 24-bit length, 12 bytes of verify_data
+        key_exchange = tls_rsa_client_key_exchange(rsa_modulus(CHECKIN_CERT_NAMES[0]), rng)
+        client_finish = key_exchange + change_cipher_spec + tls_records(22, noise.take(finished))
+        plan.add(conn.send(True, client_finish), gap=1)
+        plan.add(conn.send(False, change_cipher_spec + tls_records(22, noise.take(finished))))
+        request, answer = len(checkin_post(version)), len(checkin_answer(None))
+        plan.add(conn.send(True, tls_records(23, noise.take(cbc_record_size(request)))), gap=1)
+        plan.add(conn.send(False, tls_records(23, noise.take(cbc_record_size(answer)))), gap=3)
+        plan.add(conn.close(), gap=1)
+        truth["tls_checkin"] = {
+            "version": "TLS 1.2",
+            "cipher_suite": CHECKIN_SUITE_NAME,
+            "sni": UPDATES_NAME,
+            "certificate_names": list(CHECKIN_CERT_NAMES),
+            "application_bytes_to_server": cbc_record_size(request),
+            "application_bytes_to_client": cbc_record_size(answer),
+            "request_plaintext_bytes": request,
+            "answer_plaintext_bytes": answer,
+        }
 
     def boot(version: str, gap: int) -> tuple[str, str] | None:
         """DHCP lease + INFORM, DNS, check-in; returns the offer (path, version) if any."""
@@ -693,17 +854,7 @@ def build_phone(index: int, seed: int) -> PhonePlan:
         lookup(UPDATES_NAME, gap=3)
         sport = rng.randrange(49152, 65536)
         if kind == "tls":
-            conn = TcpConn(phone, Host(ROUTER_MAC, OCS_IP), sport, 443, tags, rng, noise)
-            plan.add(conn.handshake(), gap=2, spread=1)
-            plan.add(conn.send(True, tls_client_hello(UPDATES_NAME, rng)), gap=1)
-            server_hs = tls_records(22, noise.take(2900))
-            plan.add(conn.send(False, server_hs), gap=2)
-            finish = tls_records(22, noise.take(262)) + tls_records(20, b"\x01")
-            plan.add(conn.send(True, finish + tls_records(22, noise.take(40))), gap=1)
-            plan.add(conn.send(False, tls_records(20, b"\x01") + tls_records(22, noise.take(40))))
-            plan.add(conn.send(True, tls_records(23, noise.take(780))), gap=1)
-            plan.add(conn.send(False, tls_records(23, noise.take(1230))), gap=3)
-            plan.add(conn.close(), gap=1)
+            checkin_over_tls(sport, version)
             return None
         truth["firmware_reported"].append(version)
         truth["checkins"] += 1
@@ -713,17 +864,10 @@ def build_phone(index: int, seed: int) -> PhonePlan:
             offer_file = (INTERIM_PATH, INTERIM_VERSION)
         else:
             offer_file = (target_path(vendor, model), TARGET_VERSION)
-        body = request_xml(mac, serial, vendor, model, user, version)
-        head = (
-            f"POST {CHECKIN_PATH} HTTP/1.1\r\nHost: {UPDATES_NAME}\r\nUser-Agent: {USER_AGENT}\r\n"
-            f"Content-Type: text/xml\r\nContent-Length: {len(body)}\r\n"
-            "Connection: Keep-Alive\r\n\r\n"
-        ).encode()
         conn = TcpConn(phone, ocs, sport, 80, tags, rng, noise)
         plan.add(conn.handshake(), gap=2, spread=1)
-        plan.add(conn.send(True, head + body), gap=1)
-        answer = response_xml(offer_file)
-        plan.add(conn.send(False, http_response("200 OK", "text/xml", len(answer)) + answer), gap=2)
+        plan.add(conn.send(True, checkin_post(version)), gap=1)
+        plan.add(conn.send(False, checkin_answer(offer_file)), gap=2)
         plan.add(conn.close(), gap=1)
         if offer_file is not None:
             truth["offered"].append(
@@ -933,10 +1077,21 @@ IIS_403_14 = (
 )
 
 
+CHECKIN_CERT_NAMES = (WEB_FQDN, UPDATES_NAME)
+"""The names on the certificate the phones' HTTPS check-in gets (the pool's web names)."""
+
+
+def checkin_chain() -> tuple[bytes, bytes]:
+    """The certificate the update service shows the phones: the pool's web names, as in
+    :func:`pool_chain`, on an RSA key (the check-in's RSA key exchange encrypts to it), issued
+    by the same CA."""
+    return certificate_chain(CHECKIN_CERT_NAMES, "Contoso Issuing CA", "rsa")
+
+
 def pool_chain() -> tuple[bytes, bytes]:
     """The pool's web certificate: right for phones (ucupdates-r2 and the web FQDN), but it
     does not carry the pool FQDN that PCs' Lync clients use as SNI."""
-    return certificate_chain((WEB_FQDN, UPDATES_NAME), "Contoso Issuing CA")
+    return certificate_chain(CHECKIN_CERT_NAMES, "Contoso Issuing CA")
 
 
 def other_chain() -> tuple[bytes, bytes]:

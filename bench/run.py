@@ -7,9 +7,10 @@ and next to the floor (reading the bytes at all). Each measurement runs in a fre
 
 Speed without correctness is worthless, so the run also checks capinspect's JSON report
 against the generator's ``<capture>.truth.json`` (every planted phone found with the right MAC,
-VLANs, firmware, check-ins, downloads and verdict, no phantom devices) and that the bigger
-capture's report says the same about the phones both captures share. Exit status 1 when a check
-fails or a command fails, 0 otherwise.
+VLANs, firmware, check-ins, downloads and verdict, an HTTPS check-in's handshake with the right
+version, cipher suite, SNI, certificate names and record sizes, no phantom devices) and that
+the bigger capture's report says the same about the phones both captures share. Exit status 1
+when a check fails or a command fails, 0 otherwise.
 
 ``--noisy`` runs the same on captures whose background PCs also touch the update service
 (``bench.generate --noisy-pcs``): lookups of ucupdates-r2 and the pool's names, TLS to the pool
@@ -207,7 +208,38 @@ def device_facts(dev: dict[str, Any]) -> dict[str, Any]:
             for d in dev.get("downloads", [])
         ],
         "verdict": dev.get("verdict"),
+        "tls_checkin": tls_checkin_facts(dev),
     }
+
+
+TLS_CHECKIN_FACTS = (
+    "version",
+    "cipher_suite",
+    "sni",
+    "certificate_names",
+    "application_bytes_to_server",
+    "application_bytes_to_client",
+)
+"""What the truth's ``tls_checkin`` states that a report can show without keys."""
+
+
+def tls_checkin_facts(dev: dict[str, Any]) -> dict[str, Any] | None:
+    """The handshake of the phone's first TLS connection to an update name (SNI
+    ucupdates-r2.*), as the truth's ``tls_checkin`` states it; None when it made none."""
+    for conn in dev.get("tls", []):
+        if not str(conn.get("sni") or "").lower().startswith("ucupdates-r2."):
+            continue
+        hello = conn.get("server_hello") or {}
+        certs = conn.get("certificates") or [{}]
+        return {
+            "version": hello.get("version"),
+            "cipher_suite": hello.get("cipher_suite"),
+            "sni": conn.get("sni"),
+            "certificate_names": list(certs[0].get("dns_names", [])),
+            "application_bytes_to_server": conn.get("application_bytes_to_server"),
+            "application_bytes_to_client": conn.get("application_bytes_to_client"),
+        }
+    return None
 
 
 def truth_facts(phone: dict[str, Any]) -> dict[str, Any]:
@@ -224,6 +256,11 @@ def truth_facts(phone: dict[str, Any]) -> dict[str, Any]:
             for d in phone["downloads"]
         ],
         "verdict": phone["expected_verdict"],
+        "tls_checkin": (
+            {key: phone["tls_checkin"][key] for key in TLS_CHECKIN_FACTS}
+            if phone.get("tls_checkin")
+            else None
+        ),
     }
 
 

@@ -62,6 +62,31 @@ def test_planted_phones_keep_their_facts_among_the_noise(
         assert device_facts(devices[phone["mac"]]) == truth_facts(phone), phone["kind"]
 
 
+def test_tls_phones_handshake_is_checked_against_the_truth(
+    noisy: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    """The tls phone's check-in handshake (version, suite, SNI, certificate names, record
+    sizes) is part of the facts compared; a report that read it otherwise is a problem."""
+    report, truth = noisy
+    phone = next(p for p in truth["phones"] if p["kind"] == "tls")
+    assert all(p["tls_checkin"] is None for p in truth["phones"] if p["kind"] != "tls")
+    dev = next(d for d in report["devices"] if d["key"] == phone["mac"])
+    expected = {
+        "version": "TLS 1.2",
+        "cipher_suite": "TLS_RSA_WITH_AES_128_CBC_SHA",
+        "sni": "ucupdates-r2.contoso.com",
+        "certificate_names": ["ocs.contoso.com", "ucupdates-r2.contoso.com"],
+        "application_bytes_to_server": 624,  # the 578-byte POST under AES-128-CBC-SHA
+        "application_bytes_to_client": 592,  # the 541-byte answer
+    }
+    assert device_facts(dev)["tls_checkin"] == truth_facts(phone)["tls_checkin"] == expected
+    wrong = json.loads(json.dumps(report))
+    conn = next(d for d in wrong["devices"] if d["key"] == phone["mac"])["tls"][0]
+    conn["server_hello"]["cipher_suite"] = "TLS_RSA_WITH_AES_256_CBC_SHA"
+    problems = check_against_truth(wrong, truth)
+    assert len(problems) == 1 and "(tls) tls_checkin" in problems[0]
+
+
 def test_only_the_planted_phones_are_devices(
     noisy: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
