@@ -39,6 +39,11 @@ BRIDGE_MAC = "02:00:00:00:0b:01"
 PHONE_TIMEOUT = 20.0
 CHRONYD_BIN = "/usr/sbin/chronyd"
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+# tcpdump's capture buffer in KiB (-B). In immediate mode libpcap uses a TPACKET_V2 ring with one
+# 65632-byte frame per 128 KiB block (the bridge offloads, so frames are sized for 64 KiB
+# packets): the default 2 MiB holds 32 frames, which a download burst on a busy host overflows.
+# 32 MiB holds 512.
+TCPDUMP_BUFFER_KIB = 32768
 _counter = itertools.count()
 
 
@@ -51,6 +56,26 @@ def sh(*args: str, timeout: float = 10.0) -> None:
     proc = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise LabError(f"{' '.join(args)} failed: {proc.stderr.strip()}")
+
+
+def tcpdump_argv(iface: str, out: Path) -> list[str]:
+    """tcpdump writing every frame seen on `iface` to `out`, whole, unbuffered, in a large ring."""
+    return [
+        "tcpdump",
+        "-i",
+        iface,
+        "-w",
+        str(out),
+        "-U",
+        "-s",
+        "0",
+        "-n",
+        "--immediate-mode",
+        "-B",
+        str(TCPDUMP_BUFFER_KIB),
+        "-Z",
+        "root",
+    ]
 
 
 def preflight() -> list[str]:
@@ -383,24 +408,7 @@ class Lab:
         )
         self.wait_for("lab.iis", lambda: (tmp / "iis.ready").exists())
         raw_cap = tmp / "raw.pcap"
-        dump = self.spawn(
-            self.sw,
-            [
-                "tcpdump",
-                "-i",
-                "br0",
-                "-w",
-                str(raw_cap),
-                "-U",
-                "-s",
-                "0",
-                "-n",
-                "--immediate-mode",
-                "-Z",
-                "root",
-            ],
-            "tcpdump.out",
-        )
+        dump = self.spawn(self.sw, tcpdump_argv("br0", raw_cap), "tcpdump.out")
         self.wait_for(
             "tcpdump", lambda: "listening on" in (tmp / "tcpdump.out").read_text(errors="replace")
         )
