@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,10 @@ LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 # packets): the default 2 MiB holds 32 frames, which a download burst on a busy host overflows.
 # 32 MiB holds 512.
 TCPDUMP_BUFFER_KIB = 32768
+# Before tcpdump is stopped its file must stop growing: quiet for SETTLE_QUIET seconds, waiting at
+# most SETTLE_LIMIT. (SIGINT ends tcpdump's loop at once; frames still in the ring are lost.)
+SETTLE_QUIET = 0.3
+SETTLE_LIMIT = 5.0
 _counter = itertools.count()
 
 
@@ -76,6 +81,39 @@ def tcpdump_argv(iface: str, out: Path) -> list[str]:
         "-Z",
         "root",
     ]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return -1
+
+
+def wait_until_stable(
+    path: Path,
+    quiet: float = SETTLE_QUIET,
+    limit: float = SETTLE_LIMIT,
+    poll: float = 0.05,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Wait until `path`'s size has not changed for `quiet` seconds (True), or `limit` seconds
+    have passed (False). tcpdump -U writes each frame as it reads it, so a file that stopped
+    growing means tcpdump has emptied its ring."""
+    start = last_change = clock()
+    last = _size(path)
+    while True:
+        now = clock()
+        if now - last_change >= quiet:
+            return True
+        if now - start >= limit:
+            return False
+        sleep(poll)
+        size = _size(path)
+        if size != last:
+            last, last_change = size, clock()
 
 
 def preflight() -> list[str]:
@@ -483,7 +521,8 @@ class Lab:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired as exc:
                 raise LabError("a phone did not finish in time") from exc
-        time.sleep(0.5)  # let the last FIN/ACKs reach the mirror port
+        # Let the last FIN/ACKs reach the mirror port and tcpdump write them.
+        wait_until_stable(raw_cap)
         self.stop(dump, signal.SIGINT)
         results = []
         for i in range(len(sc.phones)):
