@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from lab.dhcpconf import DHCPD_BIN, KEA_BIN, dhcpd_conf, kea_conf_text
 from lab.dhcpwire import CERT_PROV_PATH, MS_UC_CLIENT, encode_option43, encode_option120
@@ -114,6 +115,57 @@ def wait_until_stable(
         size = _size(path)
         if size != last:
             last, last_change = size, clock()
+
+
+class CaptureStats(NamedTuple):
+    """tcpdump's closing summary. On Linux "received by filter" counts every frame the filter
+    passed, dropped ones included; "captured" those tcpdump read from the ring and wrote."""
+
+    captured: int
+    received: int
+    dropped: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.captured} packets captured, {self.received} received by filter, "
+            f"{self.dropped} dropped by kernel"
+        )
+
+
+_STAT_RE = re.compile(
+    r"^\s*(\d+) packets? (captured|received by filter|dropped by kernel)\s*$", re.MULTILINE
+)
+
+
+def parse_tcpdump_stats(text: str) -> CaptureStats | None:
+    """The counts tcpdump prints on stderr when it stops (None when they are not all there)."""
+    found = {what: int(n) for n, what in _STAT_RE.findall(text)}
+    try:
+        return CaptureStats(
+            found["captured"], found["received by filter"], found["dropped by kernel"]
+        )
+    except KeyError:
+        return None
+
+
+def check_capture(tcpdump_output: str, settled: bool = True) -> CaptureStats:
+    """Refuse a capture tcpdump did not complete: a missing frame would make a scenario's
+    capture disagree with its facts, or worse, be analysed as if the phone never sent it."""
+    stats = parse_tcpdump_stats(tcpdump_output)
+    if stats is None:
+        tail = "\n".join(tcpdump_output.strip().splitlines()[-5:])
+        raise LabError(f"tcpdump printed no packet counts; it said:\n{tail}")
+    if stats.dropped:
+        raise LabError(
+            f"incomplete capture: {stats} (the kernel's capture ring of "
+            f"{TCPDUMP_BUFFER_KIB} KiB overflowed; rerun the scenario)"
+        )
+    if stats.captured < stats.received:
+        why = "tcpdump was stopped before it wrote every frame"
+        if not settled:
+            why += f"; the capture was still growing after {SETTLE_LIMIT:g} s"
+        raise LabError(f"incomplete capture: {stats} ({why})")
+    return stats
 
 
 def preflight() -> list[str]:
@@ -522,8 +574,9 @@ class Lab:
             except subprocess.TimeoutExpired as exc:
                 raise LabError("a phone did not finish in time") from exc
         # Let the last FIN/ACKs reach the mirror port and tcpdump write them.
-        wait_until_stable(raw_cap)
+        settled = wait_until_stable(raw_cap)
         self.stop(dump, signal.SIGINT)
+        check_capture((tmp / "tcpdump.out").read_text(errors="replace"), settled)
         results = []
         for i in range(len(sc.phones)):
             path = tmp / f"phone{i}.result.json"
