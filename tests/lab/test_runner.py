@@ -170,8 +170,10 @@ def test_a_run_whose_tcpdump_fell_behind_raises_with_the_counts() -> None:
 
         dump: subprocess.Popen[bytes] | None = None
 
-        def spawn(self, ns: str, argv: list[str], log: str, **kw: Any) -> subprocess.Popen[bytes]:
-            proc = super().spawn(ns, argv, log, **kw)
+        def spawn(
+            self, ns: str, argv: list[str], log: str, env: dict[str, str] | None = None
+        ) -> subprocess.Popen[bytes]:
+            proc = super().spawn(ns, argv, log, env)
             if argv[:1] == ["tcpdump"]:
                 self.dump = proc
             return proc
