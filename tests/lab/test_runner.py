@@ -1,6 +1,7 @@
-"""How the lab runs tcpdump: the pieces that need neither root nor network namespaces.
-
-The full runs that use them are in test_lab_scenarios.py (root + netns + the daemons).
+"""How the lab runs tcpdump: its command line, the wait for the capture to settle and the check
+of tcpdump's counts need neither root nor network namespaces; one `lab` test (root + netns) runs
+a scenario whose tcpdump falls behind and gets the error. The full scenario reruns are in
+test_lab_scenarios.py.
 """
 
 from __future__ import annotations
