@@ -15,14 +15,16 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from lab.dhcpconf import DHCPD_BIN, KEA_BIN, dhcpd_conf, kea_conf_text
 from lab.dhcpwire import CERT_PROV_PATH, MS_UC_CLIENT, encode_option43, encode_option120
@@ -39,6 +41,15 @@ BRIDGE_MAC = "02:00:00:00:0b:01"
 PHONE_TIMEOUT = 20.0
 CHRONYD_BIN = "/usr/sbin/chronyd"
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+# tcpdump's capture buffer in KiB (-B). In immediate mode libpcap uses a TPACKET_V2 ring with one
+# 65632-byte frame per 128 KiB block (the bridge offloads, so frames are sized for 64 KiB
+# packets): the default 2 MiB holds 32 frames, which a download burst on a busy host overflows.
+# 32 MiB holds 512.
+TCPDUMP_BUFFER_KIB = 32768
+# Before tcpdump is stopped its file must stop growing: quiet for SETTLE_QUIET seconds, waiting at
+# most SETTLE_LIMIT. (SIGINT ends tcpdump's loop at once; frames still in the ring are lost.)
+SETTLE_QUIET = 0.3
+SETTLE_LIMIT = 5.0
 _counter = itertools.count()
 
 
@@ -51,6 +62,110 @@ def sh(*args: str, timeout: float = 10.0) -> None:
     proc = subprocess.run(list(args), capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise LabError(f"{' '.join(args)} failed: {proc.stderr.strip()}")
+
+
+def tcpdump_argv(iface: str, out: Path) -> list[str]:
+    """tcpdump writing every frame seen on `iface` to `out`, whole, unbuffered, in a large ring."""
+    return [
+        "tcpdump",
+        "-i",
+        iface,
+        "-w",
+        str(out),
+        "-U",
+        "-s",
+        "0",
+        "-n",
+        "--immediate-mode",
+        "-B",
+        str(TCPDUMP_BUFFER_KIB),
+        "-Z",
+        "root",
+    ]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return -1
+
+
+def wait_until_stable(
+    path: Path,
+    quiet: float = SETTLE_QUIET,
+    limit: float = SETTLE_LIMIT,
+    poll: float = 0.05,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Wait until `path`'s size has not changed for `quiet` seconds (True), or `limit` seconds
+    have passed (False). tcpdump -U writes each frame as it reads it, so a file that stopped
+    growing means tcpdump has emptied its ring."""
+    start = last_change = clock()
+    last = _size(path)
+    while True:
+        now = clock()
+        if now - last_change >= quiet:
+            return True
+        if now - start >= limit:
+            return False
+        sleep(poll)
+        size = _size(path)
+        if size != last:
+            last, last_change = size, clock()
+
+
+class CaptureStats(NamedTuple):
+    """tcpdump's closing summary. On Linux "received by filter" counts every frame the filter
+    passed, dropped ones included; "captured" those tcpdump read from the ring and wrote."""
+
+    captured: int
+    received: int
+    dropped: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.captured} packets captured, {self.received} received by filter, "
+            f"{self.dropped} dropped by kernel"
+        )
+
+
+_STAT_RE = re.compile(
+    r"^\s*(\d+) packets? (captured|received by filter|dropped by kernel)\s*$", re.MULTILINE
+)
+
+
+def parse_tcpdump_stats(text: str) -> CaptureStats | None:
+    """The counts tcpdump prints on stderr when it stops (None when they are not all there)."""
+    found = {what: int(n) for n, what in _STAT_RE.findall(text)}
+    try:
+        return CaptureStats(
+            found["captured"], found["received by filter"], found["dropped by kernel"]
+        )
+    except KeyError:
+        return None
+
+
+def check_capture(tcpdump_output: str, settled: bool = True) -> CaptureStats:
+    """Refuse a capture tcpdump did not complete: a missing frame would make a scenario's
+    capture disagree with its facts, or worse, be analysed as if the phone never sent it."""
+    stats = parse_tcpdump_stats(tcpdump_output)
+    if stats is None:
+        tail = "\n".join(tcpdump_output.strip().splitlines()[-5:])
+        raise LabError(f"tcpdump printed no packet counts; it said:\n{tail}")
+    if stats.dropped:
+        raise LabError(
+            f"incomplete capture: {stats} (the kernel's capture ring of "
+            f"{TCPDUMP_BUFFER_KIB} KiB overflowed; rerun the scenario)"
+        )
+    if stats.captured < stats.received:
+        why = "tcpdump was stopped before it wrote every frame"
+        if not settled:
+            why += f"; the capture was still growing after {SETTLE_LIMIT:g} s"
+        raise LabError(f"incomplete capture: {stats} ({why})")
+    return stats
 
 
 def preflight() -> list[str]:
@@ -383,24 +498,7 @@ class Lab:
         )
         self.wait_for("lab.iis", lambda: (tmp / "iis.ready").exists())
         raw_cap = tmp / "raw.pcap"
-        dump = self.spawn(
-            self.sw,
-            [
-                "tcpdump",
-                "-i",
-                "br0",
-                "-w",
-                str(raw_cap),
-                "-U",
-                "-s",
-                "0",
-                "-n",
-                "--immediate-mode",
-                "-Z",
-                "root",
-            ],
-            "tcpdump.out",
-        )
+        dump = self.spawn(self.sw, tcpdump_argv("br0", raw_cap), "tcpdump.out")
         self.wait_for(
             "tcpdump", lambda: "listening on" in (tmp / "tcpdump.out").read_text(errors="replace")
         )
@@ -475,8 +573,10 @@ class Lab:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired as exc:
                 raise LabError("a phone did not finish in time") from exc
-        time.sleep(0.5)  # let the last FIN/ACKs reach the mirror port
+        # Let the last FIN/ACKs reach the mirror port and tcpdump write them.
+        settled = wait_until_stable(raw_cap)
         self.stop(dump, signal.SIGINT)
+        check_capture((tmp / "tcpdump.out").read_text(errors="replace"), settled)
         results = []
         for i in range(len(sc.phones)):
             path = tmp / f"phone{i}.result.json"
