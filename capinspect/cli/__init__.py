@@ -11,19 +11,43 @@ is the step's (capinspect/run/status.py):
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import click
 
 from capinspect import __version__
-from capinspect.cli.analyze import analyze
-from capinspect.cli.baseline import baseline
 from capinspect.cli.common import EXIT_STATUS_EPILOG, fit_streams
-from capinspect.cli.explain import explain, list_checks
-from capinspect.cli.live import live
-from capinspect.cli.logs import logs
-from capinspect.cli.timeline import timeline
+
+COMMANDS = {
+    "analyze": ("capinspect.cli.analyze", "analyze"),
+    "timeline": ("capinspect.cli.timeline", "timeline"),
+    "baseline": ("capinspect.cli.baseline", "baseline"),
+    "explain": ("capinspect.cli.explain", "explain"),
+    "checks": ("capinspect.cli.explain", "list_checks"),
+    "live": ("capinspect.cli.live", "live"),
+    "logs": ("capinspect.cli.logs", "logs"),
+}
+"""Each command's module and function, in the order ``--help`` lists them."""
+
+
+class _LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (or ``--help`` lists it): the
+    live capture's modules cost ``analyze`` a twentieth of a second it never needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = COMMANDS.get(cmd_name)
+        if where is None:
+            return None
+        command = getattr(import_module(where[0]), where[1])
+        assert isinstance(command, click.Command)
+        return command
 
 
 @click.group(
+    cls=_LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EXIT_STATUS_EPILOG,
 )
@@ -38,7 +62,4 @@ def main() -> None:
     fit_streams()
 
 
-for _command in (analyze, timeline, baseline, explain, list_checks, live, logs):
-    main.add_command(_command)
-
-__all__ = ["main"]
+__all__ = ["COMMANDS", "main"]

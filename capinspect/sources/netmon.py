@@ -29,9 +29,9 @@ is the one Wireshark shows. The adapter list, DNS cache and reassembly headers N
 frames are not frames in Wireshark either: they are skipped without a number.
 
 Memory is bounded: the frame table is read 64 Ki entries at a time and the frames through a
-1 MiB window, each on its own handle, so a multi-GB file is never held whole. A file copied
-while NetMon still wrote it has no frame table yet: its frames are then walked in file order
-from byte 128 (``capture.netmon-frame-table``) until the first record that cannot be one.
+2 MiB window (``CHUNK_SIZE``), each on its own handle, so a multi-GB file is never held whole.
+A file copied while NetMon still wrote it has no frame table yet: its frames are then walked in
+file order from byte 128 (``capture.netmon-frame-table``) until the first record that cannot be one.
 """
 
 from __future__ import annotations
