@@ -120,17 +120,15 @@ def sieve(
     if batch.linktype != _ETHERNET or not count:
         return everything, None
     data = np.frombuffer(batch.buf, dtype=np.uint8)
-    # words[i] is the big-endian 16-bit field starting at byte i (a strided view, no copy).
-    words = np.ndarray((len(batch.buf) - 1,), dtype=">u2", buffer=batch.buf, strides=(1,))
     caplens = batch.ends - batch.starts
     at = np.flatnonzero((caplens >= 54) & (batch.orig_lens == caplens))
     start, end = batch.starts[at], batch.ends[at]
     keyed = bool(tcp_ignored)
-    outer = _judge(data, words, at, _u16(words, start + 12), start + 14, end, open_tunnels, keyed)
+    outer = _judge(data, at, _u16(data, start + 12), start + 14, end, open_tunnels, keyed)
     passes = [outer]
     if outer.inner is not None:
         found = outer.inner
-        inner = _judge(data, words, found.at, found.ethertype, found.ip, found.end, False, keyed)
+        inner = _judge(data, found.at, found.ethertype, found.ip, found.end, False, keyed)
         kind_of = np.zeros(count, dtype=np.intp)
         kind_of[found.at] = found.kinds
         inner.kinds = kind_of[inner.at]
@@ -192,7 +190,6 @@ class _Judged:
 
 def _judge(
     data: NDArray[np.uint8],
-    words: NDArray[np.uint16],
     at: NDArray[np.intp],
     ethertype: NDArray[np.int64],
     ip: NDArray[np.int64],
@@ -222,8 +219,8 @@ def _judge(
                 room[keep],
             )
         where = np.flatnonzero(room)
-        tags.append((at[where], _u16(words, ip[where]) & 0x0FFF))
-        ethertype[where] = _u16(words, ip[where] + 2)
+        tags.append((at[where], _u16(data, ip[where]) & 0x0FFF))
+        ethertype[where] = _u16(data, ip[where] + 2)
         ip[where] += 4
         tagged = np.zeros(len(at), dtype=bool)
         tagged[where] = _tag(ethertype[where])
@@ -247,7 +244,7 @@ def _judge(
     at, end, ip, v6, v6_other = at[keep], end[keep], ip[keep], v6[keep], v6_other[keep]
     proto = np.where(v6, next_header[keep], data[ip + 9])
     transport = ip + np.where(v6, 40, 20)
-    stop = np.where(v6, transport + _u16(words, ip + 4), ip + _u16(words, ip + 2))
+    stop = np.where(v6, transport + _u16(data, ip + 4), ip + _u16(data, ip + 2))
     whole = v6_other | ((stop <= end) & (stop >= transport + 8))
     at, ip, transport, stop, v6, v6_other, proto = (
         at[whole], ip[whole], transport[whole], stop[whole], v6[whole], v6_other[whole],
@@ -256,8 +253,8 @@ def _judge(
     # Ports are read only where there are ports (an IPv6 record counted as "other" may end
     # right behind its IPv6 header).
     probe = np.where(v6_other, ip, transport)
-    sport = _u16(words, probe)
-    dport = _u16(words, probe + 2)
+    sport = _u16(data, probe)
+    dport = _u16(data, probe + 2)
 
     udp = proto == _PROTO_UDP
     udp_dropped = udp & ~_kept_udp(sport) & ~_kept_udp(dport)
@@ -288,13 +285,12 @@ def _judge(
         at, sport, dport, udp_dropped, other, tcp_dropped, asks, ask_keys, syn_keys, tags
     )
     if find_tunnels:
-        judged.inner = _envelopes(data, words, at, proto, sport, dport, transport, stop)
+        judged.inner = _envelopes(data, at, proto, sport, dport, transport, stop)
     return judged
 
 
 def _envelopes(
     data: NDArray[np.uint8],
-    words: NDArray[np.uint16],
     at: NDArray[np.intp],
     proto: NDArray[np.int64],
     sport: NDArray[np.int64],
@@ -326,7 +322,7 @@ def _envelopes(
         if ethertype is None:
             fits = until >= head + 54
             where, head, until = where[fits], head[fits], until[fits]
-            ethertype, head = _u16(words, head + 12), head + 14
+            ethertype, head = _u16(data, head + 12), head + 14
         else:
             fits = until >= head + 40
             where, head, until, ethertype = where[fits], head[fits], until[fits], ethertype[fits]
@@ -338,7 +334,7 @@ def _envelopes(
 
     if len(gre):
         g, until = transport[gre], stop[gre]
-        flags, protocol = _u16(words, g), _u16(words, g + 2)
+        flags, protocol = _u16(data, g), _u16(data, g + 2)
         sound = ((flags & 0x07) == 0) & ((flags & 0x4000) == 0)
         sequenced = (flags & 0x1000) != 0
         body = (
@@ -370,7 +366,7 @@ def _envelopes(
             found(gre[type_iii[keep]], 3, None, erspan[keep] + size[keep], until[type_iii[keep]])
     if len(vxlan):
         t, until = transport[vxlan], stop[vxlan]
-        length = _u16(words, t + 4)
+        length = _u16(data, t + 4)
         until = np.where((length >= 8) & (length <= until - t), t + length, until)
         flagged = (until >= t + 16) & ((data[np.minimum(t + 8, last)] & 0x08) != 0)
         keep = np.flatnonzero(flagged)
@@ -400,9 +396,14 @@ def _kept_udp(port: NDArray[np.int64]) -> NDArray[np.bool_]:
     return kept
 
 
-def _u16(words: NDArray[np.uint16], offsets: NDArray[np.int64]) -> NDArray[np.int64]:
-    """The big-endian 16-bit fields at ``offsets``."""
-    return words[offsets].astype(np.int64)
+def _u16(data: NDArray[np.uint8], offsets: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The big-endian 16-bit fields at ``offsets``.
+
+    Two byte gathers, not one gather from a big-endian 16-bit view at stride 1: numpy takes
+    unaligned byte-swapped items through a slow path, and this costs 10 µs instead of 16 for a
+    buffer's 3,200 offsets (the sieve makes a dozen such reads a buffer)."""
+    high: NDArray[np.int64] = data[offsets].astype(np.int64) << 8
+    return high | data[offsets + 1]
 
 
 def _ignored(table: set[bytes], keys: list[bytes], reopened: list[bytes]) -> NDArray[np.bool_]:
