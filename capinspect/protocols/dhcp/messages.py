@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from capinspect.knowledge.phone import PHONE_VENDOR_CLASSES, is_phone_vendor_class
-from capinspect.model import Anomaly
+from capinspect.model import Anomaly, hot_value
 
 # Message types (RFC 2132 §9.6).
 DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM = 1, 2, 3, 4, 5, 6, 7, 8
@@ -160,7 +160,7 @@ class Option120:
     problems: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@hot_value
 class DhcpMessage:
     """One BOOTP/DHCP message as decoded from a UDP payload.
 
@@ -224,7 +224,7 @@ class DhcpMessage:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@hot_value
 class DhcpSeen:
     """A DHCP message with the packet facts around it (who sent it, where, when)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from capinspect.model import Anomaly
+from capinspect.model import Anomaly, hot_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class DnsRecord:
     value: str
 
 
-@dataclass(frozen=True, slots=True)
+@hot_value
 class DnsLookup:
     """One question (name, type) asked by one client to one server with one DNS id.
 

@@ -28,7 +28,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from capinspect.errors import Malformed
-from capinspect.model import Anomaly
+from capinspect.model import Anomaly, hot_value
 from capinspect.protocols.dns.messages import DnsRecord
 from capinspect.wire import WireReader, read_name
 
@@ -58,7 +58,7 @@ class DnsQuestion:
     rclass: str
 
 
-@dataclass(frozen=True, slots=True)
+@hot_value
 class ParsedDns:
     """One DNS message, reduced to what lookups and checks use."""
 

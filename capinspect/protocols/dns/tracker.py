@@ -40,7 +40,7 @@ from typing import Final
 from capinspect.anomalies import AnomalySink
 from capinspect.errors import Malformed
 from capinspect.limits import DEFAULT_LIMITS, Limits
-from capinspect.model import Anomaly, Direction, FlowKey, IpProto, Packet
+from capinspect.model import Anomaly, Direction, FlowKey, IpProto, Packet, hot_value
 from capinspect.protocols.dns.messages import DnsLookup, DnsRecord
 from capinspect.protocols.dns.parser import HEADER_LEN, DnsTcpFramer, ParsedDns, parse_dns
 from capinspect.wire import plain_name, read_name
@@ -72,7 +72,7 @@ class _Lookup:
         return min(self.query_frames or self.response_frames)
 
 
-@dataclass(frozen=True, slots=True)
+@hot_value
 class _Seen:
     """One DNS message with the packet facts the tracker needs."""
 

@@ -20,10 +20,10 @@ catches it at its boundary and records an anomaly.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from functools import lru_cache
 
 from capinspect.errors import Malformed, Truncated
+from capinspect.model import hot_value
 from capinspect.protocols.tls.messages import (
     CONTENT_TYPES,
     EXT_ALPN,
@@ -88,7 +88,7 @@ class Reader:
 # -- records ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@hot_value
 class TlsRecord:
     """One record. ``lost`` records were hit by a capture gap: only their type and size are
     known (the next record is still found, and decryption counts the lost record)."""
