@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Final
 
 from capinspect.anomalies import AnomalySink
@@ -70,6 +71,19 @@ class _Lookup:
     @property
     def first_frame(self) -> int:
         return min(self.query_frames or self.response_frames)
+
+
+@lru_cache(maxsize=4096)
+def _question_name(name: bytes) -> str | None:
+    """The lower-cased question name of a plain name's wire bytes up to its root label (see
+    :func:`~capinspect.wire.plain_name`), remembered: a mirror port's PCs ask the same few
+    names thousands of times, and every question is read to decide whether it matters.
+
+    The bytes end at the first zero byte after the header, which is the root label of a
+    plain name; a name that is not plain (a zero inside a label, a compression pointer) is
+    ``None`` here as it is for ``plain_name`` on the whole message."""
+    text = plain_name(name, 0)
+    return None if text is None else text.lower()
 
 
 @hot_value
@@ -152,13 +166,14 @@ class DnsTracker:
         payload = pkt.payload
         if self.wanted is not None and len(payload) > HEADER_LEN and payload[5] | payload[4]:
             client_ip = pkt.dst_ip if payload[2] & 0x80 else pkt.src_ip
-            qname = plain_name(payload, HEADER_LEN)
+            root = payload.find(0, HEADER_LEN)
+            qname = _question_name(payload[HEADER_LEN : root + 1]) if root > 0 else None
             if qname is None:
                 try:
-                    qname = read_name(payload, HEADER_LEN)[0]
+                    qname = read_name(payload, HEADER_LEN)[0].lower()
                 except Malformed:
                     qname = None  # let the full parser say what is wrong
-            if qname is not None and not self.wanted(qname.lower(), client_ip):
+            if qname is not None and not self.wanted(qname, client_ip):
                 self.skipped += 1
                 return
         parsed = self._parse(payload, pkt.frame, pkt.ts)

@@ -9,11 +9,14 @@ import dns.message
 import dns.rcode
 import dns.rrset
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from scapy.all import IP, UDP, Ether, rdpcap
 
 from capinspect.limits import Limits
 from capinspect.model import Direction, FlowKey, IpProto, Packet
-from capinspect.protocols.dns.tracker import DnsTracker
+from capinspect.protocols.dns.tracker import DnsTracker, _question_name
+from capinspect.wire import plain_name
 
 PHONE, PHONE_MAC, RESOLVER = "10.1.2.3", "00:04:f2:aa:bb:cc", "10.1.0.53"
 QNAME = "ucupdates-r2.contoso.com"
@@ -281,3 +284,26 @@ def test_corpus_files_track_without_exception(path: Path) -> None:
     _feed_corpus(tracker, path)
     lookups = tracker.finish()
     assert lookups or tracker.anomalies
+
+
+_LABEL = st.binary(min_size=0, max_size=70)
+
+
+@given(
+    st.lists(_LABEL, max_size=5).map(
+        lambda labels: b"".join(bytes([len(label) % 256]) + label for label in labels)
+    ),
+    st.binary(max_size=8),
+)
+@example(b"\x0cucupdates-r2\x07example\x03com\x00", b"\x00\x01\x00\x01")
+@example(b"\x03a\x00b\x00", b"")  # a zero byte inside a label
+@example(b"\x03abc\xc0\x0c", b"\x00")  # a compression pointer
+@example(b"\x03ABC\x00", b"")  # upper case
+def test_the_remembered_question_name_is_plain_names_lower_cased(name: bytes, tail: bytes) -> None:
+    """The tracker's cached question reader (the wire bytes up to the first zero byte) gives
+    what ``plain_name`` gives on the whole message, lower-cased, for any bytes."""
+    payload = bytes(12) + name + tail
+    root = payload.find(0, 12)
+    cached = _question_name(payload[12 : root + 1]) if root > 0 else None
+    plain = plain_name(payload, 12)
+    assert cached == (None if plain is None else plain.lower())
