@@ -18,12 +18,14 @@ Option handling follows the RFCs a phone's DHCP conversation depends on:
   because they are what a Lync Phone Edition device needs to find Certificate Provisioning and
   its SIP pool (protocol.md §1.2–1.4).
 
-Every read goes through :class:`~capinspect.wire.WireReader`, never raw indexing.
+Every variable-length read goes through :class:`~capinspect.wire.WireReader`, never raw
+indexing; the fixed 236-byte BOOTP header is one ``struct`` unpack after its length is checked.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import struct
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -55,6 +57,9 @@ from capinspect.wire import WireReader, read_name
 BOOTP_HEADER_LEN = 236
 """op … file: everything before the magic cookie (RFC 951 / RFC 2131 §2)."""
 MAGIC_COOKIE = b"\x63\x82\x53\x63"
+_BOOTP_HEADER = struct.Struct("!BBBxIHH4s4s4s4s16s64s128s")
+"""op, htype, hlen, (hops), xid, secs, flags, ciaddr, yiaddr, siaddr, giaddr, chaddr, sname,
+file: the 236-byte header read in one call (it was a third of a message's decoding)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,34 +415,27 @@ def parse_dhcp(payload: bytes) -> DhcpMessage:
         raise Malformed(
             f"{len(payload)} bytes is shorter than the {BOOTP_HEADER_LEN}-byte BOOTP header"
         )
-    reader = WireReader(payload)
-    op, htype, hlen = reader.u8(), reader.u8(), reader.u8()
-    reader.skip(1)  # hops
-    xid = reader.u32()
-    secs = reader.u16()
-    flags = reader.u16()
-    ciaddr, yiaddr, siaddr, giaddr = (_ipv4(reader.read(4)) for _ in range(4))
-    chaddr = _format_chaddr(htype, hlen, reader.read(16))
-    sname_raw = reader.read(64)
-    file_raw = reader.read(128)
+    (op, htype, hlen, xid, secs, flags, ciaddr, yiaddr, siaddr, giaddr, chaddr_raw, sname_raw,
+     file_raw) = _BOOTP_HEADER.unpack_from(payload)  # fmt: skip
+    chaddr = _format_chaddr(htype, hlen, chaddr_raw)
 
-    if reader.remaining() < 4 or reader.read(4) != MAGIC_COOKIE:
-        seen = payload[BOOTP_HEADER_LEN : BOOTP_HEADER_LEN + 4]
+    cookie = payload[BOOTP_HEADER_LEN : BOOTP_HEADER_LEN + 4]
+    if cookie != MAGIC_COOKIE:
         detail = (
-            f"magic cookie is {seen.hex() or 'missing'}, expected 63825363: options not decoded"
+            f"magic cookie is {cookie.hex() or 'missing'}, expected 63825363: options not decoded"
         )
         decoded = _DecodedOptions(anomalies=[Anomaly("dhcp.bad-cookie", detail)])
     else:
-        decoded = _decode_options_memo(reader.read_rest(), sname_raw, file_raw)
+        decoded = _decode_options_memo(payload[BOOTP_HEADER_LEN + 4 :], sname_raw, file_raw)
 
     return DhcpMessage(
         op=op,
         xid=xid,
         chaddr=chaddr,
-        ciaddr=ciaddr,
-        yiaddr=yiaddr,
-        siaddr=siaddr,
-        giaddr=giaddr,
+        ciaddr=_ipv4(ciaddr),
+        yiaddr=_ipv4(yiaddr),
+        siaddr=_ipv4(siaddr),
+        giaddr=_ipv4(giaddr),
         flags=flags,
         msg_type=decoded.msg_type,
         options=tuple(decoded.options),
