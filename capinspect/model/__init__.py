@@ -8,9 +8,9 @@ The pipeline is::
            → renderers
 
 Every value here is frozen and slotted: a stage never edits what an earlier stage produced (the
-few built once per frame are :func:`hot_value`: frozen to the type checker, plain slotted
-dataclasses at run time, where a frozen ``__init__`` costs seven times as much). Times
-are packet time (float seconds since the epoch, as written in the capture); frame numbers are
+few built once per frame or per message are :func:`hot_value`: frozen to the type checker,
+plain slotted dataclasses at run time, where a frozen ``__init__`` costs seven times as much).
+Times are packet time (float seconds since the epoch, as written in the capture); frame numbers are
 1-based positions in the (merged) input, the numbers Wireshark shows, so a support engineer can
 jump from a finding to the packet.
 
