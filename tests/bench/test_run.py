@@ -244,8 +244,39 @@ def test_variant_sizes_get_their_own_capture() -> None:
 
 
 def test_the_page_cache_is_warmed_with_the_whole_capture(tmp_path: Path) -> None:
-    """Every timed run starts after one untimed read of the whole capture (bigger than one
-    read), so no tool pays for a cold cache the other did not."""
+    """The warm-up reads the whole capture, however many reads that takes."""
     capture = tmp_path / "capture.pcap"
     capture.write_bytes(bytes(range(256)) * ((20 << 20) // 256 + 3))
     assert warm_page_cache(capture) == capture.stat().st_size
+
+
+def test_main_warms_the_cache_before_every_timed_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``bench.run`` reads the capture, untimed, right before each tool's each run."""
+    import bench.run as bench_run
+
+    monkeypatch.chdir(tmp_path)  # main() moves to the project root; this moves back after
+    monkeypatch.setattr(bench_run, "OUT", tmp_path)
+    size = size_of("4k", 1)
+    size.path.write_bytes(bytes(24))
+    size.truth_path.write_text("{}")
+    events: list[str] = []
+    monkeypatch.setattr(bench_run, "ensure_capture", lambda size, seed: None)
+    monkeypatch.setattr(bench_run, "compile_bytecode", lambda: None)
+    monkeypatch.setattr(bench_run, "machine", lambda: {})
+
+    def warm(path: Path) -> int:
+        events.append(f"warm {path.name}")
+        return 0
+
+    def measure(cmd: list[str], stdout: Path | None) -> dict[str, Any]:
+        events.append(f"measure {Path(cmd[-1]).name}")
+        assert stdout is not None
+        stdout.write_text(str(size.packets))
+        return {"returncode": 0, "wall_s": 0.1, "max_rss_kb": 1024, "stderr_tail": ""}
+
+    monkeypatch.setattr(bench_run, "warm_page_cache", warm)
+    monkeypatch.setattr(bench_run, "measure", measure)
+    assert bench_run.main(["--sizes", "4k", "--runs", "3", "--tools", "floor"]) == 0
+    assert events == ["warm cap4k.pcap", "measure cap4k.pcap"] * 3

@@ -61,8 +61,8 @@ def test_packets_are_slotted() -> None:
     with pytest.raises(AttributeError):
         _packet().not_a_field = 1  # type: ignore[attr-defined]
     assert not hasattr(_packet(), "__dict__")
-    arp = ArpPacket.__dataclass_fields__
-    assert "sender_mac" in arp and "sender_ip" in arp
+    arp = ArpPacket(1, 1.0, (), 1, "00:04:f2:00:00:01", "10.0.0.5", "", "10.0.0.1")
+    assert not hasattr(arp, "__dict__") and hash(arp) == hash(dataclasses.replace(arp))
 
 
 def test_the_type_checker_refuses_an_assignment(tmp_path: Path) -> None:

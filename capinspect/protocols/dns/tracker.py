@@ -73,9 +73,28 @@ class _Lookup:
         return min(self.query_frames or self.response_frames)
 
 
+def _first_question_name(payload: bytes) -> str | None:
+    """The first question's name in a DNS message, lower-cased, read without parsing the
+    message (the tracker decides from it whether the message matters); None when it cannot be
+    read, for the full parser to say why.
+
+    A plain name (labels up to the root label, as phones and PCs send their questions) is read
+    from the bytes up to the first zero byte after the header, and remembered
+    (:func:`_plain_question`); any other is read with :func:`~capinspect.wire.read_name`."""
+    root = payload.find(0, HEADER_LEN)
+    if root > 0:
+        name = _plain_question(payload[HEADER_LEN : root + 1])
+        if name is not None:
+            return name
+    try:
+        return read_name(payload, HEADER_LEN)[0].lower()
+    except Malformed:
+        return None
+
+
 @lru_cache(maxsize=4096)
-def _question_name(name: bytes) -> str | None:
-    """The lower-cased question name of a plain name's wire bytes up to its root label (see
+def _plain_question(name: bytes) -> str | None:
+    """The lower-cased name of a plain name's wire bytes up to its root label (see
     :func:`~capinspect.wire.plain_name`), remembered: a mirror port's PCs ask the same few
     names thousands of times, and every question is read to decide whether it matters.
 
@@ -166,13 +185,7 @@ class DnsTracker:
         payload = pkt.payload
         if self.wanted is not None and len(payload) > HEADER_LEN and payload[5] | payload[4]:
             client_ip = pkt.dst_ip if payload[2] & 0x80 else pkt.src_ip
-            root = payload.find(0, HEADER_LEN)
-            qname = _question_name(payload[HEADER_LEN : root + 1]) if root > 0 else None
-            if qname is None:
-                try:
-                    qname = read_name(payload, HEADER_LEN)[0].lower()
-                except Malformed:
-                    qname = None  # let the full parser say what is wrong
+            qname = _first_question_name(payload)
             if qname is not None and not self.wanted(qname, client_ip):
                 self.skipped += 1
                 return
